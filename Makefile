@@ -1,0 +1,34 @@
+# Two commands matter: `make demo` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint servers bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/reconciler demo
+
+# Debian packages for the real servers the integration tests start (nginx for POPs).
+servers:
+	@bash tests/servers/install.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: $(STAMP) servers lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) servers
+	$(BIN)/python tests/bench/bench_audit.py
+
+clean:
+	rm -rf $(VENV) .reconciler .pytest_cache .ruff_cache

@@ -1,0 +1,337 @@
+"""The audit: fetch every target, classify each bundle it carries, collect findings.
+
+This module wires the pure cores (render, observation, classify, diff, ignore) to git and the
+sources; it prints nothing (formats live in :mod:`reconciler.report`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import ignore as ignoring
+from .canonical import bundle_digest, component_digests
+from .classify import Lineage, Status, Verdict, classify
+from .config.inventory import load_inventory
+from .diff import diff_bundle
+from .diff.change import Severity
+from .errors import ConfigError
+from .gitrepo import GitRepo
+from .history import BundleHistory, DigestCache, state_dir
+from .model.inventory import IgnoreRule, Inventory, TargetSpec
+from .observation import Document, InvalidDocument, parse
+from .results import Audit, BundleResult, Finding, TargetResult
+from .sources.interface import InvalidResponse, NotFound, SourceError
+
+
+@dataclass(slots=True)
+class _View:
+    """A target's view of one bundle: desired subset and its lineage."""
+
+    desired: dict[str, Any]  #: carried desired components, ignored paths removed
+    desired_digests: dict[str, str]
+    desired_subset: str
+    lineage: Lineage
+    rules: list[IgnoreRule]  #: active ignore rules naming the target
+    desired_raw: dict[str, Any]  #: carried desired components as rendered
+
+    def strip(self, target: str, components: Mapping[str, Any]) -> dict[str, Any]:
+        return ignoring.strip(target, components, self.rules)
+
+
+class Auditor:
+    """Runs audits of one environment of one repo."""
+
+    def __init__(
+        self,
+        repo_root: Path,
+        environment: str,
+        *,
+        revision: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        concurrency: int = 256,
+        only: set[str] | None = None,
+    ) -> None:
+        self.repo_root = repo_root.resolve()
+        self.environment = environment
+        self.revision = revision
+        self.environ = dict(os.environ if environ is None else environ)
+        self.concurrency = concurrency
+        self.only = only
+
+    def run(
+        self,
+        now: dt.datetime | None = None,
+        progress: Callable[[int], Callable[[], None]] | None = None,
+    ) -> Audit:
+        now = now or dt.datetime.now(dt.UTC)
+        inventory = load_inventory(self.repo_root, self.environment)
+        if self.only is not None:
+            unknown = sorted(self.only - {t.name for t in inventory.targets})
+            if unknown:
+                raise ConfigError(
+                    f"no target named {', '.join(unknown)}",
+                    file=f"targets/{self.environment}.yaml",
+                )
+            kept = [t for t in inventory.targets if t.name in self.only]
+            inventory = inventory.model_copy(update={"targets": kept})
+        repo = GitRepo(self.repo_root)
+        try:
+            return self._run(repo, inventory, now, progress)
+        finally:
+            repo.close()
+
+    def _run(
+        self,
+        repo: GitRepo,
+        inventory: Inventory,
+        now: dt.datetime,
+        progress: Callable[[int], Callable[[], None]] | None,
+    ) -> Audit:
+        desired = repo.commit(self.revision or "HEAD").hexsha
+        cache = DigestCache(state_dir(self.repo_root) / "history-cache.json")
+        histories = {b: BundleHistory(repo, b, desired, cache) for b in inventory.bundles}
+        findings: list[Finding] = []
+        rules = ignoring.active_rules(inventory.ignore, now.date())
+        for rule in inventory.ignore:
+            if rule not in rules:
+                findings.append(
+                    Finding(
+                        "warning",
+                        "ignore_expired",
+                        f"ignore rule ({rule.reason!r}, owner {rule.owner}) expired on "
+                        f"{rule.expires}: its differences count again",
+                    )
+                )
+        views = _Views(histories, rules)
+        jobs = [(t.name, b) for t in inventory.targets for b in inventory.bundles]
+        for target in inventory.targets:  # render desired before any I/O: config errors first
+            for bundle in inventory.bundles:
+                views.get(target, bundle)
+        on_done = progress(len(jobs)) if progress is not None else None
+        raw = asyncio.run(self._fetch(inventory, jobs, on_done))
+        cache.save()
+        parsed: dict[bytes, Document | InvalidDocument] = {}
+        results: list[TargetResult] = []
+        stamp = now.timestamp()
+        for target in inventory.targets:
+            bundles = []
+            for bundle in inventory.bundles:
+                body = raw[(target.name, bundle)]
+                history = histories[bundle]
+                result = self._judge(
+                    target,
+                    bundle,
+                    body,
+                    views.get(target, bundle),
+                    history,
+                    stamp,
+                    inventory,
+                    parsed,
+                    findings,
+                )
+                bundles.append(result)
+            results.append(TargetResult(target, bundles))
+        findings += _fleet_findings(results)
+        return Audit(
+            environment=inventory.environment,
+            generated_at=now,
+            desired_revision=desired,
+            committed_at=repo.committed_at(desired),
+            desired={b: histories[b].desired_render(None) for b in inventory.bundles},
+            targets=results,
+            findings=findings,
+            inventory=inventory,
+        )
+
+    async def _fetch(
+        self, inventory: Inventory, jobs: list[tuple[str, str]], on_done: Callable[[], None] | None
+    ) -> dict[tuple[str, str], bytes | SourceError]:
+        from .fetch import fetch_all
+        from .sources.registry import SourceContext, open_source
+
+        ctx = SourceContext(repo_root=self.repo_root, env=self.environ)
+        try:
+            sources = {t.name: open_source(t, ctx) for t in inventory.targets}
+            done = await fetch_all(jobs, sources, concurrency=self.concurrency, on_done=on_done)
+        finally:
+            await ctx.close()
+        return dict(zip(jobs, done, strict=True))
+
+    def _judge(
+        self,
+        target: TargetSpec,
+        bundle: str,
+        body: bytes | SourceError,
+        view: _View,
+        history: BundleHistory,
+        now: float,
+        inventory: Inventory,
+        parsed: dict[bytes, Document | InvalidDocument],
+        findings: list[Finding],
+    ) -> BundleResult:
+        if isinstance(body, NotFound):
+            return BundleResult(bundle, Status.MISSING, error=str(body) or "not found")
+        if isinstance(body, InvalidResponse):
+            return BundleResult(bundle, Status.INVALID, error=str(body))
+        if isinstance(body, SourceError):
+            return BundleResult(bundle, Status.UNREACHABLE, error=str(body) or "unreachable")
+        key = hashlib.sha256(body).digest()
+        doc = parsed.get(key)
+        if doc is None:
+            try:
+                doc = parse(body)
+            except InvalidDocument as exc:
+                doc = exc
+            parsed[key] = doc
+        if isinstance(doc, InvalidDocument):
+            return BundleResult(bundle, Status.INVALID, error=str(doc))
+        if doc.name != bundle:
+            return BundleResult(
+                bundle, Status.INVALID, error=f"serves bundle {doc.name!r}, not {bundle!r}"
+            )
+        for key_ in doc.misstated():
+            findings.append(
+                Finding(
+                    "warning",
+                    "misstated_digest",
+                    f"states a digest for {key_} "
+                    "that its content does not have (recomputed from content)",
+                    target.name,
+                    bundle,
+                )
+            )
+        carried = {k: v for k, v in doc.components.items() if target.carries_component(k)}
+        if view.rules:
+            observed = view.strip(target.name, carried)
+            digests = component_digests(observed)
+        else:
+            observed = carried
+            digests = {k: doc.digests[k] for k in carried}
+        observed_digest = bundle_digest(digests)
+        verdict: Verdict = classify(
+            desired_subset=view.desired_subset,
+            observed_subset=observed_digest,
+            desired_revision=history.desired,
+            lineage=view.lineage,
+            now=now,
+            stall_after=inventory.rollout.stall_after(target.name),
+            behind=history.behind,
+        )
+        result = BundleResult(
+            bundle,
+            verdict.status,
+            observed_digest=observed_digest,
+            observed_revision=verdict.observed_revision,
+            behind=verdict.behind,
+            lag_seconds=verdict.lag_seconds,
+            stalled=verdict.stalled,
+        )
+        if verdict.status is not Status.IN_SYNC:
+            result.changes = diff_bundle(observed, view.desired, digests, view.desired_digests)
+        if view.rules:
+            result.ignored = ignoring.ignored(target.name, carried, view.desired_raw, view.rules)
+        if verdict.matched_elsewhere:
+            findings.append(
+                Finding(
+                    "warning",
+                    "not_an_ancestor",
+                    f"content equals revision "
+                    f"{verdict.matched_elsewhere[:12]}, which is not an ancestor "
+                    "of the desired revision",
+                    target.name,
+                    bundle,
+                )
+            )
+        if verdict.stalled:
+            findings.append(
+                Finding(
+                    "error",
+                    "stalled",
+                    f"{target.name} has lagged {bundle} for {_human(verdict.lag_seconds or 0)} "
+                    f"({verdict.behind} commit(s) behind), past the progress deadline",
+                    target.name,
+                    bundle,
+                )
+            )
+        return result
+
+
+def _human(seconds: float) -> str:
+    from .model.duration import format_duration
+
+    return format_duration(seconds)
+
+
+def _fleet_findings(results: list[TargetResult]) -> list[Finding]:
+    """Findings about the fleet as a whole: a breaking change between what targets run."""
+    found = []
+    for target in results:
+        for bundle in target.bundles:
+            breaking = [c for c in bundle.changes if c.severity is Severity.BREAKING]
+            if breaking:
+                found.append(
+                    Finding(
+                        "error",
+                        "breaking",
+                        f"{target.name} runs {bundle.bundle} across a breaking change: "
+                        f"{breaking[0].component} {breaking[0].summary}"
+                        + (f" (+{len(breaking) - 1} more)" if len(breaking) > 1 else ""),
+                        target.name,
+                        bundle.bundle,
+                    )
+                )
+    return found
+
+
+class _Views:
+    """Desired subsets and lineages, shared by every target that sees a bundle the same way."""
+
+    def __init__(self, histories: Mapping[str, BundleHistory], rules: list[Any]) -> None:
+        self.histories = histories
+        self.rules = rules
+        self._views: dict[tuple[Any, ...], _View] = {}
+
+    def get(self, target: TargetSpec, bundle: str) -> _View:
+        history = self.histories[bundle]
+        overlay = target.name if history.has_overlay(target.name) else None
+        rules = ignoring.rules_for(target.name, self.rules)
+        carries = target.carries if isinstance(target.carries, str) else tuple(target.carries)
+        key = (
+            bundle,
+            overlay,
+            carries,
+            tuple(id(r) for r in rules),
+            target.name if rules else None,
+        )
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = self._build(target, history, overlay, rules)
+        return view
+
+    @staticmethod
+    def _build(
+        target: TargetSpec, history: BundleHistory, overlay: str | None, rules: list[IgnoreRule]
+    ) -> _View:
+        carried = target.carries_component
+        render = history.desired_render(overlay)
+        raw = {k: v for k, v in render.components.items() if carried(k)}
+        if rules:
+
+            def strip(components: Mapping[str, Any]) -> dict[str, Any]:
+                return ignoring.strip(target.name, components, rules)
+
+            desired = strip(raw)
+            digests = component_digests(desired)
+            lineage = history.lineage(overlay, carried, strip)
+        else:
+            desired = raw
+            digests = {k: render.digests[k] for k in raw}
+            lineage = history.lineage(overlay, carried)
+        return _View(desired, digests, bundle_digest(digests), lineage, rules, raw)

@@ -1,0 +1,103 @@
+"""Classification (design §6, contract): which revision a target runs, how far behind, since when.
+
+Pure: digests, a target's view of the bundle's git history and the current time in; a verdict
+out. The history itself is read elsewhere (:mod:`reconciler.history`) and handed in as a
+:class:`Lineage`, so every rule here is testable with plain tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """What a target runs, compared with desired. Ordered from best to worst."""
+
+    IN_SYNC = "in_sync"  #: every carried component equals desired
+    LAGGING = "lagging"  #: equals an earlier revision from git history
+    MISSING = "missing"  #: the target answered, but holds no such bundle
+    DRIFTED = "drifted"  #: matches no revision in history: changed out of band
+    INVALID = "invalid"  #: answered with something that is not a valid rendered bundle
+    UNREACHABLE = "unreachable"  #: could not be observed at all
+
+    @property
+    def rank(self) -> int:
+        return _ORDER.index(self)
+
+
+_ORDER = list(Status)
+
+
+def worst_status(statuses: list[Status]) -> Status:
+    """The worst of several statuses (in_sync when there are none)."""
+    return max(statuses, key=lambda s: s.rank, default=Status.IN_SYNC)
+
+
+def _nowhere(_subset: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """One bundle's history seen through one target's carried subset.
+
+    ``shas``, ``times`` and ``subsets`` run newest first over the commits that touched the
+    bundle and are ancestors of the desired revision; ``subsets[i]`` is the digest of the
+    carried components at ``shas[i]`` (None when that revision did not render).
+    ``elsewhere`` maps a subset digest to a commit with that content which is not an ancestor
+    of the desired revision (asked only for drifted targets, so it may be lazy).
+    """
+
+    shas: list[str]
+    times: list[float]
+    subsets: list[str | None]
+    elsewhere: Callable[[str], str | None] = _nowhere
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The classification of one target for one bundle."""
+
+    status: Status
+    observed_revision: str | None = None
+    behind: int | None = None
+    lag_seconds: int | None = None
+    stalled: bool = False
+    matched_elsewhere: str | None = None  #: a non-ancestor commit the content equals
+
+
+def classify(
+    *,
+    desired_subset: str,
+    observed_subset: str,
+    desired_revision: str,
+    lineage: Lineage,
+    now: float,
+    stall_after: float,
+    behind: Callable[[str], int],
+) -> Verdict:
+    """Classify an observation that parsed (errors become missing/invalid/unreachable elsewhere)."""
+    if observed_subset == desired_subset:
+        return Verdict(Status.IN_SYNC, desired_revision, 0, 0)
+    try:
+        index = lineage.subsets.index(observed_subset)
+    except ValueError:
+        return Verdict(Status.DRIFTED, matched_elsewhere=lineage.elsewhere(observed_subset))
+    lag = lag_seconds(lineage, index, now)
+    return Verdict(
+        Status.LAGGING,
+        observed_revision=lineage.shas[index],
+        behind=behind(lineage.shas[index]),
+        lag_seconds=lag,
+        stalled=lag > stall_after,
+    )
+
+
+def lag_seconds(lineage: Lineage, index: int, now: float) -> int:
+    """Seconds since the first newer commit that changed a carried component (design §6)."""
+    for newer in range(index - 1, -1, -1):
+        if lineage.subsets[newer] != lineage.subsets[newer + 1]:
+            return max(0, int(now - lineage.times[newer]))
+    return 0

@@ -1,0 +1,308 @@
+"""The ``reconciler`` command: a thin shell over the library (design §8, contract).
+
+Only click is imported at start-up; each command imports what it needs, so ``--help`` stays
+fast. Every failure the user can act on is one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from .results import Audit
+
+EXIT_OK, EXIT_ERROR, EXIT_FAIL = 0, 1, 2
+DEFAULT_FAIL_ON = "drifted,invalid,unreachable,missing,stalled,breaking"
+
+
+def _fatal(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _now() -> dt.datetime:
+    """The clock; ``RECONCILER_NOW`` (ISO 8601 or Unix seconds) pins it for replays and tests."""
+    pinned = os.environ.get("RECONCILER_NOW")
+    if not pinned:
+        return dt.datetime.now(dt.UTC)
+    try:
+        return dt.datetime.fromtimestamp(float(pinned), dt.UTC)
+    except ValueError:
+        pass
+    try:
+        moment = dt.datetime.fromisoformat(pinned)
+    except ValueError:
+        _fatal(f"RECONCILER_NOW={pinned!r} is neither ISO 8601 nor Unix seconds")
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+class _Group(click.Group):
+    """Turns the tool's own errors into one line and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .errors import ReconcilerError
+
+        try:
+            return super().invoke(ctx)
+        except ReconcilerError as exc:
+            _fatal(str(exc))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("RECONCILER_DEBUG"):
+                raise
+            _fatal(f"internal error: {type(exc).__name__}: {exc} (RECONCILER_DEBUG=1 shows more)")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The config repo (bundles/ and targets/).",
+)
+@click.version_option(package_name="agent-reconciler")
+@click.pass_context
+def main(ctx: click.Context, repo: Path) -> None:
+    """GitOps reconciler and drift auditor for AI agents.
+
+    One git repo is the source of truth for an agent's whole config; the reconciler reads what
+    every region, POP, prompt registry and flag platform runs, and says what differs and since when.
+    """
+    ctx.obj = repo
+
+
+def _repo(ctx: click.Context) -> Path:
+    repo: Path = ctx.obj
+    if not repo.is_dir():
+        _fatal(f"--repo {repo}: no such directory")
+    return repo
+
+
+def _fail_on(text: str) -> frozenset[str]:
+    from .results import parse_fail_on
+
+    try:
+        return parse_fail_on(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fail-on") from None
+
+
+def _audit(repo: Path, env: str, revision: str | None, only: set[str] | None = None) -> Audit:
+    from .audit import Auditor
+
+    auditor = Auditor(repo, env, revision=revision, only=only)
+    return auditor.run(now=_now(), progress=_progress())
+
+
+def _progress() -> Any:
+    """A progress bar on stderr for large fleets when a person is watching."""
+    if not sys.stderr.isatty():
+        return None
+
+    def start(total: int) -> Any:
+        if total < 200:
+            return None
+        from rich.progress import Progress
+
+        bar = Progress(transient=True, console=_console(stderr=True))
+        task = bar.add_task("fetching targets", total=total)
+        bar.start()
+        state = {"left": total}
+
+        def done() -> None:
+            bar.advance(task)
+            state["left"] -= 1
+            if state["left"] == 0:
+                bar.stop()
+
+        return done
+
+    return start
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _tags(repo: Path) -> dict[str, str]:
+    from .gitrepo import GitRepo
+
+    git = GitRepo(repo)
+    try:
+        return git.tags
+    finally:
+        git.close()
+
+
+@main.command()
+@click.pass_context
+def validate(ctx: click.Context) -> None:
+    """Lint every bundle and target file of the working tree; exit 1 with file:line errors."""
+    from .validate import validate_repo
+
+    errors, warnings = validate_repo(_repo(ctx))
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for error in errors:
+        click.echo(str(error), err=True)
+    if errors:
+        click.echo(f"{len(errors)} error(s)", err=True)
+        sys.exit(EXIT_ERROR)
+    click.echo("ok: every bundle and target file is valid")
+
+
+@main.command()
+@click.argument("bundle")
+@click.option("--revision", help="A git revision (default: HEAD).")
+@click.option("--target", help="Render as this target sees it (applies its overlay).")
+@click.pass_context
+def render(ctx: click.Context, bundle: str, revision: str | None, target: str | None) -> None:
+    """Print the rendered bundle JSON (design §7)."""
+    from .gitrepo import GitFiles, GitRepo
+    from .render import render as render_bundle
+
+    git = GitRepo(_repo(ctx))
+    try:
+        sha = git.commit(revision or "HEAD").hexsha
+        done = render_bundle(GitFiles(git, sha), bundle, sha, target)
+    finally:
+        git.close()
+    click.echo(done.to_bytes().decode("utf-8"), nl=False)
+
+
+@main.command()
+@click.option("--env", "env", required=True, help="The environment (targets/<env>.yaml).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on",
+    default=DEFAULT_FAIL_ON,
+    show_default=True,
+    help="Comma-separated statuses/severities that exit 2 ('none' for never).",
+)
+@click.option("--revision", help="Desired revision (default: HEAD).")
+@click.pass_context
+def audit(ctx: click.Context, env: str, fmt: str, fail_on: str, revision: str | None) -> None:
+    """Fetch every target, classify, report. Exit 0 ok, 2 policy failure, 1 error."""
+    policy = _fail_on(fail_on)
+    repo = _repo(ctx)
+    result = _audit(repo, env, revision)
+    failures = result.failures(policy)
+    click.echo(_format(result, fmt, failures, repo))
+    sys.exit(EXIT_FAIL if failures else EXIT_OK)
+
+
+def _format(result: Audit, fmt: str, failures: list[str], repo: Path) -> str:
+    if fmt == "json":
+        import json
+
+        return json.dumps(result.to_json(), indent=2, ensure_ascii=False)
+    tags = _tags(repo)
+    if fmt == "markdown":
+        from .report.markdown import render_markdown
+
+        return render_markdown(result, tags, failures)
+    if fmt == "github":
+        from .gitrepo import GitFiles, GitRepo
+        from .locate import Locator
+        from .report.github import render_github
+
+        git = GitRepo(repo)
+        try:
+            return render_github(
+                result, tags, failures, Locator(GitFiles(git, result.desired_revision))
+            )
+        finally:
+            git.close()
+    from .report.text import render_text
+
+    return render_text(result, tags, failures)
+
+
+@main.command()
+@click.option("--env", "env", required=True, help="The environment (targets/<env>.yaml).")
+@click.option("--watch", is_flag=True, help="Refresh until interrupted.")
+@click.option("--interval", default=10.0, show_default=True, help="Seconds between refreshes.")
+@click.option("--fail-on", default=DEFAULT_FAIL_ON, show_default=True)
+@click.option("--revision", help="Desired revision (default: HEAD).")
+@click.pass_context
+def skew(
+    ctx: click.Context, env: str, watch: bool, interval: float, fail_on: str, revision: str | None
+) -> None:
+    """What runs where, right now: targets x revision, behind, skew age, worst change."""
+    from .report.skew import skew_view
+
+    policy = _fail_on(fail_on)
+    repo = _repo(ctx)
+    console = _console()
+    if not watch:
+        result = _audit(repo, env, revision)
+        console.print(skew_view(result, _tags(repo)))
+        sys.exit(EXIT_FAIL if result.failures(policy) else EXIT_OK)
+    import time
+
+    from rich.live import Live
+
+    with Live(console=console, auto_refresh=False) as live:
+        while True:
+            result = _audit(repo, env, revision)
+            live.update(skew_view(result, _tags(repo)), refresh=True)
+            time.sleep(interval)
+
+
+@main.command()
+@click.option("--env", "env", required=True, help="The environment (targets/<env>.yaml).")
+@click.argument("target")
+@click.option("--fail-on", default=DEFAULT_FAIL_ON, show_default=True)
+@click.option("--revision", help="Desired revision (default: HEAD).")
+@click.pass_context
+def diff(ctx: click.Context, env: str, target: str, fail_on: str, revision: str | None) -> None:
+    """The semantic diff of one target against desired, change by change."""
+    from .report.diffview import diff_view
+
+    policy = _fail_on(fail_on)
+    repo = _repo(ctx)
+    result = _audit(repo, env, revision, only={target})
+    _console().print(diff_view(result, _tags(repo)))
+    sys.exit(EXIT_FAIL if result.failures(policy) else EXIT_OK)
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to build the demo repo and fleet (default: a new temp folder).",
+)
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Keep serving the fleet's HTTP targets until Ctrl-C, to explore it.",
+)
+def demo(directory: Path | None, serve: bool) -> None:
+    """Build a local fleet with a realistic stalled rollout and show what on-call would see."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(directory, serve=serve, now=_now()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Reading the user's files: YAML with line numbers, bundle files from git or a folder."""

@@ -1,0 +1,100 @@
+"""``reconciler demo``: the background's incident on a local fleet, seen as on-call would see it."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import tempfile
+import threading
+from pathlib import Path
+
+from .fleet import build_repo, place_fleet
+from .server import FleetServer
+
+
+def _say(console: object, text: str) -> None:
+    console.print(text)  # type: ignore[attr-defined]
+
+
+def _run(console: object, repo: Path, *args: str) -> int:
+    """Run one real CLI command in-process, echoing it first as the user would type it."""
+    from ..cli import main
+
+    shown = " ".join(a if " " not in a else repr(a) for a in args)
+    _say(console, f"\n[bold cyan]$ reconciler {shown}[/]")
+    try:
+        main.main(["--repo", str(repo), *args], standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _repoint(repo: Path, port: int) -> None:
+    """Point the inventory's live HTTP targets at this run's port."""
+    path = repo / "targets" / "production.yaml"
+    text = path.read_text()
+    live = {p.name for p in (repo / "fleet" / "http").iterdir()}
+    for name in live:
+        text = re.sub(rf"127\.0\.0\.1:\d+/{re.escape(name)}/", f"127.0.0.1:{port}/{name}/", text)
+    path.write_text(text)
+
+
+def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    repo = directory or Path(tempfile.mkdtemp(prefix="agent-reconciler-demo-"))
+    existing = (repo / ".git").is_dir() and (repo / "fleet" / "http").is_dir()
+    if not existing and repo.exists() and any(repo.iterdir()):
+        console.print(f"[red]error:[/] {repo} is not empty and holds no demo fleet")
+        return 1
+    server = FleetServer(repo / "fleet" / "http")
+    with server:
+        if existing:
+            _repoint(repo, server.port)
+        else:
+            (repo / "fleet" / "http").mkdir(parents=True, exist_ok=True)
+            shas = build_repo(repo, now, server.port)
+            place_fleet(repo, shas)
+        if not existing:
+            _say(
+                console,
+                (
+                    "[bold]agent-reconciler demo[/]: the support agent's config repo has three "
+                    "releases.\n  v45 (9 days ago), v46 (2 days ago), and v47 (6 hours ago), which "
+                    "renames the\n  report's required `summary` to `exec_summary`.\n"
+                    "The v47 rollout paused itself after four of six regions; nobody noticed.\n"
+                    "A POP's prompt was hand-edited; another POP does not answer.\n"
+                    f"Config repo and fleet: {repo}"
+                ),
+            )
+            _say(console, "\n[bold]1. What runs where, right now?[/]")
+            _run(console, repo, "skew", "--env", "production")
+            _say(console, "\n[bold]2. The audit a CI job runs on every merge[/]")
+            _run(console, repo, "audit", "--env", "production")
+            _say(console, "\n[bold]3. What exactly differs on the hand-edited POP?[/]")
+            _run(console, repo, "diff", "--env", "production", "pop-sin")
+            _say(console, "\n[bold]4. And on the stalled region[/]")
+            _run(console, repo, "diff", "--env", "production", "ap-south-1")
+        prefix = f"reconciler --repo {repo}"
+        _say(
+            console,
+            "\n[bold]Try next[/] (the HTTP targets answer only while "
+            "[cyan]reconciler demo --serve[/] runs):",
+        )
+        for line in (
+            f"reconciler demo --dir {repo} --serve     # keep the fleet up, in another terminal",
+            f"{prefix} skew --env production --watch",
+            f"{prefix} audit --env production --format json",
+            f"{prefix} audit --env production --format markdown",
+            f"{prefix} diff --env production ap-south-1",
+            f"{prefix} render support-agent --revision v46",
+            f"{prefix} validate",
+        ):
+            _say(console, f"  {line}")
+        if serve:
+            _say(console, f"\nServing the fleet on 127.0.0.1:{server.port}; Ctrl-C to stop.")
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+    return 0

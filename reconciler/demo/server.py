@@ -1,0 +1,68 @@
+"""A small HTTP config store for the demo fleet: GET serves files, PUT (with a token) writes.
+
+It stands in for a region's config service on 127.0.0.1; tests of the product use nginx.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import tempfile
+import threading
+from functools import partial
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    token: str | None = None
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # the demo's output is the reconciler's, not an access log
+
+    def do_PUT(self) -> None:
+        expected = f"Bearer {self.token}" if self.token else None
+        given = self.headers.get("Authorization", "")
+        if expected is None or not hmac.compare_digest(given, expected):
+            self.send_error(HTTPStatus.UNAUTHORIZED, "a bearer token is required to write")
+            return
+        length = int(self.headers.get("Content-Length", "0"))
+        if length > 16 * 1024 * 1024:
+            self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            return
+        body = self.rfile.read(length)
+        path = Path(self.translate_path(self.path))
+        root = Path(self.directory).resolve()
+        if not path.resolve().is_relative_to(root):
+            self.send_error(HTTPStatus.FORBIDDEN)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".put-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+        os.replace(tmp, path)
+        self.send_response(HTTPStatus.NO_CONTENT)
+        self.end_headers()
+
+
+class FleetServer:
+    """Serves ``root`` on 127.0.0.1 in a background thread."""
+
+    def __init__(self, root: Path, port: int = 0, token: str | None = None) -> None:
+        handler = type("Handler", (_Handler,), {"token": token})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), partial(handler, directory=str(root)))
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FleetServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"

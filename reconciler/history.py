@@ -1,0 +1,212 @@
+"""The history index: every revision of a bundle, digested as each target sees it.
+
+Renders are keyed by git object ids (the bundle folder's tree, plus the target when it has an
+overlay there), which are content hashes, so the on-disk cache under ``.reconciler/`` never
+needs invalidating: a revision rendered once is never parsed again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .canonical import bundle_digest, component_digests
+from .classify import Lineage
+from .errors import ConfigError, ReconcilerError
+from .gitrepo import GitFiles, GitRepo, batch_check
+from .render import Rendered, bundle_dir, render
+
+CACHE_VERSION = 1
+
+Strip = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+def state_dir(repo_root: Path) -> Path:
+    """``.reconciler/`` in the repo, with its own ``.gitignore`` so it is never committed."""
+    path = repo_root / ".reconciler"
+    path.mkdir(exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    return path
+
+
+class DigestCache:
+    """Component digests per render key, persisted as one JSON file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, dict[str, str] | None] = {}
+        self.dirty = False
+        if path is not None and path.exists():
+            try:
+                data = json.loads(path.read_text())
+                if data.get("version") == CACHE_VERSION:
+                    self.entries = data["entries"]
+            except (ValueError, KeyError, OSError):
+                self.entries = {}  # a damaged cache is only a slower audit
+
+    def get(self, key: str) -> tuple[bool, dict[str, str] | None]:
+        if key in self.entries:
+            return True, self.entries[key]
+        return False, None
+
+    def put(self, key: str, digests: dict[str, str] | None) -> None:
+        self.entries[key] = digests
+        self.dirty = True
+
+    def save(self) -> None:
+        """Write atomically; failing to write a cache never fails an audit."""
+        if self.path is None or not self.dirty:
+            return
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cache-")
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"version": CACHE_VERSION, "entries": self.entries}, handle)
+            os.replace(tmp, self.path)
+            self.dirty = False
+        except OSError:
+            pass
+
+
+class BundleHistory:
+    """One bundle's revisions reachable from the desired revision, newest first."""
+
+    def __init__(self, repo: GitRepo, bundle: str, desired: str, cache: DigestCache) -> None:
+        self.repo = repo
+        self.bundle = bundle
+        self.desired = desired
+        self.folder = bundle_dir(bundle)
+        self.cache = cache
+        self.shas = repo.touching(desired, self.folder)
+        if not self.shas:
+            raise ConfigError(f"bundle {bundle!r} not found at revision {desired[:12]}")
+        self._others: list[str] | None = None
+        self._times = repo.commit_times(self.shas)
+        self._trees: dict[str, str | None] = {}
+        self._overlays: dict[str, frozenset[str]] = {}
+        self._renders: dict[str, Rendered | None] = {}
+        self._behind: dict[str, int] = {}
+        self._index(self.shas)
+
+    def _index(self, shas: list[str]) -> None:
+        """Look up the bundle folder and overlay folder ids of many commits in one git call."""
+        todo = [sha for sha in shas if sha not in self._trees]
+        specs = [f"{sha}:{self.folder}" for sha in todo]
+        specs += [f"{sha}:{self.folder}/overlays" for sha in todo]
+        found = batch_check(self.repo, specs)
+        listing: dict[str, frozenset[str]] = {}
+        for sha in todo:
+            hit = found[f"{sha}:{self.folder}"]
+            self._trees[sha] = hit[0] if hit and hit[1] == "tree" else None
+            over = found[f"{sha}:{self.folder}/overlays"]
+            if over is None or over[1] != "tree":
+                self._overlays[sha] = frozenset()
+                continue
+            if over[0] not in listing:
+                names = self.repo.repo.git.ls_tree("--name-only", over[0]).split("\n")
+                listing[over[0]] = frozenset(
+                    name.removesuffix(".yaml") for name in names if name.endswith(".yaml")
+                )
+            self._overlays[sha] = listing[over[0]]
+
+    def has_overlay(self, target: str) -> bool:
+        """Whether ``target`` has an overlay at any revision of the history."""
+        return any(target in names for names in self._overlays.values())
+
+    def key(self, sha: str, target: str | None) -> str | None:
+        tree = self._trees.get(sha)
+        if tree is None:
+            return None
+        if target is not None and target in self._overlays.get(sha, frozenset()):
+            return f"{tree}|{target}"
+        return tree
+
+    def rendered(self, sha: str, target: str | None) -> Rendered | None:
+        """The render at ``sha`` as ``target`` sees it (None when it does not render there)."""
+        key = self.key(sha, target)
+        if key is None:
+            return None
+        if key not in self._renders:
+            try:
+                self._renders[key] = render(GitFiles(self.repo, sha), self.bundle, sha, target)
+            except (ConfigError, ReconcilerError):
+                if sha == self.desired:
+                    raise
+                self._renders[key] = None
+        return self._renders[key]
+
+    def digests(self, sha: str, target: str | None) -> dict[str, str] | None:
+        """Component digests at ``sha``, from the disk cache when it has them."""
+        key = self.key(sha, target)
+        if key is None:
+            return None
+        hit, value = self.cache.get(key)
+        if hit:
+            return value
+        done = self.rendered(sha, target)
+        value = done.digests if done is not None else None
+        self.cache.put(key, value)
+        return value
+
+    def desired_render(self, target: str | None) -> Rendered:
+        """The desired render for ``target`` (raises ConfigError when it does not render)."""
+        done = self.rendered(self.shas[0], target) if self.shas[0] == self.desired else None
+        if done is None:
+            done = render(GitFiles(self.repo, self.desired), self.bundle, self.desired, target)
+        return Rendered(done.name, self.desired, done.components, done.digests, done.digest)
+
+    def _subset(
+        self, sha: str, target: str | None, carried: Callable[[str], bool], strip: Strip | None
+    ) -> str | None:
+        if strip is None:
+            digests = self.digests(sha, target)
+        else:
+            done = self.rendered(sha, target)
+            digests = component_digests(strip(done.components)) if done is not None else None
+        if digests is None:
+            return None
+        return bundle_digest({k: v for k, v in digests.items() if carried(k)})
+
+    def lineage(
+        self, target: str | None, carried: Callable[[str], bool], strip: Strip | None = None
+    ) -> Lineage:
+        """The history through one target's eyes (its overlay, carried subset, ignore rules)."""
+        subsets = [self._subset(sha, target, carried, strip) for sha in self.shas]
+        return Lineage(
+            shas=self.shas,
+            times=[self._times[sha] for sha in self.shas],
+            subsets=subsets,
+            elsewhere=lambda subset: self.elsewhere(subset, target, carried, strip),
+        )
+
+    def elsewhere(
+        self, subset: str, target: str | None, carried: Callable[[str], bool], strip: Strip | None
+    ) -> str | None:
+        """The newest commit off the desired revision's ancestry whose subset equals ``subset``."""
+        for sha in self.others():
+            if self._subset(sha, target, carried, strip) == subset:
+                return sha
+        return None
+
+    def others(self) -> list[str]:
+        """Commits touching the bundle on any ref that are not ancestors of desired."""
+        if self._others is None:
+            mine = set(self.shas)
+            self._others = [
+                sha
+                for sha in self.repo.touching(self.desired, self.folder, all_refs=True)
+                if sha not in mine
+            ]
+            self._index(self._others)
+        return self._others
+
+    def behind(self, sha: str) -> int:
+        """Commits touching the bundle in ``sha..desired``."""
+        if sha not in self._behind:
+            self._behind[sha] = self.repo.count_between(sha, self.desired, self.folder)
+        return self._behind[sha]

@@ -1,0 +1,63 @@
+"""Point a change at the line of the bundle file that holds it (for CI annotations)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .config.yamlfile import line_of, parse
+from .diff.change import Change
+from .errors import ReconcilerError
+from .render import BundleFiles, bundle_dir, load_spec, source_file
+
+_SECTION = {"guardrail": "guardrails", "flag": "flags"}
+_RENAMED = re.compile(r"->\s*([A-Za-z0-9_.$-]+)")
+
+
+class Locator:
+    """Finds ``(file, line)`` for changes of bundles read from one revision."""
+
+    def __init__(self, files: BundleFiles) -> None:
+        self.files = files
+        self._spec = lru_cache(maxsize=None)(self._load_spec)
+        self._text = lru_cache(maxsize=None)(self._read)
+
+    def _load_spec(self, bundle: str):  # type: ignore[no-untyped-def]
+        return load_spec(self.files, bundle)[0]
+
+    def _read(self, path: str) -> str:
+        try:
+            return self.files.read(path).decode("utf-8", "replace")
+        except (FileNotFoundError, ReconcilerError):
+            return ""
+
+    def locate(self, bundle: str, change: Change) -> tuple[str, int]:
+        root = bundle_dir(bundle)
+        spec_file = f"{root}/bundle.yaml"
+        try:
+            rel = source_file(self._spec(bundle), change.component)
+        except ReconcilerError:
+            return spec_file, 1
+        if rel is None:
+            return spec_file, self._yaml_line(spec_file, change)
+        path = f"{root}/{rel}"
+        return path, self._text_line(self._text(path), change)
+
+    def _yaml_line(self, spec_file: str, change: Change) -> int:
+        kind, _, name = change.component.partition("/")
+        loc: list[str | int] = [_SECTION.get(kind, kind)] + ([name] if name else [])
+        loc += [p for p in change.path.split(".") if p]
+        try:
+            return line_of(parse(self._text(spec_file), spec_file), loc) or 1
+        except ReconcilerError:
+            return 1
+
+    @staticmethod
+    def _text_line(text: str, change: Change) -> int:
+        needles = _RENAMED.findall(change.summary)
+        needles += [p for p in reversed(change.path.split(".")) if p and not p.isdigit()][:1]
+        for needle in needles:
+            for number, line in enumerate(text.splitlines(), start=1):
+                if f'"{needle}"' in line:
+                    return number
+        return 1

@@ -1,0 +1,176 @@
+"""targets/<environment>.yaml (design §5, contract): the fleet, ignore rules, rollout policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from fnmatch import fnmatchcase
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .duration import Duration
+from .names import check_name
+
+TargetKind = Literal["region", "pop", "prompt-registry", "flag-platform", "eval", "other"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class FileSourceSpec(_Strict):
+    """A rendered bundle in a file, relative to the repo root (``{bundle}`` allowed)."""
+
+    type: Literal["file"]
+    path: str
+
+
+class HttpSourceSpec(_Strict):
+    """A rendered bundle behind a URL: GET reads it, ``apply_method`` writes it."""
+
+    type: Literal["http"]
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = 5.0
+    apply_method: Literal["PUT", "POST", "PATCH"] = "PUT"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return value
+
+
+SourceSpec = Annotated[FileSourceSpec | HttpSourceSpec, Field(discriminator="type")]
+
+
+class HealthSpec(_Strict):
+    """An HTTP health check: healthy when the URL answers 2xx within the timeout."""
+
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = 5.0
+
+
+class TargetSpec(_Strict):
+    """One place where effective config lives."""
+
+    name: str
+    kind: TargetKind = "other"
+    carries: Literal["all"] | list[str] = "all"
+    source: SourceSpec
+    health: HealthSpec | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_name(value, "target name")
+
+    def carries_component(self, key: str) -> bool:
+        """Whether this target holds component ``key`` (e.g. ``prompt/system``)."""
+        if self.carries == "all":
+            return True
+        return any(fnmatchcase(key, pattern) for pattern in self.carries)
+
+
+class IgnoreRule(_Strict):
+    """An expected difference that is not drift; it must say why and who answers for it."""
+
+    targets: list[str] = Field(default_factory=lambda: ["*"])
+    components: list[str] = Field(default_factory=lambda: ["*"])
+    paths: list[str] = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    expires: dt.date | None = None
+
+    def expired(self, today: dt.date) -> bool:
+        """After ``expires`` the rule stops applying (and the audit says so)."""
+        return self.expires is not None and today > self.expires
+
+    def names_target(self, target: str) -> bool:
+        """Whether the rule applies to ``target`` at all."""
+        return any(fnmatchcase(target, p) for p in self.targets)
+
+    def matches(self, target: str, component: str) -> bool:
+        """Whether the rule covers this target's component."""
+        return self.names_target(target) and any(
+            fnmatchcase(component, p) for p in self.components
+        )
+
+
+class Wave(_Strict):
+    """A step of a rollout: its targets (globs) converge, then bake before the next wave."""
+
+    name: str
+    targets: list[str] = Field(min_length=1)
+    bake: Duration = 0.0
+
+
+class HealthPolicy(_Strict):
+    """Hysteresis: consecutive checks needed to call a target healthy or failing."""
+
+    successes: int = Field(default=1, ge=1)
+    failures: int = Field(default=2, ge=1)
+
+
+class RolloutPolicy(_Strict):
+    """How an environment moves to a new revision."""
+
+    waves: list[Wave] = Field(default_factory=list)
+    progress_deadline: Duration = 900.0
+    health: HealthPolicy = Field(default_factory=HealthPolicy)
+    on_stall: Literal["alert", "rollback"] = "alert"
+    self_heal: bool = False
+
+    def wave_index(self, target: str) -> int | None:
+        """The first wave whose globs name ``target`` (None when no wave does)."""
+        for index, wave in enumerate(self.waves):
+            if any(fnmatchcase(target, pattern) for pattern in wave.targets):
+                return index
+        return None
+
+    def stall_after(self, target: str) -> float:
+        """Seconds a target may lag before it is stalled: the deadline plus earlier waves' bakes."""
+        index = self.wave_index(target)
+        earlier = self.waves[:index] if index is not None else self.waves
+        return self.progress_deadline + sum(wave.bake for wave in earlier)
+
+
+class AlertSpec(_Strict):
+    """Where alerts go."""
+
+    type: Literal["webhook"]
+    url: str
+
+
+class Inventory(_Strict):
+    """The whole of targets/<environment>.yaml."""
+
+    environment: str
+    bundles: list[str] = Field(min_length=1)
+    targets: list[TargetSpec] = Field(min_length=1)
+    ignore: list[IgnoreRule] = Field(default_factory=list)
+    rollout: RolloutPolicy = Field(default_factory=RolloutPolicy)
+    alerts: list[AlertSpec] = Field(default_factory=list)
+
+    @field_validator("environment")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        return check_name(value, "environment")
+
+    @field_validator("bundles")
+    @classmethod
+    def _bundles(cls, value: list[str]) -> list[str]:
+        for name in value:
+            check_name(name, "bundle name")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> Inventory:
+        seen: set[str] = set()
+        for target in self.targets:
+            if target.name in seen:
+                raise ValueError(f"target {target.name!r} is listed twice")
+            seen.add(target.name)
+        return self

@@ -1,0 +1,14 @@
+"""Names that end up in component keys, file paths and URLs must be plain."""
+
+from __future__ import annotations
+
+import re
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def check_name(value: str, what: str) -> str:
+    """Accept letters, digits, ``.``, ``_`` and ``-`` (no slashes, no leading dot)."""
+    if not _NAME.match(value) or ".." in value:
+        raise ValueError(f"{what} {value!r} may hold only letters, digits, '.', '_' and '-'")
+    return value

@@ -1,0 +1,211 @@
+"""Render a bundle (design §7): bundle.yaml + its files + a target's overlay -> one document.
+
+The files come from a :class:`BundleFiles` reader (git objects at a revision, or the working
+tree for ``validate``), so rendering itself never touches git or the filesystem directly.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .canonical import bundle_digest, component_digests
+from .config.yamlfile import parse, plain, validate, validate_merged
+from .errors import ConfigError
+from .model.bundle import BundleSpec
+
+RENDERED_SCHEMA = "agent-reconciler.bundle/v1"
+
+
+class BundleFiles(Protocol):
+    """Read access to the repo's files at one revision (paths relative to the repo root)."""
+
+    def read(self, path: str) -> bytes:
+        """The file's bytes; FileNotFoundError when it does not exist."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A rendered bundle: components, their digests, the bundle digest."""
+
+    name: str
+    revision: str | None
+    components: dict[str, Any]
+    digests: dict[str, str] = field(default_factory=dict)
+    digest: str = ""
+
+    @classmethod
+    def build(cls, name: str, revision: str | None, components: dict[str, Any]) -> Rendered:
+        digests = component_digests(components)
+        return cls(name, revision, components, digests, bundle_digest(digests))
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract document (design §7)."""
+        return {
+            "schema": RENDERED_SCHEMA,
+            "name": self.name,
+            "revision": self.revision,
+            "digest": self.digest,
+            "components": self.components,
+            "component_digests": self.digests,
+        }
+
+    def to_bytes(self) -> bytes:
+        """The document as sources store it (UTF-8 JSON, keys sorted, readable)."""
+        text = json.dumps(self.to_json(), sort_keys=True, indent=2, ensure_ascii=False)
+        return (text + "\n").encode("utf-8")
+
+
+def bundle_dir(bundle: str) -> str:
+    """The bundle's folder in the repo."""
+    return f"bundles/{bundle}"
+
+
+def overlay_path(bundle: str, target: str) -> str:
+    """Where a target's overlay for a bundle lives."""
+    return f"{bundle_dir(bundle)}/overlays/{target}.yaml"
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else in the overlay replaces the base value."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class _Reader:
+    """Reads one bundle's files, refusing paths that leave the bundle folder."""
+
+    def __init__(self, files: BundleFiles, bundle: str) -> None:
+        self.files = files
+        self.root = bundle_dir(bundle)
+
+    def path(self, ref: str, origin: str) -> str:
+        norm = posixpath.normpath(ref)
+        if ref.startswith("/") or norm == ".." or norm.startswith("../") or "\\" in ref:
+            raise ConfigError(f"file {ref!r} is outside the bundle folder", file=origin)
+        return f"{self.root}/{norm}"
+
+    def read(self, path: str, origin: str) -> bytes:
+        try:
+            return self.files.read(path)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: file not found", file=origin) from None
+
+    def text(self, path: str, origin: str) -> str:
+        try:
+            return self.read(path, origin).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError("not valid UTF-8 text", file=path) from None
+
+    def json_object(self, path: str, origin: str) -> dict[str, Any]:
+        try:
+            value = json.loads(self.read(path, origin))
+        except (ValueError, UnicodeDecodeError) as exc:
+            line = getattr(exc, "lineno", None)
+            raise ConfigError(
+                f"invalid JSON: {str(exc).split(':')[0]}", file=path, line=line
+            ) from None
+        if not isinstance(value, dict):
+            raise ConfigError("expected a JSON object", file=path, line=1)
+        return value
+
+
+def load_spec(
+    files: BundleFiles, bundle: str, target: str | None = None
+) -> tuple[BundleSpec, dict[str, Any]]:
+    """The validated spec and its plain data, with ``target``'s overlay merged in."""
+    reader = _Reader(files, bundle)
+    spec_file = f"{reader.root}/bundle.yaml"
+    try:
+        raw_text = files.read(spec_file)
+    except FileNotFoundError:
+        raise ConfigError(f"bundle {bundle!r} not found (no {spec_file})") from None
+    root = parse(_decode(raw_text, spec_file), spec_file)
+    spec = validate(BundleSpec, root, spec_file)
+    data = plain(root)
+    if spec.name != bundle:
+        raise ConfigError(
+            f"name {spec.name!r} must equal the folder name {bundle!r}", file=spec_file
+        )
+    if target is None:
+        return spec, data
+    over_file = overlay_path(bundle, target)
+    try:
+        over_text = files.read(over_file)
+    except FileNotFoundError:
+        return spec, data
+    over_root = parse(_decode(over_text, over_file), over_file)
+    if over_root is None:
+        return spec, data
+    if not isinstance(over_root, dict):
+        raise ConfigError("an overlay must be a mapping", file=over_file, line=1)
+    if "name" in over_root and over_root["name"] != bundle:
+        raise ConfigError("an overlay cannot rename the bundle", file=over_file)
+    merged = deep_merge(data, plain(over_root))
+    spec = validate_merged(BundleSpec, merged, [(over_root, over_file), (root, spec_file)])
+    return spec, merged
+
+
+def _decode(raw: bytes, file: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("not valid UTF-8 text", file=file) from None
+
+
+def render(
+    files: BundleFiles, bundle: str, revision: str | None, target: str | None = None
+) -> Rendered:
+    """Render ``bundle`` as ``target`` sees it (with its overlay) from ``files``."""
+    spec, data = load_spec(files, bundle, target)
+    reader = _Reader(files, bundle)
+    origin = f"{reader.root}/bundle.yaml"
+    components: dict[str, Any] = {"model": data["model"]}
+    for name, prompt in spec.prompts.items():
+        components[f"prompt/{name}"] = {
+            "text": reader.text(reader.path(prompt.file, origin), origin)
+        }
+    for name, tool in spec.tools.items():
+        path = reader.path(tool.schema_file, origin)
+        value = reader.json_object(path, origin)
+        if not isinstance(value.get("name"), str):
+            raise ConfigError("a tool file needs a string 'name'", file=path, line=1)
+        schema = value.get("parameters", value.get("input_schema"))
+        if not isinstance(schema, dict):
+            raise ConfigError(
+                "a tool file needs its arguments' JSON Schema under 'parameters' or 'input_schema'",
+                file=path,
+                line=1,
+            )
+        components[f"tool/{name}"] = value
+    for name, out in spec.output_schemas.items():
+        path = reader.path(out.schema_file, origin)
+        components[f"output_schema/{name}"] = reader.json_object(path, origin)
+    for name in spec.guardrails:
+        components[f"guardrail/{name}"] = data["guardrails"][name]
+    for name in spec.flags:
+        components[f"flag/{name}"] = data["flags"][name]
+    return Rendered.build(bundle, revision, components)
+
+
+def source_file(files_spec: BundleSpec, component: str) -> str | None:
+    """The bundle-relative file that holds ``component`` (for annotations), if it is a file."""
+    kind, _, name = component.partition("/")
+    table = {
+        "prompt": files_spec.prompts,
+        "tool": files_spec.tools,
+        "output_schema": files_spec.output_schemas,
+    }
+    refs = table.get(kind)
+    if refs is None or name not in refs:
+        return None
+    ref = refs[name]
+    return posixpath.normpath(getattr(ref, "file", None) or ref.schema_file)

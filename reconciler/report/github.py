@@ -1,0 +1,64 @@
+"""GitHub Actions output: the markdown report to the job summary, annotations to stdout."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..diff.change import Severity
+from ..locate import Locator
+from ..results import Audit
+from .markdown import render_markdown
+
+_LEVEL = {Severity.BREAKING: "error", Severity.BEHAVIORAL: "warning"}
+
+
+def _escape(text: str) -> str:
+    """Annotation messages are one line; GitHub decodes %0A, %25 and %0D."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def annotations(audit: Audit, locator: Locator) -> list[str]:
+    """One ``::error``/``::warning`` per distinct (file, line, message), most severe first."""
+    seen: set[tuple[str, int, str]] = set()
+    lines: list[str] = []
+    for target in audit.targets:
+        for bundle in target.bundles:
+            for change in bundle.changes:
+                level = _LEVEL.get(change.severity)
+                if level is None:
+                    continue
+                file, line = locator.locate(bundle.bundle, change)
+                message = f"{change.severity}: {change.component}: {change.summary}"
+                key = (file, line, message)
+                if key in seen:
+                    continue
+                seen.add(key)
+                lines.append(
+                    f"::{level} file={file},line={line},title={change.severity} change::"
+                    + _escape(f"{message} (on {target.name}, which runs {bundle.status})")
+                )
+    for finding in audit.findings:
+        if finding.code == "breaking":
+            continue  # already annotated on the file
+        level = "error" if finding.level == "error" else "warning"
+        where = f"{finding.target}: " if finding.target else ""
+        lines.append(f"::{level} title={finding.code}::" + _escape(where + finding.message))
+    lines.sort(key=lambda text: not text.startswith("::error"))
+    return lines
+
+
+def render_github(
+    audit: Audit, tags: Mapping[str, str], failures: list[str], locator: Locator
+) -> str:
+    """Append the markdown report to ``$GITHUB_STEP_SUMMARY``; return the annotations."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    markdown = render_markdown(audit, tags, failures)
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+    out = annotations(audit, locator)
+    if not summary:
+        out = [markdown, *out]
+    return "\n".join(out)

@@ -1,0 +1,37 @@
+"""Short human labels shared by every format: revisions, ages, worst changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..diff.change import worst
+from ..model.duration import format_duration
+from ..results import BundleResult, TargetResult
+
+
+def revision_label(sha: str | None, tags: Mapping[str, str]) -> str:
+    """``v46 (1a2b3c4)`` when the commit has a tag, else the short sha, else ``-``."""
+    if not sha:
+        return "-"
+    tag = tags.get(sha)
+    return f"{tag} ({sha[:7]})" if tag else sha[:7]
+
+
+def age(seconds: int | None) -> str:
+    """``5h12m`` or ``-``."""
+    return format_duration(seconds) if seconds else "-"
+
+
+def worst_change(bundles: list[BundleResult]) -> str:
+    """``breaking: output_schema/report: summary -> exec_summary`` for the worst change."""
+    changes = [c for b in bundles for c in b.changes]
+    top = worst(changes)
+    if top is None:
+        return ""
+    more = f" (+{len(changes) - 1})" if len(changes) > 1 else ""
+    return f"{top.severity}: {top.component}: {top.summary}{more}"
+
+
+def primary(target: TargetResult) -> BundleResult:
+    """The bundle that decides the target's status (the worst one)."""
+    return max(target.bundles, key=lambda b: (b.status.rank, b.lag_seconds or 0))

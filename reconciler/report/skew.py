@@ -1,0 +1,59 @@
+"""The on-call view: a rich table of what runs where, right now."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ..classify import Status
+from ..results import Audit
+from .labels import age, primary, revision_label, worst_change
+from .text import headline
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+_STYLE = {
+    Status.IN_SYNC: "green",
+    Status.LAGGING: "yellow",
+    Status.MISSING: "magenta",
+    Status.DRIFTED: "bold red",
+    Status.INVALID: "bold red",
+    Status.UNREACHABLE: "red",
+}
+
+
+def skew_view(audit: Audit, tags: Mapping[str, str]) -> RenderableType:
+    """A headline, the table, and the error findings."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=None, show_lines=False, header_style="bold", expand=False)
+    for column in ("target", "kind", "status", "revision", "behind", "skew age", "worst change"):
+        table.add_column(column, justify="right" if column == "behind" else "left", overflow="fold")
+    for target in audit.targets:
+        top = primary(target)
+        status = Text(str(target.status), style=_STYLE[target.status])
+        if top.stalled:
+            status.append(" STALLED", style="bold red")
+        revision = revision_label(top.observed_revision, tags)
+        if target.status in (Status.UNREACHABLE, Status.INVALID, Status.MISSING):
+            revision = "?"
+        elif target.status is Status.DRIFTED:
+            revision = "out of band"
+        detail = worst_change(target.bundles) or (target.error or "")
+        table.add_row(
+            target.name,
+            target.spec.kind,
+            status,
+            revision,
+            "-" if top.behind is None else str(top.behind),
+            age(top.lag_seconds),
+            detail,
+        )
+    parts: list[RenderableType] = [Text(headline(audit, tags), style="bold"), table]
+    for finding in audit.findings:
+        if finding.level == "error" and finding.code != "breaking":
+            parts.append(Text(f"{finding.code}: {finding.message}", style="red"))
+    return Group(*parts)

@@ -1,0 +1,46 @@
+"""The plain-text audit: a headline, one line per target that is not in sync, the findings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..classify import Status
+from ..results import Audit
+from .labels import age, primary, revision_label, worst_change
+
+
+def headline(audit: Audit, tags: Mapping[str, str]) -> str:
+    """``production at v47 (1a2b3c4): 8 targets, 4 in_sync, ...; coverage 50%``."""
+    counts = audit.counts()
+    parts = [f"{n} {status}" for status, n in counts.items() if n]
+    return (
+        f"{audit.environment} at {revision_label(audit.desired_revision, tags)}: "
+        f"{len(audit.targets)} targets, {', '.join(parts)}; coverage {audit.coverage:.0%}"
+        + ("; ROLLOUT STALLED" if audit.stalled else "")
+    )
+
+
+def render_text(audit: Audit, tags: Mapping[str, str], failures: list[str]) -> str:
+    lines = [headline(audit, tags), ""]
+    width = max((len(t.name) for t in audit.targets), default=10)
+    for target in audit.targets:
+        top = primary(target)
+        status = str(target.status)
+        detail = ""
+        if target.status is Status.LAGGING:
+            detail = (
+                f"at {revision_label(top.observed_revision, tags)}, {top.behind} behind, "
+                f"for {age(top.lag_seconds)}" + (", STALLED" if top.stalled else "")
+            )
+        elif target.error:
+            detail = target.error
+        change = worst_change(target.bundles)
+        line = f"  {target.name:<{width}}  {target.spec.kind:<15} {status:<11} {detail}"
+        lines.append(line.rstrip())
+        if change:
+            lines.append(f"  {'':<{width}}  worst change: {change}")
+    if audit.findings:
+        lines += ["", "findings:"]
+        lines += [f"  {f.level:<7} {f.code:<16} {f.message}" for f in audit.findings]
+    lines += ["", f"FAIL: {', '.join(failures)}" if failures else "OK: nothing fails the policy"]
+    return "\n".join(lines)
