@@ -254,7 +254,7 @@ class Auditor:
                 Finding(
                     "error",
                     "stalled",
-                    f"{target.name} has lagged {bundle} for {_human(verdict.lag_seconds or 0)} "
+                    f"lagging on {bundle} for {_human(verdict.lag_seconds or 0)} "
                     f"({verdict.behind} commit(s) behind), past the progress deadline",
                     target.name,
                     bundle,
@@ -280,7 +280,7 @@ def _fleet_findings(results: list[TargetResult]) -> list[Finding]:
                     Finding(
                         "error",
                         "breaking",
-                        f"{target.name} runs {bundle.bundle} across a breaking change: "
+                        f"runs {bundle.bundle} across a breaking change: "
                         f"{breaking[0].component} {breaking[0].summary}"
                         + (f" (+{len(breaking) - 1} more)" if len(breaking) > 1 else ""),
                         target.name,

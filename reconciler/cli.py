@@ -134,7 +134,10 @@ def _progress() -> Any:
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160  # a pipe or a CI log: do not fold tables at 80 columns
+    return console
 
 
 def _tags(repo: Path) -> dict[str, str]:

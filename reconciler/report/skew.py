@@ -55,5 +55,6 @@ def skew_view(audit: Audit, tags: Mapping[str, str]) -> RenderableType:
     parts: list[RenderableType] = [Text(headline(audit, tags), style="bold"), table]
     for finding in audit.findings:
         if finding.level == "error" and finding.code != "breaking":
-            parts.append(Text(f"{finding.code}: {finding.message}", style="red"))
+            where = f"{finding.target}: " if finding.target else ""
+            parts.append(Text(f"{finding.code}: {where}{finding.message}", style="red"))
     return Group(*parts)

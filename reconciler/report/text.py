@@ -41,6 +41,9 @@ def render_text(audit: Audit, tags: Mapping[str, str], failures: list[str]) -> s
             lines.append(f"  {'':<{width}}  worst change: {change}")
     if audit.findings:
         lines += ["", "findings:"]
-        lines += [f"  {f.level:<7} {f.code:<16} {f.message}" for f in audit.findings]
+        lines += [
+            f"  {f.level:<7} {f.code:<16} " + (f"{f.target}: " if f.target else "") + f.message
+            for f in audit.findings
+        ]
     lines += ["", f"FAIL: {', '.join(failures)}" if failures else "OK: nothing fails the policy"]
     return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Classification tables (design §6): status, observed revision, behind, lag, stalled."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.classify import Lineage, Status, classify, lag_seconds, worst_status
+
+# Three revisions, newest first: c3 (changed a tool only), c2 (changed the prompt), c1.
+# Subset digests as a target carrying everything sees them, and as a prompt-only POP sees them.
+ALL = Lineage(shas=["c3", "c2", "c1"], times=[3000.0, 2000.0, 1000.0], subsets=["A3", "A2", "A1"])
+POP = Lineage(shas=["c3", "c2", "c1"], times=[3000.0, 2000.0, 1000.0], subsets=["P2", "P2", "P1"])
+
+
+def _run(lineage: Lineage, observed: str, now: float = 5000.0, stall_after: float = 900.0):
+    behind = {"c3": 0, "c2": 1, "c1": 2}
+    return classify(
+        desired_subset=lineage.subsets[0] or "",
+        observed_subset=observed,
+        desired_revision="c3",
+        lineage=lineage,
+        now=now,
+        stall_after=stall_after,
+        behind=behind.__getitem__,
+    )
+
+
+@pytest.mark.parametrize(
+    ("lineage", "observed", "status", "revision", "behind", "lag", "stalled"),
+    [
+        (ALL, "A3", Status.IN_SYNC, "c3", 0, 0, False),
+        (ALL, "A2", Status.LAGGING, "c2", 1, 2000, True),
+        (ALL, "A1", Status.LAGGING, "c1", 2, 3000, True),
+        (ALL, "ZZ", Status.DRIFTED, None, None, None, False),
+        # A POP carrying prompts only is not behind on c3's tool change: it is in sync.
+        (POP, "P2", Status.IN_SYNC, "c3", 0, 0, False),
+        # On c1 it lags since c2, the first newer commit that changed what it carries.
+        (POP, "P1", Status.LAGGING, "c1", 2, 3000, True),
+    ],
+)
+def test_classification_table(lineage, observed, status, revision, behind, lag, stalled) -> None:
+    verdict = _run(lineage, observed)
+    assert verdict.status is status
+    assert verdict.observed_revision == revision
+    assert verdict.behind == behind
+    assert verdict.lag_seconds == lag
+    assert verdict.stalled is stalled
+
+
+def test_stalled_only_past_the_deadline() -> None:
+    assert _run(ALL, "A2", now=3000.0 + 900.0).stalled is False
+    assert _run(ALL, "A2", now=3000.0 + 901.0).stalled is True
+
+
+def test_lag_counts_from_first_carried_change_not_newest_commit() -> None:
+    assert lag_seconds(POP, 2, now=10_000.0) == 10_000 - 2000
+
+
+def test_drifted_names_a_non_ancestor_match() -> None:
+    lineage = Lineage(["c2", "c1"], [2.0, 1.0], ["A2", "A1"], elsewhere={"B": "side"}.get)
+    verdict = classify(desired_subset="A2", observed_subset="B", desired_revision="c2",
+                       lineage=lineage, now=3.0, stall_after=1.0, behind=lambda _: 0)
+    assert verdict.status is Status.DRIFTED
+    assert verdict.matched_elsewhere == "side"
+
+
+def test_worst_status_order() -> None:
+    order = ["in_sync", "lagging", "missing", "drifted", "invalid", "unreachable"]
+    assert [s.value for s in Status] == order
+    assert worst_status([Status.LAGGING, Status.MISSING, Status.IN_SYNC]) is Status.MISSING
+    assert worst_status([]) is Status.IN_SYNC

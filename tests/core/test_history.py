@@ -1,0 +1,85 @@
+"""Rendering at any revision from git objects, and the on-disk history index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.gitrepo import GitFiles, GitRepo
+from reconciler.history import BundleHistory, DigestCache
+from reconciler.render import render
+from tests.support.configrepo import T0, ConfigRepo
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> ConfigRepo:
+    repo = ConfigRepo(tmp_path / "repo")
+    repo.bundle()
+    repo.commit("v1", T0)
+    repo.bundle(prompt="You help customers. Be brief.\n")
+    repo.commit("v2: prompt", T0 + dt.timedelta(hours=1))
+    repo.write("targets/README", "inventory only\n")
+    repo.commit("inventory only", T0 + dt.timedelta(hours=2))
+    repo.bundle(prompt="You help customers. Be brief.\n", field="exec_summary")
+    repo.commit("v3: rename", T0 + dt.timedelta(hours=3))
+    return repo
+
+
+def test_render_any_revision_without_checkout(repo: ConfigRepo) -> None:
+    repo.bundle(prompt="uncommitted edit\n")  # the working tree must not leak in
+    git = GitRepo(repo.root)
+    head = git.commit("HEAD").hexsha
+    first = git.commit("HEAD~3").hexsha
+    now = render(GitFiles(git, head), "support-agent", head)
+    old = render(GitFiles(git, first), "support-agent", first)
+    assert now.components["prompt/system"]["text"] == "You help customers. Be brief.\n"
+    assert old.components["prompt/system"]["text"] == "You help customers.\n"
+    assert "exec_summary" in json.dumps(now.components["tool/write_report"])
+    assert render(GitFiles(git, head), "support-agent", head).to_bytes() == now.to_bytes()
+    assert now.to_json()["revision"] == head
+
+
+def test_history_lists_only_commits_touching_the_bundle(repo: ConfigRepo) -> None:
+    git = GitRepo(repo.root)
+    head = git.commit("HEAD").hexsha
+    history = BundleHistory(git, "support-agent", head, DigestCache(None))
+    subjects = [git.subject(sha) for sha in history.shas]
+    assert subjects == ["v3: rename", "v2: prompt", "v1"]
+    assert history.behind(history.shas[2]) == 2
+
+
+def test_prompt_only_view_sees_no_change_in_v3(repo: ConfigRepo) -> None:
+    git = GitRepo(repo.root)
+    history = BundleHistory(git, "support-agent", git.commit("HEAD").hexsha, DigestCache(None))
+    pop = history.lineage(None, lambda key: key.startswith("prompt/"))
+    region = history.lineage(None, lambda key: True)
+    assert pop.subsets[0] == pop.subsets[1] != pop.subsets[2]
+    assert len(set(region.subsets)) == 3
+
+
+def test_cache_on_disk_is_reused_and_keyed_by_tree_ids(repo: ConfigRepo, tmp_path: Path) -> None:
+    git = GitRepo(repo.root)
+    head = git.commit("HEAD").hexsha
+    path = tmp_path / "cache.json"
+    first = DigestCache(path)
+    BundleHistory(git, "support-agent", head, first).lineage(None, lambda _: True)
+    first.save()
+    entries = json.loads(path.read_text())["entries"]
+    assert len(entries) == 3
+    assert all(len(key) == 40 for key in entries)  # git tree ids: content hashes
+    second = DigestCache(path)
+    history = BundleHistory(git, "support-agent", head, second)
+    history.lineage(None, lambda _: True)
+    assert not second.dirty  # every revision came from the cache, nothing re-rendered
+    assert history._renders == {}
+
+
+def test_damaged_cache_is_only_slower(repo: ConfigRepo, tmp_path: Path) -> None:
+    path = tmp_path / "cache.json"
+    path.write_text("{not json")
+    git = GitRepo(repo.root)
+    history = BundleHistory(git, "support-agent", git.commit("HEAD").hexsha, DigestCache(path))
+    assert len(history.lineage(None, lambda _: True).subsets) == 3
