@@ -28,7 +28,7 @@ test: $(STAMP) servers lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) servers
-	$(BIN)/python tests/bench/bench_audit.py
+	$(BIN)/python -m tests.bench.bench_audit
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .ruff_cache

@@ -23,11 +23,12 @@ from .diff import diff_bundle
 from .diff.change import Severity
 from .errors import ConfigError
 from .gitrepo import GitRepo
-from .history import BundleHistory, DigestCache, state_dir
+from .history import BundleHistory, DigestCache
 from .model.inventory import IgnoreRule, Inventory, TargetSpec
 from .observation import Document, InvalidDocument, parse
 from .results import Audit, BundleResult, Finding, TargetResult
 from .sources.interface import InvalidResponse, NotFound, SourceError
+from .statedir import cache_dir
 
 
 @dataclass(slots=True)
@@ -71,7 +72,9 @@ class Auditor:
         progress: Callable[[int], Callable[[], None]] | None = None,
     ) -> Audit:
         now = now or dt.datetime.now(dt.UTC)
-        inventory = load_inventory(self.repo_root, self.environment)
+        inventory = load_inventory(
+            self.repo_root, self.environment, cache_dir(self.repo_root)
+        )
         if self.only is not None:
             unknown = sorted(self.only - {t.name for t in inventory.targets})
             if unknown:
@@ -95,7 +98,7 @@ class Auditor:
         progress: Callable[[int], Callable[[], None]] | None,
     ) -> Audit:
         desired = repo.commit(self.revision or "HEAD").hexsha
-        cache = DigestCache(state_dir(self.repo_root) / "history-cache.json")
+        cache = DigestCache(cache_dir(self.repo_root) / "history.json")
         histories = {b: BundleHistory(repo, b, desired, cache) for b in inventory.bundles}
         findings: list[Finding] = []
         rules = ignoring.active_rules(inventory.ignore, now.date())

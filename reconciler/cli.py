@@ -215,9 +215,9 @@ def audit(ctx: click.Context, env: str, fmt: str, fail_on: str, revision: str | 
 
 def _format(result: Audit, fmt: str, failures: list[str], repo: Path) -> str:
     if fmt == "json":
-        import json
+        import orjson
 
-        return json.dumps(result.to_json(), indent=2, ensure_ascii=False)
+        return orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode("utf-8")
     tags = _tags(repo)
     if fmt == "markdown":
         from .report.markdown import render_markdown

@@ -25,16 +25,6 @@ CACHE_VERSION = 1
 Strip = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
-def state_dir(repo_root: Path) -> Path:
-    """``.reconciler/`` in the repo, with its own ``.gitignore`` so it is never committed."""
-    path = repo_root / ".reconciler"
-    path.mkdir(exist_ok=True)
-    ignore = path / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
-    return path
-
-
 class DigestCache:
     """Component digests per render key, persisted as one JSON file."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..model.inventory import Inventory
-from .yamlfile import load
+from .yamlfile import load_fast
 
 
 def environments(repo_root: Path) -> list[str]:
@@ -14,8 +14,8 @@ def environments(repo_root: Path) -> list[str]:
     return sorted(p.stem for p in (repo_root / "targets").glob("*.yaml"))
 
 
-def load_inventory(repo_root: Path, environment: str) -> Inventory:
-    """The validated inventory of ``environment``."""
+def load_inventory(repo_root: Path, environment: str, cache: Path | None = None) -> Inventory:
+    """The validated inventory of ``environment`` (``cache``: a folder for parsed inventories)."""
     rel = f"targets/{environment}.yaml"
     path = repo_root / rel
     if not path.is_file():
@@ -25,7 +25,7 @@ def load_inventory(repo_root: Path, environment: str) -> Inventory:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError("not valid UTF-8 text", file=rel) from None
-    inventory = load(Inventory, text, rel)
+    inventory = load_fast(Inventory, text, rel, cache)
     if inventory.environment != environment:
         raise ConfigError(
             f"environment is {inventory.environment!r} but the file is named {environment!r}",
