@@ -45,8 +45,9 @@ def validate_repo(root: Path) -> tuple[list[ReconcilerError], list[str]]:
         rel = f"targets/{inventory.environment}.yaml"
         for bundle in inventory.bundles:
             if bundle not in bundle_names:
-                errors.append(ConfigError(f"bundle {bundle!r} has no bundles/{bundle}/bundle.yaml",
-                                          file=rel))
+                errors.append(
+                    ConfigError(f"bundle {bundle!r} has no bundles/{bundle}/bundle.yaml", file=rel)
+                )
         names = [t.name for t in inventory.targets]
         for rule in inventory.ignore:
             if not any(rule.names_target(name) for name in names):

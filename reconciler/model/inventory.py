@@ -94,9 +94,7 @@ class IgnoreRule(_Strict):
 
     def matches(self, target: str, component: str) -> bool:
         """Whether the rule covers this target's component."""
-        return self.names_target(target) and any(
-            fnmatchcase(component, p) for p in self.components
-        )
+        return self.names_target(target) and any(fnmatchcase(component, p) for p in self.components)
 
 
 class Wave(_Strict):

@@ -88,7 +88,7 @@ class SyncSource(Protocol):
     def close(self) -> None: ...
 
 
-class threaded:  # noqa: N801 - reads as an adapter: threaded(FileSource(...))
+class threaded:  # lower case: it reads as an adapter, threaded(FileSource(...))
     """Run a :class:`SyncSource` in an executor so it fits the asynchronous :class:`Source`."""
 
     def __init__(self, inner: SyncSource, executor: Executor | None = None) -> None:

@@ -13,15 +13,23 @@ def _targets(report: dict) -> dict[str, dict]:
 
 
 def test_json_report_tells_the_incident(fleet: Fleet) -> None:
-    run = reconciler("--repo", fleet.root, "audit", "--env", "production", "--format", "json",
-                     env=ENV)
+    run = reconciler(
+        "--repo", fleet.root, "audit", "--env", "production", "--format", "json", env=ENV
+    )
     assert run.code == 2, run.err
     report = run.json()
     assert report["schema"] == "agent-reconciler.audit/v1"
     assert report["desired"]["revision"] == fleet.shas["v47"]
     assert report["summary"] == {
-        "targets": 8, "in_sync": 4, "lagging": 2, "missing": 0, "drifted": 1, "invalid": 0,
-        "unreachable": 1, "coverage": 0.5, "stalled": True,
+        "targets": 8,
+        "in_sync": 4,
+        "lagging": 2,
+        "missing": 0,
+        "drifted": 1,
+        "invalid": 0,
+        "unreachable": 1,
+        "coverage": 0.5,
+        "stalled": True,
     }
     targets = _targets(report)
     lagging = targets["ap-south-1"]["bundles"][0]
@@ -44,8 +52,9 @@ def test_json_report_tells_the_incident(fleet: Fleet) -> None:
 
 def test_desired_digest_matches_render(fleet: Fleet) -> None:
     rendered = reconciler("--repo", fleet.root, "render", "support-agent").json()
-    report = reconciler("--repo", fleet.root, "audit", "--env", "production", "--format",
-                        "json", env=ENV).json()
+    report = reconciler(
+        "--repo", fleet.root, "audit", "--env", "production", "--format", "json", env=ENV
+    ).json()
     assert report["desired"]["bundles"]["support-agent"]["digest"] == rendered["digest"]
     assert rendered["revision"] == fleet.shas["v47"]
 
@@ -62,8 +71,9 @@ def test_fail_on_policy_decides_the_exit_code(fleet: Fleet) -> None:
 def test_not_stalled_before_the_deadline(fleet: Fleet) -> None:
     # Ten minutes after v47: within progress_deadline (15m) for every wave.
     early = {"RECONCILER_NOW": "2026-11-25T03:10:00+00:00"}
-    report = reconciler("--repo", fleet.root, "audit", "--env", "production", "--format",
-                        "json", env=early).json()
+    report = reconciler(
+        "--repo", fleet.root, "audit", "--env", "production", "--format", "json", env=early
+    ).json()
     assert report["summary"]["stalled"] is False
     assert _targets(report)["ap-south-1"]["bundles"][0]["lag_seconds"] == 600
 
@@ -72,11 +82,15 @@ def test_lying_target_is_judged_by_content(fleet: Fleet) -> None:
     # ap-south-1 serves v46 content but claims v47's revision and digests.
     current = json.loads(fleet.doc("us-east-1").read_text())
     lying = json.loads(fleet.doc("ap-south-1").read_text())
-    lying.update(revision=current["revision"], digest=current["digest"],
-                 component_digests=current["component_digests"])
+    lying.update(
+        revision=current["revision"],
+        digest=current["digest"],
+        component_digests=current["component_digests"],
+    )
     fleet.doc("ap-south-1").write_text(json.dumps(lying))
-    report = reconciler("--repo", fleet.root, "audit", "--env", "production", "--format",
-                        "json", env=ENV).json()
+    report = reconciler(
+        "--repo", fleet.root, "audit", "--env", "production", "--format", "json", env=ENV
+    ).json()
     target = _targets(report)["ap-south-1"]
     assert target["status"] == "lagging"
     assert target["bundles"][0]["observed_revision"] != current["revision"]
@@ -86,8 +100,7 @@ def test_skew_table_and_diff(fleet: Fleet) -> None:
     skew = reconciler("--repo", fleet.root, "skew", "--env", "production", env=ENV)
     assert skew.code == 2
     assert "STALLED" in skew.out and "ap-south-1" in skew.out and "6h00m" in skew.out
-    diff = reconciler("--repo", fleet.root, "diff", "--env", "production", "ap-south-1",
-                      env=ENV)
+    diff = reconciler("--repo", fleet.root, "diff", "--env", "production", "ap-south-1", env=ENV)
     assert "summary -> exec_summary" in diff.out
     assert "tool/write_report" in diff.out
     unknown = reconciler("--repo", fleet.root, "diff", "--env", "production", "nope", env=ENV)
@@ -95,12 +108,21 @@ def test_skew_table_and_diff(fleet: Fleet) -> None:
 
 
 def test_markdown_and_github_formats(fleet: Fleet, tmp_path) -> None:
-    md = reconciler("--repo", fleet.root, "audit", "--env", "production", "--format",
-                    "markdown", env=ENV)
+    md = reconciler(
+        "--repo", fleet.root, "audit", "--env", "production", "--format", "markdown", env=ENV
+    )
     assert "| ap-south-1 | region |" in md.out and "**FAIL**" in md.out
     summary = tmp_path / "summary.md"
-    gh = reconciler("--repo", fleet.root, "audit", "--env", "production", "--format", "github",
-                    env=ENV | {"GITHUB_STEP_SUMMARY": str(summary)})
+    gh = reconciler(
+        "--repo",
+        fleet.root,
+        "audit",
+        "--env",
+        "production",
+        "--format",
+        "github",
+        env=ENV | {"GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert gh.code == 2
     assert "| ap-south-1 | region |" in summary.read_text()
     errors = [line for line in gh.out.splitlines() if line.startswith("::error file=")]

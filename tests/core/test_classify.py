@@ -58,8 +58,15 @@ def test_lag_counts_from_first_carried_change_not_newest_commit() -> None:
 
 def test_drifted_names_a_non_ancestor_match() -> None:
     lineage = Lineage(["c2", "c1"], [2.0, 1.0], ["A2", "A1"], elsewhere={"B": "side"}.get)
-    verdict = classify(desired_subset="A2", observed_subset="B", desired_revision="c2",
-                       lineage=lineage, now=3.0, stall_after=1.0, behind=lambda _: 0)
+    verdict = classify(
+        desired_subset="A2",
+        observed_subset="B",
+        desired_revision="c2",
+        lineage=lineage,
+        now=3.0,
+        stall_after=1.0,
+        behind=lambda _: 0,
+    )
     assert verdict.status is Status.DRIFTED
     assert verdict.matched_elsewhere == "side"
 

@@ -41,8 +41,12 @@ def _edit(repo: ConfigRepo, old: str, new: str) -> None:
 
 def test_valid_bundle_renders_every_component(repo: ConfigRepo) -> None:
     done = _render(repo)
-    assert sorted(done.components) == ["guardrail/toxicity", "model", "prompt/system",
-                                       "tool/write_report"]
+    assert sorted(done.components) == [
+        "guardrail/toxicity",
+        "model",
+        "prompt/system",
+        "tool/write_report",
+    ]
     assert done.components["prompt/system"] == {"text": "You help customers.\n"}
     assert done.digest.startswith("sha256:")
 
@@ -50,7 +54,9 @@ def test_valid_bundle_renders_every_component(repo: ConfigRepo) -> None:
 def test_unknown_key_names_file_and_line(repo: ConfigRepo) -> None:
     _edit(repo, "  provider: openai", "  provider: openai\n  temprature: 0.3")
     err = _error(lambda: _render(repo))
-    assert str(err).startswith("bundles/support-agent/bundle.yaml:6: unknown key 'model.temprature'")
+    assert str(err).startswith(
+        "bundles/support-agent/bundle.yaml:6: unknown key 'model.temprature'"
+    )
 
 
 def test_broken_yaml_names_file_and_line(repo: ConfigRepo) -> None:
@@ -92,8 +98,9 @@ def test_broken_tool_json_names_the_file(repo: ConfigRepo) -> None:
 
 
 def test_overlay_deep_merges_for_its_target_only(repo: ConfigRepo) -> None:
-    repo.write("bundles/support-agent/overlays/eu-west-1.yaml",
-               "model:\n  params: {temperature: 0.5}\n")
+    repo.write(
+        "bundles/support-agent/overlays/eu-west-1.yaml", "model:\n  params: {temperature: 0.5}\n"
+    )
     eu = _render(repo, "eu-west-1")
     us = _render(repo, "us-east-1")
     assert eu.components["model"]["params"] == {"temperature": 0.5, "max_output_tokens": 1024}
@@ -107,8 +114,10 @@ def test_overlay_unknown_key_blames_the_overlay(repo: ConfigRepo) -> None:
 
 
 def test_inventory_unknown_key_in_source(repo: ConfigRepo) -> None:
-    repo.write("targets/production.yaml", inventory(
-        [{"name": "a", "source": {"type": "http", "url": "http://x", "timout": "5s"}}]))
+    repo.write(
+        "targets/production.yaml",
+        inventory([{"name": "a", "source": {"type": "http", "url": "http://x", "timout": "5s"}}]),
+    )
     err = _error(lambda: load_inventory(repo.root, "production"))
     assert "targets/production.yaml:" in str(err)
     assert "unknown key 'targets[0].source.timout'" in str(err)
@@ -118,12 +127,16 @@ def test_inventory_duplicate_target_and_bad_duration(repo: ConfigRepo) -> None:
     target = {"name": "a", "source": {"type": "file", "path": "x.json"}}
     repo.write("targets/production.yaml", inventory([target, target]))
     assert "listed twice" in str(_error(lambda: load_inventory(repo.root, "production")))
-    repo.write("targets/production.yaml", inventory([target], rollout={"progress_deadline": "soon"}))
+    repo.write(
+        "targets/production.yaml", inventory([target], rollout={"progress_deadline": "soon"})
+    )
     assert "not a duration" in str(_error(lambda: load_inventory(repo.root, "production")))
 
 
 def test_unknown_environment_lists_the_known_ones(repo: ConfigRepo) -> None:
-    repo.write("targets/production.yaml", inventory(
-        [{"name": "a", "source": {"type": "file", "path": "x.json"}}]))
+    repo.write(
+        "targets/production.yaml",
+        inventory([{"name": "a", "source": {"type": "file", "path": "x.json"}}]),
+    )
     err = _error(lambda: load_inventory(repo.root, "prod"))
     assert "environments: production" in str(err)

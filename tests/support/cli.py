@@ -27,7 +27,11 @@ def reconciler(*args: str | Path, env: dict[str, str] | None = None, timeout: fl
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     full_env.update(env or {})
     proc = subprocess.run(
-        [str(EXE), *map(str, args)], capture_output=True, text=True, env=full_env,
-        timeout=timeout, stdin=subprocess.DEVNULL,
+        [str(EXE), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)

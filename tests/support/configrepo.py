@@ -55,8 +55,18 @@ class ConfigRepo:
         if when is not None:
             stamp = when.strftime("%Y-%m-%dT%H:%M:%S+0000")
             env.update(GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
-        cmd = ["git", "-C", str(self.root), "-c", "user.name=Test", "-c",
-               "user.email=test@example.com", "-c", "commit.gpgsign=false", *args]
+        cmd = [
+            "git",
+            "-C",
+            str(self.root),
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ]
         return subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
 
     def write(self, rel: str, content: str | dict[str, Any] | bytes) -> Path:
@@ -75,12 +85,19 @@ class ConfigRepo:
         self.git("commit", "-q", "--allow-empty", "-m", message, when=when)
         return self.git("rev-parse", "HEAD").strip()
 
-    def bundle(self, name: str = "support-agent", *, prompt: str = "You help customers.\n",
-               field: str = "summary", temperature: float = 0.2) -> None:
+    def bundle(
+        self,
+        name: str = "support-agent",
+        *,
+        prompt: str = "You help customers.\n",
+        field: str = "summary",
+        temperature: float = 0.2,
+    ) -> None:
         """Write a small valid bundle."""
         base = f"bundles/{name}"
-        self.write(f"{base}/bundle.yaml",
-                   BUNDLE_YAML.format(name=name).replace("0.2,", f"{temperature},"))
+        self.write(
+            f"{base}/bundle.yaml", BUNDLE_YAML.format(name=name).replace("0.2,", f"{temperature},")
+        )
         self.write(f"{base}/prompts/system.md", prompt)
         self.write(f"{base}/tools/write_report.json", tool(field))
 

@@ -1,0 +1,52 @@
+"""``${VAR}`` references in source settings, filled from the environment (design §5).
+
+Expanded values are secrets: no message raised here ever contains one, only variable names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ..errors import ConfigError
+
+# ``${`` opens a reference; whatever follows must be a NAME and a closing brace.
+_REFERENCE = re.compile(r"\$\{(?:([A-Za-z_][A-Za-z0-9_]*)\})?")
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
+
+
+def expand(value: str, env: Mapping[str, str], where: str) -> str:
+    """``value`` with every ``${NAME}`` replaced by ``env[NAME]``.
+
+    ``where`` names the owner for messages, e.g. ``"target us-east-1"``. A variable that is not
+    set, or a ``${`` that is not a well-formed reference, is a :class:`ConfigError`.
+    """
+    if "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            raise ConfigError(f"{where}: '${{' must start a reference like ${{NAME}}")
+        try:
+            return env[name]
+        except KeyError:
+            raise ConfigError(f"{where}: environment variable {name} is not set") from None
+
+    return _REFERENCE.sub(substitute, value)
+
+
+def expand_headers(
+    headers: Mapping[str, str], env: Mapping[str, str], where: str
+) -> dict[str, str]:
+    """Expanded header values; a value that would split the HTTP header is a ConfigError."""
+    expanded: dict[str, str] = {}
+    for name, raw in headers.items():
+        if not _TOKEN.match(name):
+            raise ConfigError(f"{where}: {name!r} is not a valid HTTP header name")
+        value = expand(raw, env, where)
+        if "\r" in value or "\n" in value:
+            # Name the header only: the value may be the secret itself.
+            raise ConfigError(f"{where}: header {name} holds a line break")
+        expanded[name] = value
+    return expanded

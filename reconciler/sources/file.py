@@ -1,0 +1,124 @@
+"""The ``file`` source: a rendered bundle in a file under the repo root (design §5).
+
+Plain blocking file I/O, so it is a :class:`~reconciler.sources.interface.SyncSource`; the
+registry wraps it with :func:`~reconciler.sources.interface.threaded`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from ..errors import ConfigError
+from .interface import (
+    Health,
+    InvalidResponse,
+    NotFound,
+    PermanentError,
+    SourceError,
+    TransientError,
+)
+
+
+class FileSource:
+    """Reads and atomically replaces ``<repo root>/<path>``, with ``{bundle}`` filled in."""
+
+    def __init__(self, root: Path, path: str, *, target: str, max_body: int) -> None:
+        self._root = root.resolve()
+        self._template = path
+        self._max_body = max_body
+        # {bundle} is a plain name (no "/", never ".."), so checking the template with the
+        # placeholder in place checks every bundle; symbolic links are checked per call.
+        lexical = os.path.normpath(self._root / path)
+        if not Path(lexical).is_relative_to(self._root):
+            raise ConfigError(f"target {target}: path {path!r} escapes the repo root")
+
+    def __repr__(self) -> str:
+        return f"FileSource({self._template!r})"
+
+    def _path(self, bundle: str) -> Path:
+        try:
+            path = (self._root / self._template.replace("{bundle}", bundle)).resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python 3.11)
+            raise PermanentError("path cannot be resolved (symbolic link loop?)") from None
+        if not path.is_relative_to(self._root):
+            raise PermanentError("path resolves outside the repo root (symbolic link?)")
+        return path
+
+    def _shown(self, path: Path) -> str:
+        return path.relative_to(self._root).as_posix() or "."
+
+    def fetch(self, bundle: str) -> bytes:
+        path = self._path(bundle)
+        try:
+            with open(path, "rb") as handle:
+                # Check the size before reading, and read one byte more in case it grows.
+                if os.fstat(handle.fileno()).st_size > self._max_body:
+                    raise _too_large(self._max_body)
+                data = handle.read(self._max_body + 1)
+        except FileNotFoundError:
+            if path.parent.is_dir():
+                raise NotFound(f"file {self._shown(path)} does not exist") from None
+            raise TransientError(f"folder {self._shown(path.parent)} does not exist") from None
+        except OSError as exc:
+            raise _os_error(exc, "reading", self._shown(path)) from None
+        if len(data) > self._max_body:
+            raise _too_large(self._max_body)
+        return data
+
+    def apply(self, bundle: str, document: bytes) -> None:
+        path = self._path(bundle)
+        try:
+            _write_atomically(path, document)
+        except OSError as exc:
+            raise _os_error(exc, "writing", self._shown(path)) from None
+
+    def health(self) -> Health:
+        return Health(ok=True)
+
+    def close(self) -> None:
+        return None
+
+
+def _write_atomically(path: Path, document: bytes) -> None:
+    """Write a temp file beside ``path``, fsync it, rename it over ``path``, fsync the folder.
+
+    Readers see the old document or the new one, never a torn one, even after a crash.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o644  # mkstemp would leave 0600, which a web server in front could not read
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(document)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def _too_large(limit: int) -> InvalidResponse:
+    return InvalidResponse(f"response larger than {limit} bytes")
+
+
+def _os_error(exc: OSError, doing: str, shown: str) -> SourceError:
+    if isinstance(exc, IsADirectoryError):
+        return PermanentError(f"{shown} is a folder, not a file")
+    if isinstance(exc, PermissionError):
+        return PermanentError(f"permission denied {doing} {shown}")
+    return TransientError(f"{doing} {shown} failed: {exc.strerror or type(exc).__name__}")

@@ -1,0 +1,153 @@
+"""Which source serves a target: a closed mapping from ``source.type`` to a factory.
+
+A new source type is added here and to the ``SourceSpec`` union together; a test keeps the two
+in step. Opening a source checks its settings (``${VAR}`` references, path escapes, URLs) and
+raises :class:`~reconciler.errors.ConfigError` naming the target, so a bad inventory fails before
+any I/O. aiohttp is imported only when the first HTTP source or health check opens.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+from ..model.inventory import FileSourceSpec, HealthSpec, HttpSourceSpec, TargetSpec
+from .env import expand_headers
+from .file import FileSource
+from .interface import Health, Source, threaded
+
+if TYPE_CHECKING:
+    from .http import HttpClient
+
+#: Largest document a source returns; anything bigger is an InvalidResponse (design §11).
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+HealthCheck = Callable[[], Awaitable[Health]]
+
+
+class SourceContext:
+    """What every source of one run shares: the repo root, the environment, one HTTP client.
+
+    Use it from one event loop and close it there (``await ctx.close()`` or ``async with``).
+    """
+
+    def __init__(
+        self,
+        repo_root: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        connection_limit: int = 256,
+        ssl_context: ssl.SSLContext | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        executor: Executor | None = None,
+    ) -> None:
+        self.repo_root = Path(repo_root)
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.connection_limit = connection_limit
+        self.max_body = max_body
+        self.executor = executor
+        self._ssl_context = ssl_context
+        self._http: HttpClient | None = None
+
+    @property
+    def http(self) -> HttpClient:
+        """The HTTP client shared by every HTTP source and health check (created on first use)."""
+        if self._http is None:
+            from .http import HttpClient
+
+            self._http = HttpClient(limit=self.connection_limit, ssl_context=self._ssl_context)
+        return self._http
+
+    async def close(self) -> None:
+        """Close the shared HTTP session, if one was opened."""
+        if self._http is not None:
+            await self._http.close()
+
+    async def __aenter__(self) -> SourceContext:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _open_file(spec: FileSourceSpec, target: TargetSpec, ctx: SourceContext) -> Source:
+    source = FileSource(ctx.repo_root, spec.path, target=target.name, max_body=ctx.max_body)
+    return threaded(source, ctx.executor)
+
+
+def _open_http(spec: HttpSourceSpec, target: TargetSpec, ctx: SourceContext) -> Source:
+    from .http import HttpSource, resolve_url
+
+    where = f"target {target.name}"
+    return HttpSource(
+        ctx.http,
+        resolve_url(spec.url, ctx.env, where),
+        headers=expand_headers(spec.headers, ctx.env, where),
+        timeout=spec.timeout,
+        apply_method=spec.apply_method,
+        max_body=ctx.max_body,
+    )
+
+
+#: Every ``source.type`` of the ``SourceSpec`` union, and how to open it (exhaustive: tested).
+FACTORIES: Mapping[str, Callable[[Any, TargetSpec, SourceContext], Source]] = MappingProxyType(
+    {"file": _open_file, "http": _open_http}
+)
+
+
+def open_health(spec: HealthSpec, target: TargetSpec, ctx: SourceContext) -> HealthCheck:
+    """The target's health check: one GET of ``spec.url``, healthy on 2xx."""
+    from .http import HttpHealthCheck, resolve_url
+
+    where = f"target {target.name}: health"
+    return HttpHealthCheck(
+        ctx.http,
+        resolve_url(spec.url, ctx.env, where),
+        headers=expand_headers(spec.headers, ctx.env, where),
+        timeout=spec.timeout,
+    )
+
+
+class _Checked:
+    """A source whose ``health()`` is the target's own health check."""
+
+    def __init__(self, source: Source, check: HealthCheck) -> None:
+        self.source = source
+        self._check = check
+
+    def __repr__(self) -> str:
+        return f"_Checked({self.source!r})"
+
+    async def fetch(self, bundle: str) -> bytes:
+        return await self.source.fetch(bundle)
+
+    async def apply(self, bundle: str, document: bytes) -> None:
+        await self.source.apply(bundle, document)
+
+    async def health(self) -> Health:
+        return await self._check()
+
+    async def close(self) -> None:
+        await self.source.close()
+
+
+def open_source(target: TargetSpec, ctx: SourceContext) -> Source:
+    """The source for ``target``; its ``health()`` runs ``target.health`` (ok when it has none)."""
+    factory = FACTORIES.get(target.source.type)
+    if factory is None:  # unreachable while FACTORIES covers SourceSpec (see the test)
+        raise ConfigError(f"target {target.name}: unknown source type {target.source.type!r}")
+    source = factory(target.source, target, ctx)
+    if target.health is not None:
+        return _Checked(source, open_health(target.health, target, ctx))
+    return source
