@@ -72,9 +72,7 @@ class Auditor:
         progress: Callable[[int], Callable[[], None]] | None = None,
     ) -> Audit:
         now = now or dt.datetime.now(dt.UTC)
-        inventory = load_inventory(
-            self.repo_root, self.environment, cache_dir(self.repo_root)
-        )
+        inventory = load_inventory(self.repo_root, self.environment, cache_dir(self.repo_root))
         if self.only is not None:
             unknown = sorted(self.only - {t.name for t in inventory.targets})
             if unknown:

@@ -33,8 +33,10 @@ from tests.support.configrepo import ConfigRepo
 
 WORKERS = 256
 ROUNDS = 3
-POLICY = "\n".join(f"{n}. " + "Never promise a refund amount before the order is checked. " * 3
-                   for n in range(1, 90))
+POLICY = "\n".join(
+    f"{n}. " + "Never promise a refund amount before the order is checked. " * 3
+    for n in range(1, 90)
+)
 
 
 def build_repo(root: Path) -> tuple[ConfigRepo, bytes, bytes]:
@@ -52,8 +54,16 @@ def build_repo(root: Path) -> tuple[ConfigRepo, bytes, bytes]:
     return repo, body, json.dumps(drifted, indent=2, sort_keys=True).encode()
 
 
-def place(nginx: Nginx, www: Path, repo: ConfigRepo, count: int, drift: float, slow: bool,
-          body: bytes, drifted: bytes) -> list[str]:
+def place(
+    nginx: Nginx,
+    www: Path,
+    repo: ConfigRepo,
+    count: int,
+    drift: float,
+    slow: bool,
+    body: bytes,
+    drifted: bytes,
+) -> list[str]:
     """Write one document per target under nginx's root and an inventory pointing at them."""
     urls, targets = [], []
     cutoff = int(count * drift)
@@ -103,26 +113,44 @@ def measure(repo: ConfigRepo, urls: list[str], drift: float) -> tuple[float, flo
     for _ in range(ROUNDS):
         floors.append(timed(lambda: asyncio.run(_floor(urls))))
         audits.append(timed(lambda: auditor.run(now=now)))
-    cli = timed(lambda: subprocess.run(
-        [str(Path(sys.executable).parent / "reconciler"), "--repo", str(repo.root), "audit",
-         "--env", "production", "--format", "json"], stdout=subprocess.DEVNULL, check=False))
+    cli = timed(
+        lambda: subprocess.run(
+            [
+                str(Path(sys.executable).parent / "reconciler"),
+                "--repo",
+                str(repo.root),
+                "audit",
+                "--env",
+                "production",
+                "--format",
+                "json",
+            ],
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
+    )
     return statistics.median(floors), statistics.median(audits), cli
 
 
 def cold_start() -> tuple[float, float]:
     exe = str(Path(sys.executable).parent / "reconciler")
-    bare = [timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
-            for _ in range(7)]
-    helps = [timed(lambda: subprocess.run([exe, "--help"], stdout=subprocess.DEVNULL, check=True))
-             for _ in range(7)]
+    bare = [
+        timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)) for _ in range(7)
+    ]
+    helps = [
+        timed(lambda: subprocess.run([exe, "--help"], stdout=subprocess.DEVNULL, check=True))
+        for _ in range(7)
+    ]
     return statistics.median(bare), statistics.median(helps)
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
     sizes = [1000] if quick else [1000, 5000]
-    print(f"{'targets':>7} {'latency':>7} {'drift':>5} {'floor':>8} {'audit':>8} {'ratio':>6}"
-          f" {'goal':>5} {'cli wall':>8}")
+    print(
+        f"{'targets':>7} {'latency':>7} {'drift':>5} {'floor':>8} {'audit':>8} {'ratio':>6}"
+        f" {'goal':>5} {'cli wall':>8}"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         base = Path(tmp)
         with running_nginx(base / "nginx", latency_ms=20) as nginx:
@@ -134,12 +162,17 @@ def main() -> None:
                         urls = place(nginx, nginx.root, repo, count, drift, slow, body, drifted)
                         floor, audit, cli = measure(repo, urls, drift)
                         goal = 1.3 if drift == 0 else 2.0
-                        print(f"{count:>7} {'20 ms' if slow else '0':>7} {drift:>5.0%} "
-                              f"{floor:>7.3f}s {audit:>7.3f}s {audit / floor:>5.2f}x {goal:>4}x "
-                              f"{cli:>7.3f}s", flush=True)
+                        print(
+                            f"{count:>7} {'20 ms' if slow else '0':>7} {drift:>5.0%} "
+                            f"{floor:>7.3f}s {audit:>7.3f}s {audit / floor:>5.2f}x {goal:>4}x "
+                            f"{cli:>7.3f}s",
+                            flush=True,
+                        )
     bare, helped = cold_start()
-    print(f"# reconciler --help: {helped * 1000:.0f} ms (bare interpreter {bare * 1000:.0f} ms;"
-          f" goal <= 250 ms)")
+    print(
+        f"# reconciler --help: {helped * 1000:.0f} ms (bare interpreter {bare * 1000:.0f} ms;"
+        f" goal <= 250 ms)"
+    )
 
 
 if __name__ == "__main__":
