@@ -49,11 +49,18 @@ def _get(value: Any, parts: list[str]) -> Any:
 
 
 def _drop(value: dict[str, Any], parts: list[str]) -> None:
+    """Remove the path, and the mappings it leaves empty (``metadata: {}`` is no difference)."""
+    trail = [value]
     for part in parts[:-1]:
-        value = value.get(part)  # type: ignore[assignment]
-        if not isinstance(value, dict):
+        child = trail[-1].get(part)
+        if not isinstance(child, dict):
             return
-    value.pop(parts[-1], None)
+        trail.append(child)
+    trail[-1].pop(parts[-1], None)
+    for depth in range(len(trail) - 1, 0, -1):
+        if trail[depth]:
+            break
+        trail[depth - 1].pop(parts[depth - 1], None)
 
 
 def strip(

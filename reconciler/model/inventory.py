@@ -82,7 +82,7 @@ class IgnoreRule(_Strict):
     paths: list[str] = Field(min_length=1)
     reason: str = Field(min_length=1)
     owner: str = Field(min_length=1)
-    expires: dt.date | None = None
+    expires: dt.date | None = Field(default=None, strict=False)  # "2027-03-01" quoted or not
 
     def expired(self, today: dt.date) -> bool:
         """After ``expires`` the rule stops applying (and the audit says so)."""
