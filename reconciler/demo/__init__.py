@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import shutil
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -30,6 +32,14 @@ def _run(console: object, repo: Path, *args: str) -> int:
     return 0
 
 
+def _executable() -> str:
+    """How the user can call ``reconciler``: by name when it is on PATH, else by path."""
+    if shutil.which("reconciler"):
+        return "reconciler"
+    script = Path(sys.argv[0])
+    return str(script.resolve()) if script.name == "reconciler" else "reconciler"
+
+
 def _repoint(repo: Path, port: int) -> None:
     """Point the inventory's live HTTP targets at this run's port."""
     path = repo / "targets" / "production.yaml"
@@ -41,9 +51,9 @@ def _repoint(repo: Path, port: int) -> None:
 
 
 def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
-    from rich.console import Console
+    from ..cli import _console
 
-    console = Console(highlight=False)
+    console = _console()
     repo = directory or Path(tempfile.mkdtemp(prefix="agent-reconciler-demo-"))
     existing = (repo / ".git").is_dir() and (repo / "fleet" / "http").is_dir()
     if not existing and repo.exists() and any(repo.iterdir()):
@@ -77,14 +87,15 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
             _run(console, repo, "diff", "--env", "production", "pop-sin")
             _say(console, "\n[bold]4. And on the stalled region[/]")
             _run(console, repo, "diff", "--env", "production", "ap-south-1")
-        prefix = f"reconciler --repo {repo}"
+        exe = _executable()
+        prefix = f"{exe} --repo {repo}"
         _say(
             console,
             "\n[bold]Try next[/] (the HTTP targets answer only while "
             "[cyan]reconciler demo --serve[/] runs):",
         )
         for line in (
-            f"reconciler demo --dir {repo} --serve     # keep the fleet up, in another terminal",
+            f"{exe} demo --dir {repo} --serve     # keep the fleet up, in another terminal",
             f"{prefix} skew --env production --watch",
             f"{prefix} audit --env production --format json",
             f"{prefix} audit --env production --format markdown",

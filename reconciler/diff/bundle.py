@@ -28,7 +28,9 @@ def sort_key(change: Change) -> tuple[str, str, str, int, str]:
 
 
 def _changes(component: str, deltas: Iterable[Delta]) -> list[Change]:
-    return [Change(component, d.path, d.kind, d.severity, d.summary, d.breaks) for d in deltas]
+    return [
+        Change(component, d.path, d.kind, d.severity, d.summary, d.breaks, d.lines) for d in deltas
+    ]
 
 
 def diff_bundle(

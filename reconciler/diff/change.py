@@ -55,6 +55,8 @@ class Change:
     severity: Severity
     summary: str
     breaks: Breaks | None = None
+    #: For text: the changed lines, ``-`` what the target runs, ``+`` desired (a few at most).
+    lines: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The audit-JSON form (design §8); ``breaks`` only when it applies."""
@@ -65,6 +67,10 @@ class Change:
             del data["breaks"]
         else:
             data["breaks"] = str(self.breaks)
+        if self.lines:
+            data["lines"] = list(self.lines)
+        else:
+            del data["lines"]
         return data
 
 

@@ -149,8 +149,22 @@ def diff_text(old: str, new: str, path: str = "text") -> list[Delta]:
     counts = ((added, "added"), (removed, "removed"), (changed, "changed"))
     parts = [_lines(count, verb) for count, verb in counts if count]
     summary = f"prompt text changed: {', '.join(parts)} ({_bytes_delta(old, new)})"
-    out.append(Delta(path, Kind.CHANGED, Severity.BEHAVIORAL, summary))
+    lines = changed_lines(old_lines, new_lines)
+    out.append(Delta(path, Kind.CHANGED, Severity.BEHAVIORAL, summary, lines=lines))
     return out
+
+
+def changed_lines(old: list[str], new: list[str], limit: int = 12) -> tuple[str, ...]:
+    """The changed lines as ``- old`` / ``+ new``, at most ``limit`` of them (then ``...``)."""
+    shown: list[str] = []
+    for line in difflib.unified_diff(old, new, lineterm="", n=0):
+        if line.startswith(("---", "+++", "@@")):
+            continue
+        if len(shown) == limit:
+            shown.append("...")
+            break
+        shown.append(f"{line[0]} {line[1:]}")
+    return tuple(shown)
 
 
 def diff_prompt(old: Any, new: Any) -> list[Delta]:

@@ -35,6 +35,7 @@ class Delta:
     severity: Severity
     summary: str
     breaks: Breaks | None = None
+    lines: tuple[str, ...] = ()
 
 
 def ordering(delta: Delta) -> tuple[str, str, int, str]:

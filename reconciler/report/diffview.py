@@ -56,6 +56,9 @@ def diff_view(audit: Audit, tags: Mapping[str, str]) -> RenderableType:
                 if change.breaks:
                     line.append(f" [breaks {change.breaks}]", style="red")
                 parts.append(line)
+                for text in change.lines:
+                    style = {"-": "red", "+": "green"}.get(text[:1], "dim")
+                    parts.append(Text(f"        {text}", style=style))
             for item in bundle.ignored:
                 parts.append(
                     Text(f"  ignored {item.component} {item.path}: {item.reason}", style="dim")
