@@ -1,0 +1,41 @@
+"""The demo a new user runs first, and the CLI's cold start staying light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.cli import reconciler
+
+
+def test_demo_shows_the_incident(tmp_path: Path) -> None:
+    run = reconciler("demo", "--dir", tmp_path / "demo", timeout=120)
+    assert run.code == 0, run.err
+    out = run.out
+    assert "4 in_sync, 2 lagging, 1 drifted, 1 unreachable" in out
+    assert "STALLED" in out
+    assert "summary -> exec_summary" in out
+    assert "- Keep answers short: two paragraphs" in out  # the hand edit, line by line
+    assert "Try next" in out and "--serve" in out
+    again = reconciler("--repo", tmp_path / "demo", "validate")
+    assert again.code == 0, again.err
+
+
+def test_demo_refuses_a_foreign_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    run = reconciler("demo", "--dir", tmp_path)
+    assert run.code == 1
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
+def test_help_imports_only_click() -> None:
+    code = (
+        "import sys\n"
+        "from reconciler.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'aiohttp', 'pydantic', 'git', 'rich', 'ruamel', 'jinja2', 'orjson'}\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("[]"), out.stdout
