@@ -32,6 +32,8 @@ class GitRepo:
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise RevisionError(f"{path}: not a git repository (run 'git init' there)") from None
         self._blobs: dict[str, bytes] = {}
+        self._trees: dict[str, dict[str, tuple[str, int, str]]] = {}
+        self._anchors: dict[tuple[str, str], str] = {}
         self._commits: dict[str, git.Commit] = {}
 
     def close(self) -> None:
@@ -69,19 +71,74 @@ class GitRepo:
 
     def read(self, sha: str, path: str) -> bytes:
         """The bytes of file ``path`` at ``sha``; FileNotFoundError when absent."""
-        try:
-            obj = self.commit(sha).tree / path
-        except KeyError:
-            raise FileNotFoundError(path) from None
-        if obj.type != "blob":
+        *folders, name = path.split("/")
+        tree, folders = self._start(sha, folders)
+        for folder in folders:
+            entry = self._entries(tree).get(folder)
+            if entry is None or entry[0] != "tree":
+                raise FileNotFoundError(path)
+            tree = entry[2]
+        entry = self._entries(tree).get(name)
+        if entry is None or entry[0] != "blob":
             raise FileNotFoundError(path)
-        if obj.mode == SYMLINK_MODE:
+        if entry[1] == SYMLINK_MODE:
             raise ReconcilerError(f"{path}: symbolic links are not allowed in a bundle")
-        data = self._blobs.get(obj.hexsha)
+        data = self._blobs.get(entry[2])
         if data is None:
-            data = obj.data_stream.read()
-            self._blobs[obj.hexsha] = data
+            data = self.repo.odb.stream(bytes.fromhex(entry[2])).read()
+            self._blobs[entry[2]] = data
         return data
+
+    def _start(self, sha: str, folders: list[str]) -> tuple[str, list[str]]:
+        """Where a path walk can begin: the deepest anchored folder, else the root tree."""
+        for depth in range(len(folders), 0, -1):
+            tree = self._anchors.get((sha, "/".join(folders[:depth])))
+            if tree is not None:
+                return tree, folders[depth:]
+        return self.commit(sha).tree.hexsha, folders
+
+    def anchor(self, sha: str, folder: str, tree: str) -> None:
+        """Remember that ``folder`` at ``sha`` is ``tree`` (saves walking from the root)."""
+        self._anchors[(sha, folder)] = tree
+
+    def prefetch(self, trees: list[str]) -> None:
+        """Load these trees, their subtrees and all their blobs in a few batched git calls.
+
+        One ``git cat-file --batch`` per level instead of one round trip per object: what makes
+        indexing a long history cheap.
+        """
+        from git.objects.fun import tree_entries_from_data
+
+        pending = sorted({t for t in trees if t not in self._trees})
+        while pending:
+            subtrees: set[str] = set()
+            blobs: set[str] = set()
+            for tree, data in _cat_batch(self.path, pending).items():
+                entries = {}
+                for binsha, mode, name in tree_entries_from_data(data):
+                    kind = {0o04: "tree", 0o16: "commit"}.get(mode >> 12, "blob")
+                    entries[name] = (kind, mode, binsha.hex())
+                    if kind == "tree" and binsha.hex() not in self._trees:
+                        subtrees.add(binsha.hex())
+                    elif kind == "blob" and binsha.hex() not in self._blobs:
+                        blobs.add(binsha.hex())
+                self._trees[tree] = entries
+            self._blobs.update(_cat_batch(self.path, sorted(blobs)))
+            pending = sorted(subtrees)
+
+    def _entries(self, tree: str) -> dict[str, tuple[str, int, str]]:
+        """A tree's entries, name -> (type, mode, object id), parsed once per tree id."""
+        entries = self._trees.get(tree)
+        if entries is None:
+            from git.objects.fun import tree_entries_from_data
+
+            data = self.repo.odb.stream(bytes.fromhex(tree)).read()
+            entries = {}
+            for binsha, mode, name in tree_entries_from_data(data):
+                kind = {0o04: "tree", 0o16: "commit"}.get(mode >> 12, "blob")
+                entries[name] = (kind, mode, binsha.hex())
+            self._trees[tree] = entries
+        return entries
 
     def touching(self, rev: str, folder: str, *, all_refs: bool = False) -> list[str]:
         """Commits that changed ``folder``, newest first: ancestors of ``rev`` (or of all refs)."""
@@ -152,4 +209,30 @@ def batch_check(repo: GitRepo, specs: list[str]) -> dict[str, tuple[str, str] | 
     for spec, line in zip(specs, proc.stdout.splitlines(), strict=True):
         parts = line.split()
         found[spec] = (parts[0], parts[1]) if len(parts) == 3 and parts[1] != "missing" else None
+    return found
+
+
+def _cat_batch(path: Path, ids: list[str]) -> dict[str, bytes]:
+    """The contents of many objects from one ``git cat-file --batch`` process."""
+    import subprocess
+
+    if not ids:
+        return {}
+    out = subprocess.run(
+        ["git", "-C", str(path), "cat-file", "--batch"],
+        input="\n".join(ids).encode() + b"\n",
+        capture_output=True,
+        check=True,
+    ).stdout
+    found: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) != 3:  # "<id> missing"
+            continue
+        size = int(header[2])
+        found[header[0].decode()] = out[pos : pos + size]
+        pos += size + 1
     return found

@@ -93,6 +93,8 @@ class BundleHistory:
         for sha in todo:
             hit = found[f"{sha}:{self.folder}"]
             self._trees[sha] = hit[0] if hit and hit[1] == "tree" else None
+            if self._trees[sha] is not None:
+                self.repo.anchor(sha, self.folder, self._trees[sha])
             over = found[f"{sha}:{self.folder}/overlays"]
             if over is None or over[1] != "tree":
                 self._overlays[sha] = frozenset()
@@ -166,6 +168,7 @@ class BundleHistory:
         self, target: str | None, carried: Callable[[str], bool], strip: Strip | None = None
     ) -> Lineage:
         """The history through one target's eyes (its overlay, carried subset, ignore rules)."""
+        self._prefetch(self.shas, target, strip is not None)
         subsets = [self._subset(sha, target, carried, strip) for sha in self.shas]
         return Lineage(
             shas=self.shas,
@@ -178,10 +181,22 @@ class BundleHistory:
         self, subset: str, target: str | None, carried: Callable[[str], bool], strip: Strip | None
     ) -> str | None:
         """The newest commit off the desired revision's ancestry whose subset equals ``subset``."""
+        self._prefetch(self.others(), target, strip is not None)
         for sha in self.others():
             if self._subset(sha, target, carried, strip) == subset:
                 return sha
         return None
+
+    def _prefetch(self, shas: list[str], target: str | None, need_all: bool) -> None:
+        """Batch-load the trees of every revision the disk cache cannot answer."""
+        missing = []
+        for sha in shas:
+            key = self.key(sha, target)
+            cached = key is None or key in self._renders
+            if not cached and (need_all or not self.cache.get(key)[0]):
+                missing.append(self._trees[sha])
+        if len(missing) > 1:
+            self.repo.prefetch([tree for tree in missing if tree is not None])
 
     def others(self) -> list[str]:
         """Commits touching the bundle on any ref that are not ancestors of desired."""

@@ -6,6 +6,7 @@ tree for ``validate``), so rendering itself never touches git or the filesystem 
 
 from __future__ import annotations
 
+import functools
 import json
 import posixpath
 from dataclasses import dataclass, field
@@ -128,9 +129,7 @@ def load_spec(
         raw_text = files.read(spec_file)
     except FileNotFoundError:
         raise ConfigError(f"bundle {bundle!r} not found (no {spec_file})") from None
-    root = parse(_decode(raw_text, spec_file), spec_file)
-    spec = validate(BundleSpec, root, spec_file)
-    data = plain(root)
+    root, spec, data = _parse_spec(raw_text, spec_file)
     if spec.name != bundle:
         raise ConfigError(
             f"name {spec.name!r} must equal the folder name {bundle!r}", file=spec_file
@@ -152,6 +151,16 @@ def load_spec(
     merged = deep_merge(data, plain(over_root))
     spec = validate_merged(BundleSpec, merged, [(over_root, over_file), (root, spec_file)])
     return spec, merged
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_spec(raw: bytes, spec_file: str) -> tuple[Any, BundleSpec, dict[str, Any]]:
+    """Parse and validate bundle.yaml once per content: history renders reuse it per commit.
+
+    Callers must not mutate what this returns (it is shared between renders).
+    """
+    root = parse(_decode(raw, spec_file), spec_file)
+    return root, validate(BundleSpec, root, spec_file), plain(root)
 
 
 def _decode(raw: bytes, file: str) -> str:
