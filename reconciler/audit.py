@@ -124,7 +124,7 @@ class Auditor:
             raw = asyncio.run(self._fetch(inventory, jobs, on_done))
             for target in inventory.targets:
                 bundles = [
-                    self._judge(
+                    self._judged(
                         target,
                         bundle,
                         raw[(target.name, bundle)],
@@ -164,6 +164,13 @@ class Auditor:
         finally:
             await ctx.close()
         return dict(zip(jobs, done, strict=True))
+
+    def _judged(
+        self, target: TargetSpec, bundle: str, body: bytes | SourceError, view: _View, *args: Any
+    ) -> BundleResult:
+        result = self._judge(target, bundle, body, view, *args)
+        result.desired_digest = view.desired_subset
+        return result
 
     def _judge(
         self,

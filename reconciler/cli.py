@@ -42,6 +42,16 @@ def _now() -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def clock() -> Any:
+    """A clock for commands that run a while: real time, or ``RECONCILER_NOW`` moving forward."""
+    import time
+
+    if not os.environ.get("RECONCILER_NOW"):
+        return time.time
+    pinned, started = _now().timestamp(), time.monotonic()
+    return lambda: pinned + (time.monotonic() - started)
+
+
 class _Group(click.Group):
     """Turns the tool's own errors into one line and exit 1, never a traceback."""
 
@@ -306,6 +316,14 @@ def demo(directory: Path | None, serve: bool) -> None:
 
     sys.exit(run_demo(directory, serve=serve, now=_now()))
 
+
+def _register() -> None:
+    from .cli_rollout import register
+
+    register(main, _repo, _tags)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -56,6 +56,7 @@ class BundleResult:
     stalled: bool = False
     changes: list[Change] = field(default_factory=list)
     ignored: list[ignoring.Ignored] = field(default_factory=list)
+    desired_digest: str | None = None  #: the digest of what this target should carry
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,7 @@ class BundleResult:
             "stalled": self.stalled,
             "changes": [c.to_json() for c in self.changes],
             "ignored": [i.to_json() for i in self.ignored],
+            "desired_digest": self.desired_digest,
         }
 
 
