@@ -276,12 +276,14 @@ def pause(rollout: Rollout, by: str, reason: str, now: float) -> Rollout:
 
 
 def resume(rollout: Rollout, now: float) -> Rollout:
-    """Lift a pause; a person acting counts as progress (the deadline restarts)."""
+    """Lift a pause, or restart an aborted rollout; a person acting counts as progress."""
     r = copy.deepcopy(rollout)
-    if r.phase is Phase.PAUSED:
+    if r.phase in (Phase.PAUSED, Phase.ABORTED):
         r.pause = None
         r.phase = Phase.PROGRESSING
         r.last_progress_at = now
+        r.stall_alerted_at = None
+        r.conditions.pop("Stalled", None)
     return r
 
 

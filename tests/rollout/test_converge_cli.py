@@ -1,0 +1,130 @@
+"""``converge``, ``rollback`` and ``rollout`` end to end on a real repo, files and nginx."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers.nginx import Nginx
+from tests.support.cli import reconciler
+from tests.support.configrepo import ConfigRepo, inventory
+
+
+def _fleet(repo: ConfigRepo, nginx: Nginx, tmp_path: Path, **rollout: Any) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    base = nginx.serve(served)
+    targets = [
+        {"name": "canary", "kind": "region",
+         "source": {"type": "file", "path": "fleet/canary/{bundle}.json"}},
+        {"name": "eu", "kind": "region", "source": {"type": "http", "url": base + "eu/{bundle}.json"}},
+        {"name": "us", "kind": "region", "source": {"type": "http", "url": base + "us/{bundle}.json"}},
+        {"name": "pop", "kind": "pop", "carries": ["prompt/*"],
+         "source": {"type": "file", "path": "fleet/pop/{bundle}.json"}},
+    ]
+    policy = {"waves": [{"name": "canary", "targets": ["canary"], "bake": "1s"},
+                        {"name": "rest", "targets": ["*"]}], "progress_deadline": "30s"}
+    policy.update(rollout)
+    repo.write("targets/production.yaml", inventory(targets, rollout=policy))
+    repo.write(".gitignore", "fleet/\n")
+    for name in ("canary", "pop"):
+        (repo.root / "fleet" / name).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, nginx: Nginx) -> ConfigRepo:
+    repo = ConfigRepo(tmp_path / "config")
+    repo.bundle()
+    _fleet(repo, nginx, tmp_path)
+    repo.commit("v1")
+    return repo
+
+
+def _audit(repo: ConfigRepo) -> dict[str, Any]:
+    return reconciler("--repo", repo.root, "audit", "--env", "production", "--format",
+                      "json").json()
+
+
+def test_converge_rolls_out_wave_by_wave_and_verifies(repo: ConfigRepo) -> None:
+    run = reconciler("--repo", repo.root, "converge", "--env", "production", timeout=60)
+    assert run.code == 0, run.out + run.err
+    assert "converged" in run.out
+    lines = run.out.splitlines()
+    first_rest = min(i for i, line in enumerate(lines) if "-> eu" in line)
+    canary = min(i for i, line in enumerate(lines) if "-> canary" in line)
+    assert canary < first_rest  # the canary wave went first
+    assert _audit(repo)["summary"]["in_sync"] == 4
+    status = reconciler("--repo", repo.root, "rollout", "status", "--env", "production",
+                        "--format", "json").json()["support-agent"]
+    assert status["phase"] == "complete"
+    assert [c["type"] for c in status["conditions"]] == ["Ready"]
+
+
+def test_rollback_restores_verifies_and_quarantines(repo: ConfigRepo) -> None:
+    assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 0
+    v1 = repo.git("rev-parse", "HEAD").strip()
+    repo.bundle(field="exec_summary")
+    repo.commit("v2: rename")
+    assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 0
+    back = reconciler("--repo", repo.root, "rollback", "--env", "production", "--to", v1)
+    assert back.code == 0, back.out + back.err
+    assert "4 verified by re-fetching" in back.out
+    report = _audit(repo)  # desired is still v2: every region now lags at v1
+    regions = [t for t in report["targets"] if t["kind"] == "region"]
+    assert {t["bundles"][0]["observed_revision"] for t in regions} == {v1}
+    assert [t["status"] for t in report["targets"] if t["kind"] == "pop"] == ["in_sync"]
+    again = reconciler("--repo", repo.root, "converge", "--env", "production")
+    assert again.code == 2 and "QUARANTINED" in again.out
+    regions = [t for t in _audit(repo)["targets"] if t["kind"] == "region"]
+    assert {t["bundles"][0]["observed_revision"] for t in regions} == {v1}  # nothing written
+    # A commit touching only targets/ keeps the quarantine; a content change lifts it.
+    path = repo.root / "targets/production.yaml"
+    path.write_text(path.read_text() + "\n")
+    repo.commit("inventory only")
+    assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 2
+    repo.bundle(field="exec_summary", prompt="Fixed prompt.\n")
+    repo.commit("v3")
+    assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 0
+
+
+def test_rollback_to_desired_is_an_error(repo: ConfigRepo) -> None:
+    run = reconciler("--repo", repo.root, "rollback", "--env", "production", "--to", "HEAD")
+    assert run.code == 1 and "is the desired revision" in run.err
+
+
+def test_resume_lifts_a_quarantine(repo: ConfigRepo) -> None:
+    v1 = repo.git("rev-parse", "HEAD").strip()
+    repo.bundle(prompt="v2\n")
+    repo.commit("v2")
+    assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 0
+    assert reconciler("--repo", repo.root, "rollback", "--env", "production", "--to", v1).code == 0
+    assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 2
+    resumed = reconciler("--repo", repo.root, "rollout", "resume", "--env", "production")
+    assert "quarantine lifted" in resumed.out
+    assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 0
+
+
+def test_pause_blocks_converge_and_status_says_who(repo: ConfigRepo) -> None:
+    repo.bundle(prompt="v2\n")
+    repo.commit("v2")
+    reconciler("--repo", repo.root, "converge", "--env", "production", "--timeout", "0s")
+    paused = reconciler("--repo", repo.root, "rollout", "pause", "--env", "production",
+                        "--reason", "investigating latency", env={"USER": "alice"})
+    assert "paused" in paused.out
+    run = reconciler("--repo", repo.root, "converge", "--env", "production")
+    assert run.code == 2 and "PAUSED by alice" in run.out
+    status = reconciler("--repo", repo.root, "rollout", "status", "--env", "production")
+    assert "paused by alice" in status.out and "investigating latency" in status.out
+    assert "until the deadline" in status.out
+    reconciler("--repo", repo.root, "rollout", "resume", "--env", "production")
+    assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 0
+
+
+def test_dry_run_writes_nothing(repo: ConfigRepo) -> None:
+    run = reconciler("--repo", repo.root, "converge", "--env", "production", "--dry-run")
+    assert run.code == 0 and "would apply to canary" in run.out
+    assert not (repo.root / "fleet/canary/support-agent.json").exists()
+    assert json.loads(json.dumps(_audit(repo)))["summary"]["missing"] == 4
