@@ -60,8 +60,11 @@ class Auditor:
         environ: Mapping[str, str] | None = None,
         concurrency: int = 256,
         only: set[str] | None = None,
+        files_root: Path | None = None,
     ) -> None:
         self.repo_root = repo_root.resolve()
+        #: Where ``file`` targets' paths resolve (the daemon reads git from its own clone).
+        self.files_root = (files_root or repo_root).resolve()
         self.environment = environment
         self.revision = revision
         self.environ = dict(os.environ if environ is None else environ)
@@ -157,7 +160,7 @@ class Auditor:
         from .fetch import fetch_all
         from .sources.registry import SourceContext, open_source
 
-        ctx = SourceContext(repo_root=self.repo_root, env=self.environ)
+        ctx = SourceContext(repo_root=self.files_root, env=self.environ)
         try:
             sources = {t.name: open_source(t, ctx) for t in inventory.targets}
             done = await fetch_all(jobs, sources, concurrency=self.concurrency, on_done=on_done)

@@ -113,6 +113,43 @@ def register(main: click.Group, repo_of: Any, tags_of: Any) -> None:
         )
         sys.exit(code)
 
+    @main.command()
+    @click.option("--env", "env", required=True)
+    @click.option("--interval", default="30s", show_default=True, help="Time between steps.")
+    @click.option(
+        "--listen",
+        default="127.0.0.1:9464",
+        show_default=True,
+        help="Address of /metrics, /healthz, /readyz and /status.",
+    )
+    @click.option(
+        "--branch",
+        default="main",
+        show_default=True,
+        help="The tracked branch of the remote (origin).",
+    )
+    @click.pass_context
+    def daemon(ctx: click.Context, env: str, interval: str, listen: str, branch: str) -> None:
+        """The long-running reconciler: fetch git, audit, advance the rollout, alert."""
+        from .daemon.loop import Daemon
+        from .daemon.server import parse_listen
+        from .model.duration import parse_duration
+
+        try:
+            seconds = parse_duration(interval)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--interval") from None
+        try:
+            parse_listen(listen)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--listen") from None
+        from .cli import clock
+
+        runner = Daemon(
+            repo_of(ctx), env, interval=seconds, listen=listen, branch=branch, clock=clock()
+        )
+        sys.exit(runner.run())
+
     @main.group()
     def rollout() -> None:
         """Inspect and steer the current rollout."""

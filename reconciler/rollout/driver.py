@@ -95,8 +95,10 @@ class Driver:
         revision: str | None = None,
         clock: Clock = time.time,
         user: str | None = None,
+        files_root: Path | None = None,
     ) -> None:
         self.repo_root = repo_root.resolve()
+        self.files_root = (files_root or repo_root).resolve()
         self.environment = environment
         self.store = store
         self.environ = dict(os.environ if environ is None else environ)
@@ -137,7 +139,7 @@ class Driver:
         async def run() -> dict[str, bool]:
             from ..sources.registry import SourceContext, open_source
 
-            async with SourceContext(self.repo_root, self.environ) as ctx:
+            async with SourceContext(self.files_root, self.environ) as ctx:
                 results = await asyncio.gather(
                     *(open_source(t, ctx).health() for t in checked), return_exceptions=True
                 )
@@ -159,7 +161,8 @@ class Driver:
     def _step_bundle(self, audit: Audit, bundle: str) -> BundleStep:
         now = self.clock()
         env = self.environment
-        self.store.observe_targets(env, bundle, _statuses(audit, bundle), now)
+        changed = self.store.observe_targets(env, bundle, _statuses(audit, bundle), now)
+        self._drift_alerts(audit, bundle, changed, now)
         base = audit.desired[bundle].digest
         held = self.store.quarantined(env, bundle, base)
         rollout = self.store.load_rollout(env, bundle)
@@ -176,6 +179,31 @@ class Driver:
         step = BundleStep(bundle, advanced, actions)
         self._act(audit, step, now)
         return step
+
+    def _drift_alerts(
+        self, audit: Audit, bundle: str, changed: list[tuple[str, str | None, str]], now: float
+    ) -> None:
+        """Out-of-band drift is its own alert: firing when a target drifts, resolved after."""
+        errors = {t.name: t.error for t in audit.targets}
+        for target, was, status in changed:
+            if status == "drifted":
+                notice = Notify(
+                    "drifted",
+                    "firing",
+                    ((target, "changed out of band"),),
+                    f"{target} was changed out of band",
+                )
+            elif was == "drifted":
+                notice = Notify(
+                    "drifted",
+                    "resolved",
+                    ((target, status),),
+                    f"{target} is {status} now"
+                    + (f" ({errors[target]})" if errors.get(target) else ""),
+                )
+            else:
+                continue
+            self.notify(audit.inventory, bundle, notice, now)
 
     def plan(self, audit: Audit, bundle: str, now: float) -> Rollout:
         """The current rollout, or a new one when the fleet's desired content changed."""
@@ -220,7 +248,7 @@ class Driver:
         async def run() -> list[BaseException | None]:
             from ..sources.registry import SourceContext, open_source
 
-            async with SourceContext(self.repo_root, self.environ) as ctx:
+            async with SourceContext(self.files_root, self.environ) as ctx:
                 return await asyncio.gather(
                     *(open_source(specs[t], ctx).apply(bundle, documents[t]) for t in targets),
                     return_exceptions=True,

@@ -43,7 +43,7 @@ class StateStore(Protocol):
 
     def observe_targets(
         self, environment: str, bundle: str, seen: Mapping[str, tuple[str, str | None]], at: float
-    ) -> None: ...
+    ) -> list[tuple[str, str | None, str]]: ...
 
     def record_alert(
         self,

@@ -127,8 +127,10 @@ class SqliteStore:
 
     def observe_targets(
         self, environment: str, bundle: str, seen: Mapping[str, tuple[str, str | None]], at: float
-    ) -> None:
-        """Track each target's status with its transition time, and open/close skew episodes."""
+    ) -> list[tuple[str, str | None, str]]:
+        """Track statuses with transition times, open/close skew episodes; return status changes
+        as ``(target, old status or None, new status)``."""
+        changes: list[tuple[str, str | None, str]] = []
         with self._tx():
             rows = self.db.execute(
                 "SELECT target, status, revision FROM target_status "
@@ -145,6 +147,8 @@ class SqliteStore:
                         (at, environment, bundle, target),
                     )
                     continue
+                if old is None or old[0] != status:
+                    changes.append((target, old[0] if old else None, status))
                 self.db.execute(
                     "INSERT OR REPLACE INTO target_status VALUES (?,?,?,?,?,?,?)",
                     (environment, bundle, target, status, revision, at, at),
@@ -172,6 +176,7 @@ class SqliteStore:
                     },
                     at,
                 )
+        return changes
 
     def skew_since(self, environment: str, bundle: str, target: str) -> float | None:
         """When the target's current skew episode began (None when it is not skewed)."""

@@ -1,0 +1,209 @@
+"""The daemon's Prometheus metrics: what targets run, rollout state, and the daemon's liveness.
+
+Metrics live in their own registry (not prometheus_client's global one), so two daemons in one
+process, or tests, never see each other's series. Label sets of targets that leave the inventory
+are removed, not left at their last value.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from ..classify import Status
+
+if TYPE_CHECKING:
+    from ..results import Audit
+
+#: Every status a target/bundle can have: one series each, exactly one of them 1 (a state set).
+STATUSES = tuple(s.value for s in Status)
+#: Audit durations range from a handful of file targets to a thousand HTTP targets.
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+#: Outcomes :meth:`Metrics.count_apply` expects (others are counted as given).
+APPLY_OUTCOMES = ("ok", "failed", "skipped")
+
+
+class Metrics:
+    """All series of one environment's daemon, in a private registry."""
+
+    def __init__(self, environment: str) -> None:
+        self.environment = environment
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._lock = threading.Lock()  # a scrape never sees half of an audit's update
+        self._pairs: set[tuple[str, str]] = set()  # (target, bundle) series currently exported
+        self._skewed: set[tuple[str, str]] = set()
+        self._rollouts: set[str] = set()
+        r = self.registry
+        env = ("environment",)
+        self.target_status = Gauge(
+            "reconciler_target_status",
+            "What a target runs for a bundle, compared with desired: 1 for the current status, "
+            "0 for the others.",
+            (*env, "target", "bundle", "status"),
+            registry=r,
+        )
+        self.skew_seconds = Gauge(
+            "reconciler_skew_seconds",
+            "Seconds a target has lagged the desired revision for a bundle (0 in sync; absent "
+            "when unknown: drifted, missing, invalid or unreachable).",
+            (*env, "target", "bundle"),
+            registry=r,
+        )
+        self.audit_duration = Histogram(
+            "reconciler_audit_duration_seconds",
+            "Wall time of one audit of the environment (fetch, classify, report).",
+            env,
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.last_audit = Gauge(
+            "reconciler_last_audit_timestamp_seconds",
+            "Unix time of the last completed audit; a stale value means a dead or wedged daemon.",
+            env,
+            registry=r,
+        )
+        self.targets = Gauge(
+            "reconciler_targets",
+            "Targets of the environment by status (a target takes its worst bundle's status).",
+            (*env, "status"),
+            registry=r,
+        )
+        self.coverage = Gauge(
+            "reconciler_coverage_ratio",
+            "Share of the environment's targets in sync with the desired revision (0 to 1).",
+            env,
+            registry=r,
+        )
+        bundle = (*env, "bundle")
+        self.rollout_coverage = Gauge(
+            "reconciler_rollout_coverage_ratio",
+            "Share of a rollout's targets converged to its desired digest (0 to 1).",
+            bundle,
+            registry=r,
+        )
+        self.rollout_stalled = Gauge(
+            "reconciler_rollout_stalled",
+            "1 while the bundle's rollout is stalled (no target converged for progress_deadline).",
+            bundle,
+            registry=r,
+        )
+        self.rollout_paused = Gauge(
+            "reconciler_rollout_paused",
+            "1 while the bundle's rollout is paused, by a person or a failing health gate.",
+            bundle,
+            registry=r,
+        )
+        self.rollout_wave = Gauge(
+            "reconciler_rollout_wave",
+            "Index of the rollout's current wave (0-based; the number of waves once all are done).",
+            bundle,
+            registry=r,
+        )
+        self.rollout_quarantined = Gauge(
+            "reconciler_rollout_quarantined",
+            "1 while the bundle's desired digest is quarantined (rolled back from; not applied).",
+            bundle,
+            registry=r,
+        )
+        self.alerts = Counter(
+            "reconciler_alerts",
+            "Alerts sent, by condition (e.g. stalled) and state (firing or resolved).",
+            (*env, "condition", "state"),
+            registry=r,
+        )
+        self.applies = Counter(
+            "reconciler_applies",
+            "Writes of a bundle to a target, by outcome.",
+            (*env, "outcome"),
+            registry=r,
+        )
+        self.git_fetch_ok = Gauge(
+            "reconciler_git_fetch_ok",
+            "1 when the last fetch of the tracked git remote succeeded, else 0.",
+            env,
+            registry=r,
+        )
+
+    def observe_audit(self, audit: Audit, duration: float, finished_at: float) -> None:
+        """Export one completed audit; ``finished_at`` is Unix time, ``duration`` seconds."""
+        env = self.environment
+        pairs: set[tuple[str, str]] = set()
+        skewed: set[tuple[str, str]] = set()
+        with self._lock:
+            for target in audit.targets:
+                for result in target.bundles:
+                    pair = (target.name, result.bundle)
+                    pairs.add(pair)
+                    current = str(result.status)
+                    for status in STATUSES:
+                        value = 1.0 if status == current else 0.0
+                        self.target_status.labels(env, *pair, status).set(value)
+                    if result.lag_seconds is not None:
+                        skewed.add(pair)
+                        self.skew_seconds.labels(env, *pair).set(result.lag_seconds)
+            for pair in self._pairs - pairs:
+                for status in STATUSES:
+                    self.target_status.remove(env, *pair, status)
+            for pair in self._skewed - skewed:
+                self.skew_seconds.remove(env, *pair)
+            self._pairs, self._skewed = pairs, skewed
+
+            for status, count in audit.counts().items():
+                self.targets.labels(env, status).set(count)
+            self.coverage.labels(env).set(audit.coverage)
+            self.audit_duration.labels(env).observe(duration)
+            self.last_audit.labels(env).set(finished_at)
+            # A bundle dropped from the inventory has no rollout to report any more.
+            for bundle in self._rollouts - set(audit.inventory.bundles):
+                self._remove_rollout(bundle)
+
+    def observe_rollout(
+        self,
+        bundle: str,
+        *,
+        coverage: float,
+        stalled: bool,
+        paused: bool,
+        wave: int,
+        quarantined: bool,
+    ) -> None:
+        """Export the state of one bundle's rollout."""
+        labels = (self.environment, bundle)
+        with self._lock:
+            self._rollouts.add(bundle)
+            self.rollout_coverage.labels(*labels).set(coverage)
+            self.rollout_stalled.labels(*labels).set(float(stalled))
+            self.rollout_paused.labels(*labels).set(float(paused))
+            self.rollout_wave.labels(*labels).set(wave)
+            self.rollout_quarantined.labels(*labels).set(float(quarantined))
+
+    def _remove_rollout(self, bundle: str) -> None:
+        for gauge in (
+            self.rollout_coverage,
+            self.rollout_stalled,
+            self.rollout_paused,
+            self.rollout_wave,
+            self.rollout_quarantined,
+        ):
+            gauge.remove(self.environment, bundle)
+        self._rollouts.discard(bundle)
+
+    def count_alert(self, condition: str, state: str) -> None:
+        """One alert sent (``state`` is firing or resolved)."""
+        self.alerts.labels(self.environment, condition, state).inc()
+
+    def count_apply(self, outcome: str) -> None:
+        """One apply to a target finished with ``outcome`` (see :data:`APPLY_OUTCOMES`)."""
+        self.applies.labels(self.environment, outcome).inc()
+
+    def set_git_fetch_ok(self, ok: bool) -> None:
+        """Whether the last fetch of the git remote succeeded."""
+        self.git_fetch_ok.labels(self.environment).set(float(ok))
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition (Prometheus text format) and its content type."""
+        with self._lock:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,180 @@
+"""The daemon's HTTP surface (design §8): ``/metrics``, ``/healthz``, ``/readyz`` and ``/status``.
+
+A stdlib threading server in a daemon thread; it only reads through the callables it is given,
+so it knows nothing of audits or rollouts. GET only, 127.0.0.1 by default.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LISTEN = "127.0.0.1:9464"
+#: What ``/status`` answers (with 503) until the first audit completed.
+STARTING = {"status": "starting"}
+_JSON = "application/json"
+_TEXT = "text/plain; charset=utf-8"
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:9464"`` or ``"[::1]:9464"`` -> (host, port); anything else is a ValueError."""
+    host, sep, port_text = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    problem = ""
+    if not sep or not host:
+        problem = "expected HOST:PORT"
+    elif not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        problem = "the port must be a number from 0 to 65535"
+    elif ":" in host and not listen.startswith("["):
+        problem = "write an IPv6 address in brackets, e.g. [::1]:9464"
+    if problem:
+        raise ValueError(f"listen address {listen!r}: {problem} (e.g. {DEFAULT_LISTEN})")
+    return host, int(port_text)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a hung scrape never keeps the process alive
+    owner: StatusServer
+
+
+class _IPv6Server(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "agent-reconciler"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        owner = self.server.owner
+        path = self.path.split("?", 1)[0]
+        try:
+            if path == "/metrics":
+                body, content_type = owner.metrics()
+                self._send(HTTPStatus.OK, body, content_type)
+            elif path == "/healthz":
+                self._probe(owner.alive())
+            elif path == "/readyz":
+                self._probe(owner.ready())
+            elif path == "/status":
+                status = owner.status()
+                if status is None:
+                    self._json(HTTPStatus.SERVICE_UNAVAILABLE, STARTING)
+                else:
+                    self._json(HTTPStatus.OK, status)
+            else:
+                self._send(HTTPStatus.NOT_FOUND, b"not found\n", _TEXT)
+        except Exception:
+            # A broken callback answers 500 and leaves the server (and the daemon) running.
+            log.exception("GET %s failed", path)
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, b"internal error\n", _TEXT)
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD>; every method but GET is refused the same way.
+        if name.startswith("do_"):
+            return self._not_allowed
+        raise AttributeError(name)
+
+    def _not_allowed(self) -> None:
+        self.close_connection = True  # an unread request body must not be parsed as a request
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n", _TEXT, allow="GET")
+
+    def _probe(self, ok: bool) -> None:
+        if ok:
+            self._send(HTTPStatus.OK, b"ok\n", _TEXT)
+        else:
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"unavailable\n", _TEXT)
+
+    def _json(self, code: HTTPStatus, data: dict[str, Any]) -> None:
+        self._send(code, json.dumps(data, ensure_ascii=False).encode(), _JSON)
+
+    def _send(self, code: HTTPStatus, body: bytes, content_type: str, allow: str = "") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        if allow:
+            self.send_header("Allow", allow)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+
+class StatusServer:
+    """Serves the endpoints from the given callables until :meth:`stop`."""
+
+    def __init__(
+        self,
+        listen: str = DEFAULT_LISTEN,
+        *,
+        metrics: Callable[[], tuple[bytes, str]],
+        status: Callable[[], dict[str, Any] | None],
+        alive: Callable[[], bool],
+        ready: Callable[[], bool],
+    ) -> None:
+        self.host, self._port = parse_listen(listen)
+        self.metrics = metrics
+        self.status = status
+        self.alive = alive
+        self.ready = ready
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (the one the OS chose when asked for port 0), once started."""
+        if self._server is None:
+            return self._port
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> StatusServer:
+        """Bind and serve in a daemon thread; an address in use raises OSError here."""
+        if self._server is not None:
+            raise RuntimeError("the status server is already running")
+        kind = _IPv6Server if ":" in self.host else _Server
+        server = kind((self.host, self._port), _Handler)
+        server.owner = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="reconciler-status-server",
+            daemon=True,
+        )
+        self._thread.start()
+        log.debug("status server listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket (a no-op when not running)."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> StatusServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
