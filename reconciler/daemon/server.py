@@ -134,10 +134,8 @@ class StatusServer:
 
     @property
     def port(self) -> int:
-        """The bound port (the one the OS chose when asked for port 0), once started."""
-        if self._server is None:
-            return self._port
-        return int(self._server.server_address[1])
+        """The bound port (the one the OS chose for port 0) once started; else the one asked for."""
+        return self._port
 
     @property
     def url(self) -> str:
@@ -152,6 +150,7 @@ class StatusServer:
         server = kind((self.host, self._port), _Handler)
         server.owner = self
         self._server = server
+        self._port = int(server.server_address[1])
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.1},

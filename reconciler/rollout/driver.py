@@ -116,6 +116,7 @@ class Driver:
             self.environment,
             revision=revision or self.revision,
             environ=self.environ,
+            files_root=self.files_root,
         )
         return auditor.run(now=moment)
 

@@ -95,13 +95,14 @@ def advance(
         return r, actions
     if progressed:
         r.last_progress_at = now
+    # The gate first, so a recovered gate lifts its pause (and says so) before the last wave
+    # completes; the stall before the applies, so a rollback applies nothing.
+    _health_gate(r, policy, now, actions)
     if r.phase is not Phase.COMPLETE:
         _move_waves(r, now)
-    _health_gate(r, policy, now, actions)
+    _stall(r, policy, now, actions)
     if r.phase is Phase.PROGRESSING or (r.phase is Phase.COMPLETE and policy.self_heal):
         _applies(r, now, actions)
-    if r.phase is not Phase.COMPLETE:
-        _stall(r, policy, now, actions)
     _conditions(r, policy, now)
     return r, actions
 
@@ -135,6 +136,8 @@ def _wave_targets(r: Rollout, wave: int) -> list[TargetProgress]:
 
 
 def _move_waves(r: Rollout, now: float) -> None:
+    """Bake and move on; a paused rollout's bake clock runs, but it neither moves nor completes."""
+    paused = r.phase is Phase.PAUSED
     while r.wave < len(r.waves):
         members = _wave_targets(r, r.wave)
         if not all(t.converged and t.healthy for t in members):
@@ -142,29 +145,28 @@ def _move_waves(r: Rollout, now: float) -> None:
             return
         if r.wave_ready_at is None:
             r.wave_ready_at = now
-        if now - r.wave_ready_at < r.bakes[r.wave]:
+        if now - r.wave_ready_at < r.bakes[r.wave] or paused:
             return
         r.wave += 1
         r.wave_ready_at = None
         r.last_progress_at = now
-    if all(t.converged and t.healthy for t in r.targets.values()):
+    if not paused and all(t.converged and t.healthy for t in r.targets.values()):
         r.phase = Phase.COMPLETE
 
 
 def _health_gate(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action]) -> None:
     """A failing health gate pauses; when every gate recovers, the reconciler's pause lifts."""
-    failing = [
-        (name, t)
-        for name, t in r.targets.items()
-        if t.wave <= r.wave and t.converged and t.healthy is False
-    ]
+    gated = [(name, t) for name, t in r.targets.items() if t.wave <= r.wave]
+    failing = [(name, t) for name, t in gated if t.converged and t.healthy is False]
+    # A target that stopped converging (say, unreachable) while its gate failed has not recovered.
+    recovered = not any(t.healthy is False for _, t in gated)
     if failing and r.phase is Phase.PROGRESSING:
         name, t = failing[0]
         reason = f"health failing on {name} ({t.fail_streak}/{policy.health.failures})"
         r.pause = Pause(RECONCILER, reason, now)
         r.phase = Phase.PAUSED
         actions.append(Notify("paused", "firing", _blocking(r), reason))
-    elif not failing and r.phase is Phase.PAUSED and r.pause and r.pause.by == RECONCILER:
+    elif recovered and r.phase is Phase.PAUSED and r.pause and r.pause.by == RECONCILER:
         actions.append(Notify("paused", "resolved", (), "health checks recovered"))
         r.pause = None
         r.phase = Phase.PROGRESSING
@@ -199,20 +201,22 @@ def _blocking(r: Rollout) -> tuple[tuple[str, str], ...]:
 
 
 def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action]) -> None:
-    deadline = r.deadline(policy.progress_deadline)
-    if now <= deadline:
+    window = policy.progress_deadline
+    deadline = r.deadline(window)
+    if now <= deadline or r.phase is Phase.COMPLETE:
         if r.stalled:
             actions.append(Notify("stalled", "resolved", (), "the rollout is progressing again"))
             r.conditions.pop("Stalled", None)
             r.stall_alerted_at = None
         return
     blocking = _blocking(r)
-    late = format_duration(now - max(r.started_at, r.last_progress_at))
     where = f"wave {r.wave + 1}/{len(r.waves)} ({_wave_name(r)})"
-    message = f"no progress for {late} at {where}" + (
-        f", paused by {r.pause.by}: {r.pause.reason}" if r.pause else ""
-    )
-    _set(r, "Stalled", True, Reason.DEADLINE, message, now)
+    paused = f", paused by {r.pause.by}: {r.pause.reason}" if r.pause else ""
+    late = format_duration(now - (deadline - window))
+    message = f"no progress for {late} at {where}{paused}"
+    # The condition's message must not tick, or its transition time would move every step.
+    stalled = f"no progress for over {format_duration(window)} at {where}{paused}"
+    _set(r, "Stalled", True, Reason.DEADLINE, stalled, now)
     due = r.stall_alerted_at is None or now - r.stall_alerted_at >= policy.progress_deadline
     if due:
         r.stall_alerted_at = now
@@ -252,9 +256,8 @@ def _conditions(r: Rollout, policy: RolloutPolicy, now: float) -> None:
         reason = Reason.HEALTH_FAILING if r.pause.by == RECONCILER else Reason.PAUSED
         message = f"paused by {r.pause.by}: {r.pause.reason}"
     elif r.wave_ready_at is not None:
-        reason = Reason.BAKING
-        left = r.wave_ready_at + r.bakes[r.wave] - now
-        message = f"{counts}; wave {_wave_name(r)} baking, {format_duration(left)} left"
+        reason = Reason.BAKING  # no countdown in the message: it would move `since` every step
+        message = f"{counts}; wave {_wave_name(r)} baking for {format_duration(r.bakes[r.wave])}"
     else:
         reason = Reason.PROGRESSING
         message = f"{counts}; wave {r.wave + 1}/{len(r.waves)} ({_wave_name(r)})"
@@ -281,9 +284,7 @@ def resume(rollout: Rollout, now: float) -> Rollout:
     if r.phase in (Phase.PAUSED, Phase.ABORTED):
         r.pause = None
         r.phase = Phase.PROGRESSING
-        r.last_progress_at = now
-        r.stall_alerted_at = None
-        r.conditions.pop("Stalled", None)
+        r.last_progress_at = now  # the next step clears Stalled, and says so (Notify resolved)
     return r
 
 

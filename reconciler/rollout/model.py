@@ -104,8 +104,11 @@ class Rollout:
         return "Stalled" in self.conditions
 
     def deadline(self, progress_deadline: float) -> float:
-        """When the rollout stalls unless a target converges first."""
-        return max(self.started_at, self.last_progress_at) + progress_deadline
+        """When the rollout stalls unless it progresses first; a wave's bake is not a stall."""
+        last = max(self.started_at, self.last_progress_at)
+        if self.wave_ready_at is not None and self.wave < len(self.bakes):
+            last = max(last, self.wave_ready_at + self.bakes[self.wave])
+        return last + progress_deadline
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -18,15 +18,35 @@ def _fleet(repo: ConfigRepo, nginx: Nginx, tmp_path: Path, **rollout: Any) -> No
     served.mkdir()
     base = nginx.serve(served)
     targets = [
-        {"name": "canary", "kind": "region",
-         "source": {"type": "file", "path": "fleet/canary/{bundle}.json"}},
-        {"name": "eu", "kind": "region", "source": {"type": "http", "url": base + "eu/{bundle}.json"}},
-        {"name": "us", "kind": "region", "source": {"type": "http", "url": base + "us/{bundle}.json"}},
-        {"name": "pop", "kind": "pop", "carries": ["prompt/*"],
-         "source": {"type": "file", "path": "fleet/pop/{bundle}.json"}},
+        {
+            "name": "canary",
+            "kind": "region",
+            "source": {"type": "file", "path": "fleet/canary/{bundle}.json"},
+        },
+        {
+            "name": "eu",
+            "kind": "region",
+            "source": {"type": "http", "url": base + "eu/{bundle}.json"},
+        },
+        {
+            "name": "us",
+            "kind": "region",
+            "source": {"type": "http", "url": base + "us/{bundle}.json"},
+        },
+        {
+            "name": "pop",
+            "kind": "pop",
+            "carries": ["prompt/*"],
+            "source": {"type": "file", "path": "fleet/pop/{bundle}.json"},
+        },
     ]
-    policy = {"waves": [{"name": "canary", "targets": ["canary"], "bake": "1s"},
-                        {"name": "rest", "targets": ["*"]}], "progress_deadline": "30s"}
+    policy = {
+        "waves": [
+            {"name": "canary", "targets": ["canary"], "bake": "1s"},
+            {"name": "rest", "targets": ["*"]},
+        ],
+        "progress_deadline": "30s",
+    }
     policy.update(rollout)
     repo.write("targets/production.yaml", inventory(targets, rollout=policy))
     repo.write(".gitignore", "fleet/\n")
@@ -44,8 +64,9 @@ def repo(tmp_path: Path, nginx: Nginx) -> ConfigRepo:
 
 
 def _audit(repo: ConfigRepo) -> dict[str, Any]:
-    return reconciler("--repo", repo.root, "audit", "--env", "production", "--format",
-                      "json").json()
+    return reconciler(
+        "--repo", repo.root, "audit", "--env", "production", "--format", "json"
+    ).json()
 
 
 def test_converge_rolls_out_wave_by_wave_and_verifies(repo: ConfigRepo) -> None:
@@ -57,8 +78,9 @@ def test_converge_rolls_out_wave_by_wave_and_verifies(repo: ConfigRepo) -> None:
     canary = min(i for i, line in enumerate(lines) if "-> canary" in line)
     assert canary < first_rest  # the canary wave went first
     assert _audit(repo)["summary"]["in_sync"] == 4
-    status = reconciler("--repo", repo.root, "rollout", "status", "--env", "production",
-                        "--format", "json").json()["support-agent"]
+    status = reconciler(
+        "--repo", repo.root, "rollout", "status", "--env", "production", "--format", "json"
+    ).json()["support-agent"]
     assert status["phase"] == "complete"
     assert [c["type"] for c in status["conditions"]] == ["Ready"]
 
@@ -111,8 +133,17 @@ def test_pause_blocks_converge_and_status_says_who(repo: ConfigRepo) -> None:
     repo.bundle(prompt="v2\n")
     repo.commit("v2")
     reconciler("--repo", repo.root, "converge", "--env", "production", "--timeout", "0s")
-    paused = reconciler("--repo", repo.root, "rollout", "pause", "--env", "production",
-                        "--reason", "investigating latency", env={"USER": "alice"})
+    paused = reconciler(
+        "--repo",
+        repo.root,
+        "rollout",
+        "pause",
+        "--env",
+        "production",
+        "--reason",
+        "investigating latency",
+        env={"USER": "alice"},
+    )
     assert "paused" in paused.out
     run = reconciler("--repo", repo.root, "converge", "--env", "production")
     assert run.code == 2 and "PAUSED by alice" in run.out
