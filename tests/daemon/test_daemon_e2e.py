@@ -176,7 +176,7 @@ def test_steady_failure_pauses_then_stalls_and_alerts(
         assert stall and stall[0]["state"] == "firing"
         assert stall[0]["environment"] == "production" and stall[0]["bundle"] == "support-agent"
         assert "canary" in stall[0]["text"]
-        code, body = daemon.get("/metrics")
+        _, body = daemon.get("/metrics")
         assert (
             b'reconciler_rollout_stalled{bundle="support-agent",environment="production"} 1.0'
             in body
