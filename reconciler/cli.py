@@ -268,7 +268,8 @@ def skew(
     console = _console()
     if not watch:
         result = _audit(repo, env, revision)
-        console.print(skew_view(result, _tags(repo)))
+        tags = _tags(repo)
+        console.print(skew_view(result, tags, _rollout_lines(repo, result, tags)))
         sys.exit(EXIT_FAIL if result.failures(policy) else EXIT_OK)
     import time
 
@@ -277,8 +278,29 @@ def skew(
     with Live(console=console, auto_refresh=False) as live:
         while True:
             result = _audit(repo, env, revision)
-            live.update(skew_view(result, _tags(repo)), refresh=True)
+            tags = _tags(repo)
+            live.update(skew_view(result, tags, _rollout_lines(repo, result, tags)), refresh=True)
             time.sleep(interval)
+
+
+def _rollout_lines(repo: Path, result: Audit, tags: dict[str, str]) -> list[str]:
+    """The rollout of each bundle, as the state store (converge, the daemon) last left it."""
+    if not (repo / ".reconciler" / "state.db").exists():
+        return []
+    from .rollout.view import headline
+    from .state import open_store
+
+    store = open_store(repo)
+    try:
+        lines = []
+        for bundle in result.inventory.bundles:
+            rollout = store.load_rollout(result.environment, bundle)
+            if rollout is not None:
+                deadline = result.inventory.rollout.progress_deadline
+                lines.append(headline(rollout, deadline, result.generated_at.timestamp(), tags))
+        return lines
+    finally:
+        store.close()
 
 
 @main.command()

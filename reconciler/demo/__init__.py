@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -12,6 +14,7 @@ import threading
 from pathlib import Path
 
 from .fleet import build_repo, place_fleet
+from .rollout_act import converge_until_stalled
 from .server import FleetServer
 
 
@@ -40,6 +43,18 @@ def _executable() -> str:
     return str(script.resolve()) if script.name == "reconciler" else "reconciler"
 
 
+def _token(repo: Path) -> str:
+    """The demo fleet's write token, kept beside its state so ``--serve`` reuses it."""
+    path = repo / ".reconciler" / "demo-token"
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_hex(16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
 def _repoint(repo: Path, port: int) -> None:
     """Point the inventory's live HTTP targets at this run's port."""
     path = repo / "targets" / "production.yaml"
@@ -59,8 +74,11 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
     if not existing and repo.exists() and any(repo.iterdir()):
         console.print(f"[red]error:[/] {repo} is not empty and holds no demo fleet")
         return 1
-    server = FleetServer(repo / "fleet" / "http")
+    token = _token(repo)
+    server = FleetServer(repo / "fleet" / "http", token=token)
+    os.environ["RECONCILER_DEMO_TOKEN"] = token
     with server:
+        os.environ["RECONCILER_DEMO_WEBHOOK"] = server.url("alerts")
         if existing:
             _repoint(repo, server.port)
         else:
@@ -87,6 +105,16 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
             _run(console, repo, "diff", "--env", "production", "pop-sin")
             _say(console, "\n[bold]4. And on the stalled region[/]")
             _run(console, repo, "diff", "--env", "production", "ap-south-1")
+            _say(
+                console,
+                "\n[bold]5. Converge the fleet to v47, wave by wave[/] [dim](on a "
+                "simulated clock: 10m bakes and the 15m deadline pass in seconds)[/]",
+            )
+            converge_until_stalled(console, repo, server, now.timestamp())
+            _say(console, "\n[bold]6. Roll back everywhere at once[/]")
+            _run(console, repo, "rollback", "--env", "production", "--to", "v46")
+            _say(console, "\n[bold]7. The bad content stays quarantined[/]")
+            _run(console, repo, "converge", "--env", "production")
         exe = _executable()
         prefix = f"{exe} --repo {repo}"
         _say(
@@ -94,6 +122,7 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
             "\n[bold]Try next[/] (the HTTP targets answer only while "
             "[cyan]reconciler demo --serve[/] runs):",
         )
+        _say(console, f"  export RECONCILER_DEMO_TOKEN={token}   # the demo fleet's write token")
         for line in (
             f"{exe} demo --dir {repo} --serve     # keep the fleet up, in another terminal",
             f"{prefix} skew --env production --watch",

@@ -54,6 +54,9 @@ FLEET = [
     Placement("pop-gru", "pop", "dead", "v47", ("prompt/*",)),
 ]
 
+#: The region whose (non-load-bearing) health check fails once it runs v47.
+UNHEALTHY = "ap-south-1"
+
 # Commit ages, relative to now: v47 shipped six hours ago and never finished.
 AGES = {"v45": dt.timedelta(days=9), "v46": dt.timedelta(days=2), "v47": dt.timedelta(hours=6)}
 
@@ -115,7 +118,10 @@ def inventory_text(port: int, dead_port: int) -> str:
             lines.append("    source:")
             lines.append("      type: http")
             lines.append(f'      url: "http://127.0.0.1:{use}/{place.name}/{{bundle}}.json"')
+            lines.append('      headers: {Authorization: "Bearer ${RECONCILER_DEMO_TOKEN}"}')
             lines.append("      timeout: 2s")
+        if place.name == UNHEALTHY:
+            lines.append(f'    health: {{url: "http://127.0.0.1:{port}/health/{place.name}"}}')
     lines += [
         "rollout:",
         "  waves:",
@@ -125,6 +131,8 @@ def inventory_text(port: int, dead_port: int) -> str:
         "  progress_deadline: 15m",
         "  health: {successes: 2, failures: 2}",
         "  on_stall: alert",
+        "alerts:",
+        '  - {type: webhook, url: "${RECONCILER_DEMO_WEBHOOK}"}',
         "",
     ]
     return "\n".join(lines)

@@ -6,6 +6,7 @@ It stands in for a region's config service on 127.0.0.1; tests of the product us
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import tempfile
 import threading
@@ -17,6 +18,32 @@ from pathlib import Path
 
 class _Handler(SimpleHTTPRequestHandler):
     token: str | None = None
+    failing: set[str]
+    alerts: list[dict[str, object]]
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/health/"):
+            ok = self.path.removeprefix("/health/") not in self.failing
+            self.send_response(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def do_POST(self) -> None:
+        """The demo's chat webhook: alerts are kept for the demo to show."""
+        if self.path != "/alerts":
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        body = self.rfile.read(min(int(self.headers.get("Content-Length", "0")), 1 << 20))
+        try:
+            self.alerts.append(json.loads(body))
+        except ValueError:
+            self.send_error(HTTPStatus.BAD_REQUEST)
+            return
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # the demo's output is the reconciler's, not an access log
@@ -50,7 +77,11 @@ class FleetServer:
     """Serves ``root`` on 127.0.0.1 in a background thread."""
 
     def __init__(self, root: Path, port: int = 0, token: str | None = None) -> None:
-        handler = type("Handler", (_Handler,), {"token": token})
+        self.failing: set[str] = set()
+        self.alerts: list[dict[str, object]] = []
+        handler = type(
+            "Handler", (_Handler,), {"token": token, "failing": self.failing, "alerts": self.alerts}
+        )
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), partial(handler, directory=str(root)))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]

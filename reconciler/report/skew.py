@@ -23,8 +23,10 @@ _STYLE = {
 }
 
 
-def skew_view(audit: Audit, tags: Mapping[str, str]) -> RenderableType:
-    """A headline, the table, and the error findings."""
+def skew_view(
+    audit: Audit, tags: Mapping[str, str], rollouts: list[str] | None = None
+) -> RenderableType:
+    """The rollout lines, a headline, the table, and the error findings."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -52,7 +54,10 @@ def skew_view(audit: Audit, tags: Mapping[str, str]) -> RenderableType:
             age(top.lag_seconds),
             detail,
         )
-    parts: list[RenderableType] = [Text(headline(audit, tags), style="bold"), table]
+    parts: list[RenderableType] = [
+        Text(line, style="bold red" if "STALLED" in line else "bold") for line in rollouts or []
+    ]
+    parts += [Text(headline(audit, tags), style="bold"), table]
     for finding in audit.findings:
         if finding.level == "error" and finding.code != "breaking":
             where = f"{finding.target}: " if finding.target else ""

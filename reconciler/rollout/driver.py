@@ -104,7 +104,7 @@ class Driver:
         self.environ = dict(os.environ if environ is None else environ)
         self.revision = revision
         self.clock = clock
-        self.user = user or self.environ.get("USER") or "someone"
+        self.user = user or self.environ.get("USER") or _login()
         self.only: str | None = None  #: apply to this target only (``converge --target``)
 
     # -- observing -------------------------------------------------------------------------
@@ -470,3 +470,12 @@ def _events(old: Rollout, new: Rollout, actions: list[Action]) -> list[tuple[str
         elif isinstance(action, Apply):
             events.append(("apply", {"bundle": new.bundle, "target": action.target}))
     return events
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown user"

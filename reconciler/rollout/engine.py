@@ -116,6 +116,9 @@ def _observe(
         if seen.converged and not target.converged:
             target.converged_at = now
             progressed = True
+            # Health seen before the target ran this content says nothing about this content.
+            target.ok_streak = target.fail_streak = 0
+            target.healthy = None
         target.converged = seen.converged
         target.reason = "" if seen.converged else seen.reason
         if seen.health is True:
@@ -162,7 +165,7 @@ def _health_gate(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Ac
     recovered = not any(t.healthy is False for _, t in gated)
     if failing and r.phase is Phase.PROGRESSING:
         name, t = failing[0]
-        reason = f"health failing on {name} ({t.fail_streak}/{policy.health.failures})"
+        reason = f"health failing on {name} ({t.fail_streak} checks in a row)"
         r.pause = Pause(RECONCILER, reason, now)
         r.phase = Phase.PAUSED
         actions.append(Notify("paused", "firing", _blocking(r), reason))
@@ -282,6 +285,10 @@ def resume(rollout: Rollout, now: float) -> Rollout:
     """Lift a pause, or restart an aborted rollout; a person acting counts as progress."""
     r = copy.deepcopy(rollout)
     if r.phase in (Phase.PAUSED, Phase.ABORTED):
+        if r.phase is Phase.ABORTED:
+            # Restart the waves: a rolled-back fleet must pass the canary gate again.
+            r.wave = 0
+            r.wave_ready_at = None
         r.pause = None
         r.phase = Phase.PROGRESSING
         r.last_progress_at = now  # the next step clears Stalled, and says so (Notify resolved)

@@ -71,9 +71,14 @@ def status_text(r: Rollout, progress_deadline: float, now: float, tags: dict[str
         lines.append(f"  wave {index + 1} {name}: {done}/{len(members)} converged ({mark}{bake})")
     if r.pause:
         left = r.deadline(progress_deadline) - now
+        deadline = (
+            f"{format_duration(left)} until the deadline"
+            if left >= 0
+            else f"past the deadline by {format_duration(-left)}"
+        )
         lines.append(
             f"  paused by {r.pause.by} {format_duration(now - r.pause.at)} ago: "
-            f"{r.pause.reason}; {format_duration(max(left, 0))} until the deadline"
+            f"{r.pause.reason}; {deadline}"
         )
     for condition in r.conditions.values():
         lines.append(

@@ -13,7 +13,7 @@ from reconciler.demo.fleet import build_repo, place_fleet
 from tests.servers.nginx import Nginx
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-ENV = {"RECONCILER_NOW": NOW.isoformat()}
+ENV = {"RECONCILER_NOW": NOW.isoformat(), "RECONCILER_DEMO_TOKEN": "test-token"}
 
 
 @dataclass

@@ -70,7 +70,7 @@ def test_fail_on_policy_decides_the_exit_code(fleet: Fleet) -> None:
 
 def test_not_stalled_before_the_deadline(fleet: Fleet) -> None:
     # Ten minutes after v47: within progress_deadline (15m) for every wave.
-    early = {"RECONCILER_NOW": "2026-11-25T03:10:00+00:00"}
+    early = ENV | {"RECONCILER_NOW": "2026-11-25T03:10:00+00:00"}
     report = reconciler(
         "--repo", fleet.root, "audit", "--env", "production", "--format", "json", env=early
     ).json()

@@ -315,7 +315,7 @@ def test_a_failing_health_gate_pauses_and_its_recovery_resumes() -> None:
         policy(wave("canary", "canary", bake=600), wave("europe", "eu*"), successes=2),
     )
     baking = progressing("Baking", "1/2 targets; wave canary baking for 10m00s")
-    gated = "paused by reconciler: health failing on canary (2/2)"
+    gated = "paused by reconciler: health failing on canary (2 checks in a row)"
     paused = progressing("HealthCheckFailing", gated)
 
     assert fleet.step(0.0, canary=OK) == []
@@ -330,7 +330,7 @@ def test_a_failing_health_gate_pauses_and_its_recovery_resumes() -> None:
             "paused",
             "firing",
             (("canary", "health failing (2 checks in a row)"),),
-            "health failing on canary (2/2)",
+            "health failing on canary (2 checks in a row)",
         )
     ]
     assert fleet.rollout.phase is Phase.PAUSED
