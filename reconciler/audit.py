@@ -123,7 +123,7 @@ class Auditor:
         parsed: dict[bytes, Document | InvalidDocument] = {}
         results: list[TargetResult] = []
         stamp = now.timestamp()
-        with _gc_paused():
+        with gc_paused():
             raw = asyncio.run(self._fetch(inventory, jobs, on_done))
             for target in inventory.targets:
                 bundles = [
@@ -275,7 +275,7 @@ class Auditor:
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """No cyclic GC while thousands of fetches are in flight.
 
     The objects alive then (inventory, views, responses) are long-lived or acyclic; letting the

@@ -1,19 +1,47 @@
-"""Fetch every (target, bundle) pair concurrently, with a bounded number in flight.
+"""Run many source operations concurrently, with a bounded number in flight.
 
 A fixed set of worker coroutines pulls jobs from one iterator (cheaper than gathering one task
-per job); every failure comes back as a :class:`SourceError` value, so one bad target never
-stops the others.
+per job); every failure comes back as a value, so one bad target never stops the others.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
 
 from .sources.interface import Source, SourceError
 
+T = TypeVar("T")
+R = TypeVar("R")
 Job = tuple[str, str]  # (target name, bundle name)
 Result = bytes | SourceError
+
+
+async def bounded(
+    jobs: Sequence[T],
+    work: Callable[[T], Awaitable[R]],
+    *,
+    concurrency: int = 256,
+    on_done: Callable[[], None] | None = None,
+) -> list[R | SourceError]:
+    """``work(job)`` for every job, at most ``concurrency`` at once; results in job order."""
+    results: list[R | SourceError | None] = [None] * len(jobs)
+    pending = iter(enumerate(jobs))
+
+    async def worker() -> None:
+        for index, job in pending:
+            try:
+                results[index] = await work(job)
+            except SourceError as exc:
+                results[index] = exc
+            except Exception as exc:  # a source bug must not hide the other targets
+                results[index] = SourceError(f"unexpected {type(exc).__name__}: {exc}"[:200])
+            if on_done is not None:
+                on_done()
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(jobs)) or 1)))
+    return results  # type: ignore[return-value]
 
 
 async def fetch_all(
@@ -23,21 +51,9 @@ async def fetch_all(
     concurrency: int = 256,
     on_done: Callable[[], None] | None = None,
 ) -> list[Result]:
-    """Fetch every job; results are in the order of ``jobs``."""
-    results: list[Result | None] = [None] * len(jobs)
-    pending = iter(enumerate(jobs))
+    """Fetch every ``(target, bundle)``; results are in the order of ``jobs``."""
 
-    async def worker() -> None:
-        for index, (target, bundle) in pending:
-            try:
-                results[index] = await sources[target].fetch(bundle)
-            except SourceError as exc:
-                results[index] = exc
-            except Exception as exc:  # a source bug must not hide the other targets
-                results[index] = SourceError(f"unexpected {type(exc).__name__}: {exc}"[:200])
-            if on_done is not None:
-                on_done()
+    async def fetch(job: Job) -> bytes:
+        return await sources[job[0]].fetch(job[1])
 
-    workers = min(concurrency, len(jobs)) or 1
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return [r if r is not None else SourceError("not fetched") for r in results]
+    return await bounded(jobs, fetch, concurrency=concurrency, on_done=on_done)

@@ -15,15 +15,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..audit import Auditor
+from ..audit import Auditor, gc_paused
 from ..canonical import bundle_digest
 from ..classify import Status
+from ..config.inventory import load_inventory
 from ..errors import ReconcilerError
+from ..fetch import bounded
 from ..gitrepo import GitFiles, GitRepo
 from ..model.inventory import Inventory
-from ..render import render
+from ..render import overlay_path, render
 from ..results import Audit, TargetResult
+from ..sources.interface import Health, SourceError
 from ..state.interface import Quarantine, StateStore
+from ..statedir import cache_dir
 from . import engine
 from .model import Action, Apply, Notify, Observation, Phase, Revert, Rollout
 
@@ -141,11 +145,9 @@ class Driver:
             from ..sources.registry import SourceContext, open_source
 
             async with SourceContext(self.files_root, self.environ) as ctx:
-                results = await asyncio.gather(
-                    *(open_source(t, ctx).health() for t in checked), return_exceptions=True
-                )
+                results = await bounded(checked, lambda t: open_source(t, ctx).health())
             return {
-                t.name: (not isinstance(r, BaseException)) and r.ok
+                t.name: isinstance(r, Health) and r.ok
                 for t, r in zip(checked, results, strict=True)
             }
 
@@ -246,31 +248,29 @@ class Driver:
         specs = {t.name: t for t in inventory.targets}
         documents = self._documents(bundle, revision, targets)
 
-        async def run() -> list[BaseException | None]:
+        async def run() -> list[SourceError | None]:
             from ..sources.registry import SourceContext, open_source
 
             async with SourceContext(self.files_root, self.environ) as ctx:
-                return await asyncio.gather(
-                    *(open_source(specs[t], ctx).apply(bundle, documents[t]) for t in targets),
-                    return_exceptions=True,
+                return await bounded(
+                    targets, lambda t: open_source(specs[t], ctx).apply(bundle, documents[t])
                 )
 
-        errors = []
-        outcomes = asyncio.run(run())
-        at = self.clock()
-        for target, outcome in zip(targets, outcomes, strict=True):
-            error = None if outcome is None else f"{target}: apply failed: {outcome}"
-            self.store.record_apply(
-                self.environment,
-                bundle,
-                target,
-                revision,
-                at,
-                "ok" if error is None else "error",
-                error,
-            )
-            if error:
-                errors.append(error)
+        with gc_paused():
+            outcomes = asyncio.run(run())
+        errors = [
+            f"{target}: apply failed: {outcome}"
+            for target, outcome in zip(targets, outcomes, strict=True)
+            if outcome is not None
+        ]
+        failed = {e.split(":", 1)[0]: e for e in errors}
+        self.store.record_applies(
+            self.environment,
+            bundle,
+            revision,
+            self.clock(),
+            [(t, "error" if t in failed else "ok", failed.get(t)) for t in targets],
+        )
         return errors
 
     def _documents(self, bundle: str, revision: str, targets: list[str]) -> dict[str, bytes]:
@@ -278,7 +278,16 @@ class Driver:
         try:
             sha = repo.commit(revision).hexsha
             files = GitFiles(repo, sha)
-            return {t: render(files, bundle, sha, t).to_bytes() for t in targets}
+            base = render(files, bundle, sha).to_bytes()  # shared by every target without overlay
+            documents = {}
+            for target in targets:
+                try:
+                    files.read(overlay_path(bundle, target))
+                except FileNotFoundError:
+                    documents[target] = base
+                    continue
+                documents[target] = render(files, bundle, sha, target).to_bytes()
+            return documents
         finally:
             repo.close()
 
@@ -379,8 +388,7 @@ class Driver:
         if target_sha == desired:
             raise ReconcilerError(f"--to {to} is the desired revision: nothing to roll back")
         started = time.perf_counter()
-        before = self.audit()
-        inventory = before.inventory
+        inventory = load_inventory(self.repo_root, self.environment, cache_dir(self.repo_root))
         now = self.clock()
         errors: list[str] = []
         for bundle in inventory.bundles:
@@ -388,10 +396,9 @@ class Driver:
         after = self.audit(revision=target_sha)
         elapsed = time.perf_counter() - started
         for bundle in inventory.bundles:
+            bad = self._desired_digest(bundle, desired)
             self.store.quarantine(
-                Quarantine(
-                    self.environment, bundle, before.desired[bundle].digest, desired, now, self.user
-                )
+                Quarantine(self.environment, bundle, bad, desired, now, self.user)
             )
             rollout = self.store.load_rollout(self.environment, bundle)
             if rollout is not None and rollout.phase is not Phase.ABORTED:
@@ -402,6 +409,13 @@ class Driver:
                 )
         verified = all(t.status is Status.IN_SYNC for t in after.targets)
         return (0 if verified and not errors else 2), after, elapsed
+
+    def _desired_digest(self, bundle: str, revision: str) -> str:
+        repo = GitRepo(self.repo_root)
+        try:
+            return render(GitFiles(repo, revision), bundle, revision).digest
+        finally:
+            repo.close()
 
 
 def _budget(step: Step, timeout: float | None, started: float, now: float) -> float | None:

@@ -30,15 +30,13 @@ class StateStore(Protocol):
         self, rollout: Rollout, now: float, events: Sequence[tuple[str, Mapping[str, Any]]] = ()
     ) -> None: ...
 
-    def record_apply(
+    def record_applies(
         self,
         environment: str,
         bundle: str,
-        target: str,
         revision: str,
         at: float,
-        outcome: str,
-        error: str | None = None,
+        outcomes: Sequence[tuple[str, str, str | None]],
     ) -> None: ...
 
     def observe_targets(

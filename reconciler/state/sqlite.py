@@ -108,21 +108,20 @@ class SqliteStore:
         with self._tx():
             self._event(environment, kind, data, at)
 
-    def record_apply(
+    def record_applies(
         self,
         environment: str,
         bundle: str,
-        target: str,
         revision: str,
         at: float,
-        outcome: str,
-        error: str | None = None,
+        outcomes: Sequence[tuple[str, str, str | None]],
     ) -> None:
+        """Record many apply attempts, ``(target, outcome, error)``, in one transaction."""
         with self._tx():
-            self.db.execute(
+            self.db.executemany(
                 "INSERT INTO applies (environment, bundle, target, revision, at, outcome, error) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (environment, bundle, target, revision, at, outcome, error),
+                [(environment, bundle, t, revision, at, o, e) for t, o, e in outcomes],
             )
 
     def observe_targets(
