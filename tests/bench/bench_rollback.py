@@ -58,14 +58,17 @@ def main() -> None:
                 f"  - {{name: t{i}, kind: region, source: {{type: http, url: '{url}'}}}}"
                 for i, url in enumerate(urls)
             )
-            repo.write("targets/production.yaml",
-                       f"environment: production\nbundles: [support-agent]\ntargets:\n{targets}\n")
+            repo.write(
+                "targets/production.yaml",
+                f"environment: production\nbundles: [support-agent]\ntargets:\n{targets}\n",
+            )
             v1 = repo.commit("v1")
             repo.bundle(prompt="v2\n\n" + POLICY + "\n")
             v2 = repo.commit("v2")
             git = GitRepo(repo.root)
-            docs = {sha: render(GitFiles(git, sha), "support-agent", sha).to_bytes()
-                    for sha in (v1, v2)}
+            docs = {
+                sha: render(GitFiles(git, sha), "support-agent", sha).to_bytes() for sha in (v1, v2)
+            }
             git.close()
             print(f"# {count} targets, document {len(docs[v1]) / 1024:.1f} KB")
             floors, rollbacks = [], []
@@ -85,8 +88,10 @@ def main() -> None:
                 driver.store.close()
                 assert code == 0 and after.counts()["in_sync"] == count, after.counts()
             floor, ours = statistics.median(floors), statistics.median(rollbacks)
-            print(f"raw PUT+GET floor {floor:.3f} s; rollback {ours:.3f} s; "
-                  f"ratio {ours / floor:.2f}x (goal <= 1.5x)")
+            print(
+                f"raw PUT+GET floor {floor:.3f} s; rollback {ours:.3f} s; "
+                f"ratio {ours / floor:.2f}x (goal <= 1.5x)"
+            )
 
 
 if __name__ == "__main__":
