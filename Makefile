@@ -29,6 +29,9 @@ test: $(STAMP) servers lint
 
 bench: $(STAMP) servers
 	$(BIN)/python -m tests.bench.bench_audit
+	$(BIN)/python -m tests.bench.bench_history
+	$(BIN)/python -m tests.bench.bench_rollback
+	$(BIN)/python -m tests.bench.bench_detection
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .ruff_cache
