@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from .canonical import bundle_digest, component_digests
 from .config.yamlfile import parse, plain, validate, validate_merged
 from .errors import ConfigError
-from .model.bundle import BundleSpec
+from .model.bundle import BundleSpec, Flag
 
 RENDERED_SCHEMA = "agent-reconciler.bundle/v1"
 
@@ -200,9 +200,23 @@ def render(
         components[f"output_schema/{name}"] = reader.json_object(path, origin)
     for name in spec.guardrails:
         components[f"guardrail/{name}"] = data["guardrails"][name]
-    for name in spec.flags:
-        components[f"flag/{name}"] = data["flags"][name]
+    for name, flag in spec.flags.items():
+        components[f"flag/{name}"] = flag_component(flag)
     return Rendered.build(bundle, revision, components)
+
+
+def number(value: float) -> int | float:
+    """Whole numbers as ints (``50.0`` -> ``50``), so every source spells a number alike."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def flag_component(flag: Flag) -> dict[str, Any]:
+    """A flag with its defaults filled in: what every source reads back, digest for digest."""
+    return {
+        "enabled": flag.enabled,
+        "rollout": number(flag.rollout),
+        "variants": {name: number(weight) for name, weight in sorted(flag.variants.items())},
+    }
 
 
 def source_file(files_spec: BundleSpec, component: str) -> str | None:

@@ -42,7 +42,46 @@ class HttpSourceSpec(_Strict):
         return value
 
 
-SourceSpec = Annotated[FileSourceSpec | HttpSourceSpec, Field(discriminator="type")]
+class S3SourceSpec(_Strict):
+    """A region's config store: one S3 object per bundle (``{bundle}`` allowed in ``key``).
+
+    Credentials come from the usual AWS chain (environment, profile, instance role)."""
+
+    type: Literal["s3"]
+    bucket: str
+    key: str
+    region: str | None = None
+    endpoint_url: str | None = None  #: for S3-compatible servers
+
+
+class MlflowSourceSpec(_Strict):
+    """A prompt registry: each ``prompt/<name>`` is an MLflow prompt version behind an alias."""
+
+    type: Literal["mlflow"]
+    url: str
+    alias: str = "production"
+    prompt_name: str = "{bundle}.{prompt}"
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class UnleashSourceSpec(_Strict):
+    """A flag platform: each ``flag/<name>`` is an Unleash feature in a project/environment."""
+
+    type: Literal["unleash"]
+    url: str
+    environment: str
+    token: str
+    project: str = "default"
+    flag_name: str = "{bundle}.{flag}"
+
+
+SourceSpec = Annotated[
+    FileSourceSpec | HttpSourceSpec | S3SourceSpec | MlflowSourceSpec | UnleashSourceSpec,
+    Field(discriminator="type"),
+]
+
+#: What a source type can hold at most: a prompt registry holds prompts, a flag platform flags.
+SOURCE_CARRIES: dict[str, tuple[str, ...]] = {"mlflow": ("prompt/*",), "unleash": ("flag/*",)}
 
 
 class HealthSpec(_Strict):
@@ -69,6 +108,9 @@ class TargetSpec(_Strict):
 
     def carries_component(self, key: str) -> bool:
         """Whether this target holds component ``key`` (e.g. ``prompt/system``)."""
+        limit = SOURCE_CARRIES.get(self.source.type)
+        if limit is not None and not any(fnmatchcase(key, pattern) for pattern in limit):
+            return False
         if self.carries == "all":
             return True
         return any(fnmatchcase(key, pattern) for pattern in self.carries)

@@ -100,9 +100,33 @@ def _open_http(spec: HttpSourceSpec, target: TargetSpec, ctx: SourceContext) -> 
     )
 
 
+def _open_s3(spec: Any, target: TargetSpec, ctx: SourceContext) -> Source:
+    from .s3 import open_s3  # boto3 loads only when an s3 target exists
+
+    return open_s3(spec, target, ctx)
+
+
+def _open_mlflow(spec: Any, target: TargetSpec, ctx: SourceContext) -> Source:
+    from .mlflow import open_mlflow
+
+    return open_mlflow(spec, target, ctx)
+
+
+def _open_unleash(spec: Any, target: TargetSpec, ctx: SourceContext) -> Source:
+    from .unleash import open_unleash
+
+    return open_unleash(spec, target, ctx)
+
+
 #: Every ``source.type`` of the ``SourceSpec`` union, and how to open it (exhaustive: tested).
 FACTORIES: Mapping[str, Callable[[Any, TargetSpec, SourceContext], Source]] = MappingProxyType(
-    {"file": _open_file, "http": _open_http}
+    {
+        "file": _open_file,
+        "http": _open_http,
+        "s3": _open_s3,
+        "mlflow": _open_mlflow,
+        "unleash": _open_unleash,
+    }
 )
 
 

