@@ -330,7 +330,7 @@ class _Views:
         history = self.histories[bundle]
         overlay = target.name if history.has_overlay(target.name) else None
         rules = ignoring.rules_for(target.name, self.rules)
-        carries = target.carries if isinstance(target.carries, str) else tuple(target.carries)
+        carries = target.carries_signature()
         key = (
             bundle,
             overlay,

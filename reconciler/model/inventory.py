@@ -106,6 +106,12 @@ class TargetSpec(_Strict):
     def _name(cls, value: str) -> str:
         return check_name(value, "target name")
 
+    def carries_signature(self) -> tuple[object, ...]:
+        """Equal for two targets exactly when they carry the same components of any bundle."""
+        limit = SOURCE_CARRIES.get(self.source.type)
+        carries = self.carries if isinstance(self.carries, str) else tuple(self.carries)
+        return (limit, carries)
+
     def carries_component(self, key: str) -> bool:
         """Whether this target holds component ``key`` (e.g. ``prompt/system``)."""
         limit = SOURCE_CARRIES.get(self.source.type)

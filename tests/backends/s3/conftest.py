@@ -37,12 +37,6 @@ def _started(workdir: Path, env: dict[str, str] | None = None) -> Iterator[Moto]
 
 
 @pytest.fixture(scope="session")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
-    """The S3 API at ``moto.url``; accepts any credentials."""
-    yield from _started(tmp_path_factory.mktemp("moto"))
-
-
-@pytest.fixture(scope="session")
 def moto_checking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
     """A second moto that checks credentials: only keys created through its IAM API pass."""
     yield from _started(tmp_path_factory.mktemp("moto-auth"), {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})

@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 
-from .server import Unleash, UnleashUnavailable, running_unleash
-
 _bundles = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def unleash() -> Iterator[Unleash]:
-    """The flag platform: Unleash at ``unleash.url``, seeded and inspected through ``unleash``."""
-    problem = ""
-    try:
-        with running_unleash() as server:
-            yield server
-    except UnleashUnavailable as exc:  # fail, never skip: a missing server must not pass quietly
-        problem = str(exc)
-    if problem:
-        pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture

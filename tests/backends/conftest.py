@@ -1,0 +1,46 @@
+"""The backend servers, one of each per test session, shared by every backend test folder
+(each folder's own tests and the mixed-environment tests). A missing server fails, never skips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import TypeVar
+
+import pytest
+
+from .mlflow.server import Mlflow, MlflowUnavailable, running_mlflow
+from .s3.server import Moto, MotoUnavailable, running_moto
+from .unleash.server import Unleash, UnleashUnavailable, running_unleash
+
+T = TypeVar("T")
+
+
+def serve(start: Callable[[], AbstractContextManager[T]], missing: type[Exception]) -> Iterator[T]:
+    """Yield the started server; a server that cannot start fails the tests that need it."""
+    problem = ""
+    try:
+        with start() as server:
+            yield server
+    except missing as exc:
+        problem = str(exc)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mlflow]:
+    """The prompt registry: MLflow at ``mlflow.url``, seeded and inspected through ``mlflow``."""
+    yield from serve(lambda: running_mlflow(tmp_path_factory.mktemp("mlflow")), MlflowUnavailable)
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
+    """The S3 API at ``moto.url``; accepts any credentials."""
+    yield from serve(lambda: running_moto(tmp_path_factory.mktemp("moto")), MotoUnavailable)
+
+
+@pytest.fixture(scope="session")
+def unleash() -> Iterator[Unleash]:
+    """The flag platform: Unleash at ``unleash.url``, seeded and inspected through ``unleash``."""
+    yield from serve(running_unleash, UnleashUnavailable)
