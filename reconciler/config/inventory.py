@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..model.inventory import Inventory
-from .yamlfile import load_fast
+from .yamlfile import load_cached
 
 
 def environments(repo_root: Path) -> list[str]:
@@ -25,7 +25,7 @@ def load_inventory(repo_root: Path, environment: str, cache: Path | None = None)
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError("not valid UTF-8 text", file=rel) from None
-    inventory = load_fast(Inventory, text, rel, cache)
+    inventory = load_cached(Inventory, text, rel, cache)
     if inventory.environment != environment:
         raise ConfigError(
             f"environment is {inventory.environment!r} but the file is named {environment!r}",

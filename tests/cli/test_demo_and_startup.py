@@ -39,3 +39,26 @@ def test_help_imports_only_click() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("[]"), out.stdout
+
+
+def test_the_projects_own_example_config_validates() -> None:
+    root = Path(__file__).resolve().parents[2]
+    run = reconciler("--repo", root, "validate")
+    assert run.code == 0, run.err
+    assert "warning" not in run.err
+
+
+def test_contract_example_inventory_parses_as_yaml_1_2(tmp_path: Path) -> None:
+    # Design §5 writes flow mappings holding URLs; YAML 1.1 (libyaml) rejects them.
+    from reconciler.config.inventory import load_inventory
+
+    (tmp_path / "targets").mkdir()
+    (tmp_path / "targets" / "production.yaml").write_text(
+        "environment: production\nbundles: [support-agent]\ntargets:\n"
+        "  - name: us-east-1\n    source:\n      type: http\n"
+        "      url: http://127.0.0.1:8081/agents/{bundle}.json\n"
+        "    health: {url: http://127.0.0.1:8081/healthz}\n"
+    )
+    inventory = load_inventory(tmp_path, "production")
+    assert inventory.targets[0].health is not None
+    assert inventory.targets[0].health.url == "http://127.0.0.1:8081/healthz"
