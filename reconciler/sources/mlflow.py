@@ -23,6 +23,7 @@ from ..render import RENDERED_SCHEMA
 from .env import expand_headers
 from .http import HttpClient, _drain, _read_body, exception_error, resolve_url, status_error
 from .interface import Health, InvalidResponse, NotFound, PermanentError, SourceError
+from .naming import NameTemplate
 
 if TYPE_CHECKING:
     from .registry import SourceContext
@@ -47,47 +48,19 @@ _PROMPTS_ONLY = f"tags.`{IS_PROMPT}` = 'true'"
 _PAGE = 100  # a search page carries each prompt's latest text: keep pages well under max_body
 _MAX_PAGES = 10_000
 _LITERAL = re.compile(r"[A-Za-z0-9._-]*")  # what MLflow allows in a prompt name, and {bundle}
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _ALIAS = re.compile(r"[A-Za-z0-9_-]+")
 
 
-class PromptNames:
+def PromptNames(template: str, where: str) -> NameTemplate:
     """The ``prompt_name`` template: ``(bundle, prompt) -> MLflow name``, and back by regex."""
-
-    def __init__(self, template: str, where: str) -> None:
-        parts = _PLACEHOLDER.split(template)  # literal, placeholder, literal, ...
-        literals, placeholders = parts[0::2], parts[1::2]
-        unknown = sorted(set(placeholders) - {"bundle", "prompt"})
-        if unknown:
-            raise ConfigError(f"{where}: prompt_name {template!r} has unknown {{{unknown[0]}}}")
-        if placeholders.count("prompt") != 1:
-            raise ConfigError(f"{where}: prompt_name {template!r} must hold {{prompt}} once")
-        if not all(_LITERAL.fullmatch(literal) for literal in literals):
-            raise ConfigError(
-                f"{where}: prompt_name {template!r} may hold only letters, digits, '.', '_', "
-                "'-' and the placeholders {bundle} and {prompt}"
-            )
-        self.template = template
-        self._parts = parts
-
-    def name(self, bundle: str, prompt: str) -> str:
-        return self.template.replace("{bundle}", bundle).replace("{prompt}", prompt)
-
-    def like(self, bundle: str) -> str:
-        """A LIKE pattern matching every name of ``bundle`` (``_`` may match more: see matcher)."""
-        return self.name(bundle, "%")
-
-    def matcher(self, bundle: str) -> re.Pattern[str]:
-        """Full-matches the names of ``bundle``; group ``prompt`` is the component name."""
-        pattern = "".join(
-            re.escape(part)
-            if index % 2 == 0
-            else re.escape(bundle)
-            if part == "bundle"
-            else r"(?P<prompt>[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.))*)"  # check_name's names
-            for index, part in enumerate(self._parts)
-        )
-        return re.compile(pattern)
+    return NameTemplate(
+        template,
+        key="prompt_name",
+        item="prompt",
+        literal=_LITERAL.pattern,
+        allowed="'.', '_', '-'",
+        where=where,
+    )
 
 
 class ApiError(PermanentError):
@@ -110,7 +83,7 @@ class MlflowSource:
         *,
         target: TargetSpec,
         alias: str,
-        names: PromptNames,
+        names: NameTemplate,
         headers: Mapping[str, str],
         timeout: float = DEFAULT_TIMEOUT,
         max_body: int,

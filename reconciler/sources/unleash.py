@@ -40,6 +40,7 @@ from .interface import (
     SourceError,
     Unauthorized,
 )
+from .naming import NameTemplate
 from .unleash_flags import (
     FlagNames,
     Strategy,
@@ -73,7 +74,7 @@ class UnleashSource:
         token: str,
         project: str,
         environment: str,
-        names: FlagNames,
+        names: NameTemplate,
         timeout: float = DEFAULT_TIMEOUT,
         max_body: int,
     ) -> None:

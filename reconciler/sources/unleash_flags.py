@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError
 from ..model.bundle import Flag
 from ..render import number
 from .interface import InvalidResponse, PermanentError
+from .naming import NameTemplate
 
 #: The one strategy a managed flag has in its environment, and how it buckets users.
 STRATEGY = "flexibleRollout"
@@ -26,44 +26,18 @@ STICKINESS = "default"
 Strategy = dict[str, Any]
 
 _LITERAL = re.compile(r"[A-Za-z0-9._~-]*")  # what Unleash allows in a feature name
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_FLAG = r"(?P<flag>[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.))*)"  # model.names.check_name's names
 
 
-class FlagNames:
+def FlagNames(template: str, where: str) -> NameTemplate:
     """The ``flag_name`` template: ``(bundle, flag) -> feature name``, and back by regex."""
-
-    def __init__(self, template: str, where: str) -> None:
-        parts = _PLACEHOLDER.split(template)  # literal, placeholder, literal, ...
-        literals, placeholders = parts[0::2], parts[1::2]
-        if placeholders.count("flag") != 1:
-            raise ConfigError(f"{where}: flag_name {template!r} must hold {{flag}} once")
-        unknown = sorted(set(placeholders) - {"bundle", "flag"})
-        if unknown:
-            raise ConfigError(f"{where}: flag_name {template!r} has unknown {{{unknown[0]}}}")
-        if not all(_LITERAL.fullmatch(literal) for literal in literals):
-            raise ConfigError(
-                f"{where}: flag_name {template!r} may hold only letters, digits, '.', '_', "
-                "'~', '-' and the placeholders {bundle} and {flag}"
-            )
-        self.template = template
-        self._parts = parts
-
-    def name(self, bundle: str, flag: str) -> str:
-        return self.template.replace("{bundle}", bundle).replace("{flag}", flag)
-
-    def matcher(self, bundle: str) -> re.Pattern[str]:
-        """Full-matches the feature names of ``bundle``; group ``flag`` is the flag's name."""
-        return re.compile(
-            "".join(
-                re.escape(part)
-                if index % 2 == 0
-                else re.escape(bundle)
-                if part == "bundle"
-                else _FLAG
-                for index, part in enumerate(self._parts)
-            )
-        )
+    return NameTemplate(
+        template,
+        key="flag_name",
+        item="flag",
+        literal=_LITERAL.pattern,
+        allowed="'.', '_', '~', '-'",
+        where=where,
+    )
 
 
 # -- reading ---------------------------------------------------------------------------------
