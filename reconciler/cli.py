@@ -321,6 +321,25 @@ def diff(ctx: click.Context, env: str, target: str, fail_on: str, revision: str 
 
 
 @main.command()
+@click.option("--env", "env", required=True, help="The environment (targets/<env>.yaml).")
+@click.option(
+    "--eval",
+    "snapshot",
+    required=True,
+    help="The rendered bundle the eval ran with: a file or an http(s) URL.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def parity(ctx: click.Context, env: str, snapshot: str, fmt: str) -> None:
+    """Is the agent under test the agent in production? Exit 0 same, 2 any difference."""
+    from .parity import check_parity, render_parity
+
+    bundle, results = check_parity(_repo(ctx), env, snapshot, dict(os.environ))
+    click.echo(render_parity(env, bundle, snapshot, results, fmt))
+    sys.exit(EXIT_FAIL if any(not r.same for r in results) else EXIT_OK)
+
+
+@main.command()
 @click.option(
     "--dir",
     "directory",
