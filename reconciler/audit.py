@@ -143,6 +143,7 @@ class Auditor:
                 results.append(TargetResult(target, bundles))
         cache.save()
         findings += _fleet_findings(results)
+        findings += torn_findings(results, repo.tags)
         return Audit(
             environment=inventory.environment,
             generated_at=now,
@@ -295,6 +296,31 @@ def _human(seconds: float) -> str:
     from .model.duration import format_duration
 
     return format_duration(seconds)
+
+
+def torn_findings(results: list[TargetResult], tags: Mapping[str, str]) -> list[Finding]:
+    """One ``torn`` finding per group whose targets run different revisions of a bundle."""
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for target in results:
+        if target.spec.group is None:
+            continue
+        for bundle in target.bundles:
+            if bundle.status is Status.DRIFTED:
+                label = "out-of-band content"
+            elif bundle.observed_revision:
+                sha = bundle.observed_revision
+                label = tags.get(sha) or sha[:12]
+            else:
+                continue  # unobservable: its own status says so
+            groups.setdefault((target.spec.group, bundle.bundle), []).append((target.name, label))
+    found = []
+    for (group, bundle), parts in sorted(groups.items()):
+        if len({label for _, label in parts}) > 1:
+            detail = "; ".join(f"{name} at {label}" for name, label in parts)
+            found.append(
+                Finding("error", "torn", f"{group} runs a torn {bundle}: {detail}", bundle=bundle)
+            )
+    return found
 
 
 def _fleet_findings(results: list[TargetResult]) -> list[Finding]:

@@ -166,6 +166,8 @@ class Audit:
                 reasons.append(f"{counts[status.value]} {status.value}")
         if "stalled" in fail_on and self.stalled:
             reasons.append("rollout stalled")
+        if "torn" in fail_on and any(f.code == "torn" for f in self.findings):
+            reasons.append("torn bundle")
         severities = {c.severity.value for t in self.targets for b in t.bundles for c in b.changes}
         reasons += [
             f"{s} change" for s in (s.value for s in Severity) if s in fail_on and s in severities

@@ -100,6 +100,9 @@ class TargetSpec(_Strict):
     carries: Literal["all"] | list[str] = "all"
     source: SourceSpec
     health: HealthSpec | None = None
+    #: Targets that together make up one region's agent (config store, prompt registry,
+    #: flag platform): when they run different revisions, the bundle is torn.
+    group: str | None = None
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,85 @@
+"""A torn bundle: targets of one region (store, prompt registry) on different revisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from tests.support.cli import reconciler
+from tests.support.configrepo import T0, ConfigRepo, inventory
+
+
+def _place(repo: ConfigRepo, target: str, rev: str) -> None:
+    doc = reconciler("--repo", repo.root, "render", "support-agent", "--revision", rev).out
+    repo.write(f"fleet/{target}/support-agent.json", doc)
+
+
+def test_a_region_split_across_revisions_is_one_torn_finding(tmp_path: Path) -> None:
+    repo = ConfigRepo(tmp_path / "config")
+    repo.bundle()
+    repo.write(
+        "targets/production.yaml",
+        inventory(
+            [
+                {
+                    "name": "ap-south-1-store",
+                    "group": "ap-south-1",
+                    "source": {"type": "file", "path": "fleet/ap-south-1-store/{bundle}.json"},
+                },
+                {
+                    "name": "ap-south-1-prompts",
+                    "group": "ap-south-1",
+                    "kind": "prompt-registry",
+                    "carries": ["prompt/*"],
+                    "source": {"type": "file", "path": "fleet/ap-south-1-prompts/{bundle}.json"},
+                },
+                {
+                    "name": "us-east-1-store",
+                    "group": "us-east-1",
+                    "source": {"type": "file", "path": "fleet/us-east-1-store/{bundle}.json"},
+                },
+            ]
+        ),
+    )
+    v1 = repo.commit("v1", T0)
+    repo.bundle(prompt="You help customers, briefly.\n")
+    v2 = repo.commit("v2", T0 + dt.timedelta(minutes=5))
+    _place(repo, "ap-south-1-store", v2)
+    _place(repo, "ap-south-1-prompts", v1)
+    _place(repo, "us-east-1-store", v2)
+    env = {"RECONCILER_NOW": (T0 + dt.timedelta(minutes=6)).isoformat()}
+    run = reconciler(
+        "--repo",
+        repo.root,
+        "audit",
+        "--env",
+        "production",
+        "--format",
+        "json",
+        "--fail-on",
+        "torn",
+        env=env,
+    )
+    assert run.code == 2, run.err
+    torn = [f for f in run.json()["findings"] if f["code"] == "torn"]
+    assert len(torn) == 1
+    message = torn[0]["message"]
+    assert message.startswith("ap-south-1 runs a torn support-agent")
+    assert f"ap-south-1-store at {v2[:12]}" in message
+    assert f"ap-south-1-prompts at {v1[:12]}" in message
+    _place(repo, "ap-south-1-prompts", v2)
+    healed = reconciler(
+        "--repo",
+        repo.root,
+        "audit",
+        "--env",
+        "production",
+        "--format",
+        "json",
+        "--fail-on",
+        "torn",
+        env=env,
+    )
+    assert healed.code == 0
+    assert not [f for f in json.loads(healed.out)["findings"] if f["code"] == "torn"]
