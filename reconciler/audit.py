@@ -117,6 +117,9 @@ class Auditor:
                 )
         views = _Views(histories, rules)
         jobs = [(t.name, b) for t in inventory.targets for b in inventory.bundles]
+        jobs += [
+            (_probe(t.name), b) for t in inventory.targets if t.probe for b in inventory.bundles
+        ]
         # Render desired for every target before any I/O, so config errors come first.
         seen = {(t.name, b): views.get(t, b) for t in inventory.targets for b in inventory.bundles}
         on_done = progress(len(jobs)) if progress is not None else None
@@ -126,20 +129,24 @@ class Auditor:
         with gc_paused():
             raw = asyncio.run(self._fetch(inventory, jobs, on_done))
             for target in inventory.targets:
-                bundles = [
-                    self._judged(
-                        target,
-                        bundle,
-                        raw[(target.name, bundle)],
+                bundles = []
+                for bundle in inventory.bundles:
+                    context = (
                         seen[(target.name, bundle)],
                         histories[bundle],
                         stamp,
                         inventory,
                         parsed,
-                        findings,
                     )
-                    for bundle in inventory.bundles
-                ]
+                    result = self._judged(
+                        target, bundle, raw[(target.name, bundle)], *context, findings
+                    )
+                    if target.probe is not None:
+                        process = self._judged(
+                            target, bundle, raw[(_probe(target.name), bundle)], *context, []
+                        )
+                        _loaded(result, process, repo.tags)
+                    bundles.append(result)
                 results.append(TargetResult(target, bundles))
         cache.save()
         findings += _fleet_findings(results)
@@ -164,6 +171,10 @@ class Auditor:
         ctx = SourceContext(repo_root=self.files_root, env=self.environ)
         try:
             sources = {t.name: open_source(t, ctx) for t in inventory.targets}
+            for t in inventory.targets:
+                if t.probe is not None:
+                    as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
+                    sources[_probe(t.name)] = open_source(as_target, ctx)
             done = await fetch_all(jobs, sources, concurrency=self.concurrency, on_done=on_done)
         finally:
             await ctx.close()
@@ -296,6 +307,43 @@ def _human(seconds: float) -> str:
     from .model.duration import format_duration
 
     return format_duration(seconds)
+
+
+def _probe(target: str) -> str:
+    """The fetch-job name of a target's probe (no target name holds a '#')."""
+    return f"{target}#probe"
+
+
+#: Store statuses a process that loaded something else turns into ``not_loaded``.
+_LOADABLE = (Status.IN_SYNC, Status.LAGGING)
+
+
+def _loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str]) -> None:
+    """Compare the process's report with the store: "store has v47, process serves v46"."""
+    store.probe = {
+        "status": str(process.status),
+        "observed_digest": process.observed_digest,
+        "observed_revision": process.observed_revision,
+        "lag_seconds": process.lag_seconds,
+        "error": process.error,
+    }
+    if store.status not in _LOADABLE or process.observed_digest == store.observed_digest:
+        return
+    if process.observed_digest is None:
+        store.probe["error"] = process.error
+        return  # the probe could not be read: the store's status stands, the reason is shown
+
+    def label(result: BundleResult) -> str:
+        sha = result.observed_revision
+        if result.status is Status.DRIFTED or not sha:
+            return "out-of-band content"
+        return tags.get(sha) or sha[:12]
+
+    age = process.lag_seconds
+    since = f" for {_human(age)}" if age else ""
+    store.error = f"store has {label(store)}, process serves {label(process)}{since}"
+    store.status = Status.NOT_LOADED
+    store.lag_seconds = max(store.lag_seconds or 0, age or 0)
 
 
 def torn_findings(results: list[TargetResult], tags: Mapping[str, str]) -> list[Finding]:

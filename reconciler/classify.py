@@ -17,6 +17,7 @@ class Status(StrEnum):
 
     IN_SYNC = "in_sync"  #: every carried component equals desired
     LAGGING = "lagging"  #: equals an earlier revision from git history
+    NOT_LOADED = "not_loaded"  #: the store holds one revision, its serving process another
     MISSING = "missing"  #: the target answered, but holds no such bundle
     DRIFTED = "drifted"  #: matches no revision in history: changed out of band
     INVALID = "invalid"  #: answered with something that is not a valid rendered bundle

@@ -57,6 +57,7 @@ class BundleResult:
     changes: list[Change] = field(default_factory=list)
     ignored: list[ignoring.Ignored] = field(default_factory=list)
     desired_digest: str | None = None  #: the digest of what this target should carry
+    probe: dict[str, Any] | None = None  #: what the serving process reports it loaded
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class BundleResult:
             "changes": [c.to_json() for c in self.changes],
             "ignored": [i.to_json() for i in self.ignored],
             "desired_digest": self.desired_digest,
+            **({"probe": self.probe} if self.probe is not None else {}),
         }
 
 
@@ -135,9 +137,12 @@ class Audit:
         return round(in_sync / len(self.targets), 2)
 
     def summary(self) -> dict[str, Any]:
+        counts = self.counts()
+        if not counts["not_loaded"]:
+            del counts["not_loaded"]  # keep the contract's summary keys unless it happens
         return {
             "targets": len(self.targets),
-            **self.counts(),
+            **counts,
             "coverage": self.coverage,
             "stalled": self.stalled,
         }

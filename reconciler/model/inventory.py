@@ -92,6 +92,24 @@ class HealthSpec(_Strict):
     timeout: Duration = 5.0
 
 
+class ProbeSpec(_Strict):
+    """The serving process's own report of what it loaded: a rendered bundle at ``url``."""
+
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return value
+
+    def as_source(self) -> HttpSourceSpec:
+        return HttpSourceSpec(type="http", url=self.url, headers=self.headers, timeout=self.timeout)
+
+
 class TargetSpec(_Strict):
     """One place where effective config lives."""
 
@@ -103,6 +121,8 @@ class TargetSpec(_Strict):
     #: Targets that together make up one region's agent (config store, prompt registry,
     #: flag platform): when they run different revisions, the bundle is torn.
     group: str | None = None
+    #: Beside the store (``source``), what the serving process says it loaded.
+    probe: ProbeSpec | None = None
 
     @field_validator("name")
     @classmethod

@@ -11,6 +11,7 @@ from .text import headline
 _ICON = {
     "in_sync": "✅",
     "lagging": "⏳",
+    "not_loaded": "🔄",
     "missing": "❔",
     "drifted": "⚠️",
     "invalid": "❌",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 _STYLE = {
     Status.IN_SYNC: "green",
     Status.LAGGING: "yellow",
+    Status.NOT_LOADED: "yellow",
     Status.MISSING: "magenta",
     Status.DRIFTED: "bold red",
     Status.INVALID: "bold red",

@@ -72,7 +72,7 @@ def test_drifted_names_a_non_ancestor_match() -> None:
 
 
 def test_worst_status_order() -> None:
-    order = ["in_sync", "lagging", "missing", "drifted", "invalid", "unreachable"]
+    order = ["in_sync", "lagging", "not_loaded", "missing", "drifted", "invalid", "unreachable"]
     assert [s.value for s in Status] == order
     assert worst_status([Status.LAGGING, Status.MISSING, Status.IN_SYNC]) is Status.MISSING
     assert worst_status([]) is Status.IN_SYNC
