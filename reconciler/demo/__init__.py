@@ -43,6 +43,23 @@ def _executable() -> str:
     return str(script.resolve()) if script.name == "reconciler" else "reconciler"
 
 
+def _eval_snapshot(repo: Path) -> Path:
+    """The rendered bundle an eval harness ran with (v47), as harnesses record it."""
+    from ..gitrepo import GitFiles, GitRepo
+    from ..render import render
+
+    git = GitRepo(repo)
+    try:
+        sha = git.commit("v47").hexsha
+        done = render(GitFiles(git, sha), "support-agent", sha)
+    finally:
+        git.close()
+    path = repo / "fleet" / "eval" / "support-agent-v47.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(done.to_bytes())
+    return path
+
+
 def _token(repo: Path) -> str:
     """The demo fleet's write token, kept beside its state so ``--serve`` reuses it."""
     path = repo / ".reconciler" / "demo-token"
@@ -93,6 +110,7 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
                     "releases.\n  v45 (9 days ago), v46 (2 days ago), and v47 (6 hours ago), which "
                     "renames the\n  report's required `summary` to `exec_summary`.\n"
                     "The v47 rollout paused itself after four of six regions; nobody noticed.\n"
+                    "ap-south-1's prompt registry got v47 while its config store kept v46.\n"
                     "A POP's prompt was hand-edited; another POP does not answer.\n"
                     f"Config repo and fleet: {repo}"
                 ),
@@ -115,6 +133,13 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
             _run(console, repo, "rollback", "--env", "production", "--to", "v46")
             _say(console, "\n[bold]7. The bad content stays quarantined[/]")
             _run(console, repo, "converge", "--env", "production")
+            _say(
+                console,
+                "\n[bold]8. Last week's eval ran v47: is the agent under test the agent in "
+                "production?[/]",
+            )
+            snapshot = _eval_snapshot(repo)
+            _run(console, repo, "parity", "--env", "production", "--eval", str(snapshot))
         exe = _executable()
         prefix = f"{exe} --repo {repo}"
         _say(
@@ -130,6 +155,7 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
             f"{prefix} audit --env production --format markdown",
             f"{prefix} diff --env production ap-south-1",
             f"{prefix} render support-agent --revision v46",
+            f"{prefix} parity --env production --eval {repo}/fleet/eval/support-agent-v47.json",
             f"{prefix} validate",
         ):
             _say(console, f"  {line}")

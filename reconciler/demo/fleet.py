@@ -41,6 +41,7 @@ class Placement:
     transport: str  # http | file | dead
     runs: str  # v46 | v47 | hand-edited
     carries: tuple[str, ...] = ()
+    group: str | None = None
 
 
 FLEET = [
@@ -48,7 +49,8 @@ FLEET = [
     Placement("eu-west-1", "region", "http", "v47"),
     Placement("us-west-2", "region", "file", "v47"),
     Placement("eu-central-1", "region", "file", "v47"),
-    Placement("ap-south-1", "region", "http", "v46"),
+    Placement("ap-south-1", "region", "http", "v46", group="ap-south-1"),
+    Placement("ap-south-1-prompts", "prompt-registry", "file", "v47", ("prompt/*",), "ap-south-1"),
     Placement("ap-northeast-1", "region", "file", "v46"),
     Placement("pop-sin", "pop", "file", "hand-edited", ("prompt/*",)),
     Placement("pop-gru", "pop", "dead", "v47", ("prompt/*",)),
@@ -111,6 +113,8 @@ def inventory_text(port: int, dead_port: int) -> str:
         lines.append(f"    kind: {place.kind}")
         if place.carries:
             lines.append(f"    carries: {json.dumps(list(place.carries))}")
+        if place.group:
+            lines.append(f"    group: {place.group}")
         if place.transport == "file":
             lines.append(f'    source: {{type: file, path: "fleet/{place.name}/{{bundle}}.json"}}')
         else:

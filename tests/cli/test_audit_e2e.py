@@ -21,14 +21,14 @@ def test_json_report_tells_the_incident(fleet: Fleet) -> None:
     assert report["schema"] == "agent-reconciler.audit/v1"
     assert report["desired"]["revision"] == fleet.shas["v47"]
     assert report["summary"] == {
-        "targets": 8,
-        "in_sync": 4,
+        "targets": 9,
+        "in_sync": 5,
         "lagging": 2,
         "missing": 0,
         "drifted": 1,
         "invalid": 0,
         "unreachable": 1,
-        "coverage": 0.5,
+        "coverage": 0.56,
         "stalled": True,
     }
     targets = _targets(report)
@@ -48,6 +48,10 @@ def test_json_report_tells_the_incident(fleet: Fleet) -> None:
     codes = {(f["code"], f.get("target")) for f in report["findings"]}
     assert ("stalled", "ap-south-1") in codes
     assert ("misstated_digest", "pop-sin") in codes
+    torn = [f["message"] for f in report["findings"] if f["code"] == "torn"]
+    assert torn == [
+        "ap-south-1 runs a torn support-agent: ap-south-1 at v46; ap-south-1-prompts at v47"
+    ]
 
 
 def test_desired_digest_matches_render(fleet: Fleet) -> None:

@@ -13,7 +13,9 @@ def test_demo_shows_the_incident(tmp_path: Path) -> None:
     run = reconciler("demo", "--dir", tmp_path / "demo", timeout=120)
     assert run.code == 0, run.err
     out = run.out
-    assert "4 in_sync, 2 lagging, 1 drifted, 1 unreachable" in out
+    assert "5 in_sync, 2 lagging, 1 drifted, 1 unreachable" in out
+    assert "ap-south-1 runs a torn support-agent" in out
+    assert "the agent under test is not the agent in production" in out
     assert "STALLED" in out
     assert "summary -> exec_summary" in out
     assert "- Keep answers short: two paragraphs" in out  # the hand edit, line by line
