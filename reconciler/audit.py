@@ -23,6 +23,7 @@ from .classify import Lineage, Status, Verdict, classify
 from .config.inventory import load_inventory
 from .diff import diff_bundle
 from .diff.change import Severity
+from .diff.findings import model_pin_findings
 from .errors import ConfigError
 from .gitrepo import GitRepo
 from .history import BundleHistory, DigestCache
@@ -151,6 +152,12 @@ class Auditor:
         cache.save()
         findings += _fleet_findings(results)
         findings += torn_findings(results, repo.tags)
+        for bundle in inventory.bundles:
+            components = histories[bundle].desired_render(None).components
+            findings += [
+                Finding("warning", code, message, bundle=bundle)
+                for code, message in model_pin_findings(components)
+            ]
         return Audit(
             environment=inventory.environment,
             generated_at=now,

@@ -8,7 +8,7 @@ Schema comparison are importable for callers that hold a single component.
 from .bundle import diff_bundle
 from .change import Breaks, Change, Kind, Severity, worst
 from .components import diff_component
-from .schema import compare_schema
+from .schema import compare_schema, is_subschema
 
 __all__ = [
     "Breaks",
@@ -18,5 +18,6 @@ __all__ = [
     "compare_schema",
     "diff_bundle",
     "diff_component",
+    "is_subschema",
     "worst",
 ]

@@ -8,6 +8,7 @@ thing (descriptions aside): one change, ``old -> new``, never a removal plus an 
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from typing import Any
 
 from .change import Kind, Severity
@@ -61,7 +62,7 @@ class ObjectRules:
             required = "required " if was in old_req else ""
             side = BOTH if now in new_req else OLD
             summary = f"{required}property renamed: {was} -> {now}"
-            self.emit([breaking(sub, Kind.CHANGED, summary, side)], flip)
+            self.emit([replace(breaking(sub, Kind.CHANGED, summary, side), presence=True)], flip)
             self.schema(old_props[was], new_props[now], sub, flip, active)  # descriptions
         renamed_old = {was for was, _ in renames}
         renamed_new = {now for _, now in renames}
@@ -94,7 +95,8 @@ class ObjectRules:
     ) -> None:
         # Validation passes (LENIENT), but code that reads the property finds nothing.
         required = "required " if name in old_req else ""
-        self.emit([breaking(path, Kind.REMOVED, f"{required}property removed: {name}", OLD)], flip)
+        summary = f"{required}property removed: {name}"
+        self.emit([replace(breaking(path, Kind.REMOVED, summary, OLD), presence=True)], flip)
         rest = new.get("additionalProperties", MISSING)
         if isinstance(rest, dict):  # partially open: the name now validates against `rest`
             self.schema(schema, rest, path, flip, active)

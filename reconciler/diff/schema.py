@@ -3,13 +3,16 @@ means for readers on either side (design §6): validation both ways under Conflu
 policy, plus field presence (a property removed or renamed breaks the code that reads it).
 
 The walker visits both schemas in step, keyword by keyword, with local ``$ref`` resolved; leaf
-keywords follow the rules in :mod:`.keywords`. Where a keyword is not analysed for subsumption
-yet (a combinator that appears or vanishes, ``if``), the change is still reported as breaking
-(a constraint added narrows, one removed widens, ``if`` both ways): never falsely compatible.
+keywords follow the rules in :mod:`.keywords`. Where the combinators of a schema are reshaped
+(``allOf``/``anyOf``/``oneOf`` appearing, vanishing, switching kind or changing their number of
+branches), the walk's verdict is checked against :mod:`.subschema` both ways: a side whose
+inclusion is shown breaks no reader on validation grounds (field presence still counts). Where
+nothing can be shown (``if`` too), the change stays breaking: never falsely compatible.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +31,7 @@ from .keywords import (
 )
 from .objects import ObjectRules
 from .refs import Resolver
+from .subschema import Subsumption
 from .values import MISSING, Delta, join, key_of, ordering, same
 
 _Active = frozenset[tuple[tuple[str, ...], tuple[str, ...]]]
@@ -53,6 +57,44 @@ def compare_schema(
     return sorted(walker.out, key=ordering)
 
 
+def is_subschema(a: Any, b: Any, *, a_document: Any = None, b_document: Any = None) -> bool:
+    """Whether every value valid under schema ``a`` is shown to be valid under ``b`` (local
+    ``$ref`` resolved against the schema, then its document). ``False`` means "not shown"."""
+    left = Resolver(a) if a_document is None else Resolver(a, a_document)
+    right = Resolver(b) if b_document is None else Resolver(b, b_document)
+    return _subsumption(left, right, 0).check(a, b)
+
+
+def _subsumption(left: Resolver, right: Resolver, depth: int) -> Subsumption:
+    def plain(a: Any, b: Any, at: int) -> bool:
+        walker = SchemaWalker(left, right, at)
+        walker.schema(a, b, "")
+        return not any(
+            d.severity is Severity.BREAKING and d.breaks in (NEW, BOTH) for d in walker.out
+        )
+
+    return Subsumption(left, right, plain, depth)
+
+
+def _lists(schema: dict[str, Any]) -> dict[str, list[Any]]:
+    return {k: v for k, v in schema.items() if k in _COMBINATORS and isinstance(v, list)}
+
+
+def _reshape(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """How the combinators of two schemas differ in shape (``""`` when they line up)."""
+    was, now = _lists(old), _lists(new)
+    if was.keys() != now.keys():
+        before = "+".join(sorted(was)) or "no combinator"
+        after = "+".join(sorted(now)) or "no combinator"
+        return f"{before} -> {after}"
+    for keyword in sorted(was):
+        o = {key_of(x) for x in was[keyword]}
+        n = {key_of(x) for x in now[keyword]}
+        if len(o - n) != len(n - o):
+            return f"{keyword}: {_branches(len(was[keyword]))} -> {len(now[keyword])}"
+    return ""
+
+
 def _branches(count: int) -> str:
     return f"{count} branch{'' if count == 1 else 'es'}"
 
@@ -60,8 +102,8 @@ def _branches(count: int) -> str:
 class SchemaWalker(ObjectRules):
     """Walks two schemas in step and collects their changes in ``out``."""
 
-    def __init__(self, old: Resolver, new: Resolver) -> None:
-        self.old, self.new = old, new
+    def __init__(self, old: Resolver, new: Resolver, depth: int = 0) -> None:
+        self.old, self.new, self.depth = old, new, depth
         self.out: list[Delta] = []
 
     def emit(self, deltas: list[Delta], flip: bool) -> None:
@@ -89,6 +131,18 @@ class SchemaWalker(ObjectRules):
             if key in active:
                 return
             active = active | {key}
+        reshape = _reshape(old, new)
+        if reshape:
+            saved, self.out = self.out, []
+            self._keywords(old, new, path, flip, active)
+            found, self.out = self.out, saved
+            self._judge(found, old, new, path, flip, reshape)
+            return
+        self._keywords(old, new, path, flip, active)
+
+    def _keywords(
+        self, old: dict[str, Any], new: dict[str, Any], path: str, flip: bool, active: _Active
+    ) -> None:
         object_done = False
         for keyword in sorted(old.keys() | new.keys()):
             if keyword in DEFINITIONS:
@@ -99,6 +153,52 @@ class SchemaWalker(ObjectRules):
                     object_done = True
                 continue
             self.keyword(keyword, old, new, path, flip, active)
+
+    def _judge(
+        self,
+        found: list[Delta],
+        old: dict[str, Any],
+        new: dict[str, Any],
+        path: str,
+        flip: bool,
+        reshape: str,
+    ) -> None:
+        """Keep the walk's changes under reshaped combinators, minus the validation breaks a
+        subsumption check disproves; one change at ``path`` says what the check showed."""
+        forward = _subsumption(self.old, self.new, self.depth + 1).check(old, new)
+        backward = _subsumption(self.new, self.old, self.depth + 1).check(new, old)
+        cleared = set()  # the sides (as emitted, so flipped under `not`) no value breaks
+        if forward:
+            cleared.add(OLD if flip else NEW)
+        if backward:
+            cleared.add(NEW if flip else OLD)
+        dropped = False
+        for delta in found:
+            if delta.severity is not Severity.BREAKING or delta.breaks is None:
+                self.out.append(delta)
+                continue
+            sides = {OLD, NEW} if delta.breaks is BOTH else {delta.breaks}
+            left = sides - cleared
+            if delta.presence:  # field presence breaks old readers whatever validation says
+                left |= {NEW if flip else OLD} & sides
+            if left == sides:
+                self.out.append(delta)
+            elif left:
+                self.out.append(replace(delta, breaks=left.pop()))
+                dropped = True
+            else:
+                dropped = True
+        if not dropped:
+            return
+        if forward and backward:
+            summary = f"{reshape}: accepts the same values"
+            self.out.append(Delta(path, Kind.CHANGED, Severity.COMPATIBLE, summary))
+        elif forward:
+            summary = f"{reshape}: widened (every value valid before is still valid)"
+            self.emit([breaking(path, Kind.CHANGED, summary, OLD)], flip)
+        else:
+            summary = f"{reshape}: narrowed (every value valid now was valid before)"
+            self.emit([breaking(path, Kind.CHANGED, summary, NEW)], flip)
 
     def _not_both_objects(self, old: Any, new: Any, path: str, flip: bool) -> None:
         if same(old, new):
@@ -142,6 +242,8 @@ class SchemaWalker(ObjectRules):
                 self.emit([breaking(sub, kind_of(o, n), summary, BOTH)], flip)
         elif keyword in SCHEMAS:
             self.schema(o, n, sub, flip, active)
+        elif keyword == "patternProperties":
+            self.pattern_properties(old, new, sub, flip, active)
         elif keyword in _KEYED:
             self.keyed(o, n, sub, flip, active)
         else:
@@ -182,6 +284,54 @@ class SchemaWalker(ObjectRules):
                 self.dependent_required(o, n, sub, flip)
             else:
                 self.schema(o, n, sub, flip, active)
+
+    def pattern_properties(
+        self, old: dict[str, Any], new: dict[str, Any], path: str, flip: bool, active: _Active
+    ) -> None:
+        """Patterns present on both sides are compared; a pattern that appears on a closed
+        object (``additionalProperties: false``) constrains only the named properties it
+        matches, one that vanishes from a closed object only those of the other side: each is
+        checked for inclusion, and the keys it lets in are, under LENIENT, compatible."""
+        old_map = old.get("patternProperties", MISSING)
+        new_map = new.get("patternProperties", MISSING)
+        old_map = old_map if isinstance(old_map, dict) else {}
+        new_map = new_map if isinstance(new_map, dict) else {}
+        for pattern in sorted(old_map.keys() | new_map.keys()):
+            o, n = old_map.get(pattern, MISSING), new_map.get(pattern, MISSING)
+            sub = join(path, pattern)
+            appeared = o is MISSING and old.get("additionalProperties") is False
+            vanished = n is MISSING and new.get("additionalProperties") is False
+            if appeared and self._pattern_covers(pattern, old, n, self.old, self.new):
+                summary = f"pattern {pattern} added to a closed object (LENIENT: compatible)"
+                self.emit([Delta(sub, Kind.ADDED, Severity.COMPATIBLE, summary)], flip)
+                continue
+            if vanished and self._pattern_covers(pattern, new, o, self.new, self.old):
+                summary = f"pattern {pattern} removed from a closed object (LENIENT: compatible)"
+                self.emit([Delta(sub, Kind.REMOVED, Severity.COMPATIBLE, summary)], flip)
+                continue
+            self.schema(o, n, sub, flip, active)
+
+    def _pattern_covers(
+        self,
+        pattern: str,
+        closed: dict[str, Any],
+        other: Any,
+        closed_resolver: Resolver,
+        other_resolver: Resolver,
+    ) -> bool:
+        """Whether every named property of the ``closed`` side that ``pattern`` matches is
+        shown to fit ``other`` (the pattern's schema on the other side)."""
+        try:
+            regex = re.compile(pattern)
+        except re.error:
+            return False
+        props = closed.get("properties")
+        props = props if isinstance(props, dict) else {}
+        check = _subsumption(closed_resolver, other_resolver, self.depth + 1).check
+        for name, schema in props.items():
+            if regex.search(name) and not check(schema, other):
+                return False
+        return True
 
     def dependent_required(self, old: Any, new: Any, path: str, flip: bool) -> None:
         """Names that must come along with a property: more narrows, fewer widens."""

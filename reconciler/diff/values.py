@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .change import Breaks, Kind, Severity
@@ -36,6 +36,8 @@ class Delta:
     summary: str
     breaks: Breaks | None = None
     lines: tuple[str, ...] = ()
+    #: A field-presence break (a property removed or renamed): it holds whatever validation says.
+    presence: bool = field(default=False, compare=False, repr=False)
 
 
 def ordering(delta: Delta) -> tuple[str, str, int, str]:
@@ -109,15 +111,50 @@ def walk(
     *,
     label: Callable[[str], str] = _plain_label,
     lists_as_sets: bool = False,
+    note: Note | None = None,
 ) -> list[Delta]:
     """Every difference between two JSON values, each at its dotted path with ``severity``.
 
     ``label`` names a path in summaries; with ``lists_as_sets`` a list of scalars is compared as
-    a set (order and duplicates do not count) and reported as one entry per list.
+    a set (order and duplicates do not count) and reported as one entry per list. ``note`` may
+    add to the summary of a changed value, or of a set's change (``old``/``new`` are then the
+    values removed and added), e.g. a direction such as ``" (raised)"``.
     """
     out: list[Delta] = []
     _walk(old, new, path, severity, label, lists_as_sets, out)
-    return out
+    if note is None:
+        return out
+    return [_noted(delta, old, new, path, note) for delta in out]
+
+
+#: ``note(path, old, new)``: text to append to a change's summary ("" for none).
+Note = Callable[[str, Any, Any], str]
+
+
+def at(value: Any, path: str, base: str = "") -> Any:
+    """The value at dotted ``path`` (relative to ``base``) inside ``value``, or ``MISSING``."""
+    rest = path[len(base) :].lstrip(".") if base and path.startswith(base) else path
+    node = value
+    for part in rest.split(".") if rest else []:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return MISSING
+    return node
+
+
+def _noted(delta: Delta, old: Any, new: Any, base: str, note: Note) -> Delta:
+    was, now = at(old, delta.path, base), at(new, delta.path, base)
+    if _scalar_list(was) and _scalar_list(now):  # a set's change: pass what left and came
+        was_keys, now_keys = {key_of(v) for v in was}, {key_of(v) for v in now}
+        was = [v for v in was if key_of(v) not in now_keys]
+        now = [v for v in now if key_of(v) not in was_keys]
+    extra = note(delta.path, was, now)
+    if not extra:
+        return delta
+    return Delta(delta.path, delta.kind, delta.severity, delta.summary + extra, delta.breaks)
 
 
 def _scalar_list(value: Any) -> bool:
