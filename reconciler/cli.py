@@ -252,6 +252,42 @@ def _format(result: Audit, fmt: str, failures: list[str], repo: Path) -> str:
 
 @main.command()
 @click.option("--env", "env", required=True, help="The environment (targets/<env>.yaml).")
+@click.option("--base", help="Offline: compare each target's render at REV (e.g. the merge base).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on",
+    default="breaking",
+    show_default=True,
+    help="Comma-separated statuses/severities that exit 2 ('none' for never).",
+)
+@click.option("--revision", help="Desired revision (default: HEAD).")
+@click.pass_context
+def plan(
+    ctx: click.Context, env: str, base: str | None, fmt: str, fail_on: str, revision: str | None
+) -> None:
+    """What converging to the desired revision would change, per target (a PR preview)."""
+    from .plan import PLAN_SCHEMA, plan_offline
+
+    policy = _fail_on(fail_on)
+    repo = _repo(ctx)
+    if base is not None:
+        result = plan_offline(repo, env, base, _now(), revision)
+    else:
+        result = _audit(repo, env, revision)
+        result.schema = PLAN_SCHEMA
+    failures = result.failures(policy)
+    click.echo(_format(result, fmt, failures, repo))
+    sys.exit(EXIT_FAIL if failures else EXIT_OK)
+
+
+@main.command()
+@click.option("--env", "env", required=True, help="The environment (targets/<env>.yaml).")
 @click.option("--watch", is_flag=True, help="Refresh until interrupted.")
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between refreshes.")
 @click.option("--fail-on", default=DEFAULT_FAIL_ON, show_default=True)

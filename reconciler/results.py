@@ -118,6 +118,7 @@ class Audit:
     targets: list[TargetResult]
     findings: list[Finding]
     inventory: Inventory
+    schema: str = AUDIT_SCHEMA  #: the plan reuses this document with its own schema
 
     def counts(self) -> dict[str, int]:
         counts = {str(s): 0 for s in Status}
@@ -149,7 +150,7 @@ class Audit:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "schema": AUDIT_SCHEMA,
+            "schema": self.schema,
             "environment": self.environment,
             "generated_at": _iso(self.generated_at),
             "desired": {

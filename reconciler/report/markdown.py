@@ -26,7 +26,8 @@ def _cell(text: str) -> str:
 def render_markdown(audit: Audit, tags: Mapping[str, str], failures: list[str]) -> str:
     verdict = f"**FAIL**: {', '.join(failures)}" if failures else "**OK**: nothing fails the policy"
     lines = [
-        f"## agent-reconciler audit: {audit.environment}",
+        f"## agent-reconciler {'plan' if audit.schema.endswith('plan/v1') else 'audit'}: "
+        f"{audit.environment}",
         "",
         headline(audit, tags),
         "",
