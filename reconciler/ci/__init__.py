@@ -1,0 +1,1 @@
+"""Continuous-integration glue: the GitHub composite action's entry point (``action.yml``)."""
