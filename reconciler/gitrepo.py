@@ -176,10 +176,6 @@ class GitRepo:
         """The first line of a commit message."""
         return self.commit(sha).summary if isinstance(self.commit(sha).summary, str) else ""
 
-    def is_ancestor(self, older: str, newer: str) -> bool:
-        """Whether ``older`` is ``newer`` or one of its ancestors."""
-        return self.repo.is_ancestor(older, newer)
-
 
 class GitFiles:
     """The repo's files at one revision, read from git objects (a :class:`BundleFiles`)."""

@@ -174,6 +174,17 @@ class Daemon:
         duration = time.perf_counter() - started
         self._publish(step, duration)
 
+    def _count(self, done: Any) -> None:
+        """Feed the alert and apply counters from what this step did."""
+        from ..rollout.model import Apply, Notify
+
+        failed = {error.split(":", 1)[0] for error in done.errors}
+        for action in done.actions:
+            if isinstance(action, Apply):
+                self.metrics.count_apply("failed" if action.target in failed else "ok")
+            elif isinstance(action, Notify):
+                self.metrics.count_alert(action.condition, action.state)
+
     def _publish(self, step: Any, duration: float) -> None:
         from ..rollout.view import status_json
 
@@ -186,6 +197,7 @@ class Daemon:
             r = done.rollout
             for error in done.errors:
                 log("action_failed", bundle=bundle, error=error)
+            self._count(done)
             self.metrics.observe_rollout(
                 bundle,
                 coverage=r.coverage if r else audit.coverage,

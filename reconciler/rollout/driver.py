@@ -372,7 +372,7 @@ class Driver:
                 return 0, step
             if step.blocked:
                 return 2, step
-            budget = _budget(step, timeout, started, self.clock())
+            budget = _budget(timeout, started, self.clock())
             if budget is not None and budget <= 0:
                 return 2, step
             sleep(poll if budget is None else min(poll, budget))
@@ -418,7 +418,7 @@ class Driver:
             repo.close()
 
 
-def _budget(step: Step, timeout: float | None, started: float, now: float) -> float | None:
+def _budget(timeout: float | None, started: float, now: float) -> float | None:
     if timeout is None:
         return None
     return started + timeout - now

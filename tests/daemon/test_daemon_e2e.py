@@ -102,6 +102,12 @@ def test_full_rollout_across_waves_then_a_new_commit(
         code, body = daemon.get("/metrics")
         assert code == 200
         assert b'reconciler_last_audit_timestamp_seconds{environment="production"}' in body
+        applied = [
+            line
+            for line in body.splitlines()
+            if line.startswith(b"reconciler_applies_total") and b'outcome="ok"' in line
+        ]
+        assert applied and float(applied[0].split()[-1]) >= 4  # every target written at least once
         check = subprocess.run([str(promtool), "check", "metrics"], input=body, capture_output=True)
         assert check.returncode == 0, check.stdout + check.stderr
         assert daemon.get("/healthz")[0] == 200
