@@ -268,15 +268,23 @@ class UnleashSource:
             )
 
     async def _create(self, name: str, description: str) -> None:
-        """Create the feature; an archived one of that name is deleted first (it blocks it)."""
+        """Create the feature, or revive an archived one of that name (its history stays)."""
         body = {"name": name, "type": FEATURE_TYPE, "description": description}
         what = f"feature {name}: creating it"
         if await self._call("POST", self._features, body, what=what, accept=(409,)) is not None:
             return
-        # 409: the name is taken. Unleash deletes only archived features, so this never
-        # removes a live feature of another project.
-        await self._call("DELETE", f"archive/{quote(name, safe='')}", what=what, accept=(404, 409))
-        if await self._call("POST", self._features, body, what=what, accept=(409,)) is None:
+        # 409: the name is taken, most often by a feature archived by hand. Revive it rather
+        # than delete it: Unleash keeps its event history, and it comes back disabled everywhere
+        # with its old strategies, which the apply then replaces. Unleash refuses (403) to
+        # revive a feature of another project, so this never touches someone else's flag.
+        revived = await self._call(
+            "POST",
+            f"projects/{quote(self._project, safe='')}/revive",
+            {"features": [name]},
+            what=f"feature {name}: reviving it from the archive",
+            accept=(403,),
+        )
+        if revived is None:
             raise PermanentError(f"{what}: the name is taken by a feature of another project")
 
     # -- HTTP --------------------------------------------------------------------------------

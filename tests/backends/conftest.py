@@ -44,3 +44,18 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
 def unleash() -> Iterator[Unleash]:
     """The flag platform: Unleash at ``unleash.url``, seeded and inspected through ``unleash``."""
     yield from serve(running_unleash, UnleashUnavailable)
+
+
+@pytest.fixture(autouse=True)
+def _unleash_stays_up(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A crash of the shared Unleash fails the test it happened in, with the server's own log,
+    and the server is restarted (same database, same port) so the tests after it still run."""
+    if "unleash" not in request.fixturenames:
+        yield
+        return
+    server: Unleash = request.getfixturevalue("unleash")
+    server.check_alive()
+    yield
+    crashed = server.check_alive()
+    if crashed:
+        pytest.fail(f"the Unleash server died during this test: {crashed}", pytrace=False)

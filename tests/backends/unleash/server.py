@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,16 @@ class Unleash:
 
     url: str
     token: str
+    node: _Node | None = field(default=None, repr=False, compare=False)
+
+    def check_alive(self) -> str:
+        """ "" when the server runs; else restart it (same database, same port) and say why."""
+        if self.node is None or self.node.process.poll() is None:
+            return ""
+        code = self.node.process.returncode
+        why = f"unleash-server exited (code {code}); its log ends:\n{_tail(self.node.log)}"
+        self.node.start()
+        return why
 
     # -- REST admin -------------------------------------------------------------------------
 
@@ -156,16 +166,6 @@ def _postgres(home: Path) -> Iterator[str]:
         )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + READY_WITHIN
     while time.monotonic() < deadline:
@@ -179,6 +179,36 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
                 return
         time.sleep(0.2)
     raise UnleashUnavailable(f"unleash-server not ready within {READY_WITHIN:g} s:\n{_tail(log)}")
+
+
+class _Node:
+    """The unleash-server process, restartable on the same port against the same database."""
+
+    def __init__(self, env: dict[str, str], url: str, log: Path) -> None:
+        self.env, self.url, self.log = env, url, log
+        self.process: subprocess.Popen[bytes] = self.start()
+
+    def start(self) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(NODE), str(SERVER)],
+                cwd=PREFIX,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _wait_ready(self.url, self.process, self.log)
+        return self.process
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
 
 
 @contextmanager
@@ -207,21 +237,11 @@ def running_unleash() -> Iterator[Unleash]:
                 "LOG_LEVEL": "warn",
                 "NODE_ENV": "production",
             }
-            log = home / "unleash.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [str(NODE), str(SERVER)],
-                    cwd=PREFIX,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            url = f"http://127.0.0.1:{port}"
+            node = _Node(env, url, home / "unleash.log")
             try:
-                url = f"http://127.0.0.1:{port}"
-                _wait_ready(url, process, log)
-                yield Unleash(url, token)
+                yield Unleash(url, token, node)
             finally:
-                _stop(process)
+                node.stop()
     finally:
         shutil.rmtree(home, ignore_errors=True)

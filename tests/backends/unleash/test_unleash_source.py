@@ -308,12 +308,17 @@ def test_an_archived_flag_is_missing_and_apply_brings_it_back(
     error = failure(spec_, fetch(bundle), root=tmp_path, env=env(unleash))
     assert type(error) is NotFound
 
-    # The archived feature blocks its name (409) until it is deleted from the archive.
+    # The archived feature blocks its name (409): apply revives it, so its history stays.
     run(spec_, apply(bundle, render.to_bytes()), root=tmp_path, env=env(unleash))
 
     assert flag_digests(run(spec_, fetch(bundle), root=tmp_path, env=env(unleash))) == wanted(
         render
     )
+    history = unleash.call("GET", f"events/{bundle}.f")["events"]
+    kinds = [event["type"] for event in reversed(history)]
+    assert kinds[0] == "feature-created"
+    assert kinds.index("feature-archived") < kinds.index("feature-revived")
+    assert "feature-deleted" not in kinds
 
 
 @pytest.mark.parametrize(
