@@ -71,6 +71,11 @@ class Auditor:
         self.environ = dict(os.environ if environ is None else environ)
         self.concurrency = concurrency
         self.only = only
+        #: ``(target, bundle) -> document`` to apply just before that job's verifying fetch,
+        #: in the same worker and session (``rollback``); their failures land in
+        #: ``apply_errors``, and the fetch still says what the target really holds.
+        self.apply_first: Mapping[tuple[str, str], bytes] = {}
+        self.apply_errors: dict[tuple[str, str], SourceError] = {}
 
     def run(
         self,
@@ -182,7 +187,14 @@ class Auditor:
                 if t.probe is not None:
                     as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
                     sources[_probe(t.name)] = open_source(as_target, ctx)
-            done = await fetch_all(jobs, sources, concurrency=self.concurrency, on_done=on_done)
+            done = await fetch_all(
+                jobs,
+                sources,
+                concurrency=self.concurrency,
+                on_done=on_done,
+                apply_first=self.apply_first,
+                apply_errors=self.apply_errors,
+            )
         finally:
             await ctx.close()
         return dict(zip(jobs, done, strict=True))

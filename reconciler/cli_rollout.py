@@ -97,7 +97,7 @@ def register(main: click.Group, repo_of: Any, tags_of: Any) -> None:
         """Restore REV on every target at once, verify by re-fetching, quarantine desired."""
         repo = repo_of(ctx)
         driver = _driver(repo, env)
-        code, after, elapsed = driver.rollback(to)
+        code, after, elapsed, errors = driver.rollback(to)
         counts = after.counts()
         click.echo(
             f"rolled back {len(after.targets)} targets to {to} in {elapsed:.2f}s: "
@@ -107,6 +107,8 @@ def register(main: click.Group, repo_of: Any, tags_of: Any) -> None:
         for target in after.targets:
             if str(target.status) != "in_sync":
                 click.echo(f"  {target.name}: {target.status} {target.error or ''}".rstrip())
+        for error in errors:
+            click.echo(f"  {error}")
         click.echo(
             "the desired digest is quarantined: converge and the daemon will not apply it "
             "until the bundle changes or `reconciler rollout resume`"

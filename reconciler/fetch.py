@@ -50,10 +50,26 @@ async def fetch_all(
     *,
     concurrency: int = 256,
     on_done: Callable[[], None] | None = None,
+    apply_first: Mapping[Job, bytes] | None = None,
+    apply_errors: dict[Job, SourceError] | None = None,
 ) -> list[Result]:
-    """Fetch every ``(target, bundle)``; results are in the order of ``jobs``."""
+    """Fetch every ``(target, bundle)``; results are in the order of ``jobs``.
+
+    A job found in ``apply_first`` writes that document first, then fetches to verify it (one
+    worker, one pooled connection: no second pass over the fleet); a failed write is recorded
+    in ``apply_errors`` and the fetch still reports what the target holds.
+    """
+    writes = apply_first or {}
+    failed = apply_errors if apply_errors is not None else {}
 
     async def fetch(job: Job) -> bytes:
-        return await sources[job[0]].fetch(job[1])
+        source = sources[job[0]]
+        document = writes.get(job)
+        if document is not None:
+            try:
+                await source.apply(job[1], document)
+            except SourceError as exc:
+                failed[job] = exc
+        return await source.fetch(job[1])
 
     return await bounded(jobs, fetch, concurrency=concurrency, on_done=on_done)

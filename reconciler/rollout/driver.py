@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..audit import Auditor, gc_paused
 from ..canonical import bundle_digest
@@ -76,6 +77,15 @@ class Step:
         return any(b.blocked for b in self.bundles.values())
 
 
+class RolledBack(NamedTuple):
+    """What ``rollback`` did: exit code, the verifying audit, seconds, failed writes."""
+
+    code: int
+    audit: Audit
+    elapsed: float
+    errors: list[str]
+
+
 def fleet_digest(audit: Audit, bundle: str) -> str:
     """What the fleet should carry for ``bundle``: per-target desired digests (overlays too)."""
     per_target = {}
@@ -114,15 +124,19 @@ class Driver:
     # -- observing -------------------------------------------------------------------------
 
     def audit(self, revision: str | None = None) -> Audit:
-        moment = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
-        auditor = Auditor(
+        return self._auditor(revision).run(now=self._moment())
+
+    def _auditor(self, revision: str | None = None) -> Auditor:
+        return Auditor(
             self.repo_root,
             self.environment,
             revision=revision or self.revision,
             environ=self.environ,
             files_root=self.files_root,
         )
-        return auditor.run(now=moment)
+
+    def _moment(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
 
     def observations(self, audit: Audit, bundle: str) -> dict[str, Observation]:
         checks = self._health(audit.inventory)
@@ -258,20 +272,25 @@ class Driver:
 
         with gc_paused():
             outcomes = asyncio.run(run())
-        errors = [
-            f"{target}: apply failed: {outcome}"
+        failed = {
+            target: outcome
             for target, outcome in zip(targets, outcomes, strict=True)
             if outcome is not None
-        ]
-        failed = {e.split(":", 1)[0]: e for e in errors}
+        }
+        return self._record_applies(bundle, revision, targets, failed)
+
+    def _record_applies(
+        self, bundle: str, revision: str, targets: list[str], failed: Mapping[str, SourceError]
+    ) -> list[str]:
+        errors = {t: f"{t}: apply failed: {failed[t]}" for t in targets if t in failed}
         self.store.record_applies(
             self.environment,
             bundle,
             revision,
             self.clock(),
-            [(t, "error" if t in failed else "ok", failed.get(t)) for t in targets],
+            [(t, "error" if t in errors else "ok", errors.get(t)) for t in targets],
         )
-        return errors
+        return list(errors.values())
 
     def _documents(self, bundle: str, revision: str, targets: list[str]) -> dict[str, bytes]:
         repo = GitRepo(self.repo_root)
@@ -377,7 +396,7 @@ class Driver:
                 return 2, step
             sleep(poll if budget is None else min(poll, budget))
 
-    def rollback(self, to: str) -> tuple[int, Audit, float]:
+    def rollback(self, to: str) -> RolledBack:
         """Put ``to`` on every target at once, verify by re-fetching, quarantine desired."""
         repo = GitRepo(self.repo_root)
         try:
@@ -390,11 +409,21 @@ class Driver:
         started = time.perf_counter()
         inventory = load_inventory(self.repo_root, self.environment, cache_dir(self.repo_root))
         now = self.clock()
+        names = [t.name for t in inventory.targets]
+        # Each target is written and re-fetched by the same worker in one pass: the verifying
+        # audit is the rollback itself, not a second trip over the fleet.
+        auditor = self._auditor(target_sha)
+        auditor.apply_first = {
+            (target, bundle): document
+            for bundle in inventory.bundles
+            for target, document in self._documents(bundle, target_sha, names).items()
+        }
+        after = auditor.run(now=self._moment())
+        elapsed = time.perf_counter() - started
         errors: list[str] = []
         for bundle in inventory.bundles:
-            errors += self.apply(inventory, bundle, target_sha, [t.name for t in inventory.targets])
-        after = self.audit(revision=target_sha)
-        elapsed = time.perf_counter() - started
+            failed = {t: e for (t, b), e in auditor.apply_errors.items() if b == bundle}
+            errors += self._record_applies(bundle, target_sha, names, failed)
         for bundle in inventory.bundles:
             bad = self._desired_digest(bundle, desired)
             self.store.quarantine(
@@ -408,7 +437,7 @@ class Driver:
                     [("rolled_back", {"bundle": bundle, "to": target_sha})],
                 )
         verified = all(t.status is Status.IN_SYNC for t in after.targets)
-        return (0 if verified and not errors else 2), after, elapsed
+        return RolledBack(0 if verified and not errors else 2, after, elapsed, errors)
 
     def _desired_digest(self, bundle: str, revision: str) -> str:
         repo = GitRepo(self.repo_root)

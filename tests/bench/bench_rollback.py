@@ -2,8 +2,9 @@
 
 One run, one machine: nginx on 127.0.0.1 (WebDAV PUT) holds v2 on every target; the floor PUTs
 v1's document to every target and GETs it back with a bare aiohttp loop (256 workers, one
-session); the measured path is the real ``Driver.rollback`` (render, apply through the sources,
-verify by a full re-fetching audit, quarantine). Goal: <= 1.5x.
+session); the measured path is the real ``Driver.rollback`` (render; one verifying audit in
+which each worker writes its target through the source and re-fetches it; quarantine).
+Goal: <= 1.5x.
 
 Run: ``.venv/bin/python -m tests.bench.bench_rollback [targets]``.
 """
@@ -83,7 +84,7 @@ def main() -> None:
                 driver = Driver(repo.root, "production", open_store(repo.root), environ={})
                 gc.collect()
                 started = time.perf_counter()
-                code, after, _ = driver.rollback(v1)
+                code, after, _, _ = driver.rollback(v1)
                 rollbacks.append(time.perf_counter() - started)
                 driver.store.close()
                 assert code == 0 and after.counts()["in_sync"] == count, after.counts()

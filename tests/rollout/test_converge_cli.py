@@ -112,6 +112,24 @@ def test_rollback_restores_verifies_and_quarantines(repo: ConfigRepo) -> None:
     assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 0
 
 
+def test_a_rollback_that_cannot_write_a_target_says_so_and_exits_2(repo: ConfigRepo) -> None:
+    v1 = repo.git("rev-parse", "HEAD").strip()
+    repo.bundle(prompt="v2\n")
+    repo.commit("v2")
+    assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 0
+    path = repo.root / "targets/production.yaml"
+    config = json.loads(path.read_text())
+    dead = {"type": "http", "url": "http://127.0.0.1:9/x.json"}  # nothing listens on port 9
+    config["targets"].append({"name": "dead", "kind": "region", "source": dead})
+    path.write_text(json.dumps(config))
+    back = reconciler("--repo", repo.root, "rollback", "--env", "production", "--to", v1)
+    assert back.code == 2, back.out + back.err
+    assert "4 verified by re-fetching, 1 NOT verified" in back.out
+    assert "dead: apply failed: " in back.out and "dead: unreachable" in back.out
+    regions = [t for t in _audit(repo)["targets"] if t["name"] in ("eu", "us", "canary")]
+    assert {t["bundles"][0]["observed_revision"] for t in regions} == {v1}  # the rest went back
+
+
 def test_rollback_to_desired_is_an_error(repo: ConfigRepo) -> None:
     run = reconciler("--repo", repo.root, "rollback", "--env", "production", "--to", "HEAD")
     assert run.code == 1 and "is the desired revision" in run.err
