@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -21,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.servers.process import stop_group
 
 ROOT = Path(__file__).resolve().parents[3]
 MLFLOW = ROOT / ".venv-mlflow" / "bin" / "mlflow"
@@ -133,14 +134,8 @@ class Mlflow:
     # -- process ----------------------------------------------------------------------------
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            # The CLI starts uvicorn as a child: stop the whole process group we started.
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        # The CLI starts uvicorn as a child: stop the whole process group we started.
+        stop_group(self.process)
 
 
 def _free_port() -> int:
