@@ -195,7 +195,8 @@ def register(main: click.Group, repo_of: Any, tags_of: Any) -> None:
         repo = repo_of(ctx)
         driver = _driver(repo, env)
         now = driver.clock()
-        for bundle in load_inventory(repo, env).bundles:
+        inventory = load_inventory(repo, env)
+        for bundle in inventory.bundles:
             current = driver.store.load_rollout(env, bundle)
             if verb == "resume":
                 lifted = driver.store.lift_quarantine(env, bundle, driver.user, now)
@@ -204,15 +205,17 @@ def register(main: click.Group, repo_of: Any, tags_of: Any) -> None:
             if current is None:
                 click.echo(f"{bundle}: no rollout to {verb}")
                 continue
+            event = (verb, {"bundle": bundle, "by": driver.user, "reason": reason})
+            if verb == "abort":
+                for error in driver.abort(inventory, current, driver.user, now, event):
+                    click.echo(f"  {error}", err=True)
+                click.echo(f"{bundle}: aborted")
+                continue
             if verb == "pause":
                 changed = engine.pause(current, driver.user, reason or "paused by hand", now)
-            elif verb == "resume":
-                changed = engine.resume(current, now)
             else:
-                changed = engine.abort(current, driver.user, now)
-            driver.store.save_rollout(
-                changed, now, [(verb, {"bundle": bundle, "by": driver.user, "reason": reason})]
-            )
+                changed = engine.resume(current, now)
+            driver.store.save_rollout(changed, now, [event])
             click.echo(f"{bundle}: {changed.phase}")
 
     @rollout.command()

@@ -431,13 +431,27 @@ class Driver:
             )
             rollout = self.store.load_rollout(self.environment, bundle)
             if rollout is not None and rollout.phase is not Phase.ABORTED:
-                self.store.save_rollout(
-                    engine.abort(rollout, f"{self.user} (rollback)", now),
-                    now,
-                    [("rolled_back", {"bundle": bundle, "to": target_sha})],
-                )
+                event = ("rolled_back", {"bundle": bundle, "to": target_sha})
+                errors += self.abort(inventory, rollout, f"{self.user} (rollback)", now, event)
         verified = all(t.status is Status.IN_SYNC for t in after.targets)
         return RolledBack(0 if verified and not errors else 2, after, elapsed, errors)
+
+    def abort(
+        self,
+        inventory: Inventory,
+        rollout: Rollout,
+        by: str,
+        now: float,
+        event: tuple[str, dict[str, object]],
+    ) -> list[str]:
+        """Abort ``rollout``, persist it with ``event``, resolve the alerts it raised."""
+        aborted, actions = engine.abort(rollout, by, now)
+        self.store.save_rollout(aborted, now, [event])
+        errors: list[str] = []
+        for action in actions:
+            if isinstance(action, Notify):
+                errors += self.notify(inventory, rollout.bundle, action, now, rollout.to_revision)
+        return errors
 
     def _desired_digest(self, bundle: str, revision: str) -> str:
         repo = GitRepo(self.repo_root)

@@ -295,11 +295,22 @@ def resume(rollout: Rollout, now: float) -> Rollout:
     return r
 
 
-def abort(rollout: Rollout, by: str, now: float) -> Rollout:
-    """Stop applying; what converged stays as it is (rollback is its own command)."""
+def abort(rollout: Rollout, by: str, now: float) -> tuple[Rollout, list[Action]]:
+    """Stop applying; what converged stays as it is (rollback is its own command).
+
+    The alerts the rollout raised are resolved: an aborted rollout neither progresses nor
+    stalls, and whoever was paged should hear that somebody acted.
+    """
+    actions: list[Action] = []
+    if rollout.phase is not Phase.ABORTED:
+        message = f"the rollout was aborted by {by}"
+        if rollout.stalled and rollout.stall_alerted_at is not None:
+            actions.append(Notify("stalled", "resolved", (), message))
+        if rollout.phase is Phase.PAUSED and rollout.pause and rollout.pause.by == RECONCILER:
+            actions.append(Notify("paused", "resolved", (), message))
     r = copy.deepcopy(rollout)
     r.phase = Phase.ABORTED
     r.conditions.pop("Reconciling", None)
     r.conditions.pop("Stalled", None)
     _set(r, "Ready", False, Reason.ABORTED, f"aborted by {by}", now)
-    return r
+    return r, actions

@@ -109,8 +109,10 @@ class Fleet:
     def resume(self, now: float) -> None:
         self.rollout = persisted(engine.resume(self.rollout, now))
 
-    def abort(self, now: float, by: str) -> None:
-        self.rollout = persisted(engine.abort(self.rollout, by, now))
+    def abort(self, now: float, by: str) -> list[Action]:
+        rollout, actions = engine.abort(self.rollout, by, now)
+        self.rollout = persisted(rollout)
+        return actions
 
     @property
     def conditions(self) -> dict[str, tuple[bool, str, str]]:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from tests.servers.nginx import Nginx
-from tests.support.cli import reconciler
+from tests.servers.webhook import Webhook
+from tests.support.cli import Run, reconciler
 from tests.support.configrepo import ConfigRepo, inventory
 
 
@@ -177,3 +178,41 @@ def test_dry_run_writes_nothing(repo: ConfigRepo) -> None:
     assert run.code == 0 and "would apply to canary" in run.out
     assert not (repo.root / "fleet/canary/support-agent.json").exists()
     assert json.loads(json.dumps(_audit(repo)))["summary"]["missing"] == 4
+
+
+def test_aborting_a_stalled_rollout_resolves_its_alert(tmp_path: Path, webhook: Webhook) -> None:
+    repo = ConfigRepo(tmp_path / "config")
+    repo.bundle()
+    targets = [
+        {"name": "canary", "kind": "region", "source": {"type": "file", "path": "fleet/c.json"}},
+        # Nothing listens on port 9: the last wave can never converge.
+        {
+            "name": "dead",
+            "kind": "region",
+            "source": {"type": "http", "url": "http://127.0.0.1:9/"},
+        },
+    ]
+    policy = {
+        "waves": [{"name": "canary", "targets": ["canary"]}, {"name": "rest", "targets": ["*"]}],
+        "progress_deadline": "30s",
+    }
+    alerts = [{"type": "webhook", "url": "${TEST_WEBHOOK_URL}"}]
+    repo.write("targets/production.yaml", inventory(targets, rollout=policy, alerts=alerts))
+    repo.write(".gitignore", "fleet/\n")
+    (repo.root / "fleet").mkdir()
+    repo.commit("v1")
+
+    def at(seconds: int, *args: str) -> Run:
+        env = {"RECONCILER_NOW": str(1_800_000_000 + seconds), "TEST_WEBHOOK_URL": webhook.url}
+        return reconciler("--repo", repo.root, *args, "--env", "production", env=env)
+
+    assert at(0, "converge", "--timeout", "1s").code == 2  # out of time at the dead target
+    assert at(100, "converge", "--timeout", "1s").code == 2  # past the deadline: stalled
+    [stalled] = webhook.wait_for(1)
+    assert (stalled["condition"], stalled["state"]) == ("stalled", "firing")
+
+    aborted = at(120, "rollout", "abort")
+    assert aborted.code == 0 and "support-agent: aborted" in aborted.out
+    resolved = webhook.wait_for(2)[1]
+    assert (resolved["condition"], resolved["state"]) == ("stalled", "resolved")
+    assert "aborted by" in resolved["message"]

@@ -572,7 +572,10 @@ def test_abort_stops_every_apply_and_alert() -> None:
     fleet.step(901.0)
     assert fleet.rollout.stalled
 
-    fleet.abort(950.0, "bob")
+    # The stall was alerted: whoever was paged hears that somebody acted.
+    resolved = Notify("stalled", "resolved", (), "the rollout was aborted by bob")
+    assert fleet.abort(950.0, "bob") == [resolved]
+    assert fleet.abort(955.0, "bob") == []  # aborting again says nothing new
     aborted = {"Ready": (False, "Aborted", "aborted by bob")}
     assert fleet.conditions == aborted
     for now in (960.0, 2000.0, 5000.0):
@@ -618,6 +621,21 @@ def test_a_rollout_round_trips_through_json_at_every_step() -> None:
     stalled.step(1000.0)
     assert persisted(stalled.rollout) == stalled.rollout
     assert persisted(stalled.rollout).phase is Phase.PAUSED
+
+
+def test_aborting_a_rollout_the_health_gate_paused_resolves_that_alert() -> None:
+    fleet = Fleet(["canary", "eu1"], policy(*HELD_CANARY, failures=1, progress_deadline=DAY))
+    fleet.step(0.0, canary=Observation(True, health=False))
+    assert fleet.rollout.phase is Phase.PAUSED
+    assert fleet.abort(30.0, "bob") == [
+        Notify("paused", "resolved", (), "the rollout was aborted by bob")
+    ]
+
+
+def test_aborting_a_quiet_rollout_sends_nothing() -> None:
+    fleet = Fleet(["a", "b"], policy(progress_deadline=900))
+    fleet.step(0.0, a=OK)
+    assert fleet.abort(10.0, "bob") == []
 
 
 def test_pause_resume_and_abort_leave_their_input_alone() -> None:
