@@ -110,12 +110,11 @@ def advance(
 def _observe(
     r: Rollout, policy: RolloutPolicy, observations: Mapping[str, Observation], now: float
 ) -> bool:
-    progressed = False
     for name, target in r.targets.items():
         seen = observations.get(name, Observation(False, "not observed"))
         if seen.converged and not target.converged:
             target.converged_at = now
-            progressed = True
+            target.applies = 0  # a later drift starts again from the shortest backoff
             # Health seen before the target ran this content says nothing about this content.
             target.ok_streak = target.fail_streak = 0
             target.healthy = None
@@ -131,7 +130,11 @@ def _observe(
             target.ok_streak = 0
             if target.fail_streak >= policy.health.failures:
                 target.healthy = False
-    return progressed
+    converged = sum(1 for t in r.targets.values() if t.converged)
+    if converged <= r.most_converged:
+        return False
+    r.most_converged = converged
+    return True
 
 
 def _wave_targets(r: Rollout, wave: int) -> list[TargetProgress]:
@@ -292,6 +295,8 @@ def resume(rollout: Rollout, now: float) -> Rollout:
         r.pause = None
         r.phase = Phase.PROGRESSING
         r.last_progress_at = now  # the next step clears Stalled, and says so (Notify resolved)
+        # Targets a rollback put back count as progress again when they re-converge.
+        r.most_converged = sum(1 for t in r.targets.values() if t.converged)
     return r
 
 

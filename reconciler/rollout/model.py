@@ -66,7 +66,7 @@ class TargetProgress:
     healthy: bool | None = None  #: after hysteresis; None until enough checks were seen
     ok_streak: int = 0
     fail_streak: int = 0
-    applies: int = 0
+    applies: int = 0  #: attempts since it was last converged (the backoff doubles with each)
     last_apply_at: float | None = None
     reason: str = ""  #: why it is not converged, from the last observation
 
@@ -91,6 +91,9 @@ class Rollout:
     pause: Pause | None = None
     stall_alerted_at: float | None = None
     conditions: dict[str, Condition] = field(default_factory=dict)
+    #: The most targets converged at once so far: only beating it is progress, so a target
+    #: that drifts and converges again, over and over, cannot hold off a stall.
+    most_converged: int = 0
 
     @property
     def coverage(self) -> float:

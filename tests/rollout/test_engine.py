@@ -220,6 +220,27 @@ def test_an_apply_that_did_not_converge_is_retried_with_doubling_backoff() -> No
     assert fleet.rollout.targets["a"].applies == 9
 
 
+def test_the_backoff_starts_again_once_a_target_converged() -> None:
+    fleet = Fleet(["a"], policy(progress_deadline=DAY, self_heal=True))
+    for now in (0.0, 5.0, 15.0, 35.0):  # four attempts: the next would wait 40 s
+        assert fleet.step(now) == [Apply("a")], f"t={now}"
+    assert fleet.step(40.0, a=OK) == []
+    # Edited by hand much later: the repair goes out at once, then 5 s after.
+    assert fleet.step(5000.0, a=LAGGING) == [Apply("a")]
+    assert fleet.step(5004.9) == []
+    assert fleet.step(5005.0) == [Apply("a")]
+
+
+def test_a_target_that_keeps_flapping_does_not_hold_off_the_stall() -> None:
+    fleet = Fleet(["a", "b"], policy(progress_deadline=900))
+    fleet.step(0.0, a=OK)
+    for now in range(100, 900, 100):  # a drifts and converges again: never more than 1/2
+        fleet.step(float(now), a=LAGGING if now % 200 else OK)
+    assert not fleet.rollout.stalled
+    alerts = notifies(fleet.step(901.0, a=OK))
+    assert [(n.condition, n.state) for n in alerts] == [("stalled", "firing")]
+
+
 def test_backoff_is_per_target() -> None:
     fleet = Fleet(["a", "b"], policy(progress_deadline=DAY))
 
