@@ -15,36 +15,7 @@ from tests.servers.health import Health, running_health
 from tests.servers.nginx import Nginx
 from tests.servers.webhook import Webhook
 from tests.support.configrepo import inventory
-
-
-def _targets(nginx: Nginx, served: Path, health_url: str | None = None) -> list[dict[str, Any]]:
-    base = nginx.serve(served)
-    canary: dict[str, Any] = {
-        "name": "canary",
-        "kind": "region",
-        "source": {"type": "file", "path": "fleet/canary/{bundle}.json"},
-    }
-    if health_url:
-        canary["health"] = {"url": health_url, "timeout": "2s"}
-    return [
-        canary,
-        {
-            "name": "eu",
-            "kind": "region",
-            "source": {"type": "http", "url": base + "eu/{bundle}.json"},
-        },
-        {
-            "name": "us",
-            "kind": "region",
-            "source": {"type": "http", "url": base + "us/{bundle}.json"},
-        },
-        {
-            "name": "pop",
-            "kind": "pop",
-            "carries": ["prompt/*"],
-            "source": {"type": "file", "path": "fleet/pop/{bundle}.json"},
-        },
-    ]
+from tests.support.fleet import four_targets, make_fleet_dirs
 
 
 def _setup(
@@ -72,13 +43,13 @@ def _setup(
         extra["alerts"] = [{"type": "webhook", "url": "${TEST_WEBHOOK_URL}"}]
     author = remote.author
     author.bundle()
-    author.write("targets/production.yaml", inventory(_targets(nginx, served, health_url), **extra))
+    targets = four_targets(nginx.serve(served), health_url)
+    author.write("targets/production.yaml", inventory(targets, **extra))
     author.write(".gitignore", "fleet/\n")
     author.commit("v1")
     remote.push()
     user = remote.clone_user()
-    for name in ("canary", "pop"):
-        (user / "fleet" / name).mkdir(parents=True)
+    make_fleet_dirs(user)
     return remote
 
 

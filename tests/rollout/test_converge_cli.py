@@ -12,35 +12,13 @@ from tests.servers.nginx import Nginx
 from tests.servers.webhook import Webhook
 from tests.support.cli import Run, reconciler
 from tests.support.configrepo import ConfigRepo, inventory
+from tests.support.fleet import four_targets, make_fleet_dirs
 
 
 def _fleet(repo: ConfigRepo, nginx: Nginx, tmp_path: Path, **rollout: Any) -> None:
     served = tmp_path / "served"
     served.mkdir()
-    base = nginx.serve(served)
-    targets = [
-        {
-            "name": "canary",
-            "kind": "region",
-            "source": {"type": "file", "path": "fleet/canary/{bundle}.json"},
-        },
-        {
-            "name": "eu",
-            "kind": "region",
-            "source": {"type": "http", "url": base + "eu/{bundle}.json"},
-        },
-        {
-            "name": "us",
-            "kind": "region",
-            "source": {"type": "http", "url": base + "us/{bundle}.json"},
-        },
-        {
-            "name": "pop",
-            "kind": "pop",
-            "carries": ["prompt/*"],
-            "source": {"type": "file", "path": "fleet/pop/{bundle}.json"},
-        },
-    ]
+    targets = four_targets(nginx.serve(served))
     policy = {
         "waves": [
             {"name": "canary", "targets": ["canary"], "bake": "1s"},
@@ -51,8 +29,7 @@ def _fleet(repo: ConfigRepo, nginx: Nginx, tmp_path: Path, **rollout: Any) -> No
     policy.update(rollout)
     repo.write("targets/production.yaml", inventory(targets, rollout=policy))
     repo.write(".gitignore", "fleet/\n")
-    for name in ("canary", "pop"):
-        (repo.root / "fleet" / name).mkdir(parents=True, exist_ok=True)
+    make_fleet_dirs(repo.root)
 
 
 @pytest.fixture
