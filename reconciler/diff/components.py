@@ -49,6 +49,18 @@ def diff_model(old: Any, new: Any) -> list[Delta]:
     return walk(old, new, "", Severity.BEHAVIORAL, label=_model_label, note=_raised)
 
 
+#: What a guardrail does on a match, from letting it through to stopping it (the words of
+#: Bedrock, Guardrails AI, NeMo and LLM Guard configs). An action moving down the list loosens.
+_ACTION_STRICTNESS = {
+    **dict.fromkeys(("none", "noop", "allow", "pass", "off", "ignore"), 0),
+    **dict.fromkeys(("log", "monitor", "audit", "observe", "detect", "shadow"), 1),
+    **dict.fromkeys(("warn", "flag", "notify", "alert"), 2),
+    **dict.fromkeys(("redact", "mask", "anonymize", "sanitize", "fix", "filter", "reask"), 3),
+    **dict.fromkeys(("block", "deny", "reject", "refuse", "refrain", "exception", "enforce"), 4),
+}
+#: Settings that name such an action.
+_ACTION_SETTINGS = ("action", "on_fail", "on_match", "on_violation", "mode")
+
 #: Guardrail settings whose higher value lets more through (a guardrail blocks at or above a
 #: ``threshold``/``score``/``confidence``; a ``max_*`` or ``*limit`` caps less when higher).
 _HIGHER_LOOSENS = ("threshold", "score", "confidence", "limit")
@@ -63,11 +75,16 @@ def guardrail_direction(path: str, old: Any, new: Any) -> str:
       names holding ``threshold``, ``score``, ``confidence`` or ``limit`` higher lets more
       through (loosened), lower tightens; any other number is "raised" or "lowered";
     - lists are sets of what the guardrail catches (``entities``, ``categories``): a member
-      removed loosens, one added tightens; for lists named ``allow*`` the reverse.
+      removed loosens, one added tightens; for lists named ``allow*`` the reverse;
+    - what it does on a match (``action``, ``on_fail``, ``*_action``...), by the strictness
+      order none < log < warn < redact < block: ``block -> warn`` loosens. An action outside
+      that order has no direction.
     """
     name = path.rsplit(".", 1)[-1].lower()
     if name == "enabled" and isinstance(old, bool) and isinstance(new, bool) and old != new:
         return ": enabled (tightened)" if new else ": disabled (loosened)"
+    if name in _ACTION_SETTINGS or name.endswith("_action"):
+        return _action_direction(old, new)
     if isinstance(old, list) and isinstance(new, list):  # removed / added members of a set
         if old and new:
             return ""
@@ -84,6 +101,16 @@ def guardrail_direction(path: str, old: Any, new: Any) -> str:
     if higher_loosens is None:
         return _raised(path, old, new)
     return " (loosened)" if (new > old) == higher_loosens else " (tightened)"
+
+
+def _action_direction(old: Any, new: Any) -> str:
+    if not (isinstance(old, str) and isinstance(new, str)):
+        return ""
+    before = _ACTION_STRICTNESS.get(old.strip().lower())
+    after = _ACTION_STRICTNESS.get(new.strip().lower())
+    if before is None or after is None or before == after:
+        return ""
+    return " (loosened)" if after < before else " (tightened)"
 
 
 def diff_guardrail(old: Any, new: Any) -> list[Delta]:

@@ -28,7 +28,13 @@ from reconciler.diff.components import diff_flag, guardrail_direction, variant_s
         ("entities", [], ["phone"], " (tightened)"),  # added members
         ("entities", ["a"], ["b"], ""),  # both: no single direction
         ("allowlist", [], ["x.com"], " (loosened)"),
-        ("action", "block", "warn", ""),
+        ("action", "block", "warn", " (loosened)"),
+        ("toxicity.action", "warn", "BLOCK", " (tightened)"),
+        ("on_fail", "exception", "noop", " (loosened)"),  # Guardrails AI
+        ("pii.entity_action", "ANONYMIZE", "BLOCK", " (tightened)"),  # Bedrock
+        ("action", "redact", "mask", ""),  # equally strict
+        ("action", "block", "escalate", ""),  # outside the order: no direction
+        ("action", 1, "block", ""),
     ],
 )
 def test_guardrail_direction(path: str, old: Any, new: Any, note: str) -> None:
