@@ -104,11 +104,16 @@ def register(main: click.Group, repo_of: Any, tags_of: Any) -> None:
             f"{counts['in_sync']} verified by re-fetching"
             + ("" if code == 0 else f", {len(after.targets) - counts['in_sync']} NOT verified")
         )
+        failed: dict[str, str] = {}  # "target: apply failed: why", or an alert that failed
+        for error in errors:
+            name, _, why = error.partition(": ")
+            failed[name] = f"{failed[name]}; {why}" if name in failed else why
         for target in after.targets:
             if str(target.status) != "in_sync":
-                click.echo(f"  {target.name}: {target.status} {target.error or ''}".rstrip())
-        for error in errors:
-            click.echo(f"  {error}")
+                why = [w for w in (target.error, failed.pop(target.name, None)) if w]
+                click.echo(f"  {target.name}: {target.status}" + "".join(f"; {w}" for w in why))
+        for name, why in failed.items():
+            click.echo(f"  {name}: {why}")
         click.echo(
             "the desired digest is quarantined: converge and the daemon will not apply it "
             "until the bundle changes or `reconciler rollout resume`"

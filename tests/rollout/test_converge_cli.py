@@ -103,7 +103,7 @@ def test_a_rollback_that_cannot_write_a_target_says_so_and_exits_2(repo: ConfigR
     back = reconciler("--repo", repo.root, "rollback", "--env", "production", "--to", v1)
     assert back.code == 2, back.out + back.err
     assert "4 verified by re-fetching, 1 NOT verified" in back.out
-    assert "dead: apply failed: " in back.out and "dead: unreachable" in back.out
+    assert "  dead: unreachable; connection refused; apply failed: connection refused" in back.out
     regions = [t for t in _audit(repo)["targets"] if t["name"] in ("eu", "us", "canary")]
     assert {t["bundles"][0]["observed_revision"] for t in regions} == {v1}  # the rest went back
 
