@@ -53,7 +53,18 @@ def clock() -> Any:
 
 
 class _Group(click.Group):
-    """Turns the tool's own errors into one line and exit 1, never a traceback."""
+    """Turns the tool's own errors into one line and exit 1, never a traceback.
+
+    Bad arguments exit 1 too (design §8), not click's 2: exit 2 means "the fleet fails the
+    policy", and a typo must never read as that.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         from .errors import ReconcilerError
@@ -65,6 +76,9 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:

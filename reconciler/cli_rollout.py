@@ -225,7 +225,12 @@ def register(main: click.Group, repo_of: Any, tags_of: Any) -> None:
 
     @rollout.command()
     @click.option("--env", "env", required=True)
-    @click.option("--reason", required=True, help="Why (shown in status and alerts).")
+    @click.option(
+        "--reason",
+        default="paused by hand",
+        show_default=True,
+        help="Why (shown in status and alerts).",
+    )
     @click.pass_context
     def pause(ctx: click.Context, env: str, reason: str) -> None:
         """Stop applying (the progress deadline keeps running)."""

@@ -54,6 +54,12 @@ class Locator:
 
     @staticmethod
     def _text_line(text: str, change: Change) -> int:
+        # A prompt: the first desired line of the change (``+ `` lines are what is desired).
+        wanted = [e[2:] for e in change.lines if e.startswith("+ ") and e[2:].strip()]
+        if wanted:
+            for number, line in enumerate(text.splitlines(), start=1):
+                if line.rstrip() == wanted[0]:
+                    return number
         needles = _RENAMED.findall(change.summary)
         needles += [p for p in reversed(change.path.split(".")) if p and not p.isdigit()][:1]
         for needle in needles:

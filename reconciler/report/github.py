@@ -36,7 +36,7 @@ def annotations(audit: Audit, locator: Locator) -> list[str]:
                     continue
                 seen.add(key)
                 lines.append(
-                    f"::{level} file={file},line={line},title={change.severity} change::"
+                    f"::{level} file={file},line={line}::"
                     + _escape(f"{message} (on {target.name}, which runs {bundle.status})")
                 )
     for finding in audit.findings:
@@ -44,7 +44,7 @@ def annotations(audit: Audit, locator: Locator) -> list[str]:
             continue  # already annotated on the file
         level = "error" if finding.level == "error" else "warning"
         where = f"{finding.target}: " if finding.target else ""
-        lines.append(f"::{level} title={finding.code}::" + _escape(where + finding.message))
+        lines.append(f"::{level}::" + _escape(f"{finding.code}: {where}{finding.message}"))
     lines.sort(key=lambda text: not text.startswith("::error"))
     return lines
 

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 from tests.cli.conftest import ENV, Fleet
 from tests.support.cli import reconciler
+
+
+def _changes(fleet: Fleet, component: str) -> list[dict[str, Any]]:
+    """Every change to ``component`` in the fleet's audit JSON."""
+    run = reconciler(
+        "--repo", fleet.root, "audit", "--env", "production", "--format", "json", env=ENV
+    )
+    return [
+        change
+        for target in run.json()["targets"]
+        for bundle in target["bundles"]
+        for change in bundle.get("changes", [])
+        if change["component"] == component
+    ]
 
 
 def _targets(report: dict) -> dict[str, dict]:
@@ -129,9 +145,17 @@ def test_markdown_and_github_formats(fleet: Fleet, tmp_path) -> None:
     )
     assert gh.code == 2
     assert "| ap-south-1 | region |" in summary.read_text()
-    errors = [line for line in gh.out.splitlines() if line.startswith("::error file=")]
-    tool = [e for e in errors if "bundles/support-agent/tools/write_report.json" in e]
-    assert tool, gh.out
-    line = int(tool[0].split("line=")[1].split(",")[0])
+    # Exactly the contract's form: ::error file=bundles/<bundle>/<file>,line=<n>::<message>
+    pointed = re.compile(r"::(error|warning) file=(bundles/support-agent/[^,]+),line=(\d+)::.+")
+    annotated = [m for m in map(pointed.fullmatch, gh.out.splitlines()) if m]
+    tool = [m for m in annotated if m[2] == "bundles/support-agent/tools/write_report.json"]
+    assert tool and tool[0][1] == "error", gh.out
     source = (fleet.root / "bundles/support-agent/tools/write_report.json").read_text()
-    assert '"exec_summary"' in source.splitlines()[line - 1]
+    assert '"exec_summary"' in source.splitlines()[int(tool[0][3]) - 1]
+    # A prompt change points at its first changed line, not at the top of the file.
+    prompt = [m for m in annotated if m[2] == "bundles/support-agent/prompts/system.md"]
+    assert prompt, gh.out
+    text = (fleet.root / "bundles/support-agent/prompts/system.md").read_text().splitlines()
+    changes = _changes(fleet, "prompt/system")
+    changed = {e[2:] for c in changes for e in c["lines"] if e.startswith("+ ")}
+    assert text[int(prompt[0][3]) - 1] in changed

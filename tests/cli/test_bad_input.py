@@ -188,3 +188,21 @@ def test_validate_reports_every_error_with_file_and_line(repo: ConfigRepo) -> No
     assert "bundles/support-agent/bundle.yaml: file '../../x.md' is outside" in run.err
     assert "targets/staging.yaml:" in run.err
     assert "Traceback" not in run.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit"],  # --env missing
+        ["audit", "--env", "production", "--fail-on", "bogus"],
+        ["audit", "--env", "production", "--format", "xml"],
+        ["converge", "--env", "production", "--timeout", "soon"],
+        ["rollback", "--env", "production"],  # --to missing
+        ["--no-such-option", "audit"],
+        ["no-such-command"],
+    ],
+)
+def test_bad_arguments_exit_1_never_the_policy_code_2(repo: ConfigRepo, args: list[str]) -> None:
+    run = reconciler("--repo", repo.root, *args)
+    assert run.code == 1, run.out + run.err
+    assert "Error:" in run.err and "Traceback" not in run.err

@@ -176,7 +176,7 @@ def test_stalled_fails(repo: ConfigRepo) -> None:
     assert step.outputs["status"] == "stalled"
     assert step.outputs["stalled"] == "true"
     assert step.outputs["exit-code"] == "2"
-    assert any(a.startswith("::error title=stalled::us-east-1") for a in step.annotations)
+    assert any(a.startswith("::error::stalled: us-east-1") for a in step.annotations)
     # fail-on narrows the policy: the same fleet passes when only drift fails.
     lenient = run_action(
         repo.root,

@@ -148,6 +148,14 @@ def test_pause_blocks_converge_and_status_says_who(repo: ConfigRepo) -> None:
     assert "until the deadline" in status.out
     reconciler("--repo", repo.root, "rollout", "resume", "--env", "production")
     assert reconciler("--repo", repo.root, "converge", "--env", "production").code == 0
+    # design §8 names no --reason: a pause without one still says who and that it was by hand
+    repo.bundle(prompt="v3\n")
+    repo.commit("v3")
+    reconciler("--repo", repo.root, "converge", "--env", "production", "--timeout", "0s")
+    pause = ("rollout", "pause", "--env", "production")
+    assert reconciler("--repo", repo.root, *pause, env={"USER": "bob"}).code == 0
+    status = reconciler("--repo", repo.root, "rollout", "status", "--env", "production")
+    assert "paused by bob" in status.out and "paused by hand" in status.out
 
 
 def test_dry_run_writes_nothing(repo: ConfigRepo) -> None:
