@@ -277,6 +277,22 @@ class Auditor:
         )
         if verdict.status is not Status.IN_SYNC:
             result.changes = diff_bundle(observed, view.desired, digests, view.desired_digests)
+            respelled = not (result.changes or verdict.matched_elsewhere)
+            if verdict.status is Status.DRIFTED and respelled:
+                # Equal as values (numbers as numbers, sets as sets: design §6), only written
+                # differently (1024.0 for 1024): in sync, and said, since its digest differs.
+                result.status, result.observed_revision = Status.IN_SYNC, history.desired
+                result.behind, result.lag_seconds = 0, 0
+                findings.append(
+                    Finding(
+                        "warning",
+                        "equal_but_respelled",
+                        "serves the desired values written differently (numbers or list "
+                        "order), so its content digest differs from the desired one",
+                        target.name,
+                        bundle,
+                    )
+                )
         if view.rules:
             result.ignored = ignoring.ignored(target.name, carried, view.desired_raw, view.rules)
         if verdict.matched_elsewhere:

@@ -126,7 +126,25 @@ def _audit(repo: Path, env: str, revision: str | None, only: set[str] | None = N
     from .audit import Auditor
 
     auditor = Auditor(repo, env, revision=revision, only=only)
-    return auditor.run(now=_now(), progress=_progress())
+    result = auditor.run(now=_now(), progress=_progress())
+    _defer_to_recorded_rollouts(repo, result)
+    return result
+
+
+def _defer_to_recorded_rollouts(repo: Path, result: Audit) -> None:
+    """Where converge or the daemon recorded the rollout, its Stalled condition is the
+    authority on stalled (design §6); without a state store, git timestamps decide."""
+    if not (repo / ".reconciler" / "state.db").exists():
+        return  # never create state from a read-only command (a CI checkout)
+    from .rollout.authority import defer_to_rollouts
+    from .state import open_store
+
+    store = open_store(repo)
+    try:
+        rollouts = {b: store.load_rollout(result.environment, b) for b in result.inventory.bundles}
+    finally:
+        store.close()
+    defer_to_rollouts(result, rollouts)
 
 
 def _progress() -> Any:

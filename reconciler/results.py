@@ -33,9 +33,8 @@ class Finding:
     bundle: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"level": self.level, "code": self.code}
-        if self.target is not None:
-            data["target"] = self.target
+        # ``target`` is always there (design §8's shape); null for a fleet-wide finding.
+        data: dict[str, Any] = {"level": self.level, "code": self.code, "target": self.target}
         if self.bundle is not None:
             data["bundle"] = self.bundle
         data["message"] = self.message
@@ -119,6 +118,8 @@ class Audit:
     findings: list[Finding]
     inventory: Inventory
     schema: str = AUDIT_SCHEMA  #: the plan reuses this document with its own schema
+    #: Bundles whose recorded rollout is Stalled (``rollout.authority``), lagging target or not.
+    stalled_bundles: set[str] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:
         counts = {str(s): 0 for s in Status}
@@ -128,7 +129,7 @@ class Audit:
 
     @property
     def stalled(self) -> bool:
-        return any(b.stalled for t in self.targets for b in t.bundles)
+        return bool(self.stalled_bundles) or any(b.stalled for t in self.targets for b in t.bundles)
 
     @property
     def coverage(self) -> float:

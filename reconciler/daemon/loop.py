@@ -186,9 +186,12 @@ class Daemon:
                 self.metrics.count_alert(action.condition, action.state)
 
     def _publish(self, step: Any, duration: float) -> None:
+        from ..rollout.authority import defer_to_rollouts
         from ..rollout.view import status_json
 
         audit = step.audit
+        # The rollouts just advanced are the authority on stalled (design §6).
+        defer_to_rollouts(audit, {b: done.rollout for b, done in step.bundles.items()})
         now = self.clock()
         self.metrics.observe_audit(audit, duration, now)
         policy = audit.inventory.rollout

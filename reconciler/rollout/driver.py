@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..audit import Auditor, gc_paused
-from ..canonical import bundle_digest
 from ..classify import Status
 from ..config.inventory import load_inventory
 from ..errors import ReconcilerError
@@ -30,6 +29,7 @@ from ..sources.interface import Health, SourceError
 from ..state.interface import Quarantine, StateStore
 from ..statedir import cache_dir
 from . import engine
+from .authority import fleet_digest
 from .model import Action, Apply, Notify, Observation, Phase, Revert, Rollout
 
 Clock = Callable[[], float]
@@ -84,16 +84,6 @@ class RolledBack(NamedTuple):
     audit: Audit
     elapsed: float
     errors: list[str]
-
-
-def fleet_digest(audit: Audit, bundle: str) -> str:
-    """What the fleet should carry for ``bundle``: per-target desired digests (overlays too)."""
-    per_target = {}
-    for target in audit.targets:
-        for result in target.bundles:
-            if result.bundle == bundle and result.desired_digest:
-                per_target[target.name] = result.desired_digest
-    return bundle_digest(per_target)
 
 
 class Driver:
