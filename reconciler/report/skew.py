@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..classify import Status
 from ..results import Audit
-from .labels import age, primary, revision_label, worst_change
+from .labels import age, revision_label, worst_change
 from .text import headline
 
 if TYPE_CHECKING:
@@ -33,28 +33,29 @@ def skew_view(
     from rich.text import Text
 
     table = Table(title=None, show_lines=False, header_style="bold", expand=False)
-    for column in ("target", "kind", "status", "revision", "behind", "skew age", "worst change"):
+    columns = ("target", "kind", "bundle", "status", "revision", "behind", "skew age")
+    for column in (*columns, "worst change"):
         table.add_column(column, justify="right" if column == "behind" else "left", overflow="fold")
     for target in audit.targets:
-        top = primary(target)
-        status = Text(str(target.status), style=_STYLE[target.status])
-        if top.stalled:
-            status.append(" STALLED", style="bold red")
-        revision = revision_label(top.observed_revision, tags)
-        if target.status in (Status.UNREACHABLE, Status.INVALID, Status.MISSING):
-            revision = "?"
-        elif target.status is Status.DRIFTED:
-            revision = "out of band"
-        detail = worst_change(target.bundles) or (target.error or "")
-        table.add_row(
-            target.name,
-            target.spec.kind,
-            status,
-            revision,
-            "-" if top.behind is None else str(top.behind),
-            age(top.lag_seconds),
-            detail,
-        )
+        for result in target.bundles:  # targets x bundles: one row per bundle a target runs
+            status = Text(str(result.status), style=_STYLE[result.status])
+            if result.stalled:
+                status.append(" STALLED", style="bold red")
+            revision = revision_label(result.observed_revision, tags)
+            if result.status in (Status.UNREACHABLE, Status.INVALID, Status.MISSING):
+                revision = "?"
+            elif result.status is Status.DRIFTED:
+                revision = "out of band"
+            table.add_row(
+                target.name,
+                target.spec.kind,
+                result.bundle,
+                status,
+                revision,
+                "-" if result.behind is None else str(result.behind),
+                age(result.lag_seconds),
+                worst_change([result]) or (result.error or ""),
+            )
     parts: list[RenderableType] = [
         Text(line, style="bold red" if "STALLED" in line else "bold") for line in rollouts or []
     ]
