@@ -73,10 +73,10 @@ def _token(repo: Path) -> str:
 
 
 def _repoint(repo: Path, port: int) -> None:
-    """Point the inventory's live HTTP targets at this run's port."""
+    """Point the inventory's live HTTP targets and health checks at this run's port."""
     path = repo / "targets" / "production.yaml"
     text = path.read_text()
-    live = {p.name for p in (repo / "fleet" / "http").iterdir()}
+    live = {p.name for p in (repo / "fleet" / "http").iterdir()} | {"health"}
     for name in live:
         text = re.sub(rf"127\.0\.0\.1:\d+/{re.escape(name)}/", f"127.0.0.1:{port}/{name}/", text)
     path.write_text(text)

@@ -64,3 +64,21 @@ def test_contract_example_inventory_parses_as_yaml_1_2(tmp_path: Path) -> None:
     inventory = load_inventory(tmp_path, "production")
     assert inventory.targets[0].health is not None
     assert inventory.targets[0].health.url == "http://127.0.0.1:8081/healthz"
+
+
+def test_serving_again_repoints_targets_and_health_checks_to_the_new_port(tmp_path: Path) -> None:
+    from reconciler.demo import _repoint
+
+    (tmp_path / "fleet" / "http" / "us-east-1").mkdir(parents=True)
+    inventory = tmp_path / "targets" / "production.yaml"
+    inventory.parent.mkdir()
+    inventory.write_text(
+        "    source: {type: http, url: 'http://127.0.0.1:1111/us-east-1/{bundle}.json'}\n"
+        '    health: {url: "http://127.0.0.1:1111/health/us-east-1"}\n'
+        "    source: {type: http, url: 'http://127.0.0.1:9/pop-gru/{bundle}.json'}\n"
+    )
+    _repoint(tmp_path, 2222)
+    text = inventory.read_text()
+    assert "1111" not in text
+    assert "127.0.0.1:2222/us-east-1/" in text and "127.0.0.1:2222/health/us-east-1" in text
+    assert "127.0.0.1:9/pop-gru/" in text  # the dead POP stays dead
