@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .canonical import bundle_digest, component_digests
-from .config.yamlfile import parse, plain, validate, validate_merged
+from .config.yamlfile import line_of, parse, plain, validate, validate_merged
 from .errors import ConfigError
 from .model.bundle import BundleSpec, Flag
 
@@ -84,21 +84,28 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
 class _Reader:
     """Reads one bundle's files, refusing paths that leave the bundle folder."""
 
-    def __init__(self, files: BundleFiles, bundle: str) -> None:
+    def __init__(self, files: BundleFiles, bundle: str, tree: Any = None) -> None:
         self.files = files
         self.root = bundle_dir(bundle)
+        self.tree = tree  #: bundle.yaml as loaded, for the line of a bad reference
+        self.at: tuple[str, ...] = ()  #: where in bundle.yaml the file being read is named
 
-    def path(self, ref: str, origin: str) -> str:
+    def _error(self, message: str, origin: str) -> ConfigError:
+        line = line_of(self.tree, self.at) if self.tree is not None and self.at else None
+        return ConfigError(message, file=origin, line=line)
+
+    def path(self, ref: str, origin: str, at: tuple[str, ...] = ()) -> str:
+        self.at = at
         norm = posixpath.normpath(ref)
         if ref.startswith("/") or norm == ".." or norm.startswith("../") or "\\" in ref:
-            raise ConfigError(f"file {ref!r} is outside the bundle folder", file=origin)
+            raise self._error(f"file {ref!r} is outside the bundle folder", origin)
         return f"{self.root}/{norm}"
 
     def read(self, path: str, origin: str) -> bytes:
         try:
             return self.files.read(path)
         except FileNotFoundError:
-            raise ConfigError(f"{path}: file not found", file=origin) from None
+            raise self._error(f"{path}: file not found", origin) from None
 
     def text(self, path: str, origin: str) -> str:
         try:
@@ -175,15 +182,14 @@ def render(
 ) -> Rendered:
     """Render ``bundle`` as ``target`` sees it (with its overlay) from ``files``."""
     spec, data = load_spec(files, bundle, target)
-    reader = _Reader(files, bundle)
-    origin = f"{reader.root}/bundle.yaml"
+    origin = f"{bundle_dir(bundle)}/bundle.yaml"
+    reader = _Reader(files, bundle, _parse_spec(files.read(origin), origin)[0])
     components: dict[str, Any] = {"model": data["model"]}
     for name, prompt in spec.prompts.items():
-        components[f"prompt/{name}"] = {
-            "text": reader.text(reader.path(prompt.file, origin), origin)
-        }
+        path = reader.path(prompt.file, origin, ("prompts", name, "file"))
+        components[f"prompt/{name}"] = {"text": reader.text(path, origin)}
     for name, tool in spec.tools.items():
-        path = reader.path(tool.schema_file, origin)
+        path = reader.path(tool.schema_file, origin, ("tools", name, "schema"))
         value = reader.json_object(path, origin)
         if not isinstance(value.get("name"), str):
             raise ConfigError("a tool file needs a string 'name'", file=path, line=1)
@@ -196,7 +202,7 @@ def render(
             )
         components[f"tool/{name}"] = value
     for name, out in spec.output_schemas.items():
-        path = reader.path(out.schema_file, origin)
+        path = reader.path(out.schema_file, origin, ("output_schemas", name, "schema"))
         components[f"output_schema/{name}"] = reader.json_object(path, origin)
     for name in spec.guardrails:
         components[f"guardrail/{name}"] = data["guardrails"][name]

@@ -185,9 +185,15 @@ def test_validate_reports_every_error_with_file_and_line(repo: ConfigRepo) -> No
     )
     run = reconciler("--repo", repo.root, "validate")
     assert run.code == 1
-    assert "bundles/support-agent/bundle.yaml: file '../../x.md' is outside" in run.err
+    line = path.read_text().splitlines().index("  system: {file: ../../x.md}") + 1
+    assert f"bundles/support-agent/bundle.yaml:{line}: file '../../x.md' is outside" in run.err
     assert "targets/staging.yaml:" in run.err
     assert "Traceback" not in run.err
+    path.write_text(path.read_text().replace("file: ../../x.md", "file: prompts/nope.md"))
+    missing = reconciler("--repo", repo.root, "validate")
+    assert missing.code == 1
+    assert f"bundles/support-agent/bundle.yaml:{line}: " in missing.err
+    assert "prompts/nope.md: file not found" in missing.err
 
 
 @pytest.mark.parametrize(
