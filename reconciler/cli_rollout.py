@@ -97,23 +97,19 @@ def register(main: click.Group, repo_of: Any, tags_of: Any) -> None:
         """Restore REV on every target at once, verify by re-fetching, quarantine desired."""
         repo = repo_of(ctx)
         driver = _driver(repo, env)
-        code, after, elapsed, errors = driver.rollback(to)
+        code, after, elapsed, unwritten, alerts = driver.rollback(to)
         counts = after.counts()
         click.echo(
             f"rolled back {len(after.targets)} targets to {to} in {elapsed:.2f}s: "
             f"{counts['in_sync']} verified by re-fetching"
             + ("" if code == 0 else f", {len(after.targets) - counts['in_sync']} NOT verified")
         )
-        failed: dict[str, str] = {}  # "target: apply failed: why", or an alert that failed
-        for error in errors:
-            name, _, why = error.partition(": ")
-            failed[name] = f"{failed[name]}; {why}" if name in failed else why
         for target in after.targets:
             if str(target.status) != "in_sync":
-                why = [w for w in (target.error, failed.pop(target.name, None)) if w]
+                why = [w for w in (target.error, unwritten.get(target.name)) if w]
                 click.echo(f"  {target.name}: {target.status}" + "".join(f"; {w}" for w in why))
-        for name, why in failed.items():
-            click.echo(f"  {name}: {why}")
+        for error in alerts:
+            click.echo(f"  {error}", err=True)
         click.echo(
             "the desired digest is quarantined: converge and the daemon will not apply it "
             "until the bundle changes or `reconciler rollout resume`"

@@ -88,24 +88,26 @@ class _Reader:
         self.files = files
         self.root = bundle_dir(bundle)
         self.tree = tree  #: bundle.yaml as loaded, for the line of a bad reference
-        self.at: tuple[str, ...] = ()  #: where in bundle.yaml the file being read is named
+        self.named_at: dict[str, tuple[str, ...]] = {}  #: path -> where bundle.yaml names it
 
-    def _error(self, message: str, origin: str) -> ConfigError:
-        line = line_of(self.tree, self.at) if self.tree is not None and self.at else None
+    def _error(self, message: str, origin: str, at: tuple[str, ...] | None) -> ConfigError:
+        line = line_of(self.tree, at) if self.tree is not None and at else None
         return ConfigError(message, file=origin, line=line)
 
     def path(self, ref: str, origin: str, at: tuple[str, ...] = ()) -> str:
-        self.at = at
         norm = posixpath.normpath(ref)
         if ref.startswith("/") or norm == ".." or norm.startswith("../") or "\\" in ref:
-            raise self._error(f"file {ref!r} is outside the bundle folder", origin)
-        return f"{self.root}/{norm}"
+            raise self._error(f"file {ref!r} is outside the bundle folder", origin, at)
+        path = f"{self.root}/{norm}"
+        self.named_at[path] = at
+        return path
 
     def read(self, path: str, origin: str) -> bytes:
         try:
             return self.files.read(path)
         except FileNotFoundError:
-            raise self._error(f"{path}: file not found", origin) from None
+            at = self.named_at.get(path)
+            raise self._error(f"{path}: file not found", origin, at) from None
 
     def text(self, path: str, origin: str) -> str:
         try:

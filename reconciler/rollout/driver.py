@@ -78,12 +78,13 @@ class Step:
 
 
 class RolledBack(NamedTuple):
-    """What ``rollback`` did: exit code, the verifying audit, seconds, failed writes."""
+    """What ``rollback`` did: exit code, the verifying audit, seconds, what it failed to do."""
 
     code: int
     audit: Audit
     elapsed: float
-    errors: list[str]
+    unwritten: dict[str, str]  #: target -> why its write failed
+    alerts: list[str]  #: alerts that could not be sent
 
 
 class Driver:
@@ -410,10 +411,11 @@ class Driver:
         }
         after = auditor.run(now=self._moment())
         elapsed = time.perf_counter() - started
-        errors: list[str] = []
         for bundle in inventory.bundles:
             failed = {t: e for (t, b), e in auditor.apply_errors.items() if b == bundle}
-            errors += self._record_applies(bundle, target_sha, names, failed)
+            self._record_applies(bundle, target_sha, names, failed)
+        unwritten = {t: f"apply failed: {e}" for (t, _), e in auditor.apply_errors.items()}
+        alerts: list[str] = []  # an alert that fails is said, but the rollback is done
         for bundle in inventory.bundles:
             bad = self._desired_digest(bundle, desired)
             self.store.quarantine(
@@ -422,9 +424,11 @@ class Driver:
             rollout = self.store.load_rollout(self.environment, bundle)
             if rollout is not None and rollout.phase is not Phase.ABORTED:
                 event = ("rolled_back", {"bundle": bundle, "to": target_sha})
-                errors += self.abort(inventory, rollout, f"{self.user} (rollback)", now, event)
+                alerts += self.abort(inventory, rollout, f"{self.user} (rollback)", now, event)
+        # Done when every target re-fetches REV: a write that failed where the target holds
+        # REV anyway (another writer put it there) does not undo that.
         verified = all(t.status is Status.IN_SYNC for t in after.targets)
-        return RolledBack(0 if verified and not errors else 2, after, elapsed, errors)
+        return RolledBack(0 if verified else 2, after, elapsed, unwritten, alerts)
 
     def abort(
         self,

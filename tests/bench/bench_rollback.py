@@ -84,7 +84,7 @@ def main() -> None:
                 driver = Driver(repo.root, "production", open_store(repo.root), environ={})
                 gc.collect()
                 started = time.perf_counter()
-                code, after, _, _ = driver.rollback(v1)
+                code, after, *_ = driver.rollback(v1)
                 rollbacks.append(time.perf_counter() - started)
                 driver.store.close()
                 assert code == 0 and after.counts()["in_sync"] == count, after.counts()

@@ -11,6 +11,7 @@ import pytest
 
 from reconciler.alerts import Alert, deliver
 from reconciler.model.inventory import AlertSpec
+from tests.servers.process import free_port
 from tests.servers.webhook import Webhook, running_webhook, self_signed
 
 SHA = "abc1234" + "0" * 33
@@ -99,9 +100,7 @@ def test_one_failing_webhook_does_not_stop_the_others(webhook: Webhook) -> None:
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_port()
 
 
 def test_unreachable_webhook_error_names_no_url(

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.servers.process import free_port
+
 NGINX = Path("/usr/sbin/nginx")
 #: /private/ answers 401 unless the request carries exactly this Authorization header.
 PRIVATE_AUTHORIZATION = "Bearer pop-test-token-4f1d9c"
@@ -127,19 +129,13 @@ class Nginx:
         self._blackhole.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start(prefix: Path, root: Path, latency_ms: int) -> Nginx:
     for folder in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
         (prefix / folder).mkdir(parents=True, exist_ok=True)
     blackhole = socket.socket()
     blackhole.bind(("127.0.0.1", 0))
     blackhole.listen(4096)  # never accepted: connections wait in the backlog until nginx gives up
-    port = _free_port()
+    port = free_port()
     conf = prefix / "nginx.conf"
     conf.write_text(
         CONFIG.format(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.servers.process import stop_group
+from tests.servers.process import free_port, log_tail, stop_group
 
 ROOT = Path(__file__).resolve().parents[3]
 MLFLOW = ROOT / ".venv-mlflow" / "bin" / "mlflow"
@@ -138,18 +137,8 @@ class Mlflow:
         stop_group(self.process)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
-
-
 def _start(home: Path) -> Mlflow:
-    port = _free_port()
+    port = free_port()
     log = home / "mlflow.log"
     command = [
         str(MLFLOW),
@@ -177,7 +166,7 @@ def _start(home: Path) -> Mlflow:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             server.stop()
-            raise MlflowUnavailable(f"mlflow server exited at start:\n{_tail(log)}")
+            raise MlflowUnavailable(f"mlflow server exited at start:\n{log_tail(log)}")
         try:
             with urllib.request.urlopen(f"{server.url}/health", timeout=1) as response:
                 if response.status == 200:
@@ -186,7 +175,7 @@ def _start(home: Path) -> Mlflow:
             pass
         time.sleep(0.1)
     server.stop()
-    raise MlflowUnavailable(f"mlflow server not ready within {READY_WITHIN:g} s:\n{_tail(log)}")
+    raise MlflowUnavailable(f"mlflow server not ready within {READY_WITHIN:g} s:\n{log_tail(log)}")
 
 
 @contextmanager

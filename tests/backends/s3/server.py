@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.server
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -18,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.servers.process import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 MOTO_SERVER = ROOT / ".venv-moto" / "bin" / "moto_server"
@@ -40,12 +41,6 @@ class Moto:
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _ready(url: str) -> bool:

@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.servers.process import stop_group
+from tests.servers.process import free_port, log_tail, stop_group
 
 ROOT = Path(__file__).resolve().parents[3]
 PREFIX = ROOT / ".unleash"
@@ -60,7 +59,7 @@ class Unleash:
         if self.node is None or self.node.process.poll() is None:
             return ""
         code = self.node.process.returncode
-        why = f"unleash-server exited (code {code}); its log ends:\n{_tail(self.node.log)}"
+        why = f"unleash-server exited (code {code}); its log ends:\n{log_tail(self.node.log)}"
         self.node.start()
         return why
 
@@ -123,16 +122,6 @@ class Unleash:
         return len(answer["events"])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
-
-
 def _as_postgres(command: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: run its tools as the ``postgres`` user then."""
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
@@ -148,7 +137,7 @@ def _run(command: list[str], what: str) -> None:
 def _postgres(home: Path) -> Iterator[str]:
     """A fresh cluster listening on 127.0.0.1 only; yields the Unleash database's URL."""
     data = home / "pgdata"
-    port = _free_port()
+    port = free_port()
     initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
     _run(_as_postgres([*initdb, "-E", "UTF8", "--no-sync"]), "initdb")
     # A throwaway cluster: durability buys nothing here and costs seconds.
@@ -171,7 +160,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + READY_WITHIN
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise UnleashUnavailable(f"unleash-server exited at start:\n{_tail(log)}")
+            raise UnleashUnavailable(f"unleash-server exited at start:\n{log_tail(log)}")
         with (
             suppress(OSError, ValueError),
             urllib.request.urlopen(f"{url}/health", timeout=2) as response,
@@ -179,7 +168,8 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
             if json.loads(response.read()).get("health") == "GOOD":
                 return
         time.sleep(0.2)
-    raise UnleashUnavailable(f"unleash-server not ready within {READY_WITHIN:g} s:\n{_tail(log)}")
+    late = f"unleash-server not ready within {READY_WITHIN:g} s"
+    raise UnleashUnavailable(f"{late}:\n{log_tail(log)}")
 
 
 class _Node:
@@ -218,7 +208,7 @@ def running_unleash() -> Iterator[Unleash]:
         if os.geteuid() == 0:
             shutil.chown(home, "postgres", "postgres")
         with _postgres(home) as database:
-            port = _free_port()
+            port = free_port()
             token = f"*:*.{secrets.token_hex(16)}"
             env = {
                 **os.environ,
