@@ -1,28 +1,39 @@
-"""Shared fixtures: real servers on 127.0.0.1 (nginx once per session, a webhook per test)."""
+"""Shared fixtures: real servers on 127.0.0.1 (nginx and PostgreSQL once per session, each
+started only when a test first asks for it; a webhook per test). A server that cannot start fails the tests that need it, never skips them."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from tests.servers.nginx import Nginx, NginxUnavailable, running_nginx
+from tests.servers.postgres import Postgres, PostgresUnavailable, running_postgres
 from tests.servers.webhook import Webhook, running_webhook
+
+T = TypeVar("T")
+
+
+def _serve(start: Callable[[], AbstractContextManager[T]], missing: type[Exception]) -> Iterator[T]:
+    """Yield the started server; a server that cannot start fails the tests that need it."""
+    problem = ""
+    try:
+        with start() as server:
+            yield server
+    except missing as exc:
+        problem = str(exc)
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     """A CDN POP: nginx serving ``nginx.root`` at ``nginx.url(path)``, accepting PUTs."""
-    problem = ""
-    try:
-        with running_nginx(tmp_path_factory.mktemp("nginx")) as server:
-            yield server
-    except NginxUnavailable as exc:  # fail, never skip: a missing server must not pass quietly
-        problem = str(exc)
-    if problem:
-        pytest.fail(problem, pytrace=False)
+    yield from _serve(lambda: running_nginx(tmp_path_factory.mktemp("nginx")), NginxUnavailable)
 
 
 @pytest.fixture
@@ -42,3 +53,11 @@ def promtool() -> Path:
             pytrace=False,
         )
     return Path(found)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """The session's PostgreSQL 15 cluster on 127.0.0.1; take a database of your own with
+    ``postgres.create_database(name)`` (its URL). Never stop this one: a test that stops
+    PostgreSQL starts its own cluster with ``running_postgres()``."""
+    yield from _serve(running_postgres, PostgresUnavailable)

@@ -9,6 +9,8 @@ from typing import TypeVar
 
 import pytest
 
+from tests.servers.postgres import Postgres
+
 from .mlflow.server import Mlflow, MlflowUnavailable, running_mlflow
 from .s3.server import Moto, MotoUnavailable, running_moto
 from .unleash.server import Unleash, UnleashUnavailable, running_unleash
@@ -41,9 +43,10 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
 
 
 @pytest.fixture(scope="session")
-def unleash() -> Iterator[Unleash]:
-    """The flag platform: Unleash at ``unleash.url``, seeded and inspected through ``unleash``."""
-    yield from serve(running_unleash, UnleashUnavailable)
+def unleash(postgres: Postgres) -> Iterator[Unleash]:
+    """The flag platform: Unleash at ``unleash.url``, seeded and inspected through ``unleash``;
+    its database is a new one in the session's PostgreSQL cluster."""
+    yield from serve(lambda: running_unleash(postgres), UnleashUnavailable)
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 need=()
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-# Only its promtool is used: it lints the daemon's /metrics (about 19 MB, 96 MB installed).
+# promtool lints the daemon's /metrics; the server itself is tests/servers/prometheus.py's.
 [ -x /usr/bin/promtool ] || need+=(prometheus)
+# The session's PostgreSQL cluster (tests/servers/postgres.py): Unleash and other tests use it.
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -14,7 +16,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # The packages' own services are not wanted: tests start their own servers on free ports.
-  for service in nginx prometheus prometheus-node-exporter; do
+  for service in nginx prometheus prometheus-node-exporter postgresql; do
     $sudo service "$service" stop >/dev/null 2>&1 || true
     $sudo systemctl disable "$service" >/dev/null 2>&1 || $sudo update-rc.d "$service" disable >/dev/null 2>&1 || true
   done

