@@ -1,5 +1,6 @@
 """Shared fixtures: real servers on 127.0.0.1 (nginx and PostgreSQL once per session, each
-started only when a test first asks for it; a webhook per test). A server that cannot start fails the tests that need it, never skips them."""
+started only when a test first asks for it; a webhook per test). A server that cannot start
+fails the tests that need it, never skips them."""
 
 from __future__ import annotations
 
