@@ -1,6 +1,6 @@
-"""Shared fixtures: real servers on 127.0.0.1 (nginx and PostgreSQL once per session, each
-started only when a test first asks for it; a webhook per test). A server that cannot start
-fails the tests that need it, never skips them."""
+"""Shared fixtures: real servers on 127.0.0.1 (nginx, PostgreSQL, Prometheus and its exporter
+once per session, each started only when a test first asks for it; a webhook
+per test). A server that cannot start fails the tests that need it, never skips them."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from typing import TypeVar
 
 import pytest
 
+from tests.servers.exporter import Exporter, running_exporter
 from tests.servers.nginx import Nginx, NginxUnavailable, running_nginx
 from tests.servers.postgres import Postgres, PostgresUnavailable, running_postgres
+from tests.servers.prometheus import Prometheus, PrometheusUnavailable, running_prometheus
 from tests.servers.webhook import Webhook, running_webhook
 
 T = TypeVar("T")
@@ -62,3 +64,19 @@ def postgres() -> Iterator[Postgres]:
     ``postgres.create_database(name)`` (its URL). Never stop this one: a test that stops
     PostgreSQL starts its own cluster with ``running_postgres()``."""
     yield from _serve(running_postgres, PostgresUnavailable)
+
+
+@pytest.fixture(scope="session")
+def exporter() -> Iterator[Exporter]:
+    """The session's /metrics endpoint, scraped by ``prometheus``: tests set gauges with
+    ``exporter.set(name, labels, value)``, under label values of their own."""
+    with running_exporter() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def prometheus(exporter: Exporter) -> Iterator[Prometheus]:
+    """The session's Prometheus, scraping ``exporter`` every second (ready once it has scraped
+    it: ~5.5 s, once per session). ``prometheus.query(promql)``, ``prometheus.wait_for(...)``;
+    ``add_target``/``remove_target`` for another scrape target (~5-10 s each)."""
+    yield from _serve(lambda: running_prometheus([exporter.target]), PrometheusUnavailable)
