@@ -1,5 +1,5 @@
-"""Shared fixtures: real servers on 127.0.0.1 (nginx, PostgreSQL, Prometheus and its exporter
-once per session, each started only when a test first asks for it; a webhook
+"""Shared fixtures: real servers on 127.0.0.1 (nginx, PostgreSQL, Prometheus and its exporter,
+headless Chromium once per session, each started only when a test first asks for it; a webhook
 per test). A server that cannot start fails the tests that need it, never skips them."""
 
 from __future__ import annotations
@@ -8,15 +8,19 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
+from tests.servers.browser import BrowserUnavailable, running_browser
 from tests.servers.exporter import Exporter, running_exporter
 from tests.servers.nginx import Nginx, NginxUnavailable, running_nginx
 from tests.servers.postgres import Postgres, PostgresUnavailable, running_postgres
 from tests.servers.prometheus import Prometheus, PrometheusUnavailable, running_prometheus
 from tests.servers.webhook import Webhook, running_webhook
+
+if TYPE_CHECKING:
+    from selenium.webdriver import Chrome
 
 T = TypeVar("T")
 
@@ -80,3 +84,11 @@ def prometheus(exporter: Exporter) -> Iterator[Prometheus]:
     it: ~5.5 s, once per session). ``prometheus.query(promql)``, ``prometheus.wait_for(...)``;
     ``add_target``/``remove_target`` for another scrape target (~5-10 s each)."""
     yield from _serve(lambda: running_prometheus([exporter.target]), PrometheusUnavailable)
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chrome]:
+    """The session's headless Chromium (Selenium ``webdriver.Chrome``). Pages and cookies stay
+    between tests; ``console_errors(browser)`` (tests/servers/browser.py) drains the console."""
+    log = tmp_path_factory.mktemp("browser") / "chromedriver.log"
+    yield from _serve(lambda: running_browser(log), BrowserUnavailable)
