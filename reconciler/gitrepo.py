@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ReconcilerError, RevisionError
+from .errors import ConfigError, ReconcilerError, RevisionError
 
 if TYPE_CHECKING:
     import git
@@ -72,22 +72,38 @@ class GitRepo:
     def read(self, sha: str, path: str) -> bytes:
         """The bytes of file ``path`` at ``sha``; FileNotFoundError when absent."""
         *folders, name = path.split("/")
-        tree, folders = self._start(sha, folders)
-        for folder in folders:
-            entry = self._entries(tree).get(folder)
+        tree, rest = self._start(sha, folders)
+        walked = folders[: len(folders) - len(rest)]  # the anchored part of the path
+        for folder in rest:
+            entry = self._entries(tree, "/".join(walked) or ".", sha).get(folder)
+            walked.append(folder)
+            if entry is not None and entry[1] == SYMLINK_MODE:
+                raise ConfigError(
+                    "symbolic links are not allowed in a bundle", file="/".join(walked)
+                )
             if entry is None or entry[0] != "tree":
                 raise FileNotFoundError(path)
             tree = entry[2]
-        entry = self._entries(tree).get(name)
+        entry = self._entries(tree, "/".join(walked) or ".", sha).get(name)
         if entry is None or entry[0] != "blob":
             raise FileNotFoundError(path)
         if entry[1] == SYMLINK_MODE:
-            raise ReconcilerError(f"{path}: symbolic links are not allowed in a bundle")
+            raise ConfigError("symbolic links are not allowed in a bundle", file=path)
         data = self._blobs.get(entry[2])
         if data is None:
-            data = self.repo.odb.stream(bytes.fromhex(entry[2])).read()
+            data = self._object(entry[2], path, sha)
             self._blobs[entry[2]] = data
         return data
+
+    def _object(self, oid: str, path: str, sha: str) -> bytes:
+        """The contents of object ``oid``; a missing object names the path and the revision."""
+        try:
+            return self.repo.odb.stream(bytes.fromhex(oid)).read()
+        except ValueError:  # gitpython: "SHA ... could not be resolved, git returned: ..."
+            raise ReconcilerError(
+                f"{path}: git object {oid[:12]} is missing at revision {sha[:12]} "
+                "(a damaged or partial clone? 'git fsck' says more)"
+            ) from None
 
     def _start(self, sha: str, folders: list[str]) -> tuple[str, list[str]]:
         """Where a path walk can begin: the deepest anchored folder, else the root tree."""
@@ -126,13 +142,16 @@ class GitRepo:
             self._blobs.update(_cat_batch(self.path, sorted(blobs)))
             pending = sorted(subtrees)
 
-    def _entries(self, tree: str) -> dict[str, tuple[str, int, str]]:
-        """A tree's entries, name -> (type, mode, object id), parsed once per tree id."""
+    def _entries(self, tree: str, path: str, sha: str) -> dict[str, tuple[str, int, str]]:
+        """A tree's entries, name -> (type, mode, object id), parsed once per tree id.
+
+        ``path`` and ``sha`` (the folder and the revision) only name a missing tree object.
+        """
         entries = self._trees.get(tree)
         if entries is None:
             from git.objects.fun import tree_entries_from_data
 
-            data = self.repo.odb.stream(bytes.fromhex(tree)).read()
+            data = self._object(tree, path, sha)
             entries = {}
             for binsha, mode, name in tree_entries_from_data(data):
                 kind = {0o04: "tree", 0o16: "commit"}.get(mode >> 12, "blob")

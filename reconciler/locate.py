@@ -1,13 +1,17 @@
-"""Point a change at the line of the bundle file that holds it (for CI annotations)."""
+"""Point a change at the line of the bundle file that holds it, and a target at the line of
+the inventory that declares it (for CI annotations)."""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 
+from .config.inventory import inventory_lines, target_lines
 from .config.yamlfile import line_of, parse
 from .diff.change import Change
 from .errors import ReconcilerError
+from .gitrepo import GitFiles
 from .render import BundleFiles, bundle_dir, load_spec, source_file
 
 _SECTION = {"guardrail": "guardrails", "flag": "flags"}
@@ -15,12 +19,31 @@ _RENAMED = re.compile(r"->\s*([A-Za-z0-9_.$-]+)")
 
 
 class Locator:
-    """Finds ``(file, line)`` for changes of bundles read from one revision."""
+    """Finds ``(file, line)`` for changes of bundles read from one revision, and for targets.
 
-    def __init__(self, files: BundleFiles) -> None:
+    The audit reads inventories from the working tree (``worktree``; by default that of the git
+    repository ``files`` reads, else inventories are read from ``files`` like the bundles).
+    """
+
+    def __init__(self, files: BundleFiles, worktree: Path | None = None) -> None:
         self.files = files
+        self.worktree = worktree
+        if worktree is None and isinstance(files, GitFiles):
+            self.worktree = files.repo.path
         self._spec = lru_cache(maxsize=None)(self._load_spec)
         self._text = lru_cache(maxsize=None)(self._read)
+        self._targets = lru_cache(maxsize=None)(self._target_lines)
+
+    def target(self, environment: str, target: str) -> tuple[str, int]:
+        """Where the inventory of ``environment`` declares ``target`` (line 1 when unknown)."""
+        file = f"targets/{environment}.yaml"
+        return file, self._targets(environment).get(target, 1)
+
+    def _target_lines(self, environment: str) -> dict[str, int]:
+        if self.worktree is not None:
+            return inventory_lines(self.worktree, environment)
+        file = f"targets/{environment}.yaml"
+        return target_lines(self._text(file), file)
 
     def _load_spec(self, bundle: str):  # type: ignore[no-untyped-def]
         return load_spec(self.files, bundle)[0]

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .canonical import bundle_digest, component_digests
-from .config.yamlfile import line_of, parse, plain, validate, validate_merged
+from .config.jsonfile import load_json
+from .config.yamlfile import check_size, line_of, parse, plain, validate, validate_merged
 from .errors import ConfigError
+from .limits import MAX_DOCUMENT, MAX_FILE, MAX_YAML, size_text
 from .model.bundle import BundleSpec, Flag
 
 RENDERED_SCHEMA = "agent-reconciler.bundle/v1"
@@ -81,59 +83,82 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+#: Loaded YAML files a bundle's settings came from, overlay first: ``(tree, file)``.
+Blame = list[tuple[Any, str]]
+
+
 class _Reader:
     """Reads one bundle's files, refusing paths that leave the bundle folder."""
 
-    def __init__(self, files: BundleFiles, bundle: str, tree: Any = None) -> None:
+    def __init__(self, files: BundleFiles, bundle: str, blame: Blame) -> None:
         self.files = files
         self.root = bundle_dir(bundle)
-        self.tree = tree  #: bundle.yaml as loaded, for the line of a bad reference
-        self.named_at: dict[str, tuple[str, ...]] = {}  #: path -> where bundle.yaml names it
+        self.blame = blame  #: where a reference can come from, for the file and line to blame
+        self.named_at: dict[str, tuple[str, ...]] = {}  #: path -> where the YAML names it
 
-    def _error(self, message: str, origin: str, at: tuple[str, ...] | None) -> ConfigError:
-        line = line_of(self.tree, at) if self.tree is not None and at else None
+    def _error(self, message: str, at: tuple[str, ...] | None) -> ConfigError:
+        """An error at the file (overlay or bundle.yaml) that sets ``at``, and its line."""
+        tree, origin = self.blame[-1]
+        for candidate, file in self.blame:
+            if at and _holds(candidate, at):
+                tree, origin = candidate, file
+                break
+        line = line_of(tree, at) if tree is not None and at else None
         return ConfigError(message, file=origin, line=line)
 
-    def path(self, ref: str, origin: str, at: tuple[str, ...] = ()) -> str:
+    def path(self, ref: str, at: tuple[str, ...] = ()) -> str:
         norm = posixpath.normpath(ref)
         if ref.startswith("/") or norm == ".." or norm.startswith("../") or "\\" in ref:
-            raise self._error(f"file {ref!r} is outside the bundle folder", origin, at)
+            raise self._error(f"file {ref!r} is outside the bundle folder", at)
         path = f"{self.root}/{norm}"
         self.named_at[path] = at
         return path
 
-    def read(self, path: str, origin: str) -> bytes:
+    def read(self, path: str) -> bytes:
         try:
-            return self.files.read(path)
+            data = self.files.read(path)
         except FileNotFoundError:
             at = self.named_at.get(path)
-            raise self._error(f"{path}: file not found", origin, at) from None
+            raise self._error(f"{path}: file not found", at) from None
+        check_size(data, MAX_FILE, path)
+        return data
 
-    def text(self, path: str, origin: str) -> str:
+    def text(self, path: str) -> str:
         try:
-            return self.read(path, origin).decode("utf-8")
+            return self.read(path).decode("utf-8")
         except UnicodeDecodeError:
             raise ConfigError("not valid UTF-8 text", file=path) from None
 
-    def json_object(self, path: str, origin: str) -> dict[str, Any]:
-        try:
-            value = json.loads(self.read(path, origin))
-        except (ValueError, UnicodeDecodeError) as exc:
-            line = getattr(exc, "lineno", None)
-            raise ConfigError(
-                f"invalid JSON: {str(exc).split(':')[0]}", file=path, line=line
-            ) from None
+    def json_object(self, path: str) -> dict[str, Any]:
+        value = load_json(self.read(path), path)
         if not isinstance(value, dict):
             raise ConfigError("expected a JSON object", file=path, line=1)
         return value
+
+
+def _holds(tree: Any, at: tuple[str, ...]) -> bool:
+    """Whether the loaded YAML ``tree`` itself sets the value at ``at``."""
+    node = tree
+    for part in at:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def load_spec(
     files: BundleFiles, bundle: str, target: str | None = None
 ) -> tuple[BundleSpec, dict[str, Any]]:
     """The validated spec and its plain data, with ``target``'s overlay merged in."""
-    reader = _Reader(files, bundle)
-    spec_file = f"{reader.root}/bundle.yaml"
+    spec, data, _ = _load(files, bundle, target)
+    return spec, data
+
+
+def _load(
+    files: BundleFiles, bundle: str, target: str | None
+) -> tuple[BundleSpec, dict[str, Any], Blame]:
+    """:func:`load_spec`, plus the loaded YAML files a reference can be blamed on."""
+    spec_file = f"{bundle_dir(bundle)}/bundle.yaml"
     try:
         raw_text = files.read(spec_file)
     except FileNotFoundError:
@@ -143,23 +168,26 @@ def load_spec(
         raise ConfigError(
             f"name {spec.name!r} must equal the folder name {bundle!r}", file=spec_file
         )
+    blame: Blame = [(root, spec_file)]
     if target is None:
-        return spec, data
+        return spec, data, blame
     over_file = overlay_path(bundle, target)
     try:
         over_text = files.read(over_file)
     except FileNotFoundError:
-        return spec, data
+        return spec, data, blame
+    check_size(over_text, MAX_YAML, over_file)
     over_root = parse(_decode(over_text, over_file), over_file)
     if over_root is None:
-        return spec, data
+        return spec, data, blame
     if not isinstance(over_root, dict):
         raise ConfigError("an overlay must be a mapping", file=over_file, line=1)
     if "name" in over_root and over_root["name"] != bundle:
         raise ConfigError("an overlay cannot rename the bundle", file=over_file)
     merged = deep_merge(data, plain(over_root))
-    spec = validate_merged(BundleSpec, merged, [(over_root, over_file), (root, spec_file)])
-    return spec, merged
+    blame = [(over_root, over_file), *blame]
+    spec = validate_merged(BundleSpec, merged, blame)
+    return spec, merged, blame
 
 
 @functools.lru_cache(maxsize=64)
@@ -168,6 +196,7 @@ def _parse_spec(raw: bytes, spec_file: str) -> tuple[Any, BundleSpec, dict[str, 
 
     Callers must not mutate what this returns (it is shared between renders).
     """
+    check_size(raw, MAX_YAML, spec_file)
     root = parse(_decode(raw, spec_file), spec_file)
     return root, validate(BundleSpec, root, spec_file), plain(root)
 
@@ -182,17 +211,20 @@ def _decode(raw: bytes, file: str) -> str:
 def render(
     files: BundleFiles, bundle: str, revision: str | None, target: str | None = None
 ) -> Rendered:
-    """Render ``bundle`` as ``target`` sees it (with its overlay) from ``files``."""
-    spec, data = load_spec(files, bundle, target)
-    origin = f"{bundle_dir(bundle)}/bundle.yaml"
-    reader = _Reader(files, bundle, _parse_spec(files.read(origin), origin)[0])
+    """Render ``bundle`` as ``target`` sees it (with its overlay) from ``files``.
+
+    A render larger than :data:`~reconciler.limits.MAX_DOCUMENT` (the fetch cap) is a
+    ConfigError: a target could never read it back as in sync, so nothing may write it.
+    """
+    spec, data, blame = _load(files, bundle, target)
+    reader = _Reader(files, bundle, blame)
     components: dict[str, Any] = {"model": data["model"]}
     for name, prompt in spec.prompts.items():
-        path = reader.path(prompt.file, origin, ("prompts", name, "file"))
-        components[f"prompt/{name}"] = {"text": reader.text(path, origin)}
+        path = reader.path(prompt.file, ("prompts", name, "file"))
+        components[f"prompt/{name}"] = {"text": reader.text(path)}
     for name, tool in spec.tools.items():
-        path = reader.path(tool.schema_file, origin, ("tools", name, "schema"))
-        value = reader.json_object(path, origin)
+        path = reader.path(tool.schema_file, ("tools", name, "schema"))
+        value = reader.json_object(path)
         if not isinstance(value.get("name"), str):
             raise ConfigError("a tool file needs a string 'name'", file=path, line=1)
         schema = value.get("parameters", value.get("input_schema"))
@@ -204,13 +236,22 @@ def render(
             )
         components[f"tool/{name}"] = value
     for name, out in spec.output_schemas.items():
-        path = reader.path(out.schema_file, origin, ("output_schemas", name, "schema"))
-        components[f"output_schema/{name}"] = reader.json_object(path, origin)
+        path = reader.path(out.schema_file, ("output_schemas", name, "schema"))
+        components[f"output_schema/{name}"] = reader.json_object(path)
     for name in spec.guardrails:
         components[f"guardrail/{name}"] = data["guardrails"][name]
     for name, flag in spec.flags.items():
         components[f"flag/{name}"] = flag_component(flag)
-    return Rendered.build(bundle, revision, components)
+    done = Rendered.build(bundle, revision, components)
+    size = len(done.to_bytes())
+    if size > MAX_DOCUMENT:
+        seen = f" for target {target!r}" if target is not None else ""
+        raise ConfigError(
+            f"bundle {bundle!r}{seen} renders to {size} bytes, more than the "
+            f"{size_text(MAX_DOCUMENT)} a target can hold; refused, nothing was written",
+            file=blame[-1][1],
+        )
+    return done
 
 
 def number(value: float) -> int | float:

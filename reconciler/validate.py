@@ -1,23 +1,41 @@
 """``reconciler validate``: lint every bundle and inventory of the working tree, all at once.
 
 Authors run it before they commit, so it reads the working tree, not git; it reports every
-error it finds (not just the first), each as ``file:line: message``.
+error it finds (not just the first), each as ``file:line: message``. It runs every static check
+``audit`` does, the opening of each target's source included (without any I/O); a ``${VAR}``
+that is not set here is a warning, since CI often validates without the secrets.
 """
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
+from functools import cache
 from pathlib import Path
+from typing import Any
 
-from .config.inventory import environments, load_inventory
+from .config.inventory import environments, inventory_lines, load_inventory
 from .config.worktree import WorkTreeFiles
 from .errors import ConfigError, ReconcilerError
-from .model.inventory import Inventory
+from .model.inventory import Inventory, TargetSpec
 from .render import render
 
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: What an unset variable stands for while the source is opened: an error that every one of
+#: them gives is the inventory's fault, not the missing variable's.
+_STAND_INS = ("placeholder", "https://placeholder.invalid")
 
-def validate_repo(root: Path) -> tuple[list[ReconcilerError], list[str]]:
-    """Errors (each one line naming its file) and warnings of the whole repo."""
+
+def validate_repo(
+    root: Path, environ: Mapping[str, str] | None = None
+) -> tuple[list[ReconcilerError], list[str]]:
+    """Errors (each one line naming its file) and warnings of the whole repo.
+
+    ``environ``: where ``${VAR}`` references are looked up (default: this process's environment).
+    """
+    environ = os.environ if environ is None else environ
     errors: list[ReconcilerError] = []
     warnings: list[str] = []
     files = WorkTreeFiles(root)
@@ -43,6 +61,7 @@ def validate_repo(root: Path) -> tuple[list[ReconcilerError], list[str]]:
             errors.append(exc)
     for inventory in inventories:
         rel = f"targets/{inventory.environment}.yaml"
+        _check_sources(root, inventory, environ, errors, warnings)
         for bundle in inventory.bundles:
             if bundle not in bundle_names:
                 errors.append(
@@ -64,3 +83,70 @@ def validate_repo(root: Path) -> tuple[list[ReconcilerError], list[str]]:
                     f"bundles/{bundle}/overlays/{overlay.name}: no target named {overlay.stem!r}"
                 )
     return errors, warnings
+
+
+def _check_sources(
+    root: Path,
+    inventory: Inventory,
+    env: Mapping[str, str],
+    errors: list[ReconcilerError],
+    warnings: list[str],
+) -> None:
+    """Open every target's source as ``audit`` would (settings only, no I/O)."""
+    rel = f"targets/{inventory.environment}.yaml"
+
+    @cache
+    def line(target: str) -> int | None:  # the inventory is parsed again only when needed
+        return inventory_lines(root, inventory.environment).get(target)
+
+    for target in inventory.targets:
+        unset = sorted({name for name in _variables(target) if name not in env})
+        for name in unset:
+            warnings.append(
+                f"{rel}:{line(target.name)}: target {target.name}: environment variable {name} "
+                "is not set (audit will fail until it is)"
+            )
+        error = _open_error(root, target, env, unset)
+        if error is not None:
+            errors.append(ConfigError(error.detail, file=rel, line=line(target.name)))
+
+
+def _variables(target: TargetSpec) -> Iterator[str]:
+    """Every ``${NAME}`` a target's source, health check and probe refer to."""
+    settings = target.model_dump(include={"source", "health", "probe"})
+    for text in _strings(settings):
+        yield from _VARIABLE.findall(text)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _open_error(
+    root: Path, target: TargetSpec, env: Mapping[str, str], unset: list[str]
+) -> ConfigError | None:
+    """The ConfigError opening ``target``'s sources gives, whatever its unset variables hold."""
+    from .sources.registry import SourceContext, open_source
+
+    specs = [target]
+    if target.probe is not None:  # the audit reads a probe as an http source of its own
+        specs.append(target.model_copy(update={"source": target.probe.as_source(), "health": None}))
+    first: ConfigError | None = None
+    for stand_in in _STAND_INS if unset else ("",):
+        filled: Mapping[str, str] = {**env, **dict.fromkeys(unset, stand_in)} if unset else env
+        ctx = SourceContext(repo_root=root, env=filled)
+        try:
+            for spec in specs:
+                open_source(spec, ctx)
+        except ConfigError as exc:
+            first = first or exc
+            continue
+        return None  # it opens with some value of the unset variables: the warning says it
+    return first

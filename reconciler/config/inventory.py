@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..limits import MAX_YAML
 from ..model.inventory import Inventory
-from .yamlfile import load_cached
+from ..model.names import check_name
+from .yamlfile import check_size, load_cached
 
 
 def environments(repo_root: Path) -> list[str]:
@@ -14,17 +18,22 @@ def environments(repo_root: Path) -> list[str]:
     return sorted(p.stem for p in (repo_root / "targets").glob("*.yaml"))
 
 
+def check_environment(environment: str) -> str:
+    """An environment name is a plain name (it becomes a file name and a state key)."""
+    try:
+        return check_name(environment, "environment")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_inventory(repo_root: Path, environment: str, cache: Path | None = None) -> Inventory:
     """The validated inventory of ``environment`` (``cache``: a folder for parsed inventories)."""
+    check_environment(environment)  # before any file is read: "../bundles/x/bundle" is no name
     rel = f"targets/{environment}.yaml"
-    path = repo_root / rel
-    if not path.is_file():
+    text = _read(repo_root, rel)
+    if text is None:
         have = ", ".join(environments(repo_root)) or "none"
         raise ConfigError(f"no such environment {environment!r} (environments: {have})", file=rel)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError("not valid UTF-8 text", file=rel) from None
     inventory = load_cached(Inventory, text, rel, cache)
     if inventory.environment != environment:
         raise ConfigError(
@@ -32,3 +41,59 @@ def load_inventory(repo_root: Path, environment: str, cache: Path | None = None)
             file=rel,
         )
     return inventory
+
+
+def _read(repo_root: Path, rel: str) -> str | None:
+    """The text of ``rel`` (None when it is not a regular file), at most :data:`MAX_YAML`."""
+    path = repo_root / rel
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    # Refuse a huge file before reading it, then read no more than the cap allows (it may grow).
+    check_size(info.st_size, MAX_YAML, rel)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(MAX_YAML + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=rel) from None
+    check_size(raw, MAX_YAML, rel)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("not valid UTF-8 text", file=rel) from None
+
+
+def target_lines(text: str, file: str) -> dict[str, int]:
+    """The line naming each target in an inventory's text (for messages and annotations).
+
+    Parsed again only when something needs a line; an inventory that does not parse (it was
+    changed since it was loaded) maps nothing.
+    """
+    from .yamlfile import parse
+
+    try:
+        root = parse(text, file)
+    except ConfigError:
+        return {}
+    targets = root.get("targets") if isinstance(root, dict) else None
+    if not isinstance(targets, list) or not hasattr(targets, "lc"):
+        return {}
+    lines: dict[str, int] = {}
+    for entry in targets:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            lines.setdefault(entry["name"], entry.lc.key("name")[0] + 1)
+    return lines
+
+
+def inventory_lines(repo_root: Path, environment: str) -> dict[str, int]:
+    """:func:`target_lines` of ``targets/<environment>.yaml`` in the working tree."""
+    rel = f"targets/{environment}.yaml"
+    try:
+        text = _read(repo_root, rel)
+    except ConfigError:
+        return {}
+    return target_lines(text, rel) if text is not None else {}

@@ -15,6 +15,8 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from ..limits import MAX_DOCUMENT
+
 
 class _Handler(SimpleHTTPRequestHandler):
     token: str | None = None
@@ -55,7 +57,7 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_error(HTTPStatus.UNAUTHORIZED, "a bearer token is required to write")
             return
         length = int(self.headers.get("Content-Length", "0"))
-        if length > 16 * 1024 * 1024:
+        if length > MAX_DOCUMENT:
             self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             return
         body = self.rfile.read(length)

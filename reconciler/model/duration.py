@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
 from pydantic import BeforeValidator
+
+from ..limits import MAX_DURATION, MAX_TIMEOUT, MIN_TIMEOUT
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(value: object) -> float:
-    """Seconds in ``value``: a string like ``1h30m`` or a bare number of seconds."""
+    """Seconds in ``value``: a string like ``1h30m`` or a bare number of seconds.
+
+    At most :data:`~reconciler.limits.MAX_DURATION` (a year): ``99999999999999999999d``, an
+    infinite or a NaN number is a ValueError, not a float that overflows date arithmetic later.
+    """
+    seconds = _seconds(value)
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{_shown(value)} is longer than {format_duration(MAX_DURATION)}")
+    return seconds
+
+
+def parse_timeout(value: object) -> float:
+    """A network timeout: a duration from 100 ms to 5 minutes (0 would mean "wait forever")."""
+    seconds = _seconds(value)
+    if not MIN_TIMEOUT <= seconds <= MAX_TIMEOUT:
+        raise ValueError(f"a timeout must be between 100ms and 5m, not {_shown(value)}")
+    return seconds
+
+
+def _seconds(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration like '90s', '2m' or '1h30m'")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"{_shown(value)} is not a finite duration")
         if value < 0:
             raise ValueError("a duration cannot be negative")
         return float(value)
@@ -29,8 +53,16 @@ def parse_duration(value: object) -> float:
         total += float(match.group(1)) * _UNIT[match.group(2)]
         pos = match.end()
     if pos != len(text):
-        raise ValueError(f"{value!r} is not a duration like '90s', '2m' or '1h30m'")
+        raise ValueError(f"{_shown(value)} is not a duration like '90s', '2m' or '1h30m'")
+    if not math.isfinite(total):
+        raise ValueError(f"{_shown(value)} is not a finite duration")
     return total
+
+
+def _shown(value: object) -> str:
+    """``value`` quoted for a message, cut short (it may be 400 digits long)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:30] + "..." + text[-6:]
 
 
 def format_duration(seconds: float) -> str:
@@ -50,3 +82,6 @@ def format_duration(seconds: float) -> str:
 
 #: A field holding seconds, written in YAML as a duration string.
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+#: A network timeout in seconds (100 ms to 5 minutes), written as a duration string.
+Timeout = Annotated[float, BeforeValidator(parse_timeout)]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from .duration import Duration
+from .duration import Duration, Timeout
 from .names import check_name
 
 TargetKind = Literal["region", "pop", "prompt-registry", "flag-platform", "eval", "other"]
@@ -24,6 +26,18 @@ class FileSourceSpec(_Strict):
     type: Literal["file"]
     path: str
 
+    @field_validator("path")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        # Lexical, so validate and audit agree before any I/O; symbolic links are checked
+        # by the source on every read. ``{bundle}`` is a plain name and cannot escape.
+        norm = posixpath.normpath(value)
+        if value.startswith("/") or "\\" in value:
+            raise ValueError(f"path {value!r} must be relative to the repo root")
+        if norm == ".." or norm.startswith("../"):
+            raise ValueError(f"path {value!r} escapes the repo root")
+        return value
+
 
 class HttpSourceSpec(_Strict):
     """A rendered bundle behind a URL: GET reads it, ``apply_method`` writes it."""
@@ -31,7 +45,7 @@ class HttpSourceSpec(_Strict):
     type: Literal["http"]
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout: Duration = 5.0
+    timeout: Timeout = 5.0
     apply_method: Literal["PUT", "POST", "PATCH"] = "PUT"
 
     @field_validator("url")
@@ -89,7 +103,7 @@ class HealthSpec(_Strict):
 
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout: Duration = 5.0
+    timeout: Timeout = 5.0
 
 
 class ProbeSpec(_Strict):
@@ -97,7 +111,7 @@ class ProbeSpec(_Strict):
 
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout: Duration = 5.0
+    timeout: Timeout = 5.0
 
     @field_validator("url")
     @classmethod
@@ -238,8 +252,13 @@ class Inventory(_Strict):
     @model_validator(mode="after")
     def _unique_targets(self) -> Inventory:
         seen: set[str] = set()
-        for target in self.targets:
+        for index, target in enumerate(self.targets):
             if target.name in seen:
-                raise ValueError(f"target {target.name!r} is listed twice")
+                # ``at``: where in the input the error is (the loader turns it into a line).
+                raise PydanticCustomError(
+                    "duplicate_target",
+                    "target '{name}' is listed twice",
+                    {"name": target.name, "at": ("targets", index, "name")},
+                )
             seen.add(target.name)
         return self

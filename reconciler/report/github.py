@@ -6,12 +6,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..classify import Status
 from ..diff.change import Severity
 from ..locate import Locator
 from ..results import Audit
 from .markdown import render_markdown
 
 _LEVEL = {Severity.BREAKING: "error", Severity.BEHAVIORAL: "warning"}
+#: Targets that could not be judged: each gets an error on the inventory line declaring it.
+_UNOBSERVED = (Status.UNREACHABLE, Status.INVALID, Status.MISSING)
 
 
 def _escape(text: str) -> str:
@@ -20,10 +23,21 @@ def _escape(text: str) -> str:
 
 
 def annotations(audit: Audit, locator: Locator) -> list[str]:
-    """One ``::error``/``::warning`` per distinct (file, line, message), most severe first."""
+    """One ``::error``/``::warning`` per distinct (file, line, message), most severe first.
+
+    Changes point at the bundle file that holds them; every unreachable, invalid or missing
+    target at the line of the inventory that declares it.
+    """
     seen: set[tuple[str, int, str]] = set()
     lines: list[str] = []
     for target in audit.targets:
+        if target.status in _UNOBSERVED:
+            file, line = locator.target(audit.environment, target.name)
+            reason = f": {target.error}" if target.error else ""
+            lines.append(
+                f"::error file={file},line={line}::"
+                + _escape(f"{target.name}: {target.status}{reason}")
+            )
         for bundle in target.bundles:
             for change in bundle.changes:
                 level = _LEVEL.get(change.severity)

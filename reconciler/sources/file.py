@@ -54,9 +54,14 @@ class FileSource:
     def fetch(self, bundle: str) -> bytes:
         path = self._path(bundle)
         try:
-            with open(path, "rb") as handle:
+            # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    raise _not_a_file(info.st_mode, self._shown(path))
                 # Check the size before reading, and read one byte more in case it grows.
-                if os.fstat(handle.fileno()).st_size > self._max_body:
+                if info.st_size > self._max_body:
                     raise _too_large(self._max_body)
                 data = handle.read(self._max_body + 1)
         except FileNotFoundError:
@@ -64,6 +69,10 @@ class FileSource:
                 raise NotFound(f"file {self._shown(path)} does not exist") from None
             raise TransientError(f"folder {self._shown(path.parent)} does not exist") from None
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                mode = os.stat(path).st_mode  # a socket cannot even be opened (ENXIO)
+                if not stat.S_ISREG(mode):
+                    raise _not_a_file(mode, self._shown(path)) from None
             raise _os_error(exc, "reading", self._shown(path)) from None
         if len(data) > self._max_body:
             raise _too_large(self._max_body)
@@ -71,6 +80,14 @@ class FileSource:
 
     def apply(self, bundle: str, document: bytes) -> None:
         path = self._path(bundle)
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            mode = stat.S_IFREG
+        except OSError as exc:
+            raise _os_error(exc, "writing", self._shown(path)) from None
+        if not stat.S_ISREG(mode):
+            raise _not_a_file(mode, self._shown(path))  # never replace a FIFO, a socket...
         try:
             _write_atomically(path, document)
         except OSError as exc:
@@ -110,6 +127,17 @@ def _write_atomically(path: Path, document: bytes) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def _not_a_file(mode: int, shown: str) -> PermanentError:
+    """Only regular files hold documents: a FIFO would block, a device never ends."""
+    if stat.S_ISDIR(mode):
+        return PermanentError(f"{shown} is a folder, not a file")
+    kinds = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device"}
+    kind = kinds.get(stat.S_IFMT(mode), "a special file")
+    if stat.S_ISBLK(mode):
+        kind = "a device"
+    return PermanentError(f"{shown} is {kind}, not a regular file")
 
 
 def _too_large(limit: int) -> InvalidResponse:

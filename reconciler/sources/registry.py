@@ -17,6 +17,7 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..limits import MAX_DOCUMENT
 from ..model.inventory import FileSourceSpec, HealthSpec, HttpSourceSpec, TargetSpec
 from .env import expand_headers
 from .file import FileSource
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .http import HttpClient
 
 #: Largest document a source returns; anything bigger is an InvalidResponse (design §11).
-DEFAULT_MAX_BODY = 16 * 1024 * 1024
+DEFAULT_MAX_BODY = MAX_DOCUMENT
 
 HealthCheck = Callable[[], Awaitable[Health]]
 

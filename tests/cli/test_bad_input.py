@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -212,3 +215,175 @@ def test_bad_arguments_exit_1_never_the_policy_code_2(repo: ConfigRepo, args: li
     run = reconciler("--repo", repo.root, *args)
     assert run.code == 1, run.out + run.err
     assert "Error:" in run.err and "Traceback" not in run.err
+
+
+def test_environment_names_are_plain_names(repo: ConfigRepo) -> None:
+    for command in (["audit"], ["skew"], ["converge"]):
+        run = reconciler("--repo", repo.root, *command, "--env", "../bundles/support-agent/bundle")
+        _one_line_error(run, "environment '../bundles/support-agent/bundle' may hold only")
+
+
+def test_a_fifo_target_is_unreachable_not_a_hang(repo: ConfigRepo) -> None:
+    (repo.root / "fleet/a").mkdir(parents=True)
+    os.mkfifo(repo.root / "fleet/a/support-agent.json")
+    started = time.monotonic()
+    run = reconciler(
+        "--repo", repo.root, "audit", "--env", "production", "--format", "json", timeout=20
+    )
+    assert time.monotonic() - started < 5
+    assert run.code == 2, run.err
+    (target,) = run.json()["targets"]
+    assert target["status"] == "unreachable"
+    assert target["error"] == "fleet/a/support-agent.json is a FIFO, not a regular file"
+
+
+def test_a_missing_git_object_names_the_file_and_the_revision(repo: ConfigRepo) -> None:
+    sha = repo.git("rev-parse", "HEAD").strip()
+    blob = repo.git("rev-parse", "HEAD:bundles/support-agent/prompts/system.md").strip()
+    (repo.root / ".git/objects" / blob[:2] / blob[2:]).unlink()  # a damaged clone
+    expected = (
+        f"bundles/support-agent/prompts/system.md: git object {blob[:12]} is missing at "
+        f"revision {sha[:12]}"
+    )
+    for command in (["render", "support-agent"], ["audit", "--env", "production"]):
+        _one_line_error(reconciler("--repo", repo.root, *command), expected)
+
+
+def _line_of(repo: ConfigRepo, rel: str, text: str) -> int:
+    lines = (repo.root / rel).read_text().splitlines()
+    return next(n for n, line in enumerate(lines, start=1) if text in line)
+
+
+def test_validate_warns_about_unset_variables_never_printing_values(repo: ConfigRepo) -> None:
+    targets = [
+        {"name": "a", "source": {"type": "file", "path": "fleet/a/{bundle}.json"}},
+        {
+            "name": "us",
+            "source": {
+                "type": "http",
+                "url": "https://${US_HOST}/{bundle}.json",
+                "headers": {"Authorization": "Bearer ${US_TOKEN}"},
+            },
+        },
+        {
+            "name": "eu",
+            "source": {
+                "type": "s3",
+                "bucket": "configs",
+                "key": "{bundle}.json",
+                "endpoint_url": "${EU_S3}",  # wholly a variable: only its value can be wrong
+            },
+        },
+    ]
+    repo.write("targets/production.yaml", inventory(targets))
+    run = reconciler("--repo", repo.root, "validate", env={"US_TOKEN": "s3cr3t-t0ken"})
+    assert run.code == 0, run.err
+    us = _line_of(repo, "targets/production.yaml", '"name": "us"')
+    eu = _line_of(repo, "targets/production.yaml", '"name": "eu"')
+    assert run.err.splitlines() == [
+        f"warning: targets/production.yaml:{us}: target us: environment variable US_HOST "
+        "is not set (audit will fail until it is)",
+        f"warning: targets/production.yaml:{eu}: target eu: environment variable EU_S3 "
+        "is not set (audit will fail until it is)",
+    ]
+    assert "s3cr3t-t0ken" not in run.out + run.err
+    # audit refuses what validate warned about
+    _one_line_error(
+        reconciler("--repo", repo.root, "audit", "--env", "production"),
+        "target us: environment variable US_HOST is not set",
+    )
+
+
+def test_validate_opens_every_source_as_audit_does_without_io(repo: ConfigRepo) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        here = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        good = [
+            {
+                "name": "store",
+                "source": {
+                    "type": "s3",
+                    "bucket": "configs",
+                    "key": "{bundle}.json",
+                    "endpoint_url": here,
+                },
+                "health": {"url": f"{here}/healthz"},
+                "probe": {"url": f"{here}/loaded"},
+            },
+            {"name": "web", "source": {"type": "http", "url": f"{here}/{{bundle}}.json"}},
+            {"name": "prompts", "source": {"type": "mlflow", "url": here}},
+            {
+                "name": "flags",
+                "source": {
+                    "type": "unleash",
+                    "url": here,
+                    "environment": "production",
+                    "token": "t",
+                },
+            },
+        ]
+        bad = {
+            "bad-header": {
+                "type": "http",
+                "url": "http://${HOST}/x",
+                "headers": {"Bad Header": "1"},
+            },
+            "bad-bucket": {"type": "s3", "bucket": "no/slash", "key": "k"},
+            "bad-alias": {"type": "mlflow", "url": here, "alias": "latest"},
+            "bad-token": {"type": "unleash", "url": here, "environment": "p", "token": " "},
+        }
+        targets = good + [{"name": name, "source": source} for name, source in bad.items()]
+        repo.write("targets/production.yaml", inventory(targets))
+        started = time.monotonic()
+        run = reconciler("--repo", repo.root, "validate")
+        assert time.monotonic() - started < 10
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected: validate did no network I/O
+    assert run.code == 1
+    errors = [line for line in run.err.splitlines() if not line.startswith("warning: ")]
+    assert errors[-1] == "4 error(s)", run.err
+    for name, error in zip(bad, errors, strict=False):
+        line = _line_of(repo, "targets/production.yaml", f'"name": "{name}"')
+        assert error.startswith(f"targets/production.yaml:{line}: target {name}: "), error
+    audit = reconciler("--repo", repo.root, "audit", "--env", "production")
+    assert audit.code == 1 and "target bad-header" in audit.err
+
+
+def test_github_annotates_every_target_that_cannot_be_judged(
+    repo: ConfigRepo, tmp_path: Path
+) -> None:
+    repo.write("fleet/ok/support-agent.json", _document(repo))
+    kinds = {"gone": 8, "empty": 8, "junk": 8}  # unreachable, missing, invalid
+    lines = ["environment: production", "bundles: [support-agent]", "targets:"]
+    lines += ["  - name: ok", '    source: {type: file, path: "fleet/ok/{bundle}.json"}']
+    for kind, count in kinds.items():
+        for n in range(count):
+            name = f"{kind}-{n}"
+            lines += [f"  - name: {name}", "    kind: pop"]
+            lines += [f'    source: {{type: file, path: "fleet/{name}/{{bundle}}.json"}}']
+            if kind != "gone":
+                (repo.root / "fleet" / name).mkdir(parents=True)
+            if kind == "junk":
+                (repo.root / "fleet" / name / "support-agent.json").write_text("not json")
+    repo.write("targets/production.yaml", "\n".join(lines) + "\n")
+    summary = tmp_path / "summary.md"
+    args = ["--repo", repo.root, "audit", "--env", "production"]
+    run = reconciler(*args, "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert run.code == 2, run.err
+    statuses = {t["name"]: t for t in reconciler(*args, "--format", "json").json()["targets"]}
+    annotations = run.out.splitlines()
+    for name, target in statuses.items():
+        line = lines.index(f"  - name: {name}") + 1
+        expected = (
+            f"::error file=targets/production.yaml,line={line}::"
+            f"{name}: {target['status']}: {target['error']}"
+        )
+        if name == "ok":
+            assert target["status"] == "in_sync"
+            assert not [a for a in annotations if f"::{name}:" in a]
+        else:
+            assert target["status"] in ("unreachable", "missing", "invalid")
+            assert expected in annotations, (expected, annotations)
+    assert len([a for a in annotations if a.startswith("::error file=targets/")]) == 24

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from reconciler.errors import ConfigError
 from reconciler.sources import InvalidResponse, NotFound, PermanentError, TransientError
+from reconciler.sources.file import FileSource
 
 from .support import apply, failure, fetch, run, target
 
@@ -75,22 +81,53 @@ def test_apply_replaces_atomically(tmp_path: Path) -> None:
     assert sorted(p.name for p in path.parent.iterdir()) == ["support-agent.json"]  # no temp
 
 
-@pytest.mark.parametrize(
-    "path", ["../outside/{bundle}.json", "fleet/../../{bundle}.json", "/etc/x"]
-)
-def test_path_escaping_the_repo_root_is_a_config_error(tmp_path: Path, path: str) -> None:
-    spec = target({"type": "file", "path": path}, name="pop-evil")
+ESCAPES = ["../outside/{bundle}.json", "fleet/../../{bundle}.json", "..", "/etc/x"]
+
+
+@pytest.mark.parametrize("path", ESCAPES)
+def test_path_escaping_the_repo_root_is_refused_by_the_inventory(path: str) -> None:
+    # Lexically, in the inventory model: validate and audit both refuse it, at file:line.
+    with pytest.raises(ValidationError) as caught:
+        target({"type": "file", "path": path}, name="pop-evil")
+    message = caught.value.errors()[0]["msg"]
+    assert "escapes the repo root" in message or "must be relative to the repo root" in message
+
+
+@pytest.mark.parametrize("path", ESCAPES)
+def test_the_source_refuses_an_escape_on_its_own_too(tmp_path: Path, path: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        run(spec, fetch("support-agent"), root=tmp_path / "repo")
+        FileSource(tmp_path / "repo", path, target="pop-evil", max_body=100)
     assert str(caught.value).startswith("target pop-evil: path ")
     assert "escapes the repo root" in str(caught.value)
 
 
-def test_absolute_path_inside_the_repo_is_allowed(tmp_path: Path) -> None:
-    (tmp_path / "fleet").mkdir()
-    (tmp_path / "fleet/a.json").write_bytes(b"{}")
-    spec = target({"type": "file", "path": str(tmp_path / "fleet/{bundle}.json")})
-    assert run(spec, fetch("a"), root=tmp_path) == b"{}"
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    # Opening a FIFO for reading waits for a writer: the audit hung forever (issue 11, item 5).
+    fifo = tmp_path / "fleet/pop-sin/support-agent.json"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    # Should the read block after all, a writer turns up after 3 s: the test fails, not hangs.
+    unblock = threading.Timer(3, _open_writer, [fifo])
+    unblock.start()
+    started = time.monotonic()
+    try:
+        error = failure(POP, fetch("support-agent"), root=tmp_path)
+    finally:
+        unblock.cancel()
+    assert time.monotonic() - started < 2
+    assert type(error) is PermanentError
+    assert str(error) == "fleet/pop-sin/support-agent.json is a FIFO, not a regular file"
+    # Nor is one replaced by a write: it is someone else's pipe.
+    assert type(failure(POP, apply("support-agent", b"{}"), root=tmp_path)) is PermanentError
+    assert (tmp_path / "fleet/pop-sin/support-agent.json").is_fifo()
+
+
+def test_a_socket_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "fleet/pop-sin").mkdir(parents=True)
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "fleet/pop-sin/support-agent.json"))
+        error = failure(POP, fetch("support-agent"), root=tmp_path)
+    assert str(error) == "fleet/pop-sin/support-agent.json is a socket, not a regular file"
 
 
 def test_symbolic_link_out_of_the_repo_is_refused(tmp_path: Path) -> None:
@@ -102,3 +139,8 @@ def test_symbolic_link_out_of_the_repo_is_refused(tmp_path: Path) -> None:
     assert isinstance(failure(POP, fetch("a"), root=repo), PermanentError)
     assert isinstance(failure(POP, apply("a", b"{}"), root=repo), PermanentError)
     assert (outside / "a.json").read_bytes() == b"not ours"
+
+
+def _open_writer(fifo: Path) -> None:
+    with contextlib.suppress(OSError):  # no reader waiting: the source did not block
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
