@@ -29,7 +29,10 @@ PHRASES: dict[str, str] = {
     "stalled": "rollout stalled",  #: no target converged for progress_deadline
     "paused": "rollout paused",  #: by a person or a failing health gate
     "quarantined": "desired digest quarantined",  #: rolled back from; nothing is applied
-    "complete": "rollout complete",  #: every target converged and every wave baked
+    "drifted": "target changed out of band",  #: a converged target's content moved by hand
+    "health": "advisory health check failing",  #: a warning; it never pauses a wave
+    "rollback_impossible": "rollback impossible",  #: what a target ran before is unknown
+    "rollback_failed": "rollback failed",  #: a write of on_stall's rollback failed
 }
 #: At most this many blocking targets are spelled out in ``text``; ``targets`` holds them all.
 TEXT_TARGETS = 10
@@ -54,15 +57,18 @@ class Alert:
     revision: str | None  #: the revision the condition was computed for
     targets: tuple[tuple[str, str], ...]  #: (target name, reason) of the blocking targets
     message: str = ""
+    level: Literal["error", "warning"] = "error"  #: warning: e.g. an advisory health check
+    scope: str | None = None  #: the one target a ``converge --target`` run concerns
 
     def text(self) -> str:
         """The line a person reads in the chat channel (Slack mrkdwn, escaped)."""
         phrase = PHRASES.get(self.condition, self.condition.replace("_", " "))
         at = f" at {_short(self.revision)}" if self.revision else ""
-        head = f"{self.environment} / {self.bundle}: {phrase}{at}"
+        scope = f" (converge --target {self.scope})" if self.scope else ""
+        head = f"{self.environment} / {self.bundle}: {phrase}{at}{scope}"
         if self.state == "resolved":
             return _escape(f":white_check_mark: {head} — resolved")
-        emoji = ":white_check_mark:" if self.condition == "complete" else ":rotating_light:"
+        emoji = ":warning:" if self.level == "warning" else ":rotating_light:"
         parts = [f"{name}: {reason}" if reason else name for name, reason in self.targets]
         if len(parts) > TEXT_TARGETS:
             parts[TEXT_TARGETS:] = [f"and {len(parts) - TEXT_TARGETS} more"]
@@ -81,7 +87,9 @@ class Alert:
             "bundle": self.bundle,
             "condition": self.condition,
             "state": self.state,
+            "level": self.level,
             "revision": self.revision,
+            **({"scope": self.scope} if self.scope else {}),
             "targets": [{"name": name, "reason": reason} for name, reason in self.targets],
             "message": self.message,
         }

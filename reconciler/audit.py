@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ignore as ignoring
 from .canonical import bundle_digest, component_digests
@@ -25,13 +25,17 @@ from .diff import diff_bundle
 from .diff.change import Severity
 from .diff.findings import model_pin_findings
 from .errors import ConfigError
-from .gitrepo import GitRepo
-from .history import BundleHistory, DigestCache
+from .fetch import Fetcher, fetch_all
+from .history import BundleHistory, Snapshot, snapshot
 from .model.inventory import IgnoreRule, Inventory, TargetSpec
 from .observation import Document, InvalidDocument, parse
-from .results import Audit, BundleResult, Finding, TargetResult
-from .sources.interface import InvalidResponse, NotFound, SourceError
+from .results import Audit, BundleResult, Finding, Survey, TargetResult
+from .sources.interface import InvalidResponse, NotFound, PermanentError, SourceError
 from .statedir import cache_dir
+from .verdict import Recorded
+
+if TYPE_CHECKING:
+    from .sources.registry import SourceOpener
 
 
 @dataclass(slots=True)
@@ -62,6 +66,9 @@ class Auditor:
         concurrency: int = 256,
         only: set[str] | None = None,
         files_root: Path | None = None,
+        recorded: Recorded | None = None,
+        opener: SourceOpener | None = None,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self.repo_root = repo_root.resolve()
         #: Where ``file`` targets' paths resolve (the daemon reads git from its own clone).
@@ -71,18 +78,38 @@ class Auditor:
         self.environ = dict(os.environ if environ is None else environ)
         self.concurrency = concurrency
         self.only = only
-        #: ``(target, bundle) -> document`` to apply just before that job's verifying fetch,
-        #: in the same worker and session (``rollback``); their failures land in
-        #: ``apply_errors``, and the fetch still says what the target really holds.
-        self.apply_first: Mapping[tuple[str, str], bytes] = {}
-        self.apply_errors: dict[tuple[str, str], SourceError] = {}
+        #: What the state store knows (None: no state, git time alone decides).
+        self.recorded = recorded
+        self.opener = opener
+        #: How the opened sources are read: every job fetched once, concurrently (a rollback
+        #: passes its own, which writes each target just before re-fetching it).
+        self.fetcher: Fetcher = fetcher or fetch_all
 
     def run(
         self,
         now: dt.datetime | None = None,
         progress: Callable[[int], Callable[[], None]] | None = None,
     ) -> Audit:
+        """Observe every target, then judge each bundle as of ``now`` with what was recorded."""
         now = now or dt.datetime.now(dt.UTC)
+        return self.observe(now, progress).judged(self.recorded, now.timestamp())
+
+    def observe(
+        self,
+        now: dt.datetime | None = None,
+        progress: Callable[[int], Callable[[], None]] | None = None,
+    ) -> Survey:
+        """Fetch and classify every target; :meth:`Survey.judged` then gives the audit."""
+        now = now or dt.datetime.now(dt.UTC)
+        inventory = self.inventory()
+        git = snapshot(self.repo_root, self.revision, cache_dir(self.repo_root) / "history.json")
+        try:
+            return self._run(git, inventory, now, progress)
+        finally:
+            git.cache.save()
+
+    def inventory(self) -> Inventory:
+        """The environment's inventory (only the targets asked for, when ``only`` is set)."""
         inventory = load_inventory(self.repo_root, self.environment, cache_dir(self.repo_root))
         if self.only is not None:
             unknown = sorted(self.only - {t.name for t in inventory.targets})
@@ -93,22 +120,18 @@ class Auditor:
                 )
             kept = [t for t in inventory.targets if t.name in self.only]
             inventory = inventory.model_copy(update={"targets": kept})
-        repo = GitRepo(self.repo_root)
-        try:
-            return self._run(repo, inventory, now, progress)
-        finally:
-            repo.close()
+        return inventory
 
     def _run(
         self,
-        repo: GitRepo,
+        git: Snapshot,
         inventory: Inventory,
         now: dt.datetime,
         progress: Callable[[int], Callable[[], None]] | None,
-    ) -> Audit:
-        desired = repo.commit(self.revision or "HEAD").hexsha
-        cache = DigestCache(cache_dir(self.repo_root) / "history.json")
-        histories = {b: BundleHistory(repo, b, desired, cache) for b in inventory.bundles}
+    ) -> Survey:
+        repo, desired = git.repo, git.desired
+        histories = {b: git.history(b) for b in inventory.bundles}
+        first_seen = self.recorded.first_seen if self.recorded is not None else None
         findings: list[Finding] = []
         rules = ignoring.active_rules(inventory.ignore, now.date())
         for rule in inventory.ignore:
@@ -121,7 +144,7 @@ class Auditor:
                         f"{rule.expires}: its differences count again",
                     )
                 )
-        views = _Views(histories, rules)
+        views = _Views(histories, rules, first_seen, now.timestamp())
         jobs = [(t.name, b) for t in inventory.targets for b in inventory.bundles]
         jobs += [
             (_probe(t.name), b) for t in inventory.targets if t.probe for b in inventory.bundles
@@ -141,7 +164,6 @@ class Auditor:
                         seen[(target.name, bundle)],
                         histories[bundle],
                         stamp,
-                        inventory,
                         parsed,
                     )
                     result = self._judged(
@@ -151,19 +173,18 @@ class Auditor:
                         process = self._judged(
                             target, bundle, raw[(_probe(target.name), bundle)], *context, []
                         )
-                        _loaded(result, process, repo.tags)
+                        _loaded(result, process, git.tags)
                     bundles.append(result)
                 results.append(TargetResult(target, bundles))
-        cache.save()
         findings += _fleet_findings(results)
-        findings += torn_findings(results, repo.tags)
+        findings += torn_findings(results, git.tags)
         for bundle in inventory.bundles:
             components = histories[bundle].desired_render(None).components
             findings += [
                 Finding("warning", code, message, bundle=bundle)
                 for code, message in model_pin_findings(components)
             ]
-        return Audit(
+        return Survey(
             environment=inventory.environment,
             generated_at=now,
             desired_revision=desired,
@@ -172,29 +193,23 @@ class Auditor:
             targets=results,
             findings=findings,
             inventory=inventory,
+            tags=git.tags,
         )
 
     async def _fetch(
         self, inventory: Inventory, jobs: list[tuple[str, str]], on_done: Callable[[], None] | None
     ) -> dict[tuple[str, str], bytes | SourceError]:
-        from .fetch import fetch_all
         from .sources.registry import SourceContext, open_source
 
+        opener = self.opener or open_source
         ctx = SourceContext(repo_root=self.files_root, env=self.environ)
         try:
-            sources = {t.name: open_source(t, ctx) for t in inventory.targets}
+            sources = {t.name: opener(t, ctx) for t in inventory.targets}
             for t in inventory.targets:
                 if t.probe is not None:
                     as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
-                    sources[_probe(t.name)] = open_source(as_target, ctx)
-            done = await fetch_all(
-                jobs,
-                sources,
-                concurrency=self.concurrency,
-                on_done=on_done,
-                apply_first=self.apply_first,
-                apply_errors=self.apply_errors,
-            )
+                    sources[_probe(t.name)] = opener(as_target, ctx)
+            done = await self.fetcher(jobs, sources, concurrency=self.concurrency, on_done=on_done)
         finally:
             await ctx.close()
         return dict(zip(jobs, done, strict=True))
@@ -214,16 +229,20 @@ class Auditor:
         view: _View,
         history: BundleHistory,
         now: float,
-        inventory: Inventory,
         parsed: dict[bytes, Document | InvalidDocument],
         findings: list[Finding],
     ) -> BundleResult:
         if isinstance(body, NotFound):
             return BundleResult(bundle, Status.MISSING, error=str(body) or "not found")
         if isinstance(body, InvalidResponse):
-            return BundleResult(bundle, Status.INVALID, error=str(body))
+            return BundleResult(bundle, Status.INVALID, error=str(body), permanent=True)
         if isinstance(body, SourceError):
-            return BundleResult(bundle, Status.UNREACHABLE, error=str(body) or "unreachable")
+            return BundleResult(
+                bundle,
+                Status.UNREACHABLE,
+                error=str(body) or "unreachable",
+                permanent=isinstance(body, PermanentError),
+            )
         key = hashlib.sha256(body).digest()
         doc = parsed.get(key)
         if doc is None:
@@ -263,7 +282,6 @@ class Auditor:
             desired_revision=history.desired,
             lineage=view.lineage,
             now=now,
-            stall_after=inventory.rollout.stall_after(target.name),
             behind=history.behind,
         )
         result = BundleResult(
@@ -273,7 +291,6 @@ class Auditor:
             observed_revision=verdict.observed_revision,
             behind=verdict.behind,
             lag_seconds=verdict.lag_seconds,
-            stalled=verdict.stalled,
         )
         if verdict.status is not Status.IN_SYNC:
             result.changes = diff_bundle(observed, view.desired, digests, view.desired_digests)
@@ -303,17 +320,6 @@ class Auditor:
                     f"content equals revision "
                     f"{verdict.matched_elsewhere[:12]}, which is not an ancestor "
                     "of the desired revision",
-                    target.name,
-                    bundle,
-                )
-            )
-        if verdict.stalled:
-            findings.append(
-                Finding(
-                    "error",
-                    "stalled",
-                    f"lagging on {bundle} for {_human(verdict.lag_seconds or 0)} "
-                    f"({verdict.behind} commit(s) behind), past the progress deadline",
                     target.name,
                     bundle,
                 )
@@ -430,9 +436,17 @@ def _fleet_findings(results: list[TargetResult]) -> list[Finding]:
 class _Views:
     """Desired subsets and lineages, shared by every target that sees a bundle the same way."""
 
-    def __init__(self, histories: Mapping[str, BundleHistory], rules: list[Any]) -> None:
+    def __init__(
+        self,
+        histories: Mapping[str, BundleHistory],
+        rules: list[Any],
+        first_seen: Mapping[str, float] | None,
+        now: float,
+    ) -> None:
         self.histories = histories
         self.rules = rules
+        self.first_seen = first_seen  #: the state store's first sightings (None: no state)
+        self.now = now
         self._views: dict[tuple[Any, ...], _View] = {}
 
     def get(self, target: TargetSpec, bundle: str) -> _View:
@@ -452,10 +466,16 @@ class _Views:
             view = self._views[key] = self._build(target, history, overlay, rules)
         return view
 
-    @staticmethod
     def _build(
-        target: TargetSpec, history: BundleHistory, overlay: str | None, rules: list[IgnoreRule]
+        self,
+        target: TargetSpec,
+        history: BundleHistory,
+        overlay: str | None,
+        rules: list[IgnoreRule],
     ) -> _View:
+        def arrived(sha: str) -> float:
+            return history.arrived(sha, self.first_seen, self.now)
+
         carried = target.carries_component
         render = history.desired_render(overlay)
         raw = {k: v for k, v in render.components.items() if carried(k)}
@@ -466,9 +486,9 @@ class _Views:
 
             desired = strip(raw)
             digests = component_digests(desired)
-            lineage = history.lineage(overlay, carried, strip)
+            lineage = history.lineage(overlay, carried, strip, arrived)
         else:
             desired = raw
             digests = {k: render.digests[k] for k in raw}
-            lineage = history.lineage(overlay, carried)
+            lineage = history.lineage(overlay, carried, arrived=arrived)
         return _View(desired, digests, bundle_digest(digests), lineage, rules, raw)

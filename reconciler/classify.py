@@ -7,7 +7,7 @@ out. The history itself is read elsewhere (:mod:`reconciler.history`) and handed
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -45,14 +45,15 @@ class Lineage:
     """One bundle's history seen through one target's carried subset.
 
     ``shas``, ``times`` and ``subsets`` run newest first over the commits that touched the
-    bundle and are ancestors of the desired revision; ``subsets[i]`` is the digest of the
-    carried components at ``shas[i]`` (None when that revision did not render).
+    bundle and are ancestors of the desired revision; ``times[i]`` is when ``shas[i]`` reached
+    the tracked branch (possibly computed lazily); ``subsets[i]`` is the digest of the carried
+    components at ``shas[i]`` (None when that revision did not render).
     ``elsewhere`` maps a subset digest to a commit with that content which is not an ancestor
     of the desired revision (asked only for drifted targets, so it may be lazy).
     """
 
     shas: list[str]
-    times: list[float]
+    times: Sequence[float]
     subsets: list[str | None]
     elsewhere: Callable[[str], str | None] = _nowhere
 
@@ -65,7 +66,6 @@ class Verdict:
     observed_revision: str | None = None
     behind: int | None = None
     lag_seconds: int | None = None
-    stalled: bool = False
     matched_elsewhere: str | None = None  #: a non-ancestor commit the content equals
 
 
@@ -76,23 +76,24 @@ def classify(
     desired_revision: str,
     lineage: Lineage,
     now: float,
-    stall_after: float,
     behind: Callable[[str], int],
 ) -> Verdict:
-    """Classify an observation that parsed (errors become missing/invalid/unreachable elsewhere)."""
+    """Classify an observation that parsed (errors become missing/invalid/unreachable elsewhere).
+
+    Whether a lagging target is stalled is not decided here: :mod:`reconciler.verdict` judges
+    it, with the recorded rollouts and quarantines, as of now.
+    """
     if observed_subset == desired_subset:
         return Verdict(Status.IN_SYNC, desired_revision, 0, 0)
     try:
         index = lineage.subsets.index(observed_subset)
     except ValueError:
         return Verdict(Status.DRIFTED, matched_elsewhere=lineage.elsewhere(observed_subset))
-    lag = lag_seconds(lineage, index, now)
     return Verdict(
         Status.LAGGING,
         observed_revision=lineage.shas[index],
         behind=behind(lineage.shas[index]),
-        lag_seconds=lag,
-        stalled=lag > stall_after,
+        lag_seconds=lag_seconds(lineage, index, now),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from .sources.interface import Source, SourceError
 
@@ -44,32 +44,29 @@ async def bounded(
     return results  # type: ignore[return-value]
 
 
+class Fetcher(Protocol):
+    """Reads ``(target, bundle)`` jobs from opened sources; results in the order of ``jobs``."""
+
+    def __call__(
+        self,
+        jobs: Sequence[Job],
+        sources: Mapping[str, Source],
+        *,
+        concurrency: int = 256,
+        on_done: Callable[[], None] | None = None,
+    ) -> Awaitable[list[Result]]: ...
+
+
 async def fetch_all(
     jobs: Sequence[Job],
     sources: Mapping[str, Source],
     *,
     concurrency: int = 256,
     on_done: Callable[[], None] | None = None,
-    apply_first: Mapping[Job, bytes] | None = None,
-    apply_errors: dict[Job, SourceError] | None = None,
 ) -> list[Result]:
-    """Fetch every ``(target, bundle)``; results are in the order of ``jobs``.
-
-    A job found in ``apply_first`` writes that document first, then fetches to verify it (one
-    worker, one pooled connection: no second pass over the fleet); a failed write is recorded
-    in ``apply_errors`` and the fetch still reports what the target holds.
-    """
-    writes = apply_first or {}
-    failed = apply_errors if apply_errors is not None else {}
+    """Fetch every ``(target, bundle)``; results are in the order of ``jobs``."""
 
     async def fetch(job: Job) -> bytes:
-        source = sources[job[0]]
-        document = writes.get(job)
-        if document is not None:
-            try:
-                await source.apply(job[1], document)
-            except SourceError as exc:
-                failed[job] = exc
-        return await source.fetch(job[1])
+        return await sources[job[0]].fetch(job[1])
 
     return await bounded(jobs, fetch, concurrency=concurrency, on_done=on_done)

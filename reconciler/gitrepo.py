@@ -35,6 +35,8 @@ class GitRepo:
         self._trees: dict[str, dict[str, tuple[str, int, str]]] = {}
         self._anchors: dict[tuple[str, str], str] = {}
         self._commits: dict[str, git.Commit] = {}
+        self._chains: dict[str, dict[str, int]] = {}
+        self._arrivals: dict[tuple[str, str], str] = {}
 
     def close(self) -> None:
         """Stop git's helper processes."""
@@ -45,7 +47,7 @@ class GitRepo:
         import git
         from gitdb.exc import BadName, BadObject
 
-        cached = self._commits.get(rev)
+        cached = self._commits.get(rev)  # only full shas are remembered: HEAD and branches move
         if cached is not None:
             return cached
         try:
@@ -54,7 +56,6 @@ class GitRepo:
             if rev == "HEAD":
                 raise RevisionError(f"{self.path}: the repository has no commits yet") from None
             raise RevisionError(f"unknown revision {rev!r}") from None
-        self._commits[rev] = commit
         self._commits[commit.hexsha] = commit
         return commit
 
@@ -165,6 +166,35 @@ class GitRepo:
         out = self.repo.git.rev_list(*args, "--", folder)
         return out.split()
 
+    def first_parents(self, rev: str) -> dict[str, int]:
+        """The first-parent chain of ``rev``: commit -> position (0 is ``rev``, growing older).
+
+        These are the commits of the branch itself: a merged branch's own commits are not on it.
+        """
+        cached = self._chains.get(rev)
+        if cached is None:
+            shas = self.repo.git.rev_list("--first-parent", rev).split()
+            cached = self._chains[rev] = {sha: index for index, sha in enumerate(shas)}
+        return cached
+
+    def arrival(self, sha: str, rev: str) -> str:
+        """The first commit of ``rev``'s first-parent chain that contains ``sha``.
+
+        ``sha`` itself when it was committed on the branch; for a merged branch, the merge
+        commit, whose time is when the change reached the branch (design §6).
+        """
+        chain = self.first_parents(rev)
+        if sha in chain:
+            return sha
+        key = (sha, rev)
+        found = self._arrivals.get(key)
+        if found is None:
+            below = self.repo.git.rev_list("--ancestry-path", f"{sha}..{rev}").split()
+            on_chain = [c for c in below if c in chain]
+            found = max(on_chain, key=chain.__getitem__) if on_chain else rev
+            self._arrivals[key] = found
+        return found
+
     def count_between(self, older: str, newer: str, folder: str) -> int:
         """``git rev-list --count older..newer -- folder``."""
         return int(self.repo.git.rev_list("--count", f"{older}..{newer}", "--", folder))
@@ -183,6 +213,10 @@ class GitRepo:
     @cached_property
     def tags(self) -> dict[str, str]:
         """Commit sha -> tag name, for labelling revisions in human output."""
+        return self.read_tags()
+
+    def read_tags(self) -> dict[str, str]:
+        """Commit sha -> tag name, read now (tags come and go)."""
         labels: dict[str, str] = {}
         for tag in self.repo.tags:
             try:

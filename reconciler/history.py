@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .canonical import bundle_digest, component_digests
 from .classify import Lineage
@@ -64,10 +65,15 @@ class DigestCache:
 
 
 class BundleHistory:
-    """One bundle's revisions reachable from the desired revision, newest first."""
+    """One bundle's revisions reachable from the desired revision, newest first.
+
+    Everything here is a function of git objects, so one history serves every audit of the same
+    desired revision (see :func:`snapshot`).
+    """
 
     def __init__(self, repo: GitRepo, bundle: str, desired: str, cache: DigestCache) -> None:
         self.repo = repo
+        self._landed: dict[str, float] = {}
         self.bundle = bundle
         self.desired = desired
         self.folder = bundle_dir(bundle)
@@ -165,14 +171,19 @@ class BundleHistory:
         return bundle_digest({k: v for k, v in digests.items() if carried(k)})
 
     def lineage(
-        self, target: str | None, carried: Callable[[str], bool], strip: Strip | None = None
+        self,
+        target: str | None,
+        carried: Callable[[str], bool],
+        strip: Strip | None = None,
+        arrived: Callable[[str], float] | None = None,
     ) -> Lineage:
-        """The history through one target's eyes (its overlay, carried subset, ignore rules)."""
+        """The history through one target's eyes (its overlay, carried subset, ignore rules);
+        ``arrived`` gives when each change reached the branch (default :meth:`arrived`)."""
         self._prefetch(self.shas, target, strip is not None)
         subsets = [self._subset(sha, target, carried, strip) for sha in self.shas]
         return Lineage(
             shas=self.shas,
-            times=[self._times[sha] for sha in self.shas],
+            times=_Arrivals(arrived or self.arrived, self.shas),
             subsets=subsets,
             elsewhere=lambda subset: self.elsewhere(subset, target, carried, strip),
         )
@@ -210,8 +221,120 @@ class BundleHistory:
             self._index(self._others)
         return self._others
 
+    def arrived(
+        self, sha: str, seen: Mapping[str, float] | None = None, now: float = 0.0
+    ) -> float:
+        """When the change ``sha`` reached the tracked branch (design §6).
+
+        The committer time of the first first-parent commit of the branch that contains it (for
+        a merged branch, the merge's time). Where state is available, ``seen`` maps revisions
+        the reconciler saw desired to the first time it saw each, and the clock starts no
+        earlier than the first sighting of one that contains the change (``now`` when none
+        does yet): a fast-forward to an old commit is not old news.
+        """
+        landed = self.repo.arrival(sha, self.desired)
+        moment = self._landed.get(landed)
+        if moment is None:
+            moment = self._landed[landed] = self.repo.commit_times([landed])[landed]
+        if seen is None:
+            return moment
+        chain = self.repo.first_parents(self.desired)
+        here = chain[landed]
+        firsts = [t for rev, t in seen.items() if chain.get(rev, here + 1) <= here]
+        return max(moment, min(firsts, default=now))
+
     def behind(self, sha: str) -> int:
         """Commits touching the bundle in ``sha..desired``."""
         if sha not in self._behind:
             self._behind[sha] = self.repo.count_between(sha, self.desired, self.folder)
         return self._behind[sha]
+
+
+class _Arrivals(Sequence[float]):
+    """``Lineage.times``, computed only for the revisions a lagging target asks about."""
+
+    def __init__(self, arrived: Callable[[str], float], shas: list[str]) -> None:
+        self._arrived = arrived
+        self._shas = shas
+
+    def __len__(self) -> int:
+        return len(self._shas)
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[float]: ...
+
+    def __getitem__(self, index: int | slice) -> float | list[float]:
+        if isinstance(index, slice):
+            return [self._arrived(sha) for sha in self._shas[index]]
+        return self._arrived(self._shas[index])
+
+
+class Snapshot:
+    """The git side of an audit at one desired revision: the repo, and each bundle's history.
+
+    Git objects never change, so a long-lived process (the daemon, a converge loop) reuses one
+    snapshot for as long as the desired revision stays the same, instead of walking the
+    history again at every step.
+    """
+
+    def __init__(self, repo: GitRepo, desired: str, cache: DigestCache) -> None:
+        self.repo = repo
+        self.desired = desired
+        self.cache = cache
+        self._histories: dict[str, BundleHistory] = {}
+        self._tags: dict[str, str] | None = None
+
+    def history(self, bundle: str) -> BundleHistory:
+        found = self._histories.get(bundle)
+        if found is None:
+            found = self._histories[bundle] = BundleHistory(
+                self.repo, bundle, self.desired, self.cache
+            )
+        return found
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Commit sha -> tag name, read once per snapshot."""
+        if self._tags is None:
+            self._tags = self.repo.read_tags()
+        return self._tags
+
+
+#: Open repositories by (folder, identity of its .git) and snapshots by (folder, desired sha),
+#: newest last; the oldest are dropped (repositories closed) beyond a few of each.
+_REPOS: OrderedDict[tuple[Path, int], GitRepo] = OrderedDict()
+_SNAPSHOTS: OrderedDict[tuple[Path, str], Snapshot] = OrderedDict()
+_KEEP = 4
+
+
+def snapshot(repo_root: Path, revision: str | None, cache_file: Path | None) -> Snapshot:
+    """The snapshot of ``repo_root`` at ``revision`` (``HEAD`` when None), shared by every
+    audit of the same desired revision in this process."""
+    repo = _open(repo_root)
+    desired = repo.commit(revision or "HEAD").hexsha
+    key = (repo_root, desired)
+    found = _SNAPSHOTS.get(key)
+    if found is None or found.repo is not repo:
+        found = _SNAPSHOTS[key] = Snapshot(repo, desired, DigestCache(cache_file))
+    _SNAPSHOTS.move_to_end(key)
+    while len(_SNAPSHOTS) > _KEEP:
+        _SNAPSHOTS.popitem(last=False)[1].cache.save()
+    return found
+
+
+def _open(repo_root: Path) -> GitRepo:
+    try:
+        identity = (repo_root / ".git").stat().st_ino  # a repo made again in place is new
+    except OSError:
+        identity = 0
+    key = (repo_root, identity)
+    repo = _REPOS.get(key)
+    if repo is None:
+        repo = _REPOS[key] = GitRepo(repo_root)
+    _REPOS.move_to_end(key)
+    while len(_REPOS) > _KEEP:
+        _REPOS.popitem(last=False)[1].close()
+    return repo

@@ -88,6 +88,7 @@ def plan_offline(
             targets=results,
             findings=[],
             inventory=inventory,
+            tags=git.tags,
             schema=PLAN_SCHEMA,
         )
     finally:

@@ -6,19 +6,21 @@ Plain data with ``to_json`` giving the audit JSON exactly as the contract writes
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import ignore as ignoring
 from .classify import Status, worst_status
 from .diff.change import Change, Severity
+from .failon import FAIL_ON_FINDINGS
 from .model.inventory import Inventory, TargetSpec
 from .render import Rendered
+from .verdict import Judged, Recorded, Seen, Verdict, fleet_digest, judge
 
 AUDIT_SCHEMA = "agent-reconciler.audit/v1"
-DEFAULT_FAIL_ON = ("drifted", "invalid", "unreachable", "missing", "stalled", "breaking")
 FAIL_ON_CHOICES = frozenset(
-    [s.value for s in Status] + [s.value for s in Severity] + ["stalled", "torn"]
+    [s.value for s in Status] + [s.value for s in Severity] + list(FAIL_ON_FINDINGS)
 )
 
 
@@ -48,26 +50,48 @@ class BundleResult:
     bundle: str
     status: Status
     error: str | None = None
+    #: The error needs a person (unauthorized, not found, invalid), not a retry (timeout, 5xx).
+    permanent: bool = False
     observed_digest: str | None = None
     observed_revision: str | None = None
     behind: int | None = None
     lag_seconds: int | None = None
-    stalled: bool = False
+    stalled: bool = False  #: decided by :func:`reconciler.verdict.judge`, never by classify
+    held: bool = False  #: lagging because a quarantine holds it on the rollback's content
     changes: list[Change] = field(default_factory=list)
     ignored: list[ignoring.Ignored] = field(default_factory=list)
     desired_digest: str | None = None  #: the digest of what this target should carry
     probe: dict[str, Any] | None = None  #: what the serving process reports it loaded
+
+    @property
+    def reason(self) -> str:
+        """Why it is not in sync, in words that tell a doomed target from a slow one."""
+        if self.status is Status.IN_SYNC:
+            return ""
+        if self.status is Status.LAGGING:
+            return "not converged (lagging)"
+        if not self.error:
+            return str(self.status)
+        kind = "needs a person" if self.permanent else "will retry"
+        return f"{self.status}: {self.error} ({kind})"
+
+    @property
+    def error_kind(self) -> str:
+        """``permanent`` (needs a person) or ``transient`` (will retry)."""
+        return "permanent" if self.permanent else "transient"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "bundle": self.bundle,
             "status": str(self.status),
             "error": self.error,
+            **({"error_kind": self.error_kind} if self.error else {}),
             "observed_digest": self.observed_digest,
             "observed_revision": self.observed_revision,
             "behind": self.behind,
             "lag_seconds": self.lag_seconds,
             "stalled": self.stalled,
+            "held": self.held,
             "changes": [c.to_json() for c in self.changes],
             "ignored": [i.to_json() for i in self.ignored],
             "desired_digest": self.desired_digest,
@@ -106,8 +130,8 @@ class TargetResult:
 
 
 @dataclass(slots=True)
-class Audit:
-    """The result of one audit of one environment."""
+class Survey:
+    """Every target fetched and classified, before the verdict (:meth:`judged`) is given."""
 
     environment: str
     generated_at: dt.datetime
@@ -117,9 +141,93 @@ class Audit:
     targets: list[TargetResult]
     findings: list[Finding]
     inventory: Inventory
+    tags: Mapping[str, str] = field(default_factory=dict)  #: commit sha -> tag, for labels
+
+    def seen(self, bundle: str) -> list[Seen]:
+        """What each target was seen running of ``bundle`` (the verdict's input)."""
+        return [
+            Seen(t.name, b.status, b.lag_seconds, b.behind, b.desired_digest, b.reason)
+            for t in self.targets
+            for b in t.bundles
+            if b.bundle == bundle
+        ]
+
+    def fleet_digest(self, bundle: str) -> str:
+        """What the fleet should carry for ``bundle`` (per-target desired digests, overlays too)."""
+        return fleet_digest(self.seen(bundle))
+
+    def judged(self, recorded: Recorded | None, now: float) -> Audit:
+        """The audit: each bundle judged as of ``now`` (:func:`reconciler.verdict.judge`)."""
+        verdicts: dict[str, Verdict] = {}
+        findings = list(self.findings)
+        marks: dict[tuple[str, str], tuple[bool, bool]] = {}
+        for bundle in self.inventory.bundles:
+            seen = self.seen(bundle)
+            done = judge(
+                bundle,
+                seen,
+                self.inventory.rollout,
+                desired_digest=self.desired[bundle].digest,
+                recorded=recorded,
+                now=now,
+                label=lambda sha: revision_label(sha, self.tags),
+            )
+            verdicts[bundle] = done.verdict
+            for s in seen:
+                marks[(s.target, bundle)] = (s.target in done.stalled, s.target in done.held)
+            findings += [Finding("error", code, text, t, bundle) for code, text, t in _swap(done)]
+        targets = [
+            TargetResult(t.spec, [_marked(b, marks[(t.name, b.bundle)]) for b in t.bundles])
+            for t in self.targets
+        ]
+        return Audit(
+            environment=self.environment,
+            generated_at=self.generated_at,
+            desired_revision=self.desired_revision,
+            committed_at=self.committed_at,
+            desired=self.desired,
+            targets=targets,
+            findings=findings,
+            inventory=self.inventory,
+            verdicts=verdicts,
+            tags=self.tags,
+        )
+
+
+def _marked(result: BundleResult, mark: tuple[bool, bool]) -> BundleResult:
+    stalled, held = mark
+    if (result.stalled, result.held) == (stalled, held):
+        return result
+    return replace(result, stalled=stalled, held=held)
+
+
+def _swap(done: Judged) -> list[tuple[str, str, str | None]]:
+    return [(code, message, target) for code, target, message in done.findings]
+
+
+def revision_label(sha: str | None, tags: Mapping[str, str]) -> str:
+    """How people read a revision everywhere: ``v46 (1a2b3c4)`` when tagged, else ``1a2b3c4``."""
+    if not sha:
+        return "-"
+    tag = tags.get(sha)
+    return f"{tag} ({sha[:7]})" if tag else sha[:7]
+
+
+@dataclass(slots=True)
+class Audit:
+    """The result of one audit of one environment, judged as of ``generated_at``."""
+
+    environment: str
+    generated_at: dt.datetime
+    desired_revision: str
+    committed_at: dt.datetime
+    desired: dict[str, Rendered]
+    targets: list[TargetResult]
+    findings: list[Finding]
+    inventory: Inventory
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  #: by bundle
+    tags: Mapping[str, str] = field(default_factory=dict)  #: commit sha -> tag, for labels
     schema: str = AUDIT_SCHEMA  #: the plan reuses this document with its own schema
-    #: Bundles whose recorded rollout is Stalled (``rollout.authority``), lagging target or not.
-    stalled_bundles: set[str] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:
         counts = {str(s): 0 for s in Status}
@@ -129,7 +237,11 @@ class Audit:
 
     @property
     def stalled(self) -> bool:
-        return bool(self.stalled_bundles) or any(b.stalled for t in self.targets for b in t.bundles)
+        return any(v.stalled for v in self.verdicts.values())
+
+    @property
+    def quarantined(self) -> bool:
+        return any(v.quarantine is not None for v in self.verdicts.values())
 
     @property
     def coverage(self) -> float:
@@ -142,12 +254,11 @@ class Audit:
         counts = self.counts()
         if not counts["not_loaded"]:
             del counts["not_loaded"]  # keep the contract's summary keys unless it happens
-        return {
-            "targets": len(self.targets),
-            **counts,
-            "coverage": self.coverage,
-            "stalled": self.stalled,
-        }
+        summary = {"targets": len(self.targets), **counts, "coverage": self.coverage}
+        summary["stalled"] = self.stalled
+        if self.quarantined:  # the contract's keys, plus this one only when it is so
+            summary["quarantined"] = True
+        return summary
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -173,8 +284,12 @@ class Audit:
                 reasons.append(f"{counts[status.value]} {status.value}")
         if "stalled" in fail_on and self.stalled:
             reasons.append("rollout stalled")
+        if "quarantined" in fail_on and self.quarantined:
+            reasons.append("desired content quarantined")
         if "torn" in fail_on and any(f.code == "torn" for f in self.findings):
             reasons.append("torn bundle")
+        if "output_contract" in fail_on and any(f.code == "output_contract" for f in self.findings):
+            reasons.append("output contract broken")
         severities = {c.severity.value for t in self.targets for b in t.bundles for c in b.changes}
         reasons += [
             f"{s} change" for s in (s.value for s in Severity) if s in fail_on and s in severities

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,15 @@ class Tracker:
 
 
 def _git(cwd: Path, *args: str, check: bool = True) -> str:
+    # Its own session: a SIGTERM to the daemon's process group must not kill git mid-step (the
+    # daemon finishes the step, then exits 0).
     proc = subprocess.run(
-        ["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=120, check=False
+        ["git", "-C", str(cwd), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        start_new_session=True,
     )
     if proc.returncode != 0 and check:
         message = (proc.stderr.strip().splitlines() or ["git failed"])[-1]
@@ -78,8 +86,19 @@ def _git(cwd: Path, *args: str, check: bool = True) -> str:
     return proc.stdout.strip()
 
 
+#: Failed steps in a row after which ``/readyz`` answers 503 (``/healthz`` stays liveness).
+UNREADY_AFTER = 3
+#: The first retry of a failed step comes after this many seconds, doubling up to the interval.
+RETRY_FIRST = 1.0
+
+
 class Daemon:
-    """Runs the loop; ``stop()`` (or a signal) ends it after the current step."""
+    """Runs the loop; ``stop()`` (or a signal) ends it after the current step.
+
+    No step can end the loop: any exception is logged with its traceback, counted in
+    ``reconciler_step_errors_total`` and retried with backoff — a dead daemon is the quietest
+    stall there is.
+    """
 
     def __init__(
         self,
@@ -99,17 +118,20 @@ class Daemon:
         self.clock = clock
         self.tracker = Tracker(self.repo_root, environment, branch)
         self.metrics = Metrics(environment)
+        self.metrics.set_interval(interval)
         self.server = StatusServer(
             listen,
             metrics=self.metrics.render,
             status=self.status,
             alive=self.alive,
-            ready=lambda: self._status is not None,
+            ready=self.ready,
         )
         self._stop = threading.Event()
         self._status: dict[str, Any] | None = None
         self._heartbeat = time.monotonic()
         self._lock = threading.Lock()
+        self._failures = 0  #: failed steps in a row
+        self._driver: Any = None
 
     def status(self) -> dict[str, Any] | None:
         with self._lock:
@@ -119,11 +141,14 @@ class Daemon:
         """The loop has ticked recently (a wedged loop turns /healthz red)."""
         return time.monotonic() - self._heartbeat < max(3 * self.interval, 60.0)
 
+    def ready(self) -> bool:
+        """An audit was published, and the last steps did not all fail."""
+        return self._status is not None and self._failures < UNREADY_AFTER
+
     def stop(self, *_: object) -> None:
         self._stop.set()
 
     def run(self) -> int:
-        from ..rollout.driver import Driver
         from ..state import open_store
 
         signal.signal(signal.SIGTERM, self.stop)
@@ -139,16 +164,37 @@ class Daemon:
         try:
             while not self._stop.is_set():
                 self._heartbeat = time.monotonic()
-                self._tick(Driver, store)
-                pause = self.interval * (1 + random.uniform(-self.jitter, self.jitter))
-                self._stop.wait(max(pause, 0.05))
+                self._stop.wait(max(self._guarded_tick(store), 0.05))
         finally:
             self.server.stop()
             store.close()
             log("stopped", environment=self.environment)
         return 0
 
-    def _tick(self, driver_type: Any, store: Any) -> None:
+    def _guarded_tick(self, store: Any) -> float:
+        """One step that cannot end the loop; the seconds to wait before the next one."""
+        try:
+            self._tick(store)
+        except Exception as exc:
+            if self._stop.is_set():  # a signal to the process group also ends our git children
+                log("step_interrupted", environment=self.environment, reason="shutting down")
+                return 0.0
+            self._failures += 1
+            self.metrics.count_step_error()
+            log(
+                "step_failed",
+                environment=self.environment,
+                error=f"{type(exc).__name__}: {exc}",
+                failures_in_a_row=self._failures,
+                traceback=traceback.format_exc(),
+            )
+            return min(self.interval, RETRY_FIRST * 2 ** (self._failures - 1))
+        self._failures = 0
+        return self.interval * (1 + random.uniform(-self.jitter, self.jitter))
+
+    def _tick(self, store: Any) -> None:
+        from ..rollout.driver import Driver
+
         fetched = self.tracker.update()
         self.metrics.set_git_fetch_ok(fetched)
         if not fetched:
@@ -158,8 +204,8 @@ class Daemon:
                 keeping="last known desired revision",
             )
         started = time.perf_counter()
-        try:
-            driver = driver_type(
+        if self._driver is None or self._driver.repo_root != self.tracker.root.resolve():
+            self._driver = Driver(
                 self.tracker.root,
                 self.environment,
                 store,
@@ -167,53 +213,51 @@ class Daemon:
                 files_root=self.repo_root,
                 user="reconciler-daemon",
             )
-            step = driver.step()
-        except ReconcilerError as exc:
-            log("step_failed", error=str(exc))
-            return
-        duration = time.perf_counter() - started
-        self._publish(step, duration)
+        step = self._driver.step()
+        self._publish(step, time.perf_counter() - started)
 
     def _count(self, done: Any) -> None:
         """Feed the alert and apply counters from what this step did."""
-        from ..rollout.model import Apply, Notify
+        from ..model.rollout import Notify
 
-        failed = {error.split(":", 1)[0] for error in done.errors}
+        for _ in done.written:
+            self.metrics.count_apply("ok")
+        for _ in done.failed:
+            self.metrics.count_apply("failed")
         for action in done.actions:
-            if isinstance(action, Apply):
-                self.metrics.count_apply("failed" if action.target in failed else "ok")
-            elif isinstance(action, Notify):
+            if isinstance(action, Notify):
                 self.metrics.count_alert(action.condition, action.state)
 
     def _publish(self, step: Any, duration: float) -> None:
-        from ..rollout.authority import defer_to_rollouts
-        from ..rollout.view import status_json
+        from ..report.rollout import status_json
 
         audit = step.audit
-        # The rollouts just advanced are the authority on stalled (design §6).
-        defer_to_rollouts(audit, {b: done.rollout for b, done in step.bundles.items()})
         now = self.clock()
         self.metrics.observe_audit(audit, duration, now)
         policy = audit.inventory.rollout
         rollouts: dict[str, Any] = {}
         for bundle, done in step.bundles.items():
             r = done.rollout
-            for error in done.errors:
-                log("action_failed", bundle=bundle, error=error)
+            verdict = audit.verdicts[bundle]
+            for target, why in done.failed.items():
+                log("apply_failed", bundle=bundle, target=target, error=why)
+            for error in done.alert_errors:
+                log("alert_failed", bundle=bundle, error=error)
             self._count(done)
+            active = r is not None and r.active and verdict.quarantine is None
             self.metrics.observe_rollout(
                 bundle,
                 coverage=r.coverage if r else audit.coverage,
-                stalled=bool(r and r.stalled),
+                stalled=verdict.stalled,
                 paused=bool(r and r.phase == "paused"),
                 wave=r.wave if r else 0,
-                quarantined=done.quarantined is not None,
+                quarantined=verdict.quarantine is not None,
+                deadline=r.deadline(policy.progress_deadline) if r and active else None,
             )
-            rollouts[bundle] = status_json(r, policy.progress_deadline, now) if r else None
-            if done.quarantined is not None and rollouts[bundle] is not None:
-                rollouts[bundle]["quarantined"] = True
+            rollouts[bundle] = status_json(r, policy, now, verdict.quarantine) if r else None
         document = audit.to_json()
         document["rollout"] = rollouts
+        document["verdicts"] = {b: v.to_json() for b, v in audit.verdicts.items()}
         document["daemon"] = {
             "git_fetch_error": self.tracker.fetch_error,
             "audit_duration_seconds": round(duration, 3),
@@ -225,6 +269,7 @@ class Daemon:
             environment=self.environment,
             revision=audit.desired_revision[:12],
             coverage=audit.coverage,
-            stalled=any(r and r.get("stalled") for r in rollouts.values()),
+            stalled=audit.stalled,
+            quarantined=audit.quarantined,
             seconds=round(duration, 3),
         )

@@ -36,6 +36,7 @@ class Metrics:
         self._pairs: set[tuple[str, str]] = set()  # (target, bundle) series currently exported
         self._skewed: set[tuple[str, str]] = set()
         self._rollouts: set[str] = set()
+        self._deadlines: set[tuple[str, str]] = set()
         r = self.registry
         env = ("environment",)
         self.target_status = Gauge(
@@ -126,6 +127,25 @@ class Metrics:
             env,
             registry=r,
         )
+        self.interval = Gauge(
+            "reconciler_interval_seconds",
+            "The daemon's step interval: an audit older than 3 of these means it is wedged.",
+            env,
+            registry=r,
+        )
+        self.step_errors = Counter(
+            "reconciler_step_errors",
+            "Steps that failed with an unexpected error (logged with its traceback, retried).",
+            env,
+            registry=r,
+        )
+        self.step_errors.labels(environment)  # exported at 0 from the start: increase() sees 1
+        self.rollout_deadline = Gauge(
+            "reconciler_rollout_deadline_timestamp_seconds",
+            "Unix time at which the bundle's active rollout stalls unless it progresses first.",
+            bundle,
+            registry=r,
+        )
 
     def observe_audit(self, audit: Audit, duration: float, finished_at: float) -> None:
         """Export one completed audit; ``finished_at`` is Unix time, ``duration`` seconds."""
@@ -169,8 +189,9 @@ class Metrics:
         paused: bool,
         wave: int,
         quarantined: bool,
+        deadline: float | None = None,
     ) -> None:
-        """Export the state of one bundle's rollout."""
+        """Export the state of one bundle's rollout (``deadline``: None when not active)."""
         labels = (self.environment, bundle)
         with self._lock:
             self._rollouts.add(bundle)
@@ -179,6 +200,13 @@ class Metrics:
             self.rollout_paused.labels(*labels).set(float(paused))
             self.rollout_wave.labels(*labels).set(wave)
             self.rollout_quarantined.labels(*labels).set(float(quarantined))
+            if deadline is None:
+                if labels in self._deadlines:
+                    self.rollout_deadline.remove(*labels)
+                    self._deadlines.discard(labels)
+            else:
+                self.rollout_deadline.labels(*labels).set(deadline)
+                self._deadlines.add(labels)
 
     def _remove_rollout(self, bundle: str) -> None:
         for gauge in (
@@ -189,6 +217,9 @@ class Metrics:
             self.rollout_quarantined,
         ):
             gauge.remove(self.environment, bundle)
+        if (self.environment, bundle) in self._deadlines:
+            self.rollout_deadline.remove(self.environment, bundle)
+            self._deadlines.discard((self.environment, bundle))
         self._rollouts.discard(bundle)
 
     def count_alert(self, condition: str, state: str) -> None:
@@ -198,6 +229,13 @@ class Metrics:
     def count_apply(self, outcome: str) -> None:
         """One apply to a target finished with ``outcome`` (see :data:`APPLY_OUTCOMES`)."""
         self.applies.labels(self.environment, outcome).inc()
+
+    def count_step_error(self) -> None:
+        """One step failed with an unexpected error."""
+        self.step_errors.labels(self.environment).inc()
+
+    def set_interval(self, seconds: float) -> None:
+        self.interval.labels(self.environment).set(seconds)
 
     def set_git_fetch_ok(self, ok: bool) -> None:
         """Whether the last fetch of the git remote succeeded."""

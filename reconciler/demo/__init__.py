@@ -11,6 +11,7 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from .fleet import build_repo, place_fleet
@@ -22,17 +23,15 @@ def _say(console: object, text: str) -> None:
     console.print(text)  # type: ignore[attr-defined]
 
 
-def _run(console: object, repo: Path, *args: str) -> int:
-    """Run one real CLI command in-process, echoing it first as the user would type it."""
-    from ..cli import main
+#: Runs one real ``reconciler`` command (its arguments) in this process; returns its exit code.
+Runner = Callable[[list[str]], int]
 
+
+def _run(console: object, run: Runner, repo: Path, *args: str) -> int:
+    """Run one real CLI command, echoing it first as the user would type it."""
     shown = " ".join(a if " " not in a else repr(a) for a in args)
     _say(console, f"\n[bold cyan]$ reconciler {shown}[/]")
-    try:
-        main.main(["--repo", str(repo), *args], standalone_mode=False)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+    return run(["--repo", str(repo), *args])
 
 
 def _executable() -> str:
@@ -82,10 +81,11 @@ def _repoint(repo: Path, port: int) -> None:
     path.write_text(text)
 
 
-def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
-    from ..cli import _console
+def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runner) -> int:
+    """Build (or reuse) the demo fleet, tell the incident, and print what to try next."""
+    from ..report.console import console as make_console
 
-    console = _console()
+    console = make_console()
     repo = directory or Path(tempfile.mkdtemp(prefix="agent-reconciler-demo-"))
     existing = (repo / ".git").is_dir() and (repo / "fleet" / "http").is_dir()
     if not existing and repo.exists() and any(repo.iterdir()):
@@ -116,13 +116,13 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
                 ),
             )
             _say(console, "\n[bold]1. What runs where, right now?[/]")
-            _run(console, repo, "skew", "--env", "production")
+            _run(console, run, repo, "skew", "--env", "production")
             _say(console, "\n[bold]2. The audit a CI job runs on every merge[/]")
-            _run(console, repo, "audit", "--env", "production")
+            _run(console, run, repo, "audit", "--env", "production")
             _say(console, "\n[bold]3. What exactly differs on the hand-edited POP?[/]")
-            _run(console, repo, "diff", "--env", "production", "pop-sin")
+            _run(console, run, repo, "diff", "--env", "production", "pop-sin")
             _say(console, "\n[bold]4. And on the stalled region[/]")
-            _run(console, repo, "diff", "--env", "production", "ap-south-1")
+            _run(console, run, repo, "diff", "--env", "production", "ap-south-1")
             _say(
                 console,
                 "\n[bold]5. Converge the fleet to v47, wave by wave[/] [dim](on a "
@@ -130,16 +130,16 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime) -> int:
             )
             converge_until_stalled(console, repo, server, now.timestamp())
             _say(console, "\n[bold]6. Roll back everywhere at once[/]")
-            _run(console, repo, "rollback", "--env", "production", "--to", "v46")
+            _run(console, run, repo, "rollback", "--env", "production", "--to", "v46")
             _say(console, "\n[bold]7. The bad content stays quarantined[/]")
-            _run(console, repo, "converge", "--env", "production")
+            _run(console, run, repo, "converge", "--env", "production")
             _say(
                 console,
                 "\n[bold]8. Last week's eval ran v47: is the agent under test the agent in "
                 "production?[/]",
             )
             snapshot = _eval_snapshot(repo)
-            _run(console, repo, "parity", "--env", "production", "--eval", str(snapshot))
+            _run(console, run, repo, "parity", "--env", "production", "--eval", str(snapshot))
         exe = _executable()
         prefix = f"{exe} --repo {repo}"
         _say(

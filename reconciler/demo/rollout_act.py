@@ -20,9 +20,9 @@ MAX_STEPS = 60
 def converge_until_stalled(console: Any, repo: Path, server: FleetServer, start: float) -> None:
     """Drive the rollout step by step on a simulated clock until it stalls (or completes)."""
     from ..model.duration import format_duration
+    from ..model.rollout import Notify
+    from ..report.rollout import status_text
     from ..rollout.driver import Driver
-    from ..rollout.model import Apply, Notify
-    from ..rollout.view import status_text
     from ..state import open_store
 
     now = [start]
@@ -40,10 +40,11 @@ def converge_until_stalled(console: Any, repo: Path, server: FleetServer, start:
                 last_wave = rollout.wave
                 name = rollout.waves[rollout.wave] if rollout.wave < len(rollout.waves) else "-"
                 console.print(f"  [dim]+{elapsed:>6}[/] wave {rollout.wave + 1}: {name}")
-            for action in step.bundles["support-agent"].actions:
-                if isinstance(action, Apply):
-                    console.print(f"  [dim]+{elapsed:>6}[/] apply v47 -> {action.target}")
-                elif isinstance(action, Notify):
+            done = step.bundles["support-agent"]
+            for target in done.written:
+                console.print(f"  [dim]+{elapsed:>6}[/] apply v47 -> {target}")
+            for action in done.actions:
+                if isinstance(action, Notify):
                     console.print(
                         f"  [dim]+{elapsed:>6}[/] [bold red]alert[/] {action.condition} "
                         f"{action.state}: {action.message}"
@@ -57,7 +58,7 @@ def converge_until_stalled(console: Any, repo: Path, server: FleetServer, start:
             rollout = step.bundles["support-agent"].rollout
             if rollout is not None:
                 policy = step.audit.inventory.rollout
-                console.print(status_text(rollout, policy.progress_deadline, now[0], {}))
+                console.print(status_text(rollout, policy, now[0], step.audit.tags))
     finally:
         store.close()
     for alert in server.alerts:

@@ -99,11 +99,16 @@ SOURCE_CARRIES: dict[str, tuple[str, ...]] = {"mlflow": ("prompt/*",), "unleash"
 
 
 class HealthSpec(_Strict):
-    """An HTTP health check: healthy when the URL answers 2xx within the timeout."""
+    """An HTTP health check: healthy when the URL answers 2xx within the timeout.
+
+    ``gate: blocking`` (the default) pauses the wave while it fails; ``gate: advisory`` is shown
+    and alerted on as a warning but never holds a wave (a non-load-bearing check).
+    """
 
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: Timeout = 5.0
+    gate: Literal["blocking", "advisory"] = "blocking"
 
 
 class ProbeSpec(_Strict):

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from ..diff.change import worst
 from ..model.duration import format_duration
-from ..results import BundleResult, TargetResult
+from ..results import BundleResult, TargetResult, revision_label
+
+__all__ = ["age", "primary", "revision_label", "verdict_mark", "worst_change"]
 
 
-def revision_label(sha: str | None, tags: Mapping[str, str]) -> str:
-    """``v46 (1a2b3c4)`` when the commit has a tag, else the short sha, else ``-``."""
-    if not sha:
-        return "-"
-    tag = tags.get(sha)
-    return f"{tag} ({sha[:7]})" if tag else sha[:7]
+def verdict_mark(result: BundleResult) -> str:
+    """What the verdict adds to a status: `` STALLED``, `` held (quarantined)``, or nothing."""
+    if result.held:
+        return " held (quarantined)"
+    return " STALLED" if result.stalled else ""
 
 
 def age(seconds: int | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..results import Audit
-from .labels import age, primary, revision_label, worst_change
+from .labels import age, primary, revision_label, verdict_mark, worst_change
 from .text import headline
 
 _ICON = {
@@ -39,8 +39,8 @@ def render_markdown(audit: Audit, tags: Mapping[str, str], failures: list[str]) 
     for target in audit.targets:
         top = primary(target)
         status = f"{_ICON.get(str(target.status), '')} {target.status}"
-        if top.stalled:
-            status += " (stalled)"
+        if top.stalled or top.held:
+            status += f" ({verdict_mark(top).strip()})"
         change = worst_change(target.bundles) or (target.error or "")
         lines.append(
             f"| {target.name} | {target.spec.kind} | {status} | "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..classify import Status
 from ..results import Audit
-from .labels import age, revision_label, worst_change
+from .labels import age, revision_label, verdict_mark, worst_change
 from .text import headline
 
 if TYPE_CHECKING:
@@ -39,8 +39,8 @@ def skew_view(
     for target in audit.targets:
         for result in target.bundles:  # targets x bundles: one row per bundle a target runs
             status = Text(str(result.status), style=_STYLE[result.status])
-            if result.stalled:
-                status.append(" STALLED", style="bold red")
+            if result.stalled or result.held:
+                status.append(verdict_mark(result), style="bold red" if result.stalled else "bold")
             revision = revision_label(result.observed_revision, tags)
             if result.status in (Status.UNREACHABLE, Status.INVALID, Status.MISSING):
                 revision = "?"
@@ -56,8 +56,10 @@ def skew_view(
                 age(result.lag_seconds),
                 worst_change([result]) or (result.error or ""),
             )
+    loud = ("STALLED", "QUARANTINED")
     parts: list[RenderableType] = [
-        Text(line, style="bold red" if "STALLED" in line else "bold") for line in rollouts or []
+        Text(line, style="bold red" if any(w in line for w in loud) else "bold")
+        for line in rollouts or []
     ]
     parts += [Text(headline(audit, tags), style="bold"), table]
     for finding in audit.findings:

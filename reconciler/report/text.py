@@ -6,18 +6,24 @@ from collections.abc import Mapping
 
 from ..classify import Status
 from ..results import Audit
-from .labels import age, primary, revision_label, worst_change
+from .labels import age, primary, revision_label, verdict_mark, worst_change
 
 
 def headline(audit: Audit, tags: Mapping[str, str]) -> str:
-    """``production at v47 (1a2b3c4): 8 targets, 4 in_sync, ...; coverage 50%``."""
+    """``production at v47 (1a2b3c4): 8 targets, 4 in_sync, ...; coverage 50%``, then the
+    verdict: ``ROLLOUT STALLED``, or ``QUARANTINED (rolled back by alice ...)``."""
     counts = audit.counts()
     parts = [f"{n} {status}" for status, n in counts.items() if n]
-    return (
+    text = (
         f"{audit.environment} at {revision_label(audit.desired_revision, tags)}: "
         f"{len(audit.targets)} targets, {', '.join(parts)}; coverage {audit.coverage:.0%}"
-        + ("; ROLLOUT STALLED" if audit.stalled else "")
     )
+    for verdict in audit.verdicts.values():
+        q = verdict.quarantine
+        if q is not None:
+            to = f" to {revision_label(q.to_revision, tags)}" if q.to_revision else ""
+            text += f"; QUARANTINED ({verdict.bundle} rolled back{to} by {q.by})"
+    return text + ("; ROLLOUT STALLED" if audit.stalled else "")
 
 
 def render_text(audit: Audit, tags: Mapping[str, str], failures: list[str]) -> str:
@@ -30,7 +36,8 @@ def render_text(audit: Audit, tags: Mapping[str, str], failures: list[str]) -> s
         if target.status is Status.LAGGING:
             detail = (
                 f"at {revision_label(top.observed_revision, tags)}, {top.behind} behind, "
-                f"for {age(top.lag_seconds)}" + (", STALLED" if top.stalled else "")
+                f"for {age(top.lag_seconds)}"
+                + (f",{verdict_mark(top)}" if verdict_mark(top) else "")
             )
         elif target.error:
             detail = target.error

@@ -1,36 +1,32 @@
-"""The rollout driver: observe (audit + health), advance the engine, act, persist — one step.
+"""One rollout step of an environment: observe, advance every bundle's rollout, act, persist, judge.
 
-Every step persists the rollout before acting, and re-observes before believing anything, so a
-process killed at any instant resumes where it was: an interrupted apply is simply retried after
+Every step persists each rollout before acting on it, and re-observes before believing anything,
+so a process killed at any instant resumes where it was: an interrupted apply is retried after
 its backoff, and a target counts as converged only once a fresh fetch shows the desired digest.
+The step ends with the audit judged against the rollouts it just advanced (one verdict, given
+once: :func:`reconciler.verdict.judge`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
-from ..audit import Auditor, gc_paused
 from ..classify import Status
-from ..config.inventory import load_inventory
-from ..errors import ReconcilerError
-from ..fetch import bounded
-from ..gitrepo import GitFiles, GitRepo
-from ..model.inventory import Inventory
-from ..render import overlay_path, render
-from ..results import Audit, TargetResult
-from ..sources.interface import Health, SourceError
-from ..state.interface import Quarantine, StateStore
-from ..statedir import cache_dir
-from . import engine
-from .authority import fleet_digest
-from .model import Action, Apply, Notify, Observation, Phase, Revert, Rollout
+from ..model.inventory import RolloutPolicy
+from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
+from ..results import Audit, Survey
+from ..sources.registry import SourceOpener, open_source
+from ..state.interface import StateStore
+from ..verdict import Recorded
+from . import engine, events
+from .act import Actor, Documents
+from .notify import Notifier
+from .observe import Observer, Sighting
 
 Clock = Callable[[], float]
 
@@ -41,9 +37,11 @@ class BundleStep:
 
     bundle: str
     rollout: Rollout | None
-    actions: list[Action] = field(default_factory=list)
+    actions: list[Notify | Apply | Revert] = field(default_factory=list)
     quarantined: Quarantine | None = None
-    errors: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  #: targets whose write succeeded
+    failed: dict[str, str] = field(default_factory=dict)  #: target -> why its write failed
+    alert_errors: list[str] = field(default_factory=list)  #: webhooks that did not take one
 
     @property
     def blocked(self) -> bool:
@@ -61,34 +59,30 @@ class BundleStep:
 
 @dataclass
 class Step:
-    """One observe-advance-act cycle of an environment."""
+    """One observe-advance-act cycle of an environment, ending in the judged audit."""
 
     audit: Audit
     bundles: dict[str, BundleStep]
+    scope: str | None = None  #: the one target a scoped converge concerns
 
     @property
     def complete(self) -> bool:
-        return all(b.complete for b in self.bundles.values()) and all(
-            t.status is Status.IN_SYNC for t in self.audit.targets
-        )
+        targets = [t for t in self.audit.targets if self.scope in (None, t.name)]
+        done = all(b.complete for b in self.bundles.values())
+        return done and all(t.status is Status.IN_SYNC for t in targets)
 
     @property
     def blocked(self) -> bool:
         return any(b.blocked for b in self.bundles.values())
 
 
-class RolledBack(NamedTuple):
-    """What ``rollback`` did: exit code, the verifying audit, seconds, what it failed to do."""
-
-    code: int
-    audit: Audit
-    elapsed: float
-    unwritten: dict[str, str]  #: target -> why its write failed
-    alerts: list[str]  #: alerts that could not be sent
-
-
 class Driver:
-    """Runs rollouts of one environment against its real targets."""
+    """Runs the rollouts of one environment against its real targets.
+
+    ``scope`` names one target: then applies, waits, verdicts and alerts concern that target
+    only (``converge --target``), and its rollout lives for this driver only (the recorded
+    rollout of the whole environment is left as it is).
+    """
 
     def __init__(
         self,
@@ -101,6 +95,8 @@ class Driver:
         clock: Clock = time.time,
         user: str | None = None,
         files_root: Path | None = None,
+        scope: str | None = None,
+        opener: SourceOpener = open_source,
     ) -> None:
         self.repo_root = repo_root.resolve()
         self.files_root = (files_root or repo_root).resolve()
@@ -110,417 +106,208 @@ class Driver:
         self.revision = revision
         self.clock = clock
         self.user = user or self.environ.get("USER") or _login()
-        self.only: str | None = None  #: apply to this target only (``converge --target``)
+        self.scope = scope
+        self.observer = Observer(
+            self.repo_root,
+            environment,
+            files_root=self.files_root,
+            environ=self.environ,
+            revision=revision,
+            opener=opener,
+        )
+        self.documents = Documents(self.repo_root)
+        self.actor = Actor(
+            environment,
+            store,
+            self.documents,
+            files_root=self.files_root,
+            environ=self.environ,
+            clock=clock,
+            opener=opener,
+        )
+        self.notifier = Notifier(environment, store, self.environ, scope=scope or "")
+        self._scoped: dict[str, Rollout] = {}  #: the scoped run's own rollouts, by bundle
 
     # -- observing -------------------------------------------------------------------------
 
-    def audit(self, revision: str | None = None) -> Audit:
-        return self._auditor(revision).run(now=self._moment())
-
-    def _auditor(self, revision: str | None = None) -> Auditor:
-        return Auditor(
-            self.repo_root,
-            self.environment,
-            revision=revision or self.revision,
-            environ=self.environ,
-            files_root=self.files_root,
-        )
-
-    def _moment(self) -> dt.datetime:
+    def moment(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
 
-    def observations(self, audit: Audit, bundle: str) -> dict[str, Observation]:
-        checks = self._health(audit.inventory)
-        seen = {}
-        for target in audit.targets:
-            result = next(b for b in target.bundles if b.bundle == bundle)
-            converged = result.status is Status.IN_SYNC
-            reason = "" if converged else _reason(target, result.status, result.error)
-            health = checks.get(target.name, converged)
-            seen[target.name] = Observation(converged, reason, health)
-        return seen
+    def recorded(self, rollouts: Mapping[str, Rollout | None]) -> Recorded:
+        """What the store knows now, with ``rollouts`` (by bundle) as the recorded ones."""
+        return Recorded(
+            rollouts=rollouts,
+            quarantines=self.store.quarantines(self.environment),
+            first_seen=self.store.first_seen(self.environment),
+        )
 
-    def _health(self, inventory: Inventory) -> dict[str, bool]:
-        """Run every target's own health check (targets without one are left out)."""
-        checked = [t for t in inventory.targets if t.health is not None]
-        if not checked:
-            return {}
+    def stored(self, bundles: list[str]) -> dict[str, Rollout | None]:
+        """The environment's recorded rollouts of ``bundles``."""
+        return {b: self.store.load_rollout(self.environment, b) for b in bundles}
 
-        async def run() -> dict[str, bool]:
-            from ..sources.registry import SourceContext, open_source
+    def sight(self) -> Sighting:
+        """Observe the environment (the scope only, for a scoped run), recording first sightings."""
+        now = self.moment()
+        only = {self.scope} if self.scope else None
+        sighting = self.observer.sight(now, only=only, recorded=self.recorded({}))
+        survey = sighting.survey
+        if survey.desired_revision not in self.store.first_seen(self.environment):
+            self.store.saw_revision(self.environment, survey.desired_revision, now.timestamp())
+        return sighting
 
-            async with SourceContext(self.files_root, self.environ) as ctx:
-                results = await bounded(checked, lambda t: open_source(t, ctx).health())
-            return {
-                t.name: isinstance(r, Health) and r.ok
-                for t, r in zip(checked, results, strict=True)
-            }
-
-        return asyncio.run(run())
+    def audit(self) -> Audit:
+        """The judged audit as of now, stepping nothing."""
+        survey = self.sight().survey
+        return survey.judged(self.recorded(self.stored(survey.inventory.bundles)), self.clock())
 
     # -- stepping --------------------------------------------------------------------------
 
     def step(self) -> Step:
-        """Observe every target, advance each bundle's rollout, act, persist."""
-        audit = self.audit()
-        steps = {b: self._step_bundle(audit, b) for b in audit.inventory.bundles}
-        return Step(audit, steps)
+        """Observe every target, advance each bundle's rollout, act, persist, judge."""
+        sighting = self.sight()
+        survey = sighting.survey
+        steps = {b: self._step_bundle(sighting, b) for b in survey.inventory.bundles}
+        rollouts = {b: s.rollout for b, s in steps.items()}
+        if self.scope is not None:  # the scoped run's rollouts are its own, not the record
+            rollouts = self.stored(list(steps))
+        audit = survey.judged(self.recorded(rollouts), self.clock())
+        return Step(audit, steps, self.scope)
 
-    def _step_bundle(self, audit: Audit, bundle: str) -> BundleStep:
+    def _step_bundle(self, sighting: Sighting, bundle: str) -> BundleStep:
+        survey = sighting.survey
         now = self.clock()
         env = self.environment
-        changed = self.store.observe_targets(env, bundle, _statuses(audit, bundle), now)
-        self._drift_alerts(audit, bundle, changed, now)
-        base = audit.desired[bundle].digest
-        held = self.store.quarantined(env, bundle, base)
-        rollout = self.store.load_rollout(env, bundle)
+        changed = self.store.observe_targets(env, bundle, _statuses(survey, bundle), now)
+        errors = {t.name: t.error for t in survey.targets}
+        step = BundleStep(bundle, None)
+        step.alert_errors += self.notifier.drift(
+            survey.inventory, bundle, changed, errors, now, survey.desired_revision
+        )
+        held = self.store.quarantined(env, bundle, survey.desired[bundle].digest)
         if held is not None:
-            self._notify_quarantine(audit, bundle, held, now)
-            return BundleStep(bundle, rollout, quarantined=held)
-        policy = audit.inventory.rollout
-        planned = self.plan(audit, bundle, now)
-        if rollout is None or planned.digest != rollout.digest:
-            self.store.save_rollout(planned, now, [("rollout_started", _summary(planned))])
-        rollout = planned
-        advanced, actions = engine.advance(rollout, policy, self.observations(audit, bundle), now)
-        self.store.save_rollout(advanced, now, _events(rollout, advanced, actions))
-        step = BundleStep(bundle, advanced, actions)
-        self._act(audit, step, now)
+            return self._held(survey, step, held, now)
+        current = self.current(sighting, bundle, now)
+        policy = survey.inventory.rollout
+        advanced, actions = engine.advance(current, policy, sighting.observations(bundle), now)
+        self._save(advanced, now, events.between(current, advanced, actions))
+        step.rollout, step.actions = advanced, actions
+        self._act(survey, step, now)
         return step
 
-    def _drift_alerts(
-        self, audit: Audit, bundle: str, changed: list[tuple[str, str | None, str]], now: float
-    ) -> None:
-        """Out-of-band drift is its own alert: firing when a target drifts, resolved after."""
-        errors = {t.name: t.error for t in audit.targets}
-        for target, was, status in changed:
-            if status == "drifted":
-                notice = Notify(
-                    "drifted",
-                    "firing",
-                    ((target, "changed out of band"),),
-                    f"{target} was changed out of band",
-                )
-            elif was == "drifted":
-                notice = Notify(
-                    "drifted",
-                    "resolved",
-                    ((target, status),),
-                    f"{target} is {status} now"
-                    + (f" ({errors[target]})" if errors.get(target) else ""),
-                )
-            else:
-                continue
-            self.notify(audit.inventory, bundle, notice, now)
+    def _held(self, survey: Survey, step: BundleStep, held: Quarantine, now: float) -> BundleStep:
+        """The desired digest is quarantined: write nothing, mark the rollout, tell once."""
+        step.quarantined = held
+        rollout = self._load(step.bundle)
+        if rollout is not None and rollout.digest == survey.fleet_digest(step.bundle):
+            marked = engine.quarantined(rollout, held.by, held.at)
+            if marked.conditions != rollout.conditions:
+                self._save(marked, now, events.between(rollout, marked, []))
+            rollout = marked
+        step.rollout = rollout
+        step.alert_errors += self.notifier.quarantine(survey.inventory, held, now)
+        return step
 
-    def plan(self, audit: Audit, bundle: str, now: float) -> Rollout:
-        """The current rollout, or a new one when the fleet's desired content changed."""
-        rollout = self.store.load_rollout(self.environment, bundle)
-        digest = fleet_digest(audit, bundle)
+    def current(
+        self, sighting: Sighting, bundle: str, now: float, *, persist: bool = True
+    ) -> Rollout:
+        """The rollout of the fleet's desired content: the recorded one, or a new one."""
+        survey = sighting.survey
+        rollout = self._load(bundle)
+        digest = survey.fleet_digest(bundle)
         if rollout is not None and rollout.digest == digest:
             return rollout
-        return engine.start(
+        started = engine.start(
             environment=self.environment,
             bundle=bundle,
             from_revision=rollout.to_revision if rollout else None,
-            to_revision=audit.desired_revision,
+            to_revision=survey.desired_revision,
             digest=digest,
-            targets=[t.name for t in audit.inventory.targets],
-            policy=audit.inventory.rollout,
+            targets=[t.name for t in survey.inventory.targets],
+            policy=self._policy(survey),
             now=now,
+            before=sighting.before(bundle),
         )
+        if persist:
+            self._save(started, now, [events.started(started)])
+        return started
+
+    def _policy(self, survey: Survey) -> RolloutPolicy:
+        policy = survey.inventory.rollout
+        if self.scope is None:
+            return policy
+        # One target converges and is verified: no bakes to wait out after it.
+        waves = [w.model_copy(update={"bake": 0.0}) for w in policy.waves]
+        return policy.model_copy(update={"waves": waves})
+
+    def _load(self, bundle: str) -> Rollout | None:
+        if self.scope is not None:
+            return self._scoped.get(bundle)
+        return self.store.load_rollout(self.environment, bundle)
+
+    def _save(self, rollout: Rollout, now: float, log: list[events.Event]) -> None:
+        if self.scope is not None:
+            self._scoped[rollout.bundle] = rollout
+            for kind, data in log:
+                self.store.record_event(self.environment, kind, {**data, "scope": self.scope}, now)
+            return
+        self.store.save_rollout(rollout, now, log)
 
     # -- acting ----------------------------------------------------------------------------
 
-    def _act(self, audit: Audit, step: BundleStep, now: float) -> None:
-        applies = [
-            a.target
-            for a in step.actions
-            if isinstance(a, Apply) and (self.only is None or a.target == self.only)
-        ]
-        if applies:
-            step.errors += self.apply(audit.inventory, step.bundle, audit.desired_revision, applies)
-        for action in step.actions:
+    def _act(self, survey: Survey, step: BundleStep, now: float) -> None:
+        inventory = survey.inventory
+        rollout = step.rollout
+        assert rollout is not None
+        applies = [a.target for a in step.actions if isinstance(a, Apply)]
+        failed = self.actor.write(inventory, step.bundle, survey.desired_revision, applies)
+        step.written += [t for t in applies if t not in failed]
+        step.failed.update({t: str(e) for t, e in failed.items()})
+        for action in list(step.actions):
             if isinstance(action, Notify):
-                step.errors += self.notify(audit.inventory, step.bundle, action, now)
-            elif isinstance(action, Revert) and step.rollout is not None:
-                step.errors += self._revert(audit, step.rollout, action, now)
-
-    def apply(
-        self, inventory: Inventory, bundle: str, revision: str, targets: list[str]
-    ) -> list[str]:
-        """Write ``revision``'s render to ``targets`` concurrently; return one-line errors."""
-        specs = {t.name: t for t in inventory.targets}
-        documents = self._documents(bundle, revision, targets)
-
-        async def run() -> list[SourceError | None]:
-            from ..sources.registry import SourceContext, open_source
-
-            async with SourceContext(self.files_root, self.environ) as ctx:
-                return await bounded(
-                    targets, lambda t: open_source(specs[t], ctx).apply(bundle, documents[t])
+                step.alert_errors += self.notifier.send(
+                    inventory, step.bundle, action, now, rollout.to_revision
                 )
+            elif isinstance(action, Revert):
+                self._revert(survey, step, action, now)
 
-        with gc_paused():
-            outcomes = asyncio.run(run())
-        failed = {
-            target: outcome
-            for target, outcome in zip(targets, outcomes, strict=True)
-            if outcome is not None
-        }
-        return self._record_applies(bundle, revision, targets, failed)
-
-    def _record_applies(
-        self, bundle: str, revision: str, targets: list[str], failed: Mapping[str, SourceError]
-    ) -> list[str]:
-        errors = {t: f"{t}: apply failed: {failed[t]}" for t in targets if t in failed}
-        self.store.record_applies(
-            self.environment,
-            bundle,
-            revision,
-            self.clock(),
-            [(t, "error" if t in errors else "ok", errors.get(t)) for t in targets],
-        )
-        return list(errors.values())
-
-    def _documents(self, bundle: str, revision: str, targets: list[str]) -> dict[str, bytes]:
-        repo = GitRepo(self.repo_root)
-        try:
-            sha = repo.commit(revision).hexsha
-            files = GitFiles(repo, sha)
-            base = render(files, bundle, sha).to_bytes()  # shared by every target without overlay
-            documents = {}
-            for target in targets:
-                try:
-                    files.read(overlay_path(bundle, target))
-                except FileNotFoundError:
-                    documents[target] = base
-                    continue
-                documents[target] = render(files, bundle, sha, target).to_bytes()
-            return documents
-        finally:
-            repo.close()
-
-    def notify(
-        self,
-        inventory: Inventory,
-        bundle: str,
-        action: Notify,
-        now: float,
-        revision: str | None = None,
-    ) -> list[str]:
-        """Send an alert to every webhook and record it (the payload, never the URL)."""
-        from ..alerts import Alert, deliver
-
-        if revision is None:
-            rollout = self.store.load_rollout(self.environment, bundle)
-            revision = rollout.to_revision if rollout else None
-        alert = Alert(
-            environment=self.environment,
-            bundle=bundle,
-            condition=action.condition,
-            state=action.state,
-            revision=revision,
-            targets=action.targets,
-            message=action.message,
-        )
-        errors = deliver(alert, inventory.alerts, self.environ) if inventory.alerts else []
-        self.store.record_alert(
-            self.environment, bundle, action.condition, action.state, now, alert.payload()
-        )
-        return errors
-
-    def _notify_quarantine(self, audit: Audit, bundle: str, held: Quarantine, now: float) -> None:
-        """Say once that the desired content is quarantined (and why nothing is applied)."""
-        for sent in self.store.alerts(self.environment):
-            if (sent["bundle"], sent["condition"]) == (bundle, "quarantined") and sent[
-                "payload"
-            ].get("revision") == held.revision:
-                return
-        message = (
-            f"desired content of {bundle} was rolled back from at {held.revision[:12]} by "
-            f"{held.by}; nothing is applied until it changes or `reconciler rollout resume` "
-            "lifts the quarantine"
-        )
-        notice = Notify("quarantined", "firing", (), message)
-        self.notify(audit.inventory, bundle, notice, now, revision=held.revision)
-
-    def _revert(self, audit: Audit, rollout: Rollout, action: Revert, now: float) -> list[str]:
-        if rollout.from_revision is None or not action.targets:
-            return []
-        errors = self.apply(
-            audit.inventory, rollout.bundle, rollout.from_revision, list(action.targets)
-        )
-        self.store.quarantine(
-            Quarantine(
-                self.environment,
-                rollout.bundle,
-                audit.desired[rollout.bundle].digest,
-                rollout.to_revision,
-                now,
-                "reconciler (on_stall)",
+    def _revert(self, survey: Survey, step: BundleStep, action: Revert, now: float) -> None:
+        """``on_stall: rollback``: write each target's before revision, then say how it went."""
+        rollout = step.rollout
+        assert rollout is not None
+        failed = self.actor.revert(survey.inventory, step.bundle, action.targets)
+        step.written += [t for t, _ in action.targets if t not in failed]
+        step.failed.update({t: str(e) for t, e in failed.items()})
+        why = {t: f"apply failed: {e}" for t, e in failed.items()}
+        after, notices = engine.reverted(rollout, why, now)
+        self._save(after, now, events.between(rollout, after, notices))
+        step.rollout = after
+        step.actions += notices
+        for notice in notices:
+            step.alert_errors += self.notifier.send(
+                survey.inventory, step.bundle, notice, now, rollout.to_revision
             )
-        )
-        return errors
-
-    # -- commands --------------------------------------------------------------------------
-
-    def converge(
-        self,
-        timeout: float | None,
-        sleep: Callable[[float], None] = time.sleep,
-        poll: float = 0.5,
-        on_step: Callable[[Step], None] | None = None,
-    ) -> tuple[int, Step]:
-        """Step until complete (0) or blocked or out of time (2)."""
-        started = self.clock()
-        while True:
-            step = self.step()
-            if on_step is not None:
-                on_step(step)
-            if step.complete:
-                return 0, step
-            if step.blocked:
-                return 2, step
-            budget = _budget(timeout, started, self.clock())
-            if budget is not None and budget <= 0:
-                return 2, step
-            sleep(poll if budget is None else min(poll, budget))
-
-    def rollback(self, to: str) -> RolledBack:
-        """Put ``to`` on every target at once, verify by re-fetching, quarantine desired."""
-        repo = GitRepo(self.repo_root)
-        try:
-            desired = repo.commit(self.revision or "HEAD").hexsha
-            target_sha = repo.commit(to).hexsha
-        finally:
-            repo.close()
-        if target_sha == desired:
-            raise ReconcilerError(f"--to {to} is the desired revision: nothing to roll back")
-        started = time.perf_counter()
-        inventory = load_inventory(self.repo_root, self.environment, cache_dir(self.repo_root))
-        now = self.clock()
-        names = [t.name for t in inventory.targets]
-        # Each target is written and re-fetched by the same worker in one pass: the verifying
-        # audit is the rollback itself, not a second trip over the fleet.
-        auditor = self._auditor(target_sha)
-        auditor.apply_first = {
-            (target, bundle): document
-            for bundle in inventory.bundles
-            for target, document in self._documents(bundle, target_sha, names).items()
-        }
-        after = auditor.run(now=self._moment())
-        elapsed = time.perf_counter() - started
-        for bundle in inventory.bundles:
-            failed = {t: e for (t, b), e in auditor.apply_errors.items() if b == bundle}
-            self._record_applies(bundle, target_sha, names, failed)
-        unwritten = {t: f"apply failed: {e}" for (t, _), e in auditor.apply_errors.items()}
-        alerts: list[str] = []  # an alert that fails is said, but the rollback is done
-        for bundle in inventory.bundles:
-            bad = self._desired_digest(bundle, desired)
+        if not failed:
+            back = {revision for _, revision in action.targets}
             self.store.quarantine(
-                Quarantine(self.environment, bundle, bad, desired, now, self.user)
+                Quarantine(
+                    self.environment,
+                    step.bundle,
+                    survey.desired[step.bundle].digest,
+                    rollout.to_revision,
+                    now,
+                    "reconciler (on_stall: rollback)",
+                    back.pop() if len(back) == 1 else None,
+                )
             )
-            rollout = self.store.load_rollout(self.environment, bundle)
-            if rollout is not None and rollout.phase is not Phase.ABORTED:
-                event = ("rolled_back", {"bundle": bundle, "to": target_sha})
-                alerts += self.abort(inventory, rollout, f"{self.user} (rollback)", now, event)
-        # Done when every target re-fetches REV: a write that failed where the target holds
-        # REV anyway (another writer put it there) does not undo that.
-        verified = all(t.status is Status.IN_SYNC for t in after.targets)
-        return RolledBack(0 if verified else 2, after, elapsed, unwritten, alerts)
-
-    def abort(
-        self,
-        inventory: Inventory,
-        rollout: Rollout,
-        by: str,
-        now: float,
-        event: tuple[str, dict[str, object]],
-    ) -> list[str]:
-        """Abort ``rollout``, persist it with ``event``, resolve the alerts it raised."""
-        aborted, actions = engine.abort(rollout, by, now)
-        self.store.save_rollout(aborted, now, [event])
-        errors: list[str] = []
-        for action in actions:
-            if isinstance(action, Notify):
-                errors += self.notify(inventory, rollout.bundle, action, now, rollout.to_revision)
-        return errors
-
-    def _desired_digest(self, bundle: str, revision: str) -> str:
-        repo = GitRepo(self.repo_root)
-        try:
-            return render(GitFiles(repo, revision), bundle, revision).digest
-        finally:
-            repo.close()
 
 
-def _budget(timeout: float | None, started: float, now: float) -> float | None:
-    if timeout is None:
-        return None
-    return started + timeout - now
-
-
-def _reason(target: TargetResult, status: Status, error: str | None) -> str:
-    if status is Status.LAGGING:
-        return "not converged (lagging)"
-    return f"{status}: {error}" if error else str(status)
-
-
-def _statuses(audit: Audit, bundle: str) -> dict[str, tuple[str, str | None]]:
+def _statuses(survey: Survey, bundle: str) -> dict[str, tuple[str, str | None]]:
     out = {}
-    for target in audit.targets:
+    for target in survey.targets:
         for result in target.bundles:
             if result.bundle == bundle:
                 out[target.name] = (str(result.status), result.observed_revision)
     return out
-
-
-def _summary(rollout: Rollout) -> dict[str, object]:
-    return {
-        "bundle": rollout.bundle,
-        "from": rollout.from_revision,
-        "to": rollout.to_revision,
-        "waves": rollout.waves,
-    }
-
-
-def _events(old: Rollout, new: Rollout, actions: list[Action]) -> list[tuple[str, dict]]:
-    events: list[tuple[str, dict]] = []
-    if old.phase is not new.phase:
-        events.append(
-            ("phase", {"bundle": new.bundle, "from": str(old.phase), "to": str(new.phase)})
-        )
-    if old.wave != new.wave:
-        events.append(("wave", {"bundle": new.bundle, "wave": new.wave}))
-    for kind, condition in new.conditions.items():
-        before = old.conditions.get(kind)
-        if before is None or before.since != condition.since:
-            events.append(
-                (
-                    "condition",
-                    {
-                        "bundle": new.bundle,
-                        "type": kind,
-                        "status": condition.status,
-                        "reason": condition.reason,
-                        "message": condition.message,
-                    },
-                )
-            )
-    for kind in old.conditions.keys() - new.conditions.keys():
-        events.append(("condition_cleared", {"bundle": new.bundle, "type": kind}))
-    for action in actions:
-        if isinstance(action, Notify):
-            events.append(
-                (
-                    "alert",
-                    {"bundle": new.bundle, "condition": action.condition, "state": action.state},
-                )
-            )
-        elif isinstance(action, Apply):
-            events.append(("apply", {"bundle": new.bundle, "target": action.target}))
-    return events
 
 
 def _login() -> str:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BODY = MAX_DOCUMENT
 
 HealthCheck = Callable[[], Awaitable[Health]]
+#: How a run opens a target's source: :func:`open_source`, or a test's in-memory fleet.
+SourceOpener = Callable[[TargetSpec, "SourceContext"], Source]
 
 
 class SourceContext:

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .interface import Quarantine, StateStore
+from ..model.rollout import Quarantine
+from .interface import StateStore
+
+
+def open_existing(repo_root: Path) -> StateStore | None:
+    """The store, only when one exists already: read-only commands never create state."""
+    if not (repo_root / ".reconciler" / "state.db").exists():
+        return None
+    return open_store(repo_root)
 
 
 def open_store(repo_root: Path) -> StateStore:
@@ -16,4 +24,4 @@ def open_store(repo_root: Path) -> StateStore:
     return SqliteStore(state_dir(repo_root) / "state.db")
 
 
-__all__ = ["Quarantine", "StateStore", "open_store"]
+__all__ = ["Quarantine", "StateStore", "open_existing", "open_store"]

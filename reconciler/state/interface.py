@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..rollout.model import Rollout
-
-
-@dataclass(frozen=True)
-class Quarantine:
-    """A bundle digest rolled back from: never applied again until the content changes."""
-
-    environment: str
-    bundle: str
-    digest: str
-    revision: str
-    at: float
-    by: str
+from ..model.rollout import Quarantine, Rollout
 
 
 class StateStore(Protocol):
@@ -61,11 +48,17 @@ class StateStore(Protocol):
 
     def quarantined(self, environment: str, bundle: str, digest: str) -> Quarantine | None: ...
 
+    def quarantines(self, environment: str) -> list[Quarantine]: ...
+
+    def saw_revision(self, environment: str, revision: str, at: float) -> None: ...
+
+    def first_seen(self, environment: str) -> dict[str, float]: ...
+
     def lift_quarantine(self, environment: str, bundle: str, by: str, at: float) -> int: ...
 
     def events(self, environment: str, limit: int = 50) -> list[dict[str, Any]]: ...
 
-    def append_event(
+    def record_event(
         self, environment: str, kind: str, data: Mapping[str, Any], at: float
     ) -> None: ...
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
-from ..rollout.model import Rollout
-from .interface import Quarantine
+from ..model.rollout import Quarantine, Rollout
 
-SCHEMA_VERSION = 1
-
-SCHEMA = """
+#: Each entry moves the schema one version forward; a store is migrated on open.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: rollouts, statuses, skew episodes, applies, alerts, quarantines, events
+    """
 CREATE TABLE rollouts (
     environment TEXT NOT NULL, bundle TEXT NOT NULL, state TEXT NOT NULL, updated_at REAL NOT NULL,
     PRIMARY KEY (environment, bundle));
@@ -40,7 +40,16 @@ CREATE TABLE quarantines (
 CREATE TABLE events (
     id INTEGER PRIMARY KEY, environment TEXT NOT NULL, at REAL NOT NULL, kind TEXT NOT NULL,
     data TEXT NOT NULL);
-"""
+""",
+    # 2: what a rollback put back; when each desired revision was first seen (the skew clock)
+    """
+ALTER TABLE quarantines ADD COLUMN to_revision TEXT;
+CREATE TABLE revisions_seen (
+    environment TEXT NOT NULL, revision TEXT NOT NULL, first_seen REAL NOT NULL,
+    PRIMARY KEY (environment, revision));
+""",
+)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 #: Statuses that open a skew episode (a target running something other than desired).
 SKEWED = frozenset({"lagging", "drifted", "missing", "invalid", "unreachable"})
@@ -69,9 +78,10 @@ class SqliteStore:
                 f"({SCHEMA_VERSION}); upgrade agent-reconciler"
             )
         with self._tx():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
+            for script in MIGRATIONS[version:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _tx(self) -> _Transaction:
@@ -104,7 +114,7 @@ class SqliteStore:
             (environment, at, kind, json.dumps(data, sort_keys=True)),
         )
 
-    def append_event(self, environment: str, kind: str, data: Mapping[str, Any], at: float) -> None:
+    def record_event(self, environment: str, kind: str, data: Mapping[str, Any], at: float) -> None:
         with self._tx():
             self._event(environment, kind, data, at)
 
@@ -216,9 +226,17 @@ class SqliteStore:
     def quarantine(self, entry: Quarantine) -> None:
         with self._tx():
             self.db.execute(
-                "INSERT INTO quarantines (environment, bundle, digest, revision, at, by) "
-                "VALUES (?,?,?,?,?,?)",
-                (entry.environment, entry.bundle, entry.digest, entry.revision, entry.at, entry.by),
+                "INSERT INTO quarantines (environment, bundle, digest, revision, at, by, "
+                "to_revision) VALUES (?,?,?,?,?,?,?)",
+                (
+                    entry.environment,
+                    entry.bundle,
+                    entry.digest,
+                    entry.revision,
+                    entry.at,
+                    entry.by,
+                    entry.to_revision,
+                ),
             )
             self._event(
                 entry.environment,
@@ -227,18 +245,38 @@ class SqliteStore:
                     "bundle": entry.bundle,
                     "digest": entry.digest,
                     "revision": entry.revision,
+                    "to_revision": entry.to_revision,
                     "by": entry.by,
                 },
                 entry.at,
             )
 
     def quarantined(self, environment: str, bundle: str, digest: str) -> Quarantine | None:
-        row = self.db.execute(
-            "SELECT revision, at, by FROM quarantines WHERE environment=? AND bundle=? "
-            "AND digest=? AND lifted_at IS NULL ORDER BY at DESC LIMIT 1",
-            (environment, bundle, digest),
-        ).fetchone()
-        return Quarantine(environment, bundle, digest, row[0], row[1], row[2]) if row else None
+        key = (bundle, digest)
+        return next((q for q in self.quarantines(environment) if (q.bundle, q.digest) == key), None)
+
+    def quarantines(self, environment: str) -> list[Quarantine]:
+        """The environment's quarantines not lifted yet, newest first."""
+        rows = self.db.execute(
+            "SELECT bundle, digest, revision, at, by, to_revision FROM quarantines "
+            "WHERE environment=? AND lifted_at IS NULL ORDER BY at DESC",
+            (environment,),
+        ).fetchall()
+        return [Quarantine(environment, *row) for row in rows]
+
+    def saw_revision(self, environment: str, revision: str, at: float) -> None:
+        """Remember when ``revision`` was first seen desired (later sightings change nothing)."""
+        with self._tx():
+            self.db.execute(
+                "INSERT OR IGNORE INTO revisions_seen VALUES (?,?,?)", (environment, revision, at)
+            )
+
+    def first_seen(self, environment: str) -> dict[str, float]:
+        """Revision -> the first time it was seen desired in ``environment``."""
+        rows = self.db.execute(
+            "SELECT revision, first_seen FROM revisions_seen WHERE environment=?", (environment,)
+        ).fetchall()
+        return dict(rows)
 
     def lift_quarantine(self, environment: str, bundle: str, by: str, at: float) -> int:
         with self._tx():

@@ -23,6 +23,7 @@ import aiohttp
 
 from reconciler.gitrepo import GitFiles, GitRepo
 from reconciler.render import render
+from reconciler.rollout import commands
 from reconciler.rollout.driver import Driver
 from reconciler.state import open_store
 from tests.bench.bench_audit import POLICY
@@ -84,7 +85,8 @@ def main() -> None:
                 driver = Driver(repo.root, "production", open_store(repo.root), environ={})
                 gc.collect()
                 started = time.perf_counter()
-                code, after, *_ = driver.rollback(v1)
+                done = commands.rollback(driver, v1)
+                code, after = done.code, done.audit
                 rollbacks.append(time.perf_counter() - started)
                 driver.store.close()
                 assert code == 0 and after.counts()["in_sync"] == count, after.counts()

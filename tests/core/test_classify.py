@@ -1,4 +1,6 @@
-"""Classification tables (design §6): status, observed revision, behind, lag, stalled."""
+"""Classification tables (design §6): status, observed revision, behind, lag.
+
+Whether a lag is a stall is the verdict's call (tests/core/test_verdict.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ ALL = Lineage(shas=["c3", "c2", "c1"], times=[3000.0, 2000.0, 1000.0], subsets=[
 POP = Lineage(shas=["c3", "c2", "c1"], times=[3000.0, 2000.0, 1000.0], subsets=["P2", "P2", "P1"])
 
 
-def _run(lineage: Lineage, observed: str, now: float = 5000.0, stall_after: float = 900.0):
+def _run(lineage: Lineage, observed: str, now: float = 5000.0):
     behind = {"c3": 0, "c2": 1, "c1": 2}
     return classify(
         desired_subset=lineage.subsets[0] or "",
@@ -20,36 +22,29 @@ def _run(lineage: Lineage, observed: str, now: float = 5000.0, stall_after: floa
         desired_revision="c3",
         lineage=lineage,
         now=now,
-        stall_after=stall_after,
         behind=behind.__getitem__,
     )
 
 
 @pytest.mark.parametrize(
-    ("lineage", "observed", "status", "revision", "behind", "lag", "stalled"),
+    ("lineage", "observed", "status", "revision", "behind", "lag"),
     [
-        (ALL, "A3", Status.IN_SYNC, "c3", 0, 0, False),
-        (ALL, "A2", Status.LAGGING, "c2", 1, 2000, True),
-        (ALL, "A1", Status.LAGGING, "c1", 2, 3000, True),
-        (ALL, "ZZ", Status.DRIFTED, None, None, None, False),
+        (ALL, "A3", Status.IN_SYNC, "c3", 0, 0),
+        (ALL, "A2", Status.LAGGING, "c2", 1, 2000),
+        (ALL, "A1", Status.LAGGING, "c1", 2, 3000),
+        (ALL, "ZZ", Status.DRIFTED, None, None, None),
         # A POP carrying prompts only is not behind on c3's tool change: it is in sync.
-        (POP, "P2", Status.IN_SYNC, "c3", 0, 0, False),
+        (POP, "P2", Status.IN_SYNC, "c3", 0, 0),
         # On c1 it lags since c2, the first newer commit that changed what it carries.
-        (POP, "P1", Status.LAGGING, "c1", 2, 3000, True),
+        (POP, "P1", Status.LAGGING, "c1", 2, 3000),
     ],
 )
-def test_classification_table(lineage, observed, status, revision, behind, lag, stalled) -> None:
+def test_classification_table(lineage, observed, status, revision, behind, lag) -> None:
     verdict = _run(lineage, observed)
     assert verdict.status is status
     assert verdict.observed_revision == revision
     assert verdict.behind == behind
     assert verdict.lag_seconds == lag
-    assert verdict.stalled is stalled
-
-
-def test_stalled_only_past_the_deadline() -> None:
-    assert _run(ALL, "A2", now=3000.0 + 900.0).stalled is False
-    assert _run(ALL, "A2", now=3000.0 + 901.0).stalled is True
 
 
 def test_lag_counts_from_first_carried_change_not_newest_commit() -> None:
@@ -64,7 +59,6 @@ def test_drifted_names_a_non_ancestor_match() -> None:
         desired_revision="c2",
         lineage=lineage,
         now=3.0,
-        stall_after=1.0,
         behind=lambda _: 0,
     )
     assert verdict.status is Status.DRIFTED

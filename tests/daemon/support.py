@@ -39,7 +39,9 @@ class Remote:
 class DaemonProcess:
     """``reconciler daemon`` in the background; ``status()`` reads its /status."""
 
-    def __init__(self, repo: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, repo: Path, *args: str, env: dict[str, str] | None = None, session: bool = False
+    ) -> None:
         full = dict(os.environ)
         full.update(env or {})
         self.proc = subprocess.Popen(
@@ -59,11 +61,13 @@ class DaemonProcess:
             stdin=subprocess.DEVNULL,
             text=True,
             env=full,
+            start_new_session=session,  # its own process group, for a signal to the group
         )
         self.lines: list[dict[str, Any]] = []
         self._started = threading.Event()
         self.url = ""
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         if not self._started.wait(30):
             self.kill()
             raise AssertionError(f"daemon did not start: {self.lines}")
@@ -105,6 +109,12 @@ class DaemonProcess:
                 return last
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}: {json.dumps(last)[:2000]}")
+
+    def finish(self, timeout: float = 30.0) -> int:
+        """Wait for the exit, and for every log line it wrote."""
+        code = self.proc.wait(timeout=timeout)
+        self._drainer.join(timeout=5)
+        return code
 
     def terminate(self) -> int:
         self.proc.send_signal(signal.SIGTERM)

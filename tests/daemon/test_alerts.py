@@ -45,6 +45,7 @@ def test_payload_carries_the_machine_fields() -> None:
         "bundle": "support-agent",
         "condition": "stalled",
         "state": "firing",
+        "level": "error",
         "revision": SHA,
         "targets": [
             {"name": "ap-south-1", "reason": "health failing 3/3"},

@@ -11,8 +11,8 @@ import json
 from typing import Any, Literal
 
 from reconciler.model.inventory import RolloutPolicy
+from reconciler.model.rollout import Action, Observation, Rollout
 from reconciler.rollout import engine
-from reconciler.rollout.model import Action, Observation, Rollout
 
 REVISION = "c47"
 
@@ -47,7 +47,14 @@ def policy(
     )
 
 
-def begin(targets: list[str], rollout_policy: RolloutPolicy, now: float = 0.0) -> Rollout:
+def begin(
+    targets: list[str],
+    rollout_policy: RolloutPolicy,
+    now: float = 0.0,
+    before: dict[str, str | None] | None = None,
+) -> Rollout:
+    """A rollout from c46 to c47; every target ran c46 before unless ``before`` says otherwise."""
+    ran = {name: "c46" for name in targets} if before is None else before
     return engine.start(
         environment="production",
         bundle="support-agent",
@@ -57,6 +64,7 @@ def begin(targets: list[str], rollout_policy: RolloutPolicy, now: float = 0.0) -
         targets=targets,
         policy=rollout_policy,
         now=now,
+        before=ran,
     )
 
 
@@ -85,9 +93,15 @@ class Fleet:
     reports does.
     """
 
-    def __init__(self, targets: list[str], rollout_policy: RolloutPolicy, now: float = 0.0):
+    def __init__(
+        self,
+        targets: list[str],
+        rollout_policy: RolloutPolicy,
+        now: float = 0.0,
+        before: dict[str, str | None] | None = None,
+    ):
         self.policy = rollout_policy
-        self.rollout = begin(targets, rollout_policy, now)
+        self.rollout = begin(targets, rollout_policy, now, before)
         self.seen: dict[str, Observation] = {name: LAGGING for name in targets}
 
     def step(self, now: float, **changes: Observation) -> list[Action]:
@@ -108,6 +122,12 @@ class Fleet:
 
     def resume(self, now: float) -> None:
         self.rollout = persisted(engine.resume(self.rollout, now))
+
+    def reverted(self, now: float, **failed: str) -> list[Action]:
+        """The driver wrote the revert (``failed``: target -> why a write failed)."""
+        rollout, actions = engine.reverted(self.rollout, failed, now)
+        self.rollout = persisted(rollout)
+        return actions
 
     def abort(self, now: float, by: str) -> list[Action]:
         rollout, actions = engine.abort(self.rollout, by, now)

@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.rollout import engine
-from reconciler.rollout.engine import APPLY_BACKOFF, APPLY_BACKOFF_MAX, RECONCILER
-from reconciler.rollout.model import (
+from reconciler.model.rollout import (
     Apply,
     Notify,
     Observation,
@@ -22,6 +20,8 @@ from reconciler.rollout.model import (
     Rollout,
     TargetProgress,
 )
+from reconciler.rollout import engine
+from reconciler.rollout.engine import APPLY_BACKOFF, APPLY_BACKOFF_MAX, RECONCILER
 
 from .support import (
     LAGGING,
@@ -124,7 +124,9 @@ def test_start_builds_waves_from_the_policy(
 
     assert rollout.waves == names
     assert rollout.bakes == bakes
-    assert rollout.targets == {name: TargetProgress(wave=index) for name, index in members.items()}
+    assert rollout.targets == {
+        name: TargetProgress(wave=index, before="c46") for name, index in members.items()
+    }
     assert (rollout.wave, rollout.wave_ready_at, rollout.phase) == (0, None, Phase.PROGRESSING)
     assert (rollout.started_at, rollout.last_progress_at) == (1000.0, 1000.0)
     assert (rollout.pause, rollout.stall_alerted_at, rollout.conditions) == (None, None, {})
@@ -259,6 +261,7 @@ def test_an_apply_never_marks_a_target_converged() -> None:
     fleet.step(5.0, a=Observation(False, "lagging at v46", health=True))
     assert fleet.rollout.targets["a"] == TargetProgress(
         wave=0,
+        before="c46",
         converged=False,
         healthy=True,
         ok_streak=1,
@@ -559,32 +562,117 @@ def test_on_stall_rollback_reverts_exactly_the_converged_targets() -> None:
     fleet = Fleet(
         ["canary", "eu1", "eu2"],
         policy(wave("canary", "canary"), wave("europe", "eu*"), on_stall="rollback"),
+        before={"canary": "c46", "eu1": "c45", "eu2": "c46"},
     )
     assert fleet.step(0.0, canary=OK) == [Apply("eu1"), Apply("eu2")]
     assert fleet.step(100.0, eu1=OK) == [Apply("eu2")]
 
+    why = "no progress for 15m01s at wave 2/2 (europe)"
+    # Each converged target goes back to what it ran before; nothing more is applied.
     assert fleet.step(1001.0) == [
-        Notify(
-            "stalled",
-            "firing",
-            (("eu2", "lagging at v46"),),
-            "no progress for 15m01s at wave 2/2 (europe)",
-        ),
-        Revert(("canary", "eu1")),
+        Notify("stalled", "firing", (("eu2", "lagging at v46"),), why),
+        Revert((("canary", "c46"), ("eu1", "c45"))),
+    ]
+    # Not RolledBack until the driver says every write was done.
+    assert fleet.rollout.phase is Phase.PROGRESSING
+    assert fleet.conditions["Stalled"] == stalled(STALL_MESSAGE)
+
+    assert fleet.reverted(1002.0) == [
+        Notify("stalled", "resolved", (), f"it was rolled back after: {STALL_MESSAGE}")
     ]
     assert fleet.rollout.phase is Phase.ABORTED
-    why = "no progress for 15m01s at wave 2/2 (europe)"
     assert fleet.conditions == {
-        "Ready": (False, "RolledBack", f"rolled back after: {why}"),
-        "Stalled": stalled("no progress for over 15m00s at wave 2/2 (europe)"),
+        "Ready": (False, "RolledBack", f"rolled back after: {STALL_MESSAGE}"),
     }
-
     for now in (1010.0, 2000.0, 5000.0):
         assert fleet.step(now, canary=LAGGING, eu1=LAGGING) == [], f"t={now}"
 
-    fleet.resume(6000.0)  # restarting a rolled-back rollout resolves the stall it alerted
-    assert notifies(fleet.step(6000.0)) == [UNSTALLED]
-    assert "Stalled" not in fleet.conditions
+
+STALL_MESSAGE = "no progress for over 15m00s at wave 2/2 (europe)"
+
+
+def test_a_failed_rollback_write_stays_stalled_and_is_tried_again() -> None:
+    fleet = Fleet(["a", "b"], policy(on_stall="rollback"), before={"a": "c46", "b": "c46"})
+    fleet.step(0.0, a=OK)
+    assert Revert((("a", "c46"),)) in fleet.step(901.0)
+    failed = fleet.reverted(902.0, a="apply failed: HTTP 503")
+    message = "rollback failed on a: apply failed: HTTP 503; retried every step"
+    why = (("a", "apply failed: HTTP 503"),)
+    assert failed == [Notify("rollback_failed", "firing", why, message)]
+    assert fleet.rollout.stalled and fleet.rollout.phase is Phase.PROGRESSING
+    assert fleet.conditions["Ready"] == (False, "RollbackFailed", message)
+    # The next step tries again; the same failure is not alerted twice.
+    assert fleet.step(905.0) == [Revert((("a", "c46"),))]
+    assert fleet.reverted(906.0, a="apply failed: HTTP 503") == []
+
+
+def test_rollback_impossible_when_what_a_target_ran_before_is_unknown() -> None:
+    # The first rollout a store records: eu had drifted, so what it ran before is unknown.
+    fleet = Fleet(["us", "eu", "ap"], policy(on_stall="rollback"), before={"us": "c46", "eu": None})
+    fleet.step(0.0, us=OK, eu=OK)
+    actions = fleet.step(901.0)
+    message = (
+        "cannot roll back eu: what it ran before the rollout started is not known; "
+        "nothing was written"
+    )
+    assert not any(isinstance(a, Revert) for a in actions), "never a partial, silent rollback"
+    assert Notify(
+        "rollback_impossible",
+        "firing",
+        (("eu", "what it ran before the rollout started is not known"),),
+        message,
+    ) in actions
+    # Never RolledBack without having written: it stays Stalled, and says why.
+    assert fleet.rollout.phase is Phase.PROGRESSING
+    assert fleet.conditions["Ready"] == (False, "RollbackImpossible", message)
+    assert "Stalled" in fleet.conditions
+    later = fleet.step(950.0)
+    assert not any(isinstance(a, Notify) and a.condition == "rollback_impossible" for a in later)
+
+
+def test_nothing_to_roll_back_when_the_rollout_moved_no_target() -> None:
+    fleet = Fleet(["a", "b"], policy(on_stall="rollback"), before={"a": "c47", "b": "c46"})
+    fleet.step(0.0, a=OK)  # a already ran the desired revision before the rollout started
+    actions = fleet.step(901.0)
+    assert not any(isinstance(a, Revert) for a in actions)
+    assert fleet.conditions["Ready"][1] == "RollbackImpossible"
+    assert "moved no target" in fleet.conditions["Ready"][2]
+
+
+# --- advisory health checks ----------------------------------------------------------------------
+
+ADVISORY_SICK = Observation(True, health=False, advisory=True)
+ADVISORY_OK = Observation(True, health=True, advisory=True)
+
+
+def test_an_advisory_health_check_never_pauses_but_warns_once_and_resolves() -> None:
+    fleet = Fleet(["pop", "us"], policy(wave("pops", "pop"), wave("rest", "*"), failures=2))
+    # Converged is enough to pass an advisory-checked wave: the next wave starts at once.
+    assert fleet.step(0.0, pop=ADVISORY_SICK) == [Apply("us")]
+    actions = fleet.step(3.0)  # the second failure in a row: unhealthy after hysteresis
+    why = "advisory health check failing (2 checks in a row)"
+    warning = Notify(
+        "health",
+        "firing",
+        (("pop", why),),
+        f"pop: {why}; the rollout goes on (gate: advisory)",
+        "warning",
+    )
+    assert actions == [warning], "warned, and the rollout goes on (us is in its apply backoff)"
+    assert fleet.rollout.phase is Phase.PROGRESSING, "an advisory check never pauses"
+    assert fleet.step(4.0) == [], "warned once, not every step"
+    resolved = Notify("health", "resolved", (("pop", ""),), "pop: health check ok", "warning")
+    assert fleet.step(30.0, pop=ADVISORY_OK, us=OK) == [resolved]
+    assert fleet.rollout.phase is Phase.COMPLETE
+
+
+def test_the_same_failing_check_as_blocking_pauses_the_wave() -> None:
+    fleet = Fleet(["pop", "us"], policy(wave("pops", "pop"), wave("rest", "*"), failures=2))
+    fleet.step(0.0, pop=SICK)
+    actions = fleet.step(10.0)
+    assert fleet.rollout.phase is Phase.PAUSED
+    assert notifies(actions)[0].condition == "paused"
+    assert Apply("us") not in actions
 
 
 def test_abort_stops_every_apply_and_alert() -> None:

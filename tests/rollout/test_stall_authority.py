@@ -71,9 +71,14 @@ def test_a_rollout_stuck_behind_an_unreachable_target_is_stalled(tmp_path: Path)
     waves = [{"name": "canary", "targets": ["canary"]}, {"name": "rest", "targets": ["*"]}]
     repo = _repo(tmp_path, targets, waves)
     repo.commit("v1", T0)
-    _at(repo, T0, "converge", "--env", "production", "--timeout", "1s")
+    # Long enough for the canary to converge and the rest wave to begin (dead never answers).
+    _at(repo, T0, "converge", "--env", "production", "--timeout", "4s")
+    code, report = _audit(repo, T0 + dt.timedelta(minutes=10))
+    assert report["summary"]["stalled"] is False  # within the deadline: not stalled yet
+    # Nothing stepped the rollout since (converge exited): past its deadline it is stalled
+    # as of now all the same, although no target is lagging (git alone would see nothing).
     code, report = _audit(repo, T0 + dt.timedelta(hours=1))
-    assert report["summary"]["stalled"] is False  # no lagging target: git sees no stall
+    assert (code, report["summary"]["stalled"]) == (2, True)
 
     stuck = T0 + dt.timedelta(hours=1)
     assert _at(repo, stuck, "converge", "--env", "production", "--timeout", "1s").code == 2

@@ -9,8 +9,8 @@ import pytest
 
 from reconciler.errors import ReconcilerError
 from reconciler.model.inventory import RolloutPolicy
+from reconciler.model.rollout import Quarantine
 from reconciler.rollout import engine
-from reconciler.state.interface import Quarantine
 from reconciler.state.sqlite import SCHEMA_VERSION, SqliteStore
 
 

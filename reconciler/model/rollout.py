@@ -1,5 +1,8 @@
 """The persisted state of a rollout, and what the engine observes and asks for (pure data).
 
+These are plain types below every layer that stores or steps them: the state store persists them,
+the engine (:mod:`reconciler.rollout.engine`) advances them, the audit's verdict reads them.
+
 Conditions follow kstatus/Flux: ``Ready``, ``Reconciling`` and ``Stalled`` (the last two are
 "abnormal-true": present only while true), each with a PascalCase reason, a message, the revision
 it was computed for, and the time its status, reason or message last changed.
@@ -21,6 +24,15 @@ class Phase(StrEnum):
     ABORTED = "aborted"  #: stopped by a person, or rolled back after a stall
 
 
+class ConditionType(StrEnum):
+    """The kinds of condition a rollout carries (kstatus: the last three are abnormal-true)."""
+
+    READY = "Ready"  #: always present: true once complete and verified
+    RECONCILING = "Reconciling"  #: present while the rollout is making progress
+    STALLED = "Stalled"  #: present while no target converged for progress_deadline
+    QUARANTINED = "Quarantined"  #: present while the rollout's digest is quarantined
+
+
 class Reason(StrEnum):
     """Why a condition is what it is."""
 
@@ -31,7 +43,9 @@ class Reason(StrEnum):
     DEADLINE = "ProgressDeadlineExceeded"  #: no target converged for progress_deadline
     SUCCEEDED = "RolloutSucceeded"  #: complete and verified by re-fetching
     ABORTED = "Aborted"  #: aborted by a person
-    ROLLED_BACK = "RolledBack"  #: rolled back after a stall (on_stall: rollback)
+    ROLLED_BACK = "RolledBack"  #: rolled back after a stall (on_stall: rollback), every write done
+    ROLLBACK_IMPOSSIBLE = "RollbackImpossible"  #: what a converged target ran before is unknown
+    ROLLBACK_FAILED = "RollbackFailed"  #: a write of the rollback failed; retried next step
     QUARANTINED = "Quarantined"  #: the desired digest was rolled back from; nothing is applied
 
 
@@ -39,7 +53,7 @@ class Reason(StrEnum):
 class Condition:
     """One condition of a rollout."""
 
-    type: str  # Ready | Reconciling | Stalled
+    type: str  #: a :class:`ConditionType`
     status: bool
     reason: str
     message: str
@@ -69,6 +83,11 @@ class TargetProgress:
     applies: int = 0  #: attempts since it was last converged (the backoff doubles with each)
     last_apply_at: float | None = None
     reason: str = ""  #: why it is not converged, from the last observation
+    #: The revision it ran when the rollout started (the audit's lineage): where
+    #: ``on_stall: rollback`` puts it back. None when unknown (drifted, missing, unreachable).
+    before: str | None = None
+    advisory: bool = False  #: its health check is advisory: shown and alerted, never a gate
+    advisory_alerted: bool = False  #: a warning for its failing advisory check is firing
 
 
 @dataclass
@@ -94,6 +113,9 @@ class Rollout:
     #: The most targets converged at once so far: only beating it is progress, so a target
     #: that drifts and converges again, over and over, cannot hold off a stall.
     most_converged: int = 0
+    #: While ``on_stall: rollback`` cannot finish: RollbackImpossible or RollbackFailed, and why.
+    rollback_reason: str | None = None
+    rollback_message: str = ""
 
     @property
     def coverage(self) -> float:
@@ -104,7 +126,13 @@ class Rollout:
 
     @property
     def stalled(self) -> bool:
-        return "Stalled" in self.conditions
+        """The Stalled condition is set (as last stepped; see :func:`overdue` for as of now)."""
+        return ConditionType.STALLED in self.conditions
+
+    @property
+    def active(self) -> bool:
+        """Neither complete nor aborted: it should be making progress."""
+        return self.phase not in (Phase.COMPLETE, Phase.ABORTED)
 
     def deadline(self, progress_deadline: float) -> float:
         """When the rollout stalls unless it progresses first; a wave's bake is not a stall."""
@@ -112,6 +140,20 @@ class Rollout:
         if self.wave_ready_at is not None and self.wave < len(self.bakes):
             last = max(last, self.wave_ready_at + self.bakes[self.wave])
         return last + progress_deadline
+
+    def blocking(self) -> tuple[tuple[str, str], ...]:
+        """Targets that keep the current wave from finishing, with why."""
+        out = []
+        for name, t in sorted(self.targets.items()):
+            if t.wave > self.wave:
+                continue
+            if not t.converged:
+                out.append((name, t.reason or "not converged"))
+            elif t.healthy is False and not t.advisory:
+                out.append((name, f"health failing ({t.fail_streak} checks in a row)"))
+            elif t.healthy is None and not t.advisory:
+                out.append((name, "health not yet confirmed"))
+        return tuple(out)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -128,6 +170,31 @@ class Rollout:
         return cls(**data)
 
 
+def overdue(rollout: Rollout, progress_deadline: float, now: float) -> bool:
+    """Stalled as of ``now``: an active rollout whose deadline has passed, stepped or not.
+
+    The one rule every consumer applies (design §6): the engine when it steps, the audit's
+    verdict, ``rollout status``, the daemon's metrics. A rollout nobody steps any more (a
+    ``converge`` that exited at a pause) still turns stalled when its deadline passes.
+    """
+    if not rollout.active:
+        return False
+    return rollout.stalled or now > rollout.deadline(progress_deadline)
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """A bundle digest rolled back from: never applied again until the content changes."""
+
+    environment: str
+    bundle: str
+    digest: str  #: the desired bundle digest that was rolled back from
+    revision: str  #: the desired revision it was rolled back from
+    at: float
+    by: str
+    to_revision: str | None = None  #: the revision the rollback put back (None: unknown)
+
+
 @dataclass(frozen=True)
 class Observation:
     """What one fresh fetch (and health check) of a target found."""
@@ -135,6 +202,7 @@ class Observation:
     converged: bool  #: the re-fetched content digest equals desired
     reason: str = ""  #: e.g. "lagging at v46", "unreachable: connection refused"
     health: bool | None = None  #: this check's result; None when not checked this step
+    advisory: bool = False  #: the health check is advisory (``gate: advisory``)
 
 
 @dataclass(frozen=True)
@@ -148,17 +216,18 @@ class Apply:
 class Notify:
     """Send an alert about a condition transition (or a reminder while it lasts)."""
 
-    condition: str  # stalled | paused | quarantined | complete
+    condition: str  #: stalled | paused | quarantined | drifted | health | rollback_impossible
     state: Literal["firing", "resolved"]
     targets: tuple[tuple[str, str], ...]
     message: str
+    level: Literal["error", "warning"] = "error"  #: an advisory health check alerts as a warning
 
 
 @dataclass(frozen=True)
 class Revert:
-    """Put the previous revision back on these targets (on_stall: rollback)."""
+    """Put each target back on the revision it ran before the rollout (on_stall: rollback)."""
 
-    targets: tuple[str, ...]
+    targets: tuple[tuple[str, str], ...]  #: (target, revision to put back)
 
 
 Action = Apply | Notify | Revert

@@ -1,0 +1,194 @@
+"""``converge``, ``rollback`` and ``rollout status|pause|resume|abort`` (design §8, §10): the
+library decides (:mod:`reconciler.rollout.commands`), these only print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from .shell import duration, env_option, repo_of
+
+if TYPE_CHECKING:
+    from ..rollout.driver import Driver, Step
+
+
+def driver_for(repo: Path, env: str, scope: str | None = None) -> Driver:
+    from ..clock import running
+    from ..rollout.driver import Driver
+    from ..state import open_store
+
+    return Driver(repo, env, open_store(repo), clock=running(), scope=scope)
+
+
+def echo_step(step: Step) -> None:
+    """What one step did: what was written (only that), alerts, and where the rollout is."""
+    from ..model.rollout import Notify, Revert
+    from ..report.rollout import headline, quarantine_line
+
+    audit = step.audit
+    policy = audit.inventory.rollout
+    now = audit.generated_at.timestamp()
+    for bundle in step.bundles.values():
+        reverted = {t for a in bundle.actions if isinstance(a, Revert) for t, _ in a.targets}
+        for target in bundle.written:
+            verb = "revert" if target in reverted else "apply"
+            click.echo(f"  {verb} {bundle.bundle} -> {target}")
+        for target, why in sorted(bundle.failed.items()):
+            click.echo(f"  error: {target}: apply failed: {why}", err=True)
+        for action in bundle.actions:
+            if isinstance(action, Notify):
+                click.echo(f"  alert {action.condition} {action.state}: {action.message}")
+        for error in bundle.alert_errors:
+            click.echo(f"  error: alert not delivered: {error}", err=True)
+        if bundle.quarantined is not None:
+            click.echo(quarantine_line(bundle.bundle, bundle.quarantined, now, audit.tags))
+            click.echo(f"{bundle.bundle}: QUARANTINED — nothing written.")
+        elif bundle.rollout is not None:
+            click.echo(headline(bundle.rollout, policy, now, audit.tags))
+
+
+@click.command()
+@env_option
+@click.option("--dry-run", is_flag=True, help="Show what would be applied; write nothing.")
+@click.option("--target", "only", help="Converge this target only (applies, waits, alerts).")
+@click.option(
+    "--timeout",
+    help="Bound the whole command (e.g. 20m). Default: the progress deadline plus all bakes.",
+)
+@click.pass_context
+def converge(
+    ctx: click.Context, env: str, dry_run: bool, only: str | None, timeout: str | None
+) -> None:
+    """Run the rollout to the desired revision, wave by wave, until complete or blocked."""
+    from ..rollout import commands
+
+    limit = duration(timeout, "--timeout") if timeout is not None else None
+    driver = driver_for(repo_of(ctx), env, scope=only)
+    if dry_run:
+        for bundle, targets in commands.dry_run(driver).items():
+            if targets is None:
+                click.echo(f"{bundle}: quarantined; nothing would be written")
+            else:
+                click.echo(f"{bundle}: would apply to {', '.join(targets) or 'nothing'}")
+        return
+    if limit is None:
+        policy = driver.observer.auditor().inventory().rollout
+        limit = policy.progress_deadline + sum(w.bake for w in policy.waves)
+    code, step = commands.converge(driver, limit, on_step=echo_step)
+    scope = f"{only} re-fetched" if only else "every target re-fetched"
+    if code == 0:
+        click.echo(f"converged: {scope} with the desired content")
+    elif not step.blocked:
+        click.echo(f"not complete within {limit:.0f}s", err=True)
+    sys.exit(code)
+
+
+@click.command()
+@env_option
+@click.option("--to", "to", required=True, help="The revision to restore everywhere.")
+@click.pass_context
+def rollback(ctx: click.Context, env: str, to: str) -> None:
+    """Restore REV on every target at once, verify by re-fetching, quarantine desired."""
+    from ..rollout import commands
+
+    done = commands.rollback(driver_for(repo_of(ctx), env), to)
+    after = done.audit
+    counts = after.counts()
+    verified = counts["in_sync"]
+    click.echo(
+        f"rolled back {len(after.targets)} targets to {to} in {done.elapsed:.2f}s: "
+        f"{verified} verified by re-fetching"
+        + ("" if done.code == 0 else f", {len(after.targets) - verified} NOT verified")
+    )
+    for target in after.targets:
+        if str(target.status) != "in_sync":
+            why = [w for w in (target.error, done.unwritten.get(target.name)) if w]
+            click.echo(f"  {target.name}: {target.status}" + "".join(f"; {w}" for w in why))
+    for error in done.alert_errors:
+        click.echo(f"  error: alert not delivered: {error}", err=True)
+    click.echo(
+        "the desired digest is quarantined: converge and the daemon will not apply it "
+        "until the bundle changes or `reconciler rollout resume`"
+    )
+    sys.exit(done.code)
+
+
+@click.group()
+def rollout() -> None:
+    """Inspect and steer the current rollout."""
+
+
+@rollout.command()
+@env_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def status(ctx: click.Context, env: str, fmt: str) -> None:
+    """Revision from -> to, waves, coverage, conditions, pause and deadline (as of now)."""
+    import json
+
+    from ..report.rollout import quarantine_line, status_json, status_text
+
+    repo = repo_of(ctx)
+    driver = driver_for(repo, env)
+    inventory = driver.observer.auditor().inventory()
+    now = driver.clock()
+    policy = inventory.rollout
+    held = {q.bundle: q for q in reversed(driver.store.quarantines(env))}
+    found = driver.stored(inventory.bundles)
+    if fmt == "json":
+        out = {
+            b: (status_json(r, policy, now, held.get(b)) if r else None) for b, r in found.items()
+        }
+        click.echo(json.dumps(out, indent=2))
+        return
+    from ..gitrepo import GitRepo
+
+    git = GitRepo(repo)
+    try:
+        tags = git.tags
+    finally:
+        git.close()
+    for bundle, r in found.items():
+        if r is not None:
+            click.echo(status_text(r, policy, now, tags, held.get(bundle)))
+        elif bundle in held:
+            click.echo(quarantine_line(bundle, held[bundle], now, tags))
+        else:
+            click.echo(f"{bundle}: no rollout yet (run `reconciler converge --env {env}`)")
+
+
+def _steer(ctx: click.Context, env: str, verb: str, reason: str | None) -> None:
+    from ..rollout import commands
+
+    for line in commands.steer(driver_for(repo_of(ctx), env), verb, reason):
+        click.echo(line, err=line.startswith("  error"))
+
+
+@rollout.command()
+@env_option
+@click.option(
+    "--reason", default="paused by hand", show_default=True, help="Why (shown in status, alerts)."
+)
+@click.pass_context
+def pause(ctx: click.Context, env: str, reason: str) -> None:
+    """Stop applying (the progress deadline keeps running)."""
+    _steer(ctx, env, "pause", reason)
+
+
+@rollout.command()
+@env_option
+@click.pass_context
+def resume(ctx: click.Context, env: str) -> None:
+    """Lift a pause, and a quarantine of the desired digest."""
+    _steer(ctx, env, "resume", None)
+
+
+@rollout.command()
+@env_option
+@click.pass_context
+def abort(ctx: click.Context, env: str) -> None:
+    """Stop the rollout; nothing more is applied."""
+    _steer(ctx, env, "abort", None)

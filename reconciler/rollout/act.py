@@ -1,0 +1,168 @@
+"""Writing targets: render a revision once per overlay, write it concurrently, say what happened.
+
+Every write returns a structured outcome (target -> the ``SourceError`` or None), recorded in
+the state store; nothing here decides whether a target converged (only a fresh fetch does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from ..audit import gc_paused
+from ..fetch import Job, bounded
+from ..gitrepo import GitFiles, GitRepo
+from ..model.inventory import Inventory
+from ..render import overlay_path, render
+from ..sources.interface import Source, SourceError
+from ..sources.registry import SourceContext, SourceOpener, open_source
+from ..state.interface import StateStore
+
+#: target -> why its write failed (absent: written).
+Failed = dict[str, SourceError]
+
+
+class Documents:
+    """Rendered documents of a bundle at a revision, per target (overlays), rendered once."""
+
+    def __init__(self, repo_root: Path) -> None:
+        self.repo_root = repo_root
+        self._done: dict[tuple[str, str, str | None], bytes] = {}  #: (bundle, sha, overlay)
+        self._overlay: dict[tuple[str, str, str], bool] = {}  #: (bundle, sha, target)
+
+    def digest(self, bundle: str, revision: str) -> str:
+        """The bundle digest of ``bundle`` at ``revision`` (no overlay): what a quarantine holds."""
+        repo = GitRepo(self.repo_root)
+        try:
+            sha = repo.commit(revision).hexsha
+            return render(GitFiles(repo, sha), bundle, sha).digest
+        finally:
+            repo.close()
+
+    def for_targets(self, bundle: str, revision: str, targets: Sequence[str]) -> dict[str, bytes]:
+        """``bundle`` at ``revision`` as each target sees it (its overlay, if it has one)."""
+        repo = GitRepo(self.repo_root)
+        try:
+            sha = repo.commit(revision).hexsha
+            files = GitFiles(repo, sha)
+            out = {}
+            for target in targets:
+                known = self._overlay.get((bundle, sha, target))
+                if known is None:
+                    try:
+                        files.read(overlay_path(bundle, target))
+                        known = True
+                    except FileNotFoundError:
+                        known = False
+                    self._overlay[(bundle, sha, target)] = known
+                key = (bundle, sha, target if known else None)
+                if key not in self._done:
+                    self._done[key] = render(files, bundle, sha, key[2]).to_bytes()
+                out[target] = self._done[key]
+            return out
+        finally:
+            repo.close()
+
+
+class Actor:
+    """Writes one environment's targets and records every attempt."""
+
+    def __init__(
+        self,
+        environment: str,
+        store: StateStore,
+        documents: Documents,
+        *,
+        files_root: Path,
+        environ: Mapping[str, str],
+        clock: Callable[[], float],
+        opener: SourceOpener = open_source,
+    ) -> None:
+        self.environment = environment
+        self.store = store
+        self.documents = documents
+        self.files_root = files_root
+        self.environ = environ
+        self.clock = clock
+        self.opener = opener
+
+    def write(
+        self, inventory: Inventory, bundle: str, revision: str, targets: Sequence[str]
+    ) -> Failed:
+        """Write ``revision``'s render of ``bundle`` to ``targets`` concurrently."""
+        if not targets:
+            return {}
+        specs = {t.name: t for t in inventory.targets}
+        docs = self.documents.for_targets(bundle, revision, targets)
+
+        async def run() -> list[SourceError | None]:
+            async with SourceContext(self.files_root, self.environ) as ctx:
+                return await bounded(
+                    list(targets), lambda t: self.opener(specs[t], ctx).apply(bundle, docs[t])
+                )
+
+        with gc_paused():
+            outcomes = asyncio.run(run())
+        failed = {t: o for t, o in zip(targets, outcomes, strict=True) if o is not None}
+        self.record(bundle, revision, targets, failed)
+        return failed
+
+    def record(
+        self, bundle: str, revision: str, targets: Sequence[str], failed: Mapping[str, SourceError]
+    ) -> None:
+        """Record one batch of apply attempts in one transaction."""
+        self.store.record_applies(
+            self.environment,
+            bundle,
+            revision,
+            self.clock(),
+            [
+                (t, "error", f"apply failed: {failed[t]}") if t in failed else (t, "ok", None)
+                for t in targets
+            ],
+        )
+
+    def revert(
+        self, inventory: Inventory, bundle: str, targets: Sequence[tuple[str, str]]
+    ) -> Failed:
+        """Put each target back on its own revision (``on_stall: rollback``)."""
+        by_revision: dict[str, list[str]] = {}
+        for target, revision in targets:
+            by_revision.setdefault(revision, []).append(target)
+        failed: Failed = {}
+        for revision, names in sorted(by_revision.items()):
+            failed.update(self.write(inventory, bundle, revision, names))
+        return failed
+
+
+class WriteThenFetch:
+    """A :class:`~reconciler.fetch.Fetcher` for rollback: each worker writes its target and
+    re-fetches it at once (one pooled connection, one pass over the fleet).
+
+    A failed write lands in ``failed``; the fetch still says what the target really holds.
+    """
+
+    def __init__(self, documents: Mapping[Job, bytes]) -> None:
+        self.documents = documents
+        self.failed: dict[Job, SourceError] = {}
+
+    async def __call__(
+        self,
+        jobs: Sequence[Job],
+        sources: Mapping[str, Source],
+        *,
+        concurrency: int = 256,
+        on_done: Callable[[], None] | None = None,
+    ) -> list[bytes | SourceError]:
+        async def one(job: Job) -> bytes:
+            source = sources[job[0]]
+            document = self.documents.get(job)
+            if document is not None:
+                try:
+                    await source.apply(job[1], document)
+                except SourceError as exc:
+                    self.failed[job] = exc
+            return await source.fetch(job[1])
+
+        return await bounded(jobs, one, concurrency=concurrency, on_done=on_done)

@@ -1,0 +1,92 @@
+"""Alerts of one environment: deliver each to every webhook and record it (never the URL).
+
+The engine says *what* to tell (a :class:`~reconciler.model.rollout.Notify`); this module says
+it, once: drift alerts follow target status transitions, a quarantine is told once per revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..model.inventory import Inventory
+from ..model.rollout import Notify, Quarantine
+from ..state.interface import StateStore
+
+
+class Notifier:
+    """Sends and records alerts; every send returns the webhooks that did not take it."""
+
+    def __init__(
+        self, environment: str, store: StateStore, environ: Mapping[str, str], *, scope: str = ""
+    ) -> None:
+        self.environment = environment
+        self.store = store
+        self.environ = environ
+        self.scope = scope  #: "" for the whole environment, else the one target in scope
+
+    def send(
+        self, inventory: Inventory, bundle: str, action: Notify, now: float, revision: str | None
+    ) -> list[str]:
+        """Deliver ``action`` to every webhook and record it; one error per failed webhook."""
+        from ..alerts import Alert, deliver
+
+        alert = Alert(
+            environment=self.environment,
+            bundle=bundle,
+            condition=action.condition,
+            state=action.state,
+            revision=revision,
+            targets=action.targets,
+            message=action.message,
+            level=action.level,
+            scope=self.scope or None,
+        )
+        errors = deliver(alert, inventory.alerts, self.environ) if inventory.alerts else []
+        self.store.record_alert(
+            self.environment, bundle, action.condition, action.state, now, alert.payload()
+        )
+        return errors
+
+    def drift(
+        self,
+        inventory: Inventory,
+        bundle: str,
+        changed: list[tuple[str, str | None, str]],
+        errors: Mapping[str, str | None],
+        now: float,
+        revision: str,
+    ) -> list[str]:
+        """Out-of-band drift is its own alert: firing when a target drifts, resolved after."""
+        failed: list[str] = []
+        for target, was, status in changed:
+            if status == "drifted":
+                notice = Notify(
+                    "drifted",
+                    "firing",
+                    ((target, "changed out of band"),),
+                    f"{target} was changed out of band",
+                )
+            elif was == "drifted":
+                why = f" ({errors[target]})" if errors.get(target) else ""
+                notice = Notify(
+                    "drifted", "resolved", ((target, status),), f"{target} is {status} now{why}"
+                )
+            else:
+                continue
+            failed += self.send(inventory, bundle, notice, now, revision)
+        return failed
+
+    def quarantine(self, inventory: Inventory, held: Quarantine, now: float) -> list[str]:
+        """Say once per quarantined revision that its content is held (and why nothing moves)."""
+        for sent in self.store.alerts(self.environment):
+            same = (sent["bundle"], sent["condition"]) == (held.bundle, "quarantined")
+            if same and sent["payload"].get("revision") == held.revision:
+                return []
+        to = f" to {held.to_revision[:7]}" if held.to_revision else ""
+        message = (
+            f"desired content of {held.bundle} was rolled back{to} from {held.revision[:7]} by "
+            f"{held.by}; nothing is applied until it changes or `reconciler rollout resume` "
+            "lifts the quarantine"
+        )
+        notice = Notify("quarantined", "firing", (), message)
+        return self.send(inventory, held.bundle, notice, now, held.revision)

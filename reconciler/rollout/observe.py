@@ -1,0 +1,125 @@
+"""Observing an environment for one rollout step: the survey, and each target's health, once.
+
+The survey is the audit before its verdict (:class:`~reconciler.results.Survey`); the step
+turns it into the engine's input (:class:`~reconciler.model.rollout.Observation` per target)
+and, once the rollouts have advanced, into the judged audit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..audit import Auditor
+from ..classify import Status
+from ..fetch import bounded
+from ..model.inventory import Inventory
+from ..model.rollout import Observation
+from ..results import BundleResult, Survey, TargetResult
+from ..sources.interface import Health, PermanentError, SourceError
+from ..sources.registry import SourceContext, SourceOpener, open_source
+from ..verdict import Recorded
+
+#: Statuses whose observed revision says what a target ran (and a rollback may put back).
+_KNOWN = (Status.IN_SYNC, Status.LAGGING, Status.NOT_LOADED)
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One step's view of the environment: the survey, and each health check's answer."""
+
+    survey: Survey
+    health: Mapping[str, Health]  #: target -> its check (targets without one are absent)
+
+    def observations(self, bundle: str) -> dict[str, Observation]:
+        """What the engine takes in for ``bundle``: converged, why not, health, its gate."""
+        seen = {}
+        for target in self.survey.targets:
+            result = _result(target, bundle)
+            converged = result.status is Status.IN_SYNC
+            reason = result.reason
+            check = self.health.get(target.name)
+            health = check.ok if check is not None else converged
+            advisory = target.spec.health is not None and target.spec.health.gate == "advisory"
+            seen[target.name] = Observation(converged, reason, health, advisory)
+        return seen
+
+    def before(self, bundle: str) -> dict[str, str | None]:
+        """What each target runs now, from the audit's lineage (None where unknown)."""
+        ran: dict[str, str | None] = {}
+        for target in self.survey.targets:
+            result = _result(target, bundle)
+            ran[target.name] = result.observed_revision if result.status in _KNOWN else None
+        return ran
+
+
+def _result(target: TargetResult, bundle: str) -> BundleResult:
+    return next(b for b in target.bundles if b.bundle == bundle)
+
+
+class Observer:
+    """Surveys one environment and runs its health checks, once per step."""
+
+    def __init__(
+        self,
+        repo_root: Path,
+        environment: str,
+        *,
+        files_root: Path,
+        environ: Mapping[str, str],
+        revision: str | None = None,
+        opener: SourceOpener = open_source,
+    ) -> None:
+        self.repo_root = repo_root
+        self.environment = environment
+        self.files_root = files_root
+        self.environ = environ
+        self.revision = revision
+        self.opener = opener
+
+    def auditor(
+        self,
+        *,
+        only: set[str] | None = None,
+        recorded: Recorded | None = None,
+        revision: str | None = None,
+    ) -> Auditor:
+        return Auditor(
+            self.repo_root,
+            self.environment,
+            revision=revision or self.revision,
+            environ=self.environ,
+            files_root=self.files_root,
+            only=only,
+            recorded=recorded,
+            opener=self.opener,
+        )
+
+    def sight(
+        self, now: dt.datetime, *, only: set[str] | None = None, recorded: Recorded | None = None
+    ) -> Sighting:
+        survey = self.auditor(only=only, recorded=recorded).observe(now)
+        return Sighting(survey, self.health(survey.inventory))
+
+    def health(self, inventory: Inventory) -> dict[str, Health]:
+        """Every checked target's health, concurrently (a failure is an unhealthy answer)."""
+        checked = [t for t in inventory.targets if t.health is not None]
+        if not checked:
+            return {}
+
+        async def run() -> list[Health | SourceError]:
+            async with SourceContext(self.files_root, self.environ) as ctx:
+                return await bounded(checked, lambda t: self.opener(t, ctx).health())
+
+        answers = asyncio.run(run())
+        found: dict[str, Health] = {}
+        for target, answer in zip(checked, answers, strict=True):
+            if isinstance(answer, Health):
+                found[target.name] = answer
+            else:
+                kind = "needs a person" if isinstance(answer, PermanentError) else "will retry"
+                found[target.name] = Health(False, f"{answer} ({kind})")
+        return found

@@ -1,0 +1,46 @@
+"""An audit judged with what the state store recorded (rollouts, quarantines, first sightings).
+
+Read-only commands never create state (a CI checkout has none: git time alone decides); where
+a store exists, its record is the authority, and the audit notes the first time it saw the
+desired revision, so the skew clock of a fast-forward starts then, not at the commit's date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from ..audit import Auditor
+from ..results import Audit
+from ..state import open_existing
+from ..verdict import Recorded
+
+
+def judged_audit(
+    repo: Path,
+    environment: str,
+    *,
+    now: dt.datetime,
+    revision: str | None = None,
+    only: set[str] | None = None,
+    progress: Callable[[int], Callable[[], None]] | None = None,
+) -> Audit:
+    """Audit ``environment`` and judge it as of ``now`` with the recorded state, if any."""
+    auditor = Auditor(repo, environment, revision=revision, only=only)
+    store = open_existing(repo)
+    if store is None:
+        return auditor.run(now=now, progress=progress)
+    try:
+        bundles = auditor.inventory().bundles
+        auditor.recorded = Recorded(
+            rollouts={b: store.load_rollout(environment, b) for b in bundles},
+            quarantines=store.quarantines(environment),
+            first_seen=store.first_seen(environment),
+        )
+        result = auditor.run(now=now, progress=progress)
+        if result.desired_revision not in auditor.recorded.first_seen:
+            store.saw_revision(environment, result.desired_revision, now.timestamp())
+        return result
+    finally:
+        store.close()

@@ -1,0 +1,226 @@
+"""The verdict on each bundle of an audit, as of now (design §6): stalled, quarantined, or neither.
+
+One pure function, :func:`judge`, decides it for every consumer — ``audit``, ``skew``, ``rollout
+status``, the daemon's ``/status`` and metrics, the hourly CI workflow — so for the same repo,
+state and clock they all say the same. Its inputs, in order of authority:
+
+1. a **quarantine** of the desired digest (a rollback put the fleet back and holds it there):
+   lagging targets are *held*, never stalled; one ``quarantined`` finding says who and when;
+2. a **recorded rollout** of the desired content (``converge`` or the daemon stepped it): stalled
+   when its Stalled condition is set or its progress deadline has passed since its last
+   progress — whether or not any process stepped it since (:func:`~reconciler.model.rollout.
+   overdue`); a canary still baking is not stalled however old the commit;
+3. otherwise **git time**: a lagging target is stalled once its lag exceeds the progress deadline
+   plus the bakes of the waves before its own, so a CI audit with no state catches a stall too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .canonical import bundle_digest
+from .classify import Status
+from .model.duration import format_duration
+from .model.inventory import RolloutPolicy
+from .model.rollout import Phase, Quarantine, Rollout, overdue
+
+
+class Authority(StrEnum):
+    """Whose word decided a bundle's verdict."""
+
+    GIT = "git"  #: commit times alone (no recorded rollout of the desired content)
+    ROLLOUT = "rollout"  #: the recorded rollout of the desired content, judged as of now
+    QUARANTINE = "quarantine"  #: the desired digest is quarantined: the fleet is held
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the state store knows of an environment, read once before an audit is judged."""
+
+    rollouts: Mapping[str, Rollout | None] = field(default_factory=dict)  #: by bundle
+    quarantines: Sequence[Quarantine] = ()  #: the environment's active quarantines
+    #: Revision -> the first time the reconciler saw it desired here (the skew clock's floor).
+    first_seen: Mapping[str, float] = field(default_factory=dict)
+
+    def quarantine(self, bundle: str, digest: str) -> Quarantine | None:
+        """The newest active quarantine of ``bundle``'s ``digest``, if any."""
+        found = [q for q in self.quarantines if (q.bundle, q.digest) == (bundle, digest)]
+        return max(found, key=lambda q: q.at, default=None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One bundle's verdict: who decided, stalled or not, and what holds it up."""
+
+    bundle: str
+    authority: Authority
+    stalled: bool = False
+    blocking: tuple[tuple[str, str], ...] = ()  #: (target, why) that hold the rollout up
+    message: str = ""  #: the headline's words, e.g. "no progress for 16m05s at wave 2/3 (rest)"
+    quarantine: Quarantine | None = None
+    rollout: Rollout | None = None  #: the recorded rollout of the desired content, if any
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "authority": str(self.authority),
+            "stalled": self.stalled,
+            "quarantined": self.quarantine is not None,
+            "blocking": [{"target": t, "reason": r} for t, r in self.blocking],
+            "message": self.message,
+        }
+        if self.quarantine is not None:
+            q = self.quarantine
+            data["quarantine"] = {
+                "revision": q.revision,
+                "to_revision": q.to_revision,
+                "by": q.by,
+                "at": _iso(q.at),
+            }
+        return data
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What :func:`judge` decided for one bundle: the verdict, and each target's part in it."""
+
+    verdict: Verdict
+    stalled: frozenset[str]  #: targets marked stalled
+    held: frozenset[str]  #: targets held on the rollback's content by a quarantine
+    findings: tuple[tuple[str, str | None, str], ...]  #: (code, target or None, message)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the audit observed of one target for one bundle (the verdict's input)."""
+
+    target: str
+    status: Status
+    lag_seconds: int | None
+    behind: int | None
+    desired_digest: str | None  #: what this target should carry (its overlay, its subset)
+    reason: str = ""  #: why it is not in sync, e.g. "unreachable: connection refused (...)"
+
+
+def fleet_digest(seen: Iterable[Seen]) -> str:
+    """What the fleet should carry for a bundle: every target's desired digest, by name."""
+    return bundle_digest({s.target: s.desired_digest for s in seen if s.desired_digest})
+
+
+def rollout_stall(
+    rollout: Rollout, policy: RolloutPolicy, now: float
+) -> tuple[bool, tuple[tuple[str, str], ...], str]:
+    """Whether a recorded rollout is stalled as of ``now``, what blocks it, and the words."""
+    if not overdue(rollout, policy.progress_deadline, now):
+        return False, (), ""
+    last = max(rollout.started_at, rollout.last_progress_at)
+    if rollout.wave_ready_at is not None and rollout.wave < len(rollout.bakes):
+        last = max(last, rollout.wave_ready_at + rollout.bakes[rollout.wave])
+    wave = f"wave {min(rollout.wave + 1, len(rollout.waves))}/{len(rollout.waves)}"
+    name = rollout.waves[rollout.wave] if rollout.wave < len(rollout.waves) else "done"
+    paused = (
+        f", paused by {rollout.pause.by}: {rollout.pause.reason}"
+        if rollout.phase is Phase.PAUSED and rollout.pause
+        else ""
+    )
+    message = f"no progress for {format_duration(now - last)} at {wave} ({name}){paused}"
+    return True, rollout.blocking(), message
+
+
+def judge(
+    bundle: str,
+    seen: Sequence[Seen],
+    policy: RolloutPolicy,
+    *,
+    desired_digest: str,
+    recorded: Recorded | None,
+    now: float,
+    label: Callable[[str], str] = lambda sha: sha[:7],
+) -> Judged:
+    """The verdict on ``bundle`` as of ``now`` (see the module's docstring for the rules)."""
+    record = recorded or Recorded()
+    held = record.quarantine(bundle, desired_digest)
+    if held is not None:
+        return _quarantined(bundle, seen, held, label)
+    rollout = record.rollouts.get(bundle)
+    active = rollout is not None and rollout.phase is not Phase.ABORTED
+    if rollout is not None and active and rollout.digest == fleet_digest(seen):
+        return _by_rollout(bundle, seen, rollout, policy, now)
+    return _by_git(bundle, seen, policy)
+
+
+def _quarantined(
+    bundle: str, seen: Sequence[Seen], q: Quarantine, label: Callable[[str], str]
+) -> Judged:
+    held = frozenset(s.target for s in seen if s.status is Status.LAGGING)
+    to = f" to {label(q.to_revision)}" if q.to_revision else ""
+    message = (
+        f"desired content of {bundle} ({label(q.revision)}) was rolled back{to} by {q.by} at "
+        f"{_iso(q.at)}: {len(held)} target(s) held on the rollback's content; a commit that "
+        "changes the bundle, or `reconciler rollout resume`, lifts it"
+    )
+    verdict = Verdict(bundle, Authority.QUARANTINE, message=message, quarantine=q)
+    return Judged(verdict, frozenset(), held, (("quarantined", None, message),))
+
+
+def _blocking_now(rollout: Rollout, seen: Sequence[Seen]) -> tuple[tuple[str, str], ...]:
+    """What holds the rollout's current wave up, by what the audit sees now (the record may be
+    older: a rollout nobody stepped since still names the targets that really block it)."""
+    current = {s.target: s for s in seen}
+    out = []
+    for name, t in sorted(rollout.targets.items()):
+        if t.wave > rollout.wave:
+            continue
+        now = current.get(name)
+        if now is not None and now.status is not Status.IN_SYNC:
+            out.append((name, now.reason or str(now.status)))
+        elif now is None and not t.converged:
+            out.append((name, t.reason or "not converged"))
+        elif t.converged and t.healthy is False and not t.advisory:
+            out.append((name, f"health failing ({t.fail_streak} checks in a row)"))
+    return tuple(out)
+
+
+def _by_rollout(
+    bundle: str, seen: Sequence[Seen], rollout: Rollout, policy: RolloutPolicy, now: float
+) -> Judged:
+    stalled, _, message = rollout_stall(rollout, policy, now)
+    blocking = _blocking_now(rollout, seen) if stalled else ()
+    verdict = Verdict(bundle, Authority.ROLLOUT, stalled, blocking, message, rollout=rollout)
+    if not stalled:
+        return Judged(verdict, frozenset(), frozenset(), ())
+    names = {s.target for s in seen}
+    marked = frozenset(t for t, _ in blocking if t in names)
+    findings = tuple(
+        ("stalled", target, f"rollout {message} — {why}") for target, why in blocking
+    ) or (("stalled", None, f"rollout {message}"),)
+    return Judged(verdict, marked, frozenset(), findings)
+
+
+def _by_git(bundle: str, seen: Sequence[Seen], policy: RolloutPolicy) -> Judged:
+    late = [
+        s
+        for s in seen
+        if s.status is Status.LAGGING and (s.lag_seconds or 0) > policy.stall_after(s.target)
+    ]
+    findings = tuple(
+        (
+            "stalled",
+            s.target,
+            f"lagging on {bundle} for {format_duration(s.lag_seconds or 0)} "
+            f"({s.behind} commit(s) behind), past the progress deadline",
+        )
+        for s in late
+    )
+    blocking = tuple((s.target, f"lagging for {format_duration(s.lag_seconds or 0)}") for s in late)
+    message = f"{len(late)} target(s) lagging past the progress deadline" if late else ""
+    verdict = Verdict(bundle, Authority.GIT, bool(late), blocking, message)
+    return Judged(verdict, frozenset(s.target for s in late), frozenset(), findings)
+
+
+def _iso(moment: float) -> str:
+    return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z"
+    )

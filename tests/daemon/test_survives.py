@@ -1,0 +1,94 @@
+"""The daemon never dies of one bad step (design §8): any exception is logged with its traceback,
+counted, retried with backoff; /readyz turns 503 after 3 failed steps in a row; a signal to the
+whole process group ends it with exit 0 and no "internal error"."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.daemon.loop import Daemon
+from reconciler.state import open_store
+from tests.daemon.support import DaemonProcess, Remote
+from tests.support.configrepo import ConfigRepo, inventory
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> ConfigRepo:
+    repo = ConfigRepo(tmp_path / "config")
+    repo.bundle()
+    source = {"type": "file", "path": "fleet/a/{bundle}.json"}
+    repo.write("targets/production.yaml", inventory([{"name": "a", "source": source}]))
+    repo.write(".gitignore", "fleet/\n")
+    (repo.root / "fleet" / "a").mkdir(parents=True)
+    repo.commit("v1")
+    return repo
+
+
+def test_a_step_that_raises_is_logged_counted_retried_and_turns_readyz_red(
+    repo: ConfigRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    daemon = Daemon(repo.root, "production", interval=30.0, listen="127.0.0.1:0")
+    store = open_store(repo.root)
+    try:
+        assert daemon._guarded_tick(store) > 20.0  # a good step waits about one interval
+        assert daemon.ready()
+        real_tick = daemon._tick
+
+        def broken(_store: object) -> None:
+            raise KeyError("a bug nobody foresaw")
+
+        daemon._tick = broken  # type: ignore[method-assign]
+        waits = [daemon._guarded_tick(store) for _ in range(3)]
+        assert waits == [1.0, 2.0, 4.0], "retried with backoff, sooner than an interval"
+        assert not daemon.ready(), "/readyz answers 503 after 3 failed steps in a row"
+        assert daemon.alive(), "/healthz stays the loop's liveness"
+        metrics = daemon.metrics.render()[0].decode()
+        assert 'reconciler_step_errors_total{environment="production"} 3.0' in metrics
+        logged = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        failed = [r for r in logged if r["event"] == "step_failed"]
+        assert len(failed) == 3
+        assert "KeyError" in failed[0]["error"] and "Traceback" in failed[0]["traceback"]
+        daemon._tick = real_tick  # type: ignore[method-assign]
+        daemon._guarded_tick(store)
+        assert daemon.ready(), "one good step makes it ready again"
+    finally:
+        store.close()
+
+
+def test_a_fresh_daemon_exports_zero_step_errors(repo: ConfigRepo) -> None:
+    daemon = Daemon(repo.root, "production", interval=5.0, listen="127.0.0.1:0")
+    text = daemon.metrics.render()[0].decode()
+    assert 'reconciler_step_errors_total{environment="production"} 0.0' in text
+    assert 'reconciler_interval_seconds{environment="production"} 5.0' in text
+
+
+def test_sigterm_to_the_whole_process_group_exits_0(tmp_path: Path) -> None:
+    remote = Remote(tmp_path)
+    author = remote.author
+    author.bundle()
+    source = {"type": "file", "path": "fleet/a/{bundle}.json"}
+    author.write("targets/production.yaml", inventory([{"name": "a", "source": source}]))
+    author.write(".gitignore", "fleet/\n")
+    author.commit("v1")
+    remote.push()
+    user = remote.clone_user()
+    (user / "fleet" / "a").mkdir(parents=True)
+    seed = random.randrange(1 << 30)
+    chance = random.Random(seed)
+    for attempt in range(4):  # git fetches run every step: the signal lands mid-step or not
+        daemon = DaemonProcess(user, "--interval", "0.01s", session=True)
+        daemon.wait_until(lambda s: True, what="the first audit")
+        time.sleep(chance.uniform(0.0, 0.3))
+        os.killpg(daemon.proc.pid, signal.SIGTERM)
+        code = daemon.finish()
+        text = json.dumps(daemon.lines)
+        assert code == 0, (seed, attempt, daemon.lines[-5:])
+        assert "internal error" not in text, (seed, attempt)
+        assert daemon.lines[-1]["event"] == "stopped", (seed, attempt, daemon.lines[-3:])
