@@ -96,19 +96,28 @@ def _check_sources(
     rel = f"targets/{inventory.environment}.yaml"
 
     @cache
-    def line(target: str) -> int | None:  # the inventory is parsed again only when needed
-        return inventory_lines(root, inventory.environment).get(target)
+    def lines() -> dict[str, int]:  # the inventory is parsed again only when a line is needed
+        return inventory_lines(root, inventory.environment)
 
+    def line(target: str) -> int | None:
+        return lines().get(target)
+
+    users: dict[str, list[str]] = {}  #: unset variable -> the targets naming it
     for target in inventory.targets:
         unset = sorted({name for name in _variables(target) if name not in env})
         for name in unset:
-            warnings.append(
-                f"{rel}:{line(target.name)}: target {target.name}: environment variable {name} "
-                "is not set (audit will fail until it is)"
-            )
+            users.setdefault(name, []).append(target.name)
         error = _open_error(root, target, env, unset)
         if error is not None:
             errors.append(ConfigError(error.detail, file=rel, line=line(target.name)))
+    for name, targets in users.items():  # one warning a variable, at its first target
+        named = ", ".join(targets[:3]) + (
+            f" and {len(targets) - 3} more" if len(targets) > 3 else ""
+        )
+        warnings.append(
+            f"{rel}:{line(targets[0])}: target{'s' if len(targets) > 1 else ''} {named}: "
+            f"environment variable {name} is not set (audit will fail until it is)"
+        )
 
 
 def _variables(target: TargetSpec) -> Iterator[str]:

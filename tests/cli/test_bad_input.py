@@ -265,6 +265,7 @@ def test_validate_warns_about_unset_variables_never_printing_values(repo: Config
                 "headers": {"Authorization": "Bearer ${US_TOKEN}"},
             },
         },
+        {"name": "us-2", "source": {"type": "http", "url": "https://${US_HOST}:8443/x"}},
         {
             "name": "eu",
             "source": {
@@ -280,8 +281,8 @@ def test_validate_warns_about_unset_variables_never_printing_values(repo: Config
     assert run.code == 0, run.err
     us = _line_of(repo, "targets/production.yaml", '"name": "us"')
     eu = _line_of(repo, "targets/production.yaml", '"name": "eu"')
-    assert run.err.splitlines() == [
-        f"warning: targets/production.yaml:{us}: target us: environment variable US_HOST "
+    assert run.err.splitlines() == [  # one warning a variable, at the first target naming it
+        f"warning: targets/production.yaml:{us}: targets us, us-2: environment variable US_HOST "
         "is not set (audit will fail until it is)",
         f"warning: targets/production.yaml:{eu}: target eu: environment variable EU_S3 "
         "is not set (audit will fail until it is)",
