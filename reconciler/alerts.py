@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ConfigError
+from .revisions import revision_label
 
 if TYPE_CHECKING:
     import requests
@@ -96,7 +97,7 @@ class Alert:
 
 
 def _short(revision: str) -> str:
-    return revision[:7] if _SHA.fullmatch(revision) else revision
+    return revision_label(revision) if _SHA.fullmatch(revision) else revision
 
 
 def _escape(text: str) -> str:

@@ -25,11 +25,13 @@ from .diff import diff_bundle
 from .diff.change import Severity
 from .diff.findings import model_pin_findings
 from .errors import ConfigError
-from .fetch import Fetcher, fetch_all
+from .fetch import Fetcher, Result, fetch_all
 from .history import BundleHistory, Snapshot, snapshot
+from .model.codes import FindingCode
 from .model.inventory import IgnoreRule, Inventory, TargetSpec
 from .observation import Document, InvalidDocument, parse
 from .results import Audit, BundleResult, Finding, Survey, TargetResult
+from .revisions import revision_label
 from .sources.interface import InvalidResponse, NotFound, PermanentError, SourceError
 from .statedir import cache_dir
 from .verdict import Recorded
@@ -139,7 +141,7 @@ class Auditor:
                 findings.append(
                     Finding(
                         "warning",
-                        "ignore_expired",
+                        FindingCode.IGNORE_EXPIRED,
                         f"ignore rule ({rule.reason!r}, owner {rule.owner}) expired on "
                         f"{rule.expires}: its differences count again",
                     )
@@ -198,7 +200,7 @@ class Auditor:
 
     async def _fetch(
         self, inventory: Inventory, jobs: list[tuple[str, str]], on_done: Callable[[], None] | None
-    ) -> dict[tuple[str, str], bytes | SourceError]:
+    ) -> dict[tuple[str, str], Result]:
         from .sources.registry import SourceContext, open_source
 
         opener = self.opener or open_source
@@ -215,7 +217,7 @@ class Auditor:
         return dict(zip(jobs, done, strict=True))
 
     def _judged(
-        self, target: TargetSpec, bundle: str, body: bytes | SourceError, view: _View, *args: Any
+        self, target: TargetSpec, bundle: str, body: Result, view: _View, *args: Any
     ) -> BundleResult:
         result = self._judge(target, bundle, body, view, *args)
         result.desired_digest = view.desired_subset
@@ -225,7 +227,7 @@ class Auditor:
         self,
         target: TargetSpec,
         bundle: str,
-        body: bytes | SourceError,
+        body: Result,
         view: _View,
         history: BundleHistory,
         now: float,
@@ -243,14 +245,17 @@ class Auditor:
                 error=str(body) or "unreachable",
                 permanent=isinstance(body, PermanentError),
             )
-        key = hashlib.sha256(body).digest()
-        doc = parsed.get(key)
-        if doc is None:
-            try:
-                doc = parse(body)
-            except InvalidDocument as exc:
-                doc = exc
-            parsed[key] = doc
+        if isinstance(body, Document):  # a backend that reads components parsed them already
+            doc: Document | InvalidDocument | None = body
+        else:
+            key = hashlib.sha256(body).digest()
+            doc = parsed.get(key)
+            if doc is None:
+                try:
+                    doc = parse(body)
+                except InvalidDocument as exc:
+                    doc = exc
+                parsed[key] = doc
         if isinstance(doc, InvalidDocument):
             return BundleResult(bundle, Status.INVALID, error=str(doc))
         if doc.name != bundle:
@@ -261,7 +266,7 @@ class Auditor:
             findings.append(
                 Finding(
                     "warning",
-                    "misstated_digest",
+                    FindingCode.MISSTATED_DIGEST,
                     f"states a digest for {key_} "
                     "that its content does not have (recomputed from content)",
                     target.name,
@@ -303,7 +308,7 @@ class Auditor:
                 findings.append(
                     Finding(
                         "warning",
-                        "equal_but_respelled",
+                        FindingCode.EQUAL_BUT_RESPELLED,
                         "serves the desired values written differently (numbers or list "
                         "order), so its content digest differs from the desired one",
                         target.name,
@@ -316,10 +321,9 @@ class Auditor:
             findings.append(
                 Finding(
                     "warning",
-                    "not_an_ancestor",
-                    f"content equals revision "
-                    f"{verdict.matched_elsewhere[:12]}, which is not an ancestor "
-                    "of the desired revision",
+                    FindingCode.NOT_AN_ANCESTOR,
+                    f"content equals revision {revision_label(verdict.matched_elsewhere)}, "
+                    "which is not an ancestor of the desired revision",
                     target.name,
                     bundle,
                 )
@@ -378,7 +382,7 @@ def _loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str])
         sha = result.observed_revision
         if result.status is Status.DRIFTED or not sha:
             return "out-of-band content"
-        return tags.get(sha) or sha[:12]
+        return revision_label(sha, tags)
 
     age = process.lag_seconds
     since = f" for {_human(age)}" if age else ""
@@ -398,7 +402,7 @@ def torn_findings(results: list[TargetResult], tags: Mapping[str, str]) -> list[
                 label = "out-of-band content"
             elif bundle.observed_revision:
                 sha = bundle.observed_revision
-                label = tags.get(sha) or sha[:12]
+                label = revision_label(sha, tags)
             else:
                 continue  # unobservable: its own status says so
             groups.setdefault((target.spec.group, bundle.bundle), []).append((target.name, label))
@@ -406,9 +410,8 @@ def torn_findings(results: list[TargetResult], tags: Mapping[str, str]) -> list[
     for (group, bundle), parts in sorted(groups.items()):
         if len({label for _, label in parts}) > 1:
             detail = "; ".join(f"{name} at {label}" for name, label in parts)
-            found.append(
-                Finding("error", "torn", f"{group} runs a torn {bundle}: {detail}", bundle=bundle)
-            )
+            message = f"{group} runs a torn {bundle}: {detail}"
+            found.append(Finding("error", FindingCode.TORN, message, bundle=bundle))
     return found
 
 
@@ -422,7 +425,7 @@ def _fleet_findings(results: list[TargetResult]) -> list[Finding]:
                 found.append(
                     Finding(
                         "error",
-                        "breaking",
+                        FindingCode.BREAKING,
                         f"runs {bundle.bundle} across a breaking change: "
                         f"{breaking[0].component} {breaking[0].summary}"
                         + (f" (+{len(breaking) - 1} more)" if len(breaking) > 1 else ""),

@@ -10,12 +10,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
+from .observation import Document
 from .sources.interface import Source, SourceError
 
 T = TypeVar("T")
 R = TypeVar("R")
 Job = tuple[str, str]  # (target name, bundle name)
-Result = bytes | SourceError
+#: What one fetch gives: raw bytes to parse, a document the source parsed, or why it failed.
+Result = bytes | Document | SourceError
 
 
 async def bounded(
@@ -66,7 +68,7 @@ async def fetch_all(
 ) -> list[Result]:
     """Fetch every ``(target, bundle)``; results are in the order of ``jobs``."""
 
-    async def fetch(job: Job) -> bytes:
+    async def fetch(job: Job) -> bytes | Document:
         return await sources[job[0]].fetch(job[1])
 
     return await bounded(jobs, fetch, concurrency=concurrency, on_done=on_done)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError, ReconcilerError, RevisionError
+from .revisions import SHORT
 
 if TYPE_CHECKING:
     import git
@@ -102,7 +103,7 @@ class GitRepo:
             return self.repo.odb.stream(bytes.fromhex(oid)).read()
         except ValueError:  # gitpython: "SHA ... could not be resolved, git returned: ..."
             raise ReconcilerError(
-                f"{path}: git object {oid[:12]} is missing at revision {sha[:12]} "
+                f"{path}: git object {oid[:SHORT]} is missing at revision {sha[:SHORT]} "
                 "(a damaged or partial clone? 'git fsck' says more)"
             ) from None
 

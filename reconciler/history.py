@@ -20,6 +20,7 @@ from .classify import Lineage
 from .errors import ConfigError, ReconcilerError
 from .gitrepo import GitFiles, GitRepo, batch_check
 from .render import Rendered, bundle_dir, render
+from .revisions import revision_label
 
 CACHE_VERSION = 1
 
@@ -80,7 +81,7 @@ class BundleHistory:
         self.cache = cache
         self.shas = repo.touching(desired, self.folder)
         if not self.shas:
-            raise ConfigError(f"bundle {bundle!r} not found at revision {desired[:12]}")
+            raise ConfigError(f"bundle {bundle!r} not found at revision {revision_label(desired)}")
         self._others: list[str] | None = None
         self._times = repo.commit_times(self.shas)
         self._trees: dict[str, str | None] = {}

@@ -15,7 +15,7 @@ from typing import Any
 from .diff import diff_bundle
 from .diff.change import Change
 from .errors import ConfigError
-from .fetch import fetch_all
+from .fetch import Result, fetch_all
 from .model.inventory import HttpSourceSpec, Inventory, TargetSpec
 from .observation import Document, InvalidDocument, parse
 from .sources.interface import SourceError
@@ -43,7 +43,7 @@ class TargetParity:
 
 async def _fetch(
     repo_root: Path, environ: dict[str, str], snapshot: str, inventory: Inventory, bundle: str
-) -> tuple[bytes | SourceError, list[bytes | SourceError]]:
+) -> tuple[Result, list[Result]]:
     from .sources.file import FileSource
     from .sources.interface import threaded
     from .sources.registry import SourceContext, open_source
@@ -66,11 +66,11 @@ async def _fetch(
     return eval_body, bodies
 
 
-def _document(body: bytes | SourceError, bundle: str) -> Document | str:
+def _document(body: Result, bundle: str) -> Document | str:
     if isinstance(body, SourceError):
         return str(body) or type(body).__name__
     try:
-        doc = parse(body)
+        doc = body if isinstance(body, Document) else parse(body)
     except InvalidDocument as exc:
         return str(exc)
     if doc.name != bundle:

@@ -14,8 +14,10 @@ from . import ignore as ignoring
 from .classify import Status, worst_status
 from .diff.change import Change, Severity
 from .failon import FAIL_ON_FINDINGS
+from .model.codes import FindingCode
 from .model.inventory import Inventory, TargetSpec
 from .render import Rendered
+from .revisions import revision_label
 from .verdict import Judged, Recorded, Seen, Verdict, fleet_digest, judge
 
 AUDIT_SCHEMA = "agent-reconciler.audit/v1"
@@ -29,14 +31,14 @@ class Finding:
     """Something the audit wants a person to read, beyond the statuses."""
 
     level: str  # error | warning | info
-    code: str
+    code: str  #: a :class:`~reconciler.model.codes.FindingCode`
     message: str
     target: str | None = None
     bundle: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         # ``target`` is always there (design §8's shape); null for a fleet-wide finding.
-        data: dict[str, Any] = {"level": self.level, "code": self.code, "target": self.target}
+        data: dict[str, Any] = {"level": self.level, "code": str(self.code), "target": self.target}
         if self.bundle is not None:
             data["bundle"] = self.bundle
         data["message"] = self.message
@@ -205,14 +207,6 @@ def _swap(done: Judged) -> list[tuple[str, str, str | None]]:
     return [(code, message, target) for code, target, message in done.findings]
 
 
-def revision_label(sha: str | None, tags: Mapping[str, str]) -> str:
-    """How people read a revision everywhere: ``v46 (1a2b3c4)`` when tagged, else ``1a2b3c4``."""
-    if not sha:
-        return "-"
-    tag = tags.get(sha)
-    return f"{tag} ({sha[:7]})" if tag else sha[:7]
-
-
 @dataclass(slots=True)
 class Audit:
     """The result of one audit of one environment, judged as of ``generated_at``."""
@@ -286,9 +280,10 @@ class Audit:
             reasons.append("rollout stalled")
         if "quarantined" in fail_on and self.quarantined:
             reasons.append("desired content quarantined")
-        if "torn" in fail_on and any(f.code == "torn" for f in self.findings):
+        codes = {f.code for f in self.findings}
+        if FindingCode.TORN in fail_on and FindingCode.TORN in codes:
             reasons.append("torn bundle")
-        if "output_contract" in fail_on and any(f.code == "output_contract" for f in self.findings):
+        if FindingCode.OUTPUT_CONTRACT in fail_on and FindingCode.OUTPUT_CONTRACT in codes:
             reasons.append("output contract broken")
         severities = {c.severity.value for t in self.targets for b in t.bundles for c in b.changes}
         reasons += [

@@ -23,9 +23,11 @@ from enum import StrEnum
 
 from .canonical import bundle_digest
 from .classify import Status
+from .model.codes import FindingCode
 from .model.duration import format_duration
 from .model.inventory import RolloutPolicy
 from .model.rollout import Phase, Quarantine, Rollout, overdue
+from .revisions import revision_label
 
 
 class Authority(StrEnum):
@@ -137,7 +139,7 @@ def judge(
     desired_digest: str,
     recorded: Recorded | None,
     now: float,
-    label: Callable[[str], str] = lambda sha: sha[:7],
+    label: Callable[[str], str] = revision_label,
 ) -> Judged:
     """The verdict on ``bundle`` as of ``now`` (see the module's docstring for the rules)."""
     record = recorded or Recorded()
@@ -162,7 +164,7 @@ def _quarantined(
         "changes the bundle, or `reconciler rollout resume`, lifts it"
     )
     verdict = Verdict(bundle, Authority.QUARANTINE, message=message, quarantine=q)
-    return Judged(verdict, frozenset(), held, (("quarantined", None, message),))
+    return Judged(verdict, frozenset(), held, ((FindingCode.QUARANTINED, None, message),))
 
 
 def _blocking_now(rollout: Rollout, seen: Sequence[Seen]) -> tuple[tuple[str, str], ...]:
@@ -194,8 +196,8 @@ def _by_rollout(
     names = {s.target for s in seen}
     marked = frozenset(t for t, _ in blocking if t in names)
     findings = tuple(
-        ("stalled", target, f"rollout {message} — {why}") for target, why in blocking
-    ) or (("stalled", None, f"rollout {message}"),)
+        (FindingCode.STALLED, target, f"rollout {message} — {why}") for target, why in blocking
+    ) or ((FindingCode.STALLED, None, f"rollout {message}"),)
     return Judged(verdict, marked, frozenset(), findings)
 
 
@@ -207,7 +209,7 @@ def _by_git(bundle: str, seen: Sequence[Seen], policy: RolloutPolicy) -> Judged:
     ]
     findings = tuple(
         (
-            "stalled",
+            FindingCode.STALLED,
             s.target,
             f"lagging on {bundle} for {format_duration(s.lag_seconds or 0)} "
             f"({s.behind} commit(s) behind), past the progress deadline",

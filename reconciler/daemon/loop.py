@@ -267,7 +267,7 @@ class Daemon:
         log(
             "step",
             environment=self.environment,
-            revision=audit.desired_revision[:12],
+            revision=audit.desired_revision,
             coverage=audit.coverage,
             stalled=audit.stalled,
             quarantined=audit.quarantined,

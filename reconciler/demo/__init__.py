@@ -131,8 +131,9 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
             converge_until_stalled(console, repo, server, now.timestamp())
             _say(console, "\n[bold]6. Roll back everywhere at once[/]")
             _run(console, run, repo, "rollback", "--env", "production", "--to", "v46")
-            _say(console, "\n[bold]7. The bad content stays quarantined[/]")
+            _say(console, "\n[bold]7. The bad content stays quarantined: held, not stalled[/]")
             _run(console, run, repo, "converge", "--env", "production")
+            _run(console, run, repo, "skew", "--env", "production")
             _say(
                 console,
                 "\n[bold]8. Last week's eval ran v47: is the agent under test the agent in "

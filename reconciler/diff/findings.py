@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..model.codes import FindingCode
+
 #: A dated version on its own: ``2025-04-14``, ``20241022``.
 _DATE = re.compile(r"^(19|20)\d{2}-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])$")
 #: A dated suffix in a model name: ``gpt-4o-2024-08-06``, ``claude-3-5-sonnet-20241022``,
@@ -60,5 +62,5 @@ def model_pin_findings(components: Mapping[str, Any]) -> list[tuple[str, str]]:
                 f"model {label} is pinned to an alias (version {version!r} is not a date), "
                 "not a dated version: it can change under you"
             )
-        out.append(("model_alias", message))
+        out.append((FindingCode.MODEL_ALIAS, message))
     return out

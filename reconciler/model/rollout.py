@@ -37,6 +37,8 @@ class Reason(StrEnum):
     """Why a condition is what it is."""
 
     PROGRESSING = "Progressing"  #: targets of the current wave are being converged
+    TARGET_UNAVAILABLE = "TargetUnavailable"  #: a target is down or slow: retried, may recover
+    TARGET_REJECTED = "TargetRejected"  #: a target refuses for good (auth, not found, invalid)
     BAKING = "Baking"  #: the current wave converged; waiting out its bake time
     PAUSED = "Paused"  #: paused by a person
     HEALTH_FAILING = "HealthCheckFailing"  #: paused by a failing health gate
@@ -83,6 +85,7 @@ class TargetProgress:
     applies: int = 0  #: attempts since it was last converged (the backoff doubles with each)
     last_apply_at: float | None = None
     reason: str = ""  #: why it is not converged, from the last observation
+    failure: str = ""  #: "" (none), "transient" (retry may help) or "permanent" (needs a person)
     #: The revision it ran when the rollout started (the audit's lineage): where
     #: ``on_stall: rollback`` puts it back. None when unknown (drifted, missing, unreachable).
     before: str | None = None
@@ -203,6 +206,7 @@ class Observation:
     reason: str = ""  #: e.g. "lagging at v46", "unreachable: connection refused"
     health: bool | None = None  #: this check's result; None when not checked this step
     advisory: bool = False  #: the health check is advisory (``gate: advisory``)
+    failure: str = ""  #: a failed fetch: "transient" (may recover) or "permanent" (needs a person)
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ def _observe(
             target.healthy = None
         target.converged = seen.converged
         target.reason = "" if seen.converged else seen.reason
+        target.failure = "" if seen.converged else seen.failure
         target.advisory = seen.advisory
         if seen.health is True:
             target.ok_streak += 1
@@ -320,6 +321,13 @@ def _conditions(r: Rollout, now: float) -> None:
     elif r.wave_ready_at is not None:
         reason = Reason.BAKING  # no countdown in the message: it would move `since` every step
         message = f"{counts}; wave {_wave_name(r)} baking for {format_duration(r.bakes[r.wave])}"
+    elif failing := _failing(r):
+        # A doomed target (it refuses for good) reads apart from a slow one (it may recover).
+        permanent = [n for n, t in failing if t.failure == "permanent"]
+        reason = Reason.TARGET_REJECTED if permanent else Reason.TARGET_UNAVAILABLE
+        names = ", ".join(permanent or [n for n, _ in failing])
+        kind = "needs a person" if permanent else "retried with backoff"
+        message = f"{counts}; wave {r.wave + 1}/{len(r.waves)} ({_wave_name(r)}): {names} ({kind})"
     else:
         reason = Reason.PROGRESSING
         message = f"{counts}; wave {r.wave + 1}/{len(r.waves)} ({_wave_name(r)})"
@@ -328,6 +336,13 @@ def _conditions(r: Rollout, now: float) -> None:
         r.conditions.pop(ConditionType.RECONCILING, None)
     else:
         _set(r, ConditionType.RECONCILING, True, reason, message, now)
+
+
+def _failing(r: Rollout) -> list[tuple[str, TargetProgress]]:
+    """Targets of the current wave whose last fetch failed, by name."""
+    return sorted(
+        (n, t) for n, t in r.targets.items() if t.wave <= r.wave and t.failure and not t.converged
+    )
 
 
 def pause(rollout: Rollout, by: str, reason: str, now: float) -> Rollout:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from ..model.inventory import Inventory
 from ..model.rollout import Notify, Quarantine
+from ..revisions import revision_label
 from ..state.interface import StateStore
 
 
@@ -82,9 +83,10 @@ class Notifier:
             same = (sent["bundle"], sent["condition"]) == (held.bundle, "quarantined")
             if same and sent["payload"].get("revision") == held.revision:
                 return []
-        to = f" to {held.to_revision[:7]}" if held.to_revision else ""
+        to = f" to {revision_label(held.to_revision)}" if held.to_revision else ""
         message = (
-            f"desired content of {held.bundle} was rolled back{to} from {held.revision[:7]} by "
+            f"desired content of {held.bundle} was rolled back{to} from "
+            f"{revision_label(held.revision)} by "
             f"{held.by}; nothing is applied until it changes or `reconciler rollout resume` "
             "lifts the quarantine"
         )

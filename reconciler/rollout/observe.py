@@ -44,7 +44,8 @@ class Sighting:
             check = self.health.get(target.name)
             health = check.ok if check is not None else converged
             advisory = target.spec.health is not None and target.spec.health.gate == "advisory"
-            seen[target.name] = Observation(converged, reason, health, advisory)
+            failure = "" if not result.error or converged else result.error_kind
+            seen[target.name] = Observation(converged, reason, health, advisory, failure)
         return seen
 
     def before(self, bundle: str) -> dict[str, str | None]:

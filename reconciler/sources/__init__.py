@@ -1,9 +1,11 @@
 """I/O adapters to the backends that hold effective config: one :class:`Source` per target.
 
-Sources read and write raw bytes and raise the ``SourceError`` family; they never parse, diff or
-classify. :func:`open_source` picks the adapter for a target (see :mod:`.registry`).
+Sources read what a target holds (raw bytes of a rendered bundle, or the components a backend
+keeps one by one, digested as the audit would) and raise the ``SourceError`` family; they never
+diff or classify. :func:`open_source` picks the adapter for a target (see :mod:`.registry`).
 """
 
+from .context import DEFAULT_MAX_BODY, SourceContext
 from .interface import (
     Health,
     InvalidResponse,
@@ -16,7 +18,7 @@ from .interface import (
     Unauthorized,
     threaded,
 )
-from .registry import DEFAULT_MAX_BODY, SourceContext, open_health, open_source
+from .registry import open_health, open_source
 
 __all__ = [
     "DEFAULT_MAX_BODY",

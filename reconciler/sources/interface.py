@@ -1,8 +1,11 @@
 """The one seam between the reconciler and every backend that holds effective config.
 
-A source reads (``fetch``) and writes (``apply``) the rendered bundle of one target. Sources do
-I/O only: they return raw bytes and raise errors from the ``SourceError`` family; parsing,
-digesting and classification happen in the pure cores. The protocol is asynchronous so that one
+A source reads (``fetch``) and writes (``apply``) the rendered bundle of one target, and raises
+errors from the ``SourceError`` family. A backend that stores the whole document (file, http,
+s3) returns its raw bytes for the audit to parse; one that keeps components one by one (mlflow,
+unleash) returns them already parsed, as a :class:`~reconciler.observation.Document` made by
+:func:`observed` with the same digests parsing would give. Classification and diffing happen in
+the pure cores. The protocol is asynchronous so that one
 event loop can fan out over thousands of HTTP targets; a backend with a synchronous client
 (files, boto3) implements :class:`SyncSource` and is wrapped by :func:`threaded`.
 """
@@ -10,10 +13,13 @@ event loop can fan out over thousands of HTTP targets; a backend with a synchron
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..observation import Document
 
 T = TypeVar("T")
 
@@ -59,8 +65,8 @@ class Health:
 class Source(Protocol):
     """An asynchronous adapter for one target."""
 
-    async def fetch(self, bundle: str) -> bytes:
-        """The raw rendered-bundle document the target holds for ``bundle``."""
+    async def fetch(self, bundle: str) -> bytes | Document:
+        """The rendered bundle the target holds for ``bundle``: its raw bytes, or parsed."""
         ...
 
     async def apply(self, bundle: str, document: bytes) -> None:
@@ -79,7 +85,7 @@ class Source(Protocol):
 class SyncSource(Protocol):
     """The same four operations for a backend whose client blocks."""
 
-    def fetch(self, bundle: str) -> bytes: ...
+    def fetch(self, bundle: str) -> bytes | Document: ...
 
     def apply(self, bundle: str, document: bytes) -> None: ...
 
@@ -98,7 +104,7 @@ class threaded:  # lower case: it reads as an adapter, threaded(FileSource(...))
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def fetch(self, bundle: str) -> bytes:
+    async def fetch(self, bundle: str) -> bytes | Document:
         return await self._run(self.inner.fetch, bundle)
 
     async def apply(self, bundle: str, document: bytes) -> None:
@@ -109,3 +115,49 @@ class threaded:  # lower case: it reads as an adapter, threaded(FileSource(...))
 
     async def close(self) -> None:
         await self._run(self.inner.close)
+
+
+# -- for backends that keep a bundle's components one by one (mlflow, unleash) ---------------------
+
+
+def observed(
+    bundle: str,
+    components: Mapping[str, Any],
+    *,
+    revision: object = None,
+    what: str = "a component",
+) -> Document:
+    """The parsed document for components a backend read one by one.
+
+    Digests are computed exactly as :func:`~reconciler.observation.parse` computes them from a
+    body; the backend states none. ``revision`` is the stamp the backend found, if a string.
+    """
+    from .. import observation  # loaded with the first backend that reads components
+    from ..canonical import component_digests
+
+    ordered = dict(sorted(components.items()))
+    try:
+        digests = component_digests(ordered)
+    except UnicodeEncodeError:  # a lone surrogate, escaped in the backend's JSON
+        raise InvalidResponse(f"{what} is not valid Unicode") from None
+    return observation.Document(
+        name=bundle,
+        components=ordered,
+        digests=digests,
+        stated_digests=None,
+        stated_revision=revision if isinstance(revision, str) else None,
+    )
+
+
+def to_apply(bundle: str, document: bytes) -> Document:
+    """``document`` parsed for writing component by component; PermanentError if it is not a
+    rendered bundle named ``bundle``."""
+    from .. import observation
+
+    try:
+        doc = observation.parse(document)
+    except observation.InvalidDocument as exc:
+        raise PermanentError(f"cannot apply: {exc}") from None
+    if doc.name != bundle:
+        raise PermanentError(f"cannot apply: the document is bundle {doc.name!r}")
+    return doc

@@ -8,59 +8,51 @@ apply compare prompt texts, never version numbers.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from ..canonical import bundle_digest
 from ..errors import ConfigError
 from ..model.inventory import MlflowSourceSpec, TargetSpec
-from ..observation import InvalidDocument, parse
-from ..render import RENDERED_SCHEMA
 from .env import expand_headers
-from .http import HttpClient, _drain, _read_body, exception_error, resolve_url, status_error
-from .interface import Health, InvalidResponse, NotFound, PermanentError, SourceError
+from .interface import Health, InvalidResponse, NotFound, PermanentError, observed, to_apply
+from .mlflow_prompts import (
+    BUNDLE_DIGEST_TAG,
+    DIGEST_TAG,
+    IS_PROMPT,
+    PROMPT_TYPE,
+    PROMPTS_ONLY,
+    REVISION_TAG,
+    TEXT,
+    PromptNames,
+    check_bundle,
+    error_code,
+    field_object,
+    json_object,
+    prompt_text,
+    tag_list,
+    tags_of,
+    version_number,
+    version_text,
+)
 from .naming import NameTemplate
+from .rest import HttpClient, Transport, resolve_url
 
 if TYPE_CHECKING:
-    from .registry import SourceContext
+    from ..observation import Document
+    from .context import SourceContext
 
 #: Seconds one REST call may take (connecting included); GETs get aiohttp-retry's 3 attempts.
 DEFAULT_TIMEOUT = 10.0
 API = "/api/2.0/mlflow/"
 
-#: MLflow's own tags of a prompt and of a prompt version.
-IS_PROMPT = "mlflow.prompt.is_prompt"
-TEXT = "mlflow.prompt.text"
-PROMPT_TYPE = "_mlflow_prompt_type"
-#: Provenance stamped on versions apply creates; read back for ``revision``, never to classify.
-DIGEST_TAG = "agent-reconciler.digest"
-BUNDLE_DIGEST_TAG = "agent-reconciler.bundle_digest"
-REVISION_TAG = "agent-reconciler.revision"
-#: The longest tag value (so prompt text) MLflow 3 keeps, in characters.
-MAX_TEXT = 100_000
+#: Statuses MLflow answers with its own JSON error (``error_code``); the backend explains them.
+API_ERRORS = frozenset({400, 404, 409})
 
-#: Search hides prompts unless the filter names their tag (backends.md).
-_PROMPTS_ONLY = f"tags.`{IS_PROMPT}` = 'true'"
 _PAGE = 100  # a search page carries each prompt's latest text: keep pages well under max_body
 _MAX_PAGES = 10_000
-_LITERAL = re.compile(r"[A-Za-z0-9._-]*")  # what MLflow allows in a prompt name, and {bundle}
 _ALIAS = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def PromptNames(template: str, where: str) -> NameTemplate:
-    """The ``prompt_name`` template: ``(bundle, prompt) -> MLflow name``, and back by regex."""
-    return NameTemplate(
-        template,
-        key="prompt_name",
-        item="prompt",
-        literal=_LITERAL.pattern,
-        allowed="'.', '_', '-'",
-        where=where,
-    )
 
 
 class ApiError(PermanentError):
@@ -88,23 +80,19 @@ class MlflowSource:
         timeout: float = DEFAULT_TIMEOUT,
         max_body: int,
     ) -> None:
-        self._client = client
+        self._transport = Transport(client, headers=headers, timeout=timeout, max_body=max_body)
         self._api = base.rstrip("/") + API
         self._target = target
         self._alias = alias
         self._names = names
-        self._headers = dict(headers)
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._seconds = timeout
-        self._max_body = max_body
 
     def __repr__(self) -> str:
         return f"MlflowSource(alias={self._alias!r}, prompt_name={self._names.template!r})"
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def fetch(self, bundle: str) -> bytes:
-        _check_bundle(bundle)
+    async def fetch(self, bundle: str) -> Document:
+        check_bundle(bundle)
         found = await self._find_prompts(bundle)
         versions = await asyncio.gather(
             *(self._aliased(name) for name in found.values()), return_exceptions=True
@@ -116,29 +104,20 @@ class MlflowSource:
                 raise version
             if version is None:
                 continue  # no such alias: this prompt is absent from the target
-            components[f"prompt/{prompt}"] = {"text": _text(name, version)}
-            revisions.add(_tags(version).get(REVISION_TAG))
+            components[f"prompt/{prompt}"] = {"text": version_text(name, version)}
+            revisions.add(tags_of(version).get(REVISION_TAG))
         if not components:
             raise NotFound(
                 f"no MLflow prompt named like {self._names.like(bundle)!r} "
                 f"has alias {self._alias!r}"
             )
         revision = revisions.pop() if len(revisions) == 1 else None
-        document = {
-            "schema": RENDERED_SCHEMA,
-            "name": bundle,
-            "revision": revision,
-            "components": dict(sorted(components.items())),
-        }
-        try:
-            return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate, escaped in MLflow's JSON
-            raise InvalidResponse("a prompt text is not valid Unicode") from None
+        return observed(bundle, components, revision=revision, what="a prompt text")
 
     async def _find_prompts(self, bundle: str) -> dict[str, str]:
         """``{prompt: MLflow name}``: the prompts named after ``bundle`` that the target carries."""
         matcher = self._names.matcher(bundle)
-        query = {"filter": f"{_PROMPTS_ONLY} AND name LIKE '{self._names.like(bundle)}'"}
+        query = {"filter": f"{PROMPTS_ONLY} AND name LIKE '{self._names.like(bundle)}'"}
         found: dict[str, str] = {}
         async for model in self._search("registered-models/search", "registered_models", query):
             name = model.get("name")
@@ -158,7 +137,7 @@ class MlflowSource:
             if exc.code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
                 return None
             raise
-        return _object(answer, "model_version")
+        return field_object(answer, "model_version")
 
     async def _search(
         self, path: str, field: str, query: dict[str, str]
@@ -183,18 +162,13 @@ class MlflowSource:
     # -- writing -----------------------------------------------------------------------------
 
     async def apply(self, bundle: str, document: bytes) -> None:
-        _check_bundle(bundle)
-        try:
-            doc = parse(document)
-        except InvalidDocument as exc:
-            raise PermanentError(f"cannot apply: {exc}") from None
-        if doc.name != bundle:
-            raise PermanentError(f"cannot apply: the document is bundle {doc.name!r}")
+        check_bundle(bundle)
+        doc = to_apply(bundle, document)
         stamp = {BUNDLE_DIGEST_TAG: bundle_digest(doc.digests)}
         if doc.stated_revision:
             stamp[REVISION_TAG] = doc.stated_revision
         writes = [
-            (key, _prompt_text(key, doc.components[key]), {**stamp, DIGEST_TAG: doc.digests[key]})
+            (key, prompt_text(key, doc.components[key]), {**stamp, DIGEST_TAG: doc.digests[key]})
             for key in sorted(doc.components)
             if key.startswith("prompt/") and self._target.carries_component(key)
         ]  # every prompt is checked before the first write
@@ -208,7 +182,7 @@ class MlflowSource:
     ) -> None:
         if exists:
             current = await self._aliased(name)
-            if current is not None and _tags(current).get(TEXT) == text:
+            if current is not None and tags_of(current).get(TEXT) == text:
                 return  # already there: write nothing
         else:
             await self._create_prompt(key, name)
@@ -220,11 +194,11 @@ class MlflowSource:
                     "name": name,
                     "source": "prompt-template",
                     "description": "",
-                    "tags": _tag_list({IS_PROMPT: "true", TEXT: text, PROMPT_TYPE: "text", **tags}),
+                    "tags": tag_list({IS_PROMPT: "true", TEXT: text, PROMPT_TYPE: "text", **tags}),
                 },
                 f"{key}: creating a version",
             )
-            version = _version_number(_object(created, "model_version"))
+            version = version_number(field_object(created, "model_version"))
         await self._post(
             "registered-models/alias",
             {"name": name, "alias": self._alias, "version": version},
@@ -236,7 +210,7 @@ class MlflowSource:
         try:
             await self._post(
                 "registered-models/create",
-                {"name": name, "tags": _tag_list({IS_PROMPT: "true"})},
+                {"name": name, "tags": tag_list({IS_PROMPT: "true"})},
                 f"{key}: creating prompt {name}",
             )
             return
@@ -245,16 +219,16 @@ class MlflowSource:
                 raise
         # Search did not list it: a model of that name, or a prompt someone made meanwhile.
         answer = await self._get("registered-models/get", {"name": name})
-        if _tags(_object(answer, "registered_model")).get(IS_PROMPT, "").lower() != "true":
+        if tags_of(field_object(answer, "registered_model")).get(IS_PROMPT, "").lower() != "true":
             raise PermanentError(f"cannot apply {key}: {name} is a registered model, not a prompt")
 
     async def _version_with(self, name: str, text: str) -> str | None:
         """The newest version of ``name`` whose text is exactly ``text`` (None when none is)."""
-        query = {"filter": f"name = '{name}' AND {_PROMPTS_ONLY}"}
+        query = {"filter": f"name = '{name}' AND {PROMPTS_ONLY}"}
         best: tuple[int, str] | None = None
         async for version in self._search("model-versions/search", "model_versions", query):
-            if _tags(version).get(TEXT) == text:
-                number = _version_number(version)
+            if tags_of(version).get(TEXT) == text:
+                number = version_number(version)
                 if best is None or int(number) > best[0]:
                     best = (int(number), number)
         return None if best is None else best[1]
@@ -277,118 +251,23 @@ class MlflowSource:
         context: str = "",
     ) -> dict[str, Any]:
         """One REST call; the answer's JSON object, or an error from the SourceError family."""
-        # aiohttp-retry retries failed connections whatever the method: only GETs go through it.
-        requester = self._client.retrying if method == "GET" else self._client.session
-        try:
-            async with requester.request(
-                method,
-                self._api + path,
-                params=params,
-                json=body,
-                headers=self._headers or None,
-                timeout=self._timeout,
-                allow_redirects=False,
-            ) as response:
-                if response.status < 300:
-                    return _json_object(await _read_body(response, self._max_body), path)
-                if response.status in (400, 404, 409):
-                    raise ApiError(response.status, await _error_code(response), context)
-                await _drain(response)
-                raise _with_context(status_error(response.status), context)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise _with_context(exception_error(exc, self._seconds), context) from None
+        answer = await self._transport.request(
+            method,
+            self._api + path,
+            params=params,
+            json_body=body,
+            what=context,
+            answers=API_ERRORS,
+        )
+        if answer.status >= 300:
+            raise ApiError(answer.status, error_code(answer.status, answer.body), context)
+        return json_object(answer.body, path)
 
     async def health(self) -> Health:
         return Health(ok=True)
 
     async def close(self) -> None:
         return None  # the session belongs to the HttpClient, closed with the SourceContext
-
-
-def _check_bundle(bundle: str) -> None:
-    """Bundle names are plain (model.names); this keeps a bad one out of a search filter."""
-    if not bundle or not _LITERAL.fullmatch(bundle):
-        raise PermanentError(f"bundle name {bundle!r} cannot be part of an MLflow prompt name")
-
-
-def _with_context(error: SourceError, context: str) -> SourceError:
-    return type(error)(f"{context}: {error}") if context else error
-
-
-async def _error_code(response: aiohttp.ClientResponse) -> str:
-    """MLflow's ``error_code``; a 4xx without one did not come from MLflow's API."""
-    try:
-        body = json.loads(await _read_body(response, 64 * 1024))
-    except (SourceError, ValueError, aiohttp.ClientError):
-        body = None
-    code = body.get("error_code") if isinstance(body, dict) else None
-    if not isinstance(code, str) or not re.fullmatch(r"[A-Z_]{1,64}", code):
-        raise InvalidResponse(
-            f"HTTP {response.status} without an MLflow error (is the url an MLflow server?)"
-        )
-    return code
-
-
-def _json_object(raw: bytes, path: str) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise InvalidResponse(f"MLflow {path} answered with something that is not JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidResponse(f"MLflow {path} answered with JSON that is not an object")
-    return data
-
-
-def _object(answer: dict[str, Any], field: str) -> dict[str, Any]:
-    value = answer.get(field)
-    if not isinstance(value, dict):
-        raise InvalidResponse(f"MLflow answered without a {field!r} object")
-    return value
-
-
-def _tags(entity: dict[str, Any]) -> dict[str, str]:
-    """An entity's tags as a dict (the REST API spells them as a list of key/value objects)."""
-    tags = entity.get("tags", [])
-    if not isinstance(tags, list):
-        raise InvalidResponse("MLflow answered with tags that are not a list")
-    # Tags collapse by key with the last value winning, as in MLflow itself.
-    return {
-        tag["key"]: tag.get("value", "")
-        for tag in tags
-        if isinstance(tag, dict) and isinstance(tag.get("key"), str)
-    }
-
-
-def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"key": key, "value": value} for key, value in tags.items()]
-
-
-def _prompt_text(key: str, value: Any) -> str:
-    """The text of a prompt component to write; MLflow keeps nothing else of it."""
-    if not (isinstance(value, dict) and set(value) == {"text"}):
-        raise PermanentError(f"cannot apply {key}: MLflow holds a prompt's text only")
-    text = value["text"]
-    if not isinstance(text, str):
-        raise PermanentError(f"cannot apply {key}: its text is not a string")
-    if len(text) > MAX_TEXT:
-        raise PermanentError(
-            f"cannot apply {key}: MLflow keeps at most {MAX_TEXT} characters of text"
-        )
-    return text
-
-
-def _text(name: str, version: dict[str, Any]) -> str:
-    text = _tags(version).get(TEXT)
-    if not isinstance(text, str):
-        raise InvalidResponse(f"prompt {name}: the aliased version has no {TEXT} tag")
-    return text  # a chat prompt's text is a JSON list of messages: kept as stored
-
-
-def _version_number(version: dict[str, Any]) -> str:
-    number = version.get("version")
-    if not isinstance(number, str) or not number.isdigit():
-        raise InvalidResponse("MLflow answered with a model version without a version number")
-    return number
 
 
 def open_mlflow(

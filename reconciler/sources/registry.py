@@ -8,80 +8,35 @@ any I/O. aiohttp is imported only when the first HTTP source or health check ope
 
 from __future__ import annotations
 
-import os
-import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import Executor
-from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..limits import MAX_DOCUMENT
 from ..model.inventory import FileSourceSpec, HealthSpec, HttpSourceSpec, TargetSpec
+from .context import DEFAULT_MAX_BODY, SourceContext
 from .env import expand_headers
 from .file import FileSource
 from .interface import Health, Source, threaded
 
 if TYPE_CHECKING:
-    from .http import HttpClient
+    from ..observation import Document
 
-#: Largest document a source returns; anything bigger is an InvalidResponse (design §11).
-DEFAULT_MAX_BODY = MAX_DOCUMENT
+# SourceContext and DEFAULT_MAX_BODY live in .context (below every backend); they are re-exported
+# here for callers that open sources.
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "FACTORIES",
+    "HealthCheck",
+    "SourceContext",
+    "SourceOpener",
+    "open_health",
+    "open_source",
+]
 
 HealthCheck = Callable[[], Awaitable[Health]]
 #: How a run opens a target's source: :func:`open_source`, or a test's in-memory fleet.
-SourceOpener = Callable[[TargetSpec, "SourceContext"], Source]
-
-
-class SourceContext:
-    """What every source of one run shares: the repo root, the environment, one HTTP client.
-
-    Use it from one event loop and close it there (``await ctx.close()`` or ``async with``).
-    """
-
-    def __init__(
-        self,
-        repo_root: Path,
-        env: Mapping[str, str] | None = None,
-        *,
-        connection_limit: int = 256,
-        ssl_context: ssl.SSLContext | None = None,
-        max_body: int = DEFAULT_MAX_BODY,
-        executor: Executor | None = None,
-    ) -> None:
-        self.repo_root = Path(repo_root)
-        self.env: Mapping[str, str] = os.environ if env is None else env
-        self.connection_limit = connection_limit
-        self.max_body = max_body
-        self.executor = executor
-        self._ssl_context = ssl_context
-        self._http: HttpClient | None = None
-
-    @property
-    def http(self) -> HttpClient:
-        """The HTTP client shared by every HTTP source and health check (created on first use)."""
-        if self._http is None:
-            from .http import HttpClient
-
-            self._http = HttpClient(limit=self.connection_limit, ssl_context=self._ssl_context)
-        return self._http
-
-    async def close(self) -> None:
-        """Close the shared HTTP session, if one was opened."""
-        if self._http is not None:
-            await self._http.close()
-
-    async def __aenter__(self) -> SourceContext:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+SourceOpener = Callable[[TargetSpec, SourceContext], Source]
 
 
 def _open_file(spec: FileSourceSpec, target: TargetSpec, ctx: SourceContext) -> Source:
@@ -90,7 +45,8 @@ def _open_file(spec: FileSourceSpec, target: TargetSpec, ctx: SourceContext) -> 
 
 
 def _open_http(spec: HttpSourceSpec, target: TargetSpec, ctx: SourceContext) -> Source:
-    from .http import HttpSource, resolve_url
+    from .http import HttpSource
+    from .rest import resolve_url
 
     where = f"target {target.name}"
     return HttpSource(
@@ -135,7 +91,7 @@ FACTORIES: Mapping[str, Callable[[Any, TargetSpec, SourceContext], Source]] = Ma
 
 def open_health(spec: HealthSpec, target: TargetSpec, ctx: SourceContext) -> HealthCheck:
     """The target's health check: one GET of ``spec.url``, healthy on 2xx."""
-    from .http import HttpHealthCheck, resolve_url
+    from .rest import HttpHealthCheck, resolve_url
 
     where = f"target {target.name}: health"
     return HttpHealthCheck(
@@ -156,7 +112,7 @@ class _Checked:
     def __repr__(self) -> str:
         return f"_Checked({self.source!r})"
 
-    async def fetch(self, bundle: str) -> bytes:
+    async def fetch(self, bundle: str) -> bytes | Document:
         return await self.source.fetch(bundle)
 
     async def apply(self, bundle: str, document: bytes) -> None:

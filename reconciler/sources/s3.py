@@ -35,8 +35,8 @@ from .interface import (
 )
 
 if TYPE_CHECKING:
+    from .context import SourceContext
     from .interface import Source
-    from .registry import SourceContext
 
 #: Seconds to connect, and to wait for each read of an answer.
 TIMEOUT = 5.0

@@ -14,45 +14,28 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import aiohttp
-
 from ..canonical import bundle_digest
 from ..errors import ConfigError
 from ..model.bundle import Flag
 from ..model.inventory import TargetSpec, UnleashSourceSpec
-from ..observation import InvalidDocument, parse
-from ..render import RENDERED_SCHEMA
 from .env import expand
-from .http import (
-    HttpClient,
-    HttpHealthCheck,
-    _drain,
-    _read_body,
-    exception_error,
-    resolve_url,
-    status_error,
-)
-from .interface import (
-    Health,
-    InvalidResponse,
-    NotFound,
-    PermanentError,
-    SourceError,
-    Unauthorized,
-)
+from .interface import Health, InvalidResponse, NotFound, PermanentError, observed, to_apply
 from .naming import NameTemplate
+from .rest import HttpClient, HttpHealthCheck, Transport, resolve_url
 from .unleash_flags import (
     FlagNames,
     Strategy,
     component,
     desired,
+    environment_state,
     same_strategy,
     split,
     strategy_id,
 )
 
 if TYPE_CHECKING:
-    from .registry import SourceContext
+    from ..observation import Document
+    from .context import SourceContext
 
 #: Seconds one REST call may take (connecting included); GETs and PUTs get 3 attempts.
 DEFAULT_TIMEOUT = 10.0
@@ -60,6 +43,8 @@ DEFAULT_TIMEOUT = 10.0
 FEATURE_TYPE = "release"
 #: GETs of single features in flight during one fetch.
 _CONCURRENCY = 8
+#: Statuses Unleash refuses a request with, explaining why in its JSON ``message``.
+REFUSED = (400, 404, 409)
 
 
 class UnleashSource:
@@ -78,17 +63,14 @@ class UnleashSource:
         timeout: float = DEFAULT_TIMEOUT,
         max_body: int,
     ) -> None:
-        self._client = client
+        headers = {"Authorization": token, "Accept": "application/json"}
+        self._transport = Transport(client, headers=headers, timeout=timeout, max_body=max_body)
         self._api = base.rstrip("/") + "/api/admin/"
         self._target = target
         self._token = token
-        self._headers = {"Authorization": token, "Accept": "application/json"}
         self._project = project
         self._environment = environment
         self._names = names
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._seconds = timeout
-        self._max_body = max_body
         self._health = HttpHealthCheck(
             client, base.rstrip("/") + "/health", headers={}, timeout=timeout
         )
@@ -99,7 +81,7 @@ class UnleashSource:
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def fetch(self, bundle: str) -> bytes:
+    async def fetch(self, bundle: str) -> Document:
         found = await self._find_features(bundle)
         if not found:
             await self._check_project()
@@ -118,19 +100,14 @@ class UnleashSource:
             if isinstance(feature, BaseException):
                 raise feature
             if feature is not None:  # None: deleted since the listing
-                env = self._env(feature, found[flag])
+                env = environment_state(feature, found[flag], self._environment, self._project)
                 components[f"flag/{flag}"] = component(
                     env["enabled"], env["strategies"], found[flag]
                 )
         if not components:
             raise NotFound(f"no feature for bundle {bundle} in project {self._project}")
-        document = {
-            "schema": RENDERED_SCHEMA,
-            "name": bundle,
-            "revision": None,  # descriptions carry provenance, but fetch never trusts stamps
-            "components": dict(sorted(components.items())),
-        }
-        return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+        # No revision: descriptions carry provenance, but fetch never trusts stamps.
+        return observed(bundle, components, what="a flag")
 
     async def _find_features(self, bundle: str) -> dict[str, str]:
         """``{flag: feature name}`` for the live (not archived) features the target carries."""
@@ -169,35 +146,10 @@ class UnleashSource:
             raise InvalidResponse(f"feature {name}: the answer is not a JSON object")
         return answer
 
-    def _env(self, feature: dict[str, Any], name: str) -> dict[str, Any]:
-        """The target's environment of ``feature``, checked for the fields we read."""
-        envs = feature.get("environments")
-        if not isinstance(envs, list):
-            raise InvalidResponse(f"feature {name}: the answer has no 'environments' list")
-        for env in envs:
-            if isinstance(env, dict) and env.get("name") == self._environment:
-                strategies = env.get("strategies", [])
-                if not isinstance(env.get("enabled"), bool) or not (
-                    isinstance(strategies, list) and all(isinstance(s, dict) for s in strategies)
-                ):
-                    raise InvalidResponse(
-                        f"feature {name}: environment {self._environment} lacks "
-                        "'enabled' or 'strategies'"
-                    )
-                return {**env, "strategies": strategies}
-        raise PermanentError(
-            f"environment {self._environment} is not enabled in project {self._project}"
-        )
-
     # -- writing -----------------------------------------------------------------------------
 
     async def apply(self, bundle: str, document: bytes) -> None:
-        try:
-            doc = parse(document)
-        except InvalidDocument as exc:
-            raise PermanentError(f"cannot apply: {exc}") from None
-        if doc.name != bundle:
-            raise PermanentError(f"cannot apply: the document is bundle {doc.name!r}")
+        doc = to_apply(bundle, document)
         # Check every flag before the first write: a bad one must not leave half a bundle.
         flags: list[tuple[str, str, Flag, Strategy]] = []
         for key, value in sorted(doc.components.items()):
@@ -224,7 +176,7 @@ class UnleashSource:
             feature = await self._feature(name)
             if feature is None:
                 raise PermanentError(f"feature {name}: not found right after creating it")
-        env = self._env(feature, name)
+        env = environment_state(feature, name, self._environment, self._project)
         managed, others = split(env["strategies"], name)
         path = f"{self._feature_path(name)}/environments/{quote(self._environment, safe='')}"
         changed = False
@@ -305,49 +257,25 @@ class UnleashSource:
 
         Any other non-2xx status raises from the SourceError family, prefixed with ``what``.
         """
-        # aiohttp-retry retries failed connections whatever the method: only idempotent
-        # requests go through it (a retried POST could create twice).
-        requester = self._client.retrying if method in ("GET", "PUT") else self._client.session
-        headers = self._headers
-        data = None
-        if body is not None:
-            headers = {**headers, "Content-Type": "application/json"}
-            data = json.dumps(body).encode("utf-8")
-        try:
-            async with requester.request(
-                method,
-                self._api + path,
-                data=data,
-                headers=headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                if status < 300:
-                    raw = await _read_body(response, self._max_body)
-                elif status in accept:
-                    await _drain(response)
-                    return None
-                elif status in (400, 404, 409):
-                    raise PermanentError(f"{what}: HTTP {status}{await self._reason(response)}")
-                else:
-                    await _drain(response)
-                    raise _failure(status, what)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            error = exception_error(exc, self._seconds)
-            raise type(error)(f"{what}: {error}") from None
-        if not raw.strip():
+        answer = await self._transport.request(
+            method, self._api + path, json_body=body, what=what, answers=(*accept, *REFUSED)
+        )
+        if answer.status in accept:
+            return None
+        if answer.status >= 300:
+            raise PermanentError(f"{what}: HTTP {answer.status}{self._reason(answer.body)}")
+        if not answer.body.strip():
             return {}
         try:
-            return json.loads(raw)
+            return json.loads(answer.body)
         except ValueError:
             raise InvalidResponse(f"{what}: the answer is not JSON (is the url Unleash?)") from None
 
-    async def _reason(self, response: aiohttp.ClientResponse) -> str:
+    def _reason(self, body: bytes) -> str:
         """Unleash's own message for a refused request, on one line and without the token."""
         try:
-            answer = json.loads(await _read_body(response, 64 * 1024))
-        except (SourceError, ValueError, aiohttp.ClientError):
+            answer = json.loads(body)
+        except ValueError:
             return ""
         message = answer.get("message") if isinstance(answer, dict) else None
         if not isinstance(message, str) or not message.strip():
@@ -362,13 +290,6 @@ class UnleashSource:
 
     async def close(self) -> None:
         return None  # the session belongs to the HttpClient, closed with the SourceContext
-
-
-def _failure(status: int, what: str) -> SourceError:
-    if status in (401, 403):
-        return Unauthorized(f"{what}: unauthorized (HTTP {status})")
-    error = status_error(status)
-    return type(error)(f"{what}: {error}")
 
 
 def open_unleash(

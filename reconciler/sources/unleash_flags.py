@@ -51,6 +51,26 @@ def split(strategies: list[Strategy], feature: str) -> tuple[Strategy | None, li
     return managed, [s for s in strategies if s is not managed]
 
 
+def environment_state(
+    feature: dict[str, Any], name: str, environment: str, project: str
+) -> dict[str, Any]:
+    """The ``environment`` of Unleash's ``feature`` answer, checked for the fields we read."""
+    envs = feature.get("environments")
+    if not isinstance(envs, list):
+        raise InvalidResponse(f"feature {name}: the answer has no 'environments' list")
+    for env in envs:
+        if isinstance(env, dict) and env.get("name") == environment:
+            strategies = env.get("strategies", [])
+            if not isinstance(env.get("enabled"), bool) or not (
+                isinstance(strategies, list) and all(isinstance(s, dict) for s in strategies)
+            ):
+                raise InvalidResponse(
+                    f"feature {name}: environment {environment} lacks 'enabled' or 'strategies'"
+                )
+            return {**env, "strategies": strategies}
+    raise PermanentError(f"environment {environment} is not enabled in project {project}")
+
+
 def component(enabled: bool, strategies: list[Strategy], feature: str) -> dict[str, Any]:
     """The flag as ``render.flag_component`` makes it, from an environment's state."""
     managed, others = split(strategies, feature)

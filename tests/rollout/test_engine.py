@@ -786,3 +786,21 @@ def test_a_baking_condition_keeps_its_time_while_the_bake_runs() -> None:
     fleet.pause(700.0, "alice", "why")
     fleet.step(700.0)
     assert fleet.since == {"Ready": 700.0, "Reconciling": 700.0}  # the reason changed
+
+
+# --- a doomed target reads apart from a slow one --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "kind"),
+    [
+        ("transient", "TargetUnavailable", "retried with backoff"),
+        ("permanent", "TargetRejected", "needs a person"),
+    ],
+)
+def test_a_failing_target_gives_its_kind_of_reason(failure: str, reason: str, kind: str) -> None:
+    fleet = Fleet(["a", "b"], policy())
+    why = "unreachable: unauthorized (HTTP 401)" if failure == "permanent" else "timed out"
+    fleet.step(0.0, a=OK, b=Observation(False, why, failure=failure))
+    assert fleet.conditions["Ready"] == (False, reason, f"1/2 targets; wave 1/1 (all): b ({kind})")
+    assert fleet.conditions["Reconciling"][1] == reason

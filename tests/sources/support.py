@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler.model.inventory import TargetSpec
+from reconciler.observation import Document
 from reconciler.sources import Source, SourceContext, SourceError, open_source
 
 T = TypeVar("T")
@@ -52,7 +53,7 @@ def failure(
     raise AssertionError(f"expected a SourceError, got {result!r}")
 
 
-def fetch(bundle: str) -> Callable[[Source], Awaitable[bytes]]:
+def fetch(bundle: str) -> Callable[[Source], Awaitable[bytes | Document]]:
     return lambda source: source.fetch(bundle)
 
 

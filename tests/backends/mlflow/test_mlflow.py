@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.errors import ConfigError
-from reconciler.observation import parse
+from reconciler.observation import Document
 from reconciler.render import Rendered
 from reconciler.sources import (
     InvalidResponse,
@@ -51,8 +51,10 @@ def prompts_of(document: Rendered) -> dict[str, str]:
     return {k: v for k, v in document.digests.items() if k.startswith("prompt/")}
 
 
-def fetched(mlflow: Mlflow, bundle: str, tmp_path: Path, **source: Any) -> dict[str, Any]:
-    return json.loads(run(target(registry(mlflow.url, **source)), fetch(bundle), root=tmp_path))
+def fetched(mlflow: Mlflow, bundle: str, tmp_path: Path, **source: Any) -> Document:
+    document = run(target(registry(mlflow.url, **source)), fetch(bundle), root=tmp_path)
+    assert isinstance(document, Document)  # parsed by the source: the audit takes it as is
+    return document
 
 
 def applied(mlflow: Mlflow, document: Rendered, tmp_path: Path, **source: Any) -> None:
@@ -71,9 +73,8 @@ def test_fetch_reads_the_aliased_versions_of_the_bundles_prompts(
     mlflow.publish(f"{bundle}.greeting", "Hello!  \r\n")  # the alias moves to version 2
     mlflow.publish(f"{bundle}-other.system", "another bundle's prompt")
 
-    body = run(target(registry(mlflow.url)), fetch(bundle), root=tmp_path)
+    document = fetched(mlflow, bundle, tmp_path)
 
-    document = parse(body)  # what the audit does with it
     assert document.name == bundle
     assert document.components == {
         "prompt/greeting": {"text": "Hello!  \r\n"},
@@ -81,7 +82,8 @@ def test_fetch_reads_the_aliased_versions_of_the_bundles_prompts(
     }
     desired = rendered(bundle, greeting="Hello!  \r\n", system="You are {{agent}}.\n")
     assert document.digests == prompts_of(desired)  # in sync, digest for digest
-    assert json.loads(body)["revision"] is None  # no reconciler stamp on hand-made versions
+    assert document.stated_revision is None  # no reconciler stamp on hand-made versions
+    assert document.stated_digests is None  # every digest is computed, none is stated
 
 
 def test_no_prompt_for_the_bundle_is_not_found(mlflow: Mlflow, bundle: str, tmp_path: Path) -> None:
@@ -100,11 +102,11 @@ def test_a_prompt_without_the_alias_is_absent(mlflow: Mlflow, bundle: str, tmp_p
     assert type(error) is NotFound  # no prompt has "production": the bundle is missing
 
     mlflow.publish(f"{bundle}.system", "in production")
-    assert fetched(mlflow, bundle, tmp_path)["components"] == {
+    assert fetched(mlflow, bundle, tmp_path).components == {
         "prompt/system": {"text": "in production"}
     }
     staging = fetched(mlflow, bundle, tmp_path, alias="staging")
-    assert staging["components"] == {"prompt/system": {"text": "released"}}
+    assert staging.components == {"prompt/system": {"text": "released"}}
 
 
 def test_a_version_rewritten_over_rest_is_seen(mlflow: Mlflow, bundle: str, tmp_path: Path) -> None:
@@ -116,12 +118,12 @@ def test_a_version_rewritten_over_rest_is_seen(mlflow: Mlflow, bundle: str, tmp_
     mlflow.set_version_tag(f"{bundle}.system", version, "mlflow.prompt.text", "Be verbose.")
 
     assert mlflow.aliased(f"{bundle}.system")["version"] == version
-    drifted = parse(run(target(registry(mlflow.url)), fetch(bundle), root=tmp_path))
+    drifted = fetched(mlflow, bundle, tmp_path)
     assert drifted.components == {"prompt/system": {"text": "Be verbose."}}
     assert drifted.digests != prompts_of(desired)
 
     applied(mlflow, desired, tmp_path)  # no version holds the text any more: a new one is made
-    healed = parse(run(target(registry(mlflow.url)), fetch(bundle), root=tmp_path))
+    healed = fetched(mlflow, bundle, tmp_path)
     assert healed.digests == prompts_of(desired)
     assert mlflow.versions(f"{bundle}.system") == ["1", "2"]
 
@@ -133,7 +135,7 @@ def test_a_chat_prompt_keeps_its_text_as_stored(
     mlflow.create_prompt(f"{bundle}.chat")
     version = mlflow.create_version(f"{bundle}.chat", chat, prompt_type="chat")
     mlflow.set_alias(f"{bundle}.chat", "production", version)
-    assert fetched(mlflow, bundle, tmp_path)["components"] == {"prompt/chat": {"text": chat}}
+    assert fetched(mlflow, bundle, tmp_path).components == {"prompt/chat": {"text": chat}}
 
 
 def test_a_custom_name_template_maps_names_back_exactly(
@@ -145,7 +147,7 @@ def test_a_custom_name_template_maps_names_back_exactly(
     mlflow.publish(f"prompts-{lookalike}--system", "not mine")
     mlflow.publish(f"prompts-{like_me}--guard.v2", "dotted prompt names map back too")
     source = {"prompt_name": "prompts-{bundle}--{prompt}"}
-    assert fetched(mlflow, like_me, tmp_path, **source)["components"] == {
+    assert fetched(mlflow, like_me, tmp_path, **source).components == {
         "prompt/system": {"text": "mine"},
         "prompt/guard.v2": {"text": "dotted prompt names map back too"},
     }
@@ -159,7 +161,7 @@ def test_search_and_versions_are_paged(
         mlflow.publish(f"{bundle}.p{index}", f"text {index}")
     for index in range(4):
         mlflow.create_version(f"{bundle}.p0", f"later {index}")
-    assert len(fetched(mlflow, bundle, tmp_path)["components"]) == 5
+    assert len(fetched(mlflow, bundle, tmp_path).components) == 5
 
     # The oldest version (on the last page, newest first or not) is found and reused.
     texts = {f"p{index}": f"text {index}" for index in range(5)}
@@ -176,10 +178,9 @@ def test_apply_then_fetch_round_trip(mlflow: Mlflow, bundle: str, tmp_path: Path
     desired = rendered(bundle, system="Ünïcode, {{var}} and\ttabs\n\n", empty="")
     applied(mlflow, desired, tmp_path)
 
-    body = run(target(registry(mlflow.url)), fetch(bundle), root=tmp_path)
-    document = parse(body)
+    document = fetched(mlflow, bundle, tmp_path)
     assert document.digests == prompts_of(desired)
-    assert json.loads(body)["revision"] == REVISION
+    assert document.stated_revision == REVISION
 
     version = mlflow.aliased(f"{bundle}.system")
     assert version["source"] == "prompt-template"
@@ -220,12 +221,12 @@ def test_revision_is_stated_only_when_the_versions_agree(
     mlflow: Mlflow, bundle: str, tmp_path: Path
 ) -> None:
     applied(mlflow, rendered(bundle, system="Be brief.", greeting="Hi."), tmp_path)
-    assert fetched(mlflow, bundle, tmp_path)["revision"] == REVISION
+    assert fetched(mlflow, bundle, tmp_path).stated_revision == REVISION
     # Only the greeting changes at revision b: system keeps the version revision a made.
     applied(mlflow, rendered(bundle, "b" * 40, system="Be brief.", greeting="Hello."), tmp_path)
     document = fetched(mlflow, bundle, tmp_path)
-    assert document["revision"] is None
-    assert document["components"]["prompt/greeting"] == {"text": "Hello."}
+    assert document.stated_revision is None
+    assert document.components["prompt/greeting"] == {"text": "Hello."}
 
 
 def test_apply_adopts_a_prompt_made_by_hand_and_leaves_others_alone(
@@ -234,7 +235,7 @@ def test_apply_adopts_a_prompt_made_by_hand_and_leaves_others_alone(
     mlflow.create_prompt(f"{bundle}.system")  # exists, no version, no alias
     mlflow.publish(f"{bundle}.retired", "a prompt the bundle no longer has")
     applied(mlflow, rendered(bundle, system="Be brief."), tmp_path)
-    assert fetched(mlflow, bundle, tmp_path)["components"] == {
+    assert fetched(mlflow, bundle, tmp_path).components == {
         "prompt/retired": {"text": "a prompt the bundle no longer has"},  # never deleted
         "prompt/system": {"text": "Be brief."},
     }
@@ -248,7 +249,8 @@ def test_apply_writes_only_the_prompts_the_target_carries(
     run(spec, apply(bundle, desired.to_bytes()), root=tmp_path)
     assert mlflow.prompt_names(f"{bundle}.%") == [f"{bundle}.system"]
     mlflow.publish(f"{bundle}.greeting", "not carried")
-    document = parse(run(spec, fetch(bundle), root=tmp_path))
+    document = run(spec, fetch(bundle), root=tmp_path)
+    assert isinstance(document, Document)
     assert document.digests == {"prompt/system": desired.digests["prompt/system"]}
 
 
@@ -259,9 +261,7 @@ def test_apply_with_another_alias_and_template(mlflow: Mlflow, bundle: str, tmp_
     assert mlflow.aliased(f"system-for-{bundle}", "staging")["tags"]["mlflow.prompt.text"] == (
         "Be brief."
     )
-    assert parse(json.dumps(fetched(mlflow, bundle, tmp_path, **source)).encode()).digests == (
-        prompts_of(desired)
-    )
+    assert fetched(mlflow, bundle, tmp_path, **source).digests == prompts_of(desired)
     with pytest.raises(AdminError, match="INVALID_PARAMETER_VALUE"):
         mlflow.aliased(f"system-for-{bundle}", "production")  # other aliases untouched
 
@@ -345,8 +345,11 @@ def secret_spec(url: str) -> Any:
 
 def test_headers_reach_the_server(mlflow: Mlflow, bundle: str, tmp_path: Path) -> None:
     mlflow.publish(f"{bundle}.system", "x")
-    body = run(secret_spec(mlflow.url), fetch(bundle), root=tmp_path, env={"MLFLOW_TOKEN": TOKEN})
-    assert parse(body).components == {"prompt/system": {"text": "x"}}
+    document = run(
+        secret_spec(mlflow.url), fetch(bundle), root=tmp_path, env={"MLFLOW_TOKEN": TOKEN}
+    )
+    assert isinstance(document, Document)
+    assert document.components == {"prompt/system": {"text": "x"}}
     assert run(
         secret_spec(mlflow.url), lambda s: s.health(), root=tmp_path, env={"MLFLOW_TOKEN": TOKEN}
     ).ok
@@ -370,7 +373,7 @@ def test_a_slow_server_times_out(tmp_path: Path) -> None:
     with silent_port() as port:
         spec = secret_spec(f"http://127.0.0.1:{port}")
 
-        async def main() -> bytes:
+        async def main() -> Document:
             async with SourceContext(tmp_path, {"MLFLOW_TOKEN": TOKEN}) as ctx:
                 return await open_mlflow(spec.source, spec, ctx, timeout=0.3).fetch("b")
 

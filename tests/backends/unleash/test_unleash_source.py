@@ -11,7 +11,7 @@ import pytest
 from reconciler.canonical import component_digests
 from reconciler.errors import ConfigError
 from reconciler.model.bundle import Flag
-from reconciler.observation import parse
+from reconciler.observation import Document
 from reconciler.render import Rendered, flag_component
 from reconciler.sources import (
     InvalidResponse,
@@ -60,8 +60,14 @@ def rendered(bundle: str, flags: dict[str, Flag], revision: str = REVISION) -> R
     return Rendered.build(bundle, revision, components)
 
 
-def flag_digests(document: bytes) -> dict[str, str]:
-    return {k: v for k, v in parse(document).digests.items() if k.startswith("flag/")}
+def flag_digests(document: Document) -> dict[str, str]:
+    return {k: v for k, v in document.digests.items() if k.startswith("flag/")}
+
+
+def fetched(spec_: Any, bundle: str, tmp_path: Path, unleash: Unleash) -> Document:
+    document = run(spec_, fetch(bundle), root=tmp_path, env=env(unleash))
+    assert isinstance(document, Document)  # parsed by the source: the audit takes it as is
+    return document
 
 
 def wanted(render: Rendered) -> dict[str, str]:
@@ -114,11 +120,10 @@ def test_fetch_reads_hand_made_flags_in_the_render_shape(
     unleash.create(f"{bundle}.gone")
     unleash.archive(f"{bundle}.gone")
 
-    document = run(flags_target(unleash), fetch(bundle), root=tmp_path, env=env(unleash))
+    document = fetched(flags_target(unleash), bundle, tmp_path, unleash)
 
-    doc = parse(document)
-    assert doc.name == bundle
-    assert doc.components == {
+    assert document.name == bundle
+    assert document.components == {
         "flag/bare": {"enabled": False, "rollout": 100, "variants": {}},
         "flag/booking_v2": {
             "enabled": True,
@@ -178,9 +183,9 @@ def test_apply_then_fetch_gives_back_the_rendered_flags(
     spec_ = flags_target(unleash)
     run(spec_, apply(bundle, render.to_bytes()), root=tmp_path, env=env(unleash))
 
-    document = run(spec_, fetch(bundle), root=tmp_path, env=env(unleash))
+    document = fetched(spec_, bundle, tmp_path, unleash)
     assert flag_digests(document) == wanted(render)
-    assert set(parse(document).components) == {f"flag/{name}" for name in FLAGS}
+    assert set(document.components) == {f"flag/{name}" for name in FLAGS}
 
     name = f"{bundle}.three_way"
     feature = unleash.feature(name)
@@ -206,12 +211,12 @@ def test_apply_is_idempotent(unleash: Unleash, bundle: str, tmp_path: Path) -> N
     render = rendered(bundle, FLAGS)
     spec_ = flags_target(unleash)
     run(spec_, apply(bundle, render.to_bytes()), root=tmp_path, env=env(unleash))
-    first = run(spec_, fetch(bundle), root=tmp_path, env=env(unleash))
+    first = fetched(spec_, bundle, tmp_path, unleash)
     events = {name: unleash.events(f"{bundle}.{name}") for name in FLAGS}
 
     run(spec_, apply(bundle, render.to_bytes()), root=tmp_path, env=env(unleash))
 
-    assert run(spec_, fetch(bundle), root=tmp_path, env=env(unleash)) == first
+    assert fetched(spec_, bundle, tmp_path, unleash) == first
     # Unleash logs an event per write: the second apply wrote nothing.
     assert {name: unleash.events(f"{bundle}.{name}") for name in FLAGS} == events
 
@@ -229,7 +234,7 @@ def test_apply_moves_a_flag_to_the_next_revision_in_place(
     )
     run(spec_, apply(bundle, new.to_bytes()), root=tmp_path, env=env(unleash))
 
-    assert flag_digests(run(spec_, fetch(bundle), root=tmp_path, env=env(unleash))) == wanted(new)
+    assert flag_digests(fetched(spec_, bundle, tmp_path, unleash)) == wanted(new)
     [after] = unleash.env(f"{bundle}.f")["strategies"]
     assert after["id"] == before["id"]  # updated, not replaced
     assert "b" * 40 in unleash.feature(f"{bundle}.f")["description"]
@@ -251,15 +256,13 @@ def test_hand_edits_show_as_drift_and_apply_repairs_them(
     unleash.update_strategy(name, managed["id"], {k: edited[k] for k in rollout("30", name)})
     unleash.add_strategy(name, {"name": "default"})
 
-    drifted = parse(run(spec_, fetch(bundle), root=tmp_path, env=env(unleash)))
+    drifted = fetched(spec_, bundle, tmp_path, unleash)
     assert drifted.components["flag/f"]["unmanaged"] == ["constraints", "strategy default"]
     assert drifted.digests["flag/f"] != render.digests["flag/f"]
 
     run(spec_, apply(bundle, render.to_bytes()), root=tmp_path, env=env(unleash))
 
-    assert flag_digests(run(spec_, fetch(bundle), root=tmp_path, env=env(unleash))) == wanted(
-        render
-    )
+    assert flag_digests(fetched(spec_, bundle, tmp_path, unleash)) == wanted(render)
     [repaired] = unleash.env(name)["strategies"]
     assert repaired["id"] == managed["id"]
     assert repaired["constraints"] == []
@@ -282,8 +285,8 @@ def test_apply_never_touches_features_the_document_does_not_name(
 
     assert {name: state(unleash, name) for name in untouched} == untouched
     # Fetch still shows it: the target holds a flag the bundle lacks (drift, not hidden).
-    fetched = parse(run(spec_, fetch(bundle), root=tmp_path, env=env(unleash)))
-    assert set(fetched.components) == {"flag/f", "flag/legacy"}
+    document = fetched(spec_, bundle, tmp_path, unleash)
+    assert set(document.components) == {"flag/f", "flag/legacy"}
 
 
 def test_apply_writes_only_the_flags_the_target_carries(
@@ -294,8 +297,8 @@ def test_apply_writes_only_the_flags_the_target_carries(
     run(spec_, apply(bundle, render.to_bytes()), root=tmp_path, env=env(unleash))
     assert unleash.names(f"{bundle}.") == [f"{bundle}.a1"]
     unleash.create(f"{bundle}.b2")
-    fetched = parse(run(spec_, fetch(bundle), root=tmp_path, env=env(unleash)))
-    assert set(fetched.components) == {"flag/a1"}
+    document = fetched(spec_, bundle, tmp_path, unleash)
+    assert set(document.components) == {"flag/a1"}
 
 
 def test_an_archived_flag_is_missing_and_apply_brings_it_back(
@@ -311,9 +314,7 @@ def test_an_archived_flag_is_missing_and_apply_brings_it_back(
     # The archived feature blocks its name (409): apply revives it, so its history stays.
     run(spec_, apply(bundle, render.to_bytes()), root=tmp_path, env=env(unleash))
 
-    assert flag_digests(run(spec_, fetch(bundle), root=tmp_path, env=env(unleash))) == wanted(
-        render
-    )
+    assert flag_digests(fetched(spec_, bundle, tmp_path, unleash)) == wanted(render)
     history = unleash.call("GET", f"events/{bundle}.f")["events"]
     kinds = [event["type"] for event in reversed(history)]
     assert kinds[0] == "feature-created"
@@ -348,9 +349,7 @@ def test_a_flag_name_template_maps_both_ways(unleash: Unleash, bundle: str, tmp_
     render = rendered(bundle, {"f.one": Flag(enabled=True, rollout=70)})
     run(spec_, apply(bundle, render.to_bytes()), root=tmp_path, env=env(unleash))
     assert unleash.names(f"agents_{bundle}__") == [f"agents_{bundle}__f.one"]
-    assert flag_digests(run(spec_, fetch(bundle), root=tmp_path, env=env(unleash))) == wanted(
-        render
-    )
+    assert flag_digests(fetched(spec_, bundle, tmp_path, unleash)) == wanted(render)
 
 
 @pytest.mark.parametrize(
@@ -486,6 +485,6 @@ def test_fetched_documents_carry_recomputable_digests_only(
     render = rendered(bundle, {"f": Flag(enabled=True)})
     spec_ = flags_target(unleash)
     run(spec_, apply(bundle, render.to_bytes()), root=tmp_path, env=env(unleash))
-    doc = parse(run(spec_, fetch(bundle), root=tmp_path, env=env(unleash)))
+    doc = fetched(spec_, bundle, tmp_path, unleash)
     assert doc.stated_digests is None and doc.stated_revision is None
     assert doc.digests == component_digests(doc.components)
