@@ -12,6 +12,7 @@ import pytest
 
 from reconciler.gitrepo import GitFiles, GitRepo
 from reconciler.render import render
+from reconciler.revisions import SHORT
 from tests.servers.nginx import Nginx
 from tests.sources.support import closed_port, silent_port
 from tests.support.cli import Run, reconciler
@@ -242,8 +243,8 @@ def test_a_missing_git_object_names_the_file_and_the_revision(repo: ConfigRepo) 
     blob = repo.git("rev-parse", "HEAD:bundles/support-agent/prompts/system.md").strip()
     (repo.root / ".git/objects" / blob[:2] / blob[2:]).unlink()  # a damaged clone
     expected = (
-        f"bundles/support-agent/prompts/system.md: git object {blob[:12]} is missing at "
-        f"revision {sha[:12]}"
+        f"bundles/support-agent/prompts/system.md: git object {blob[:SHORT]} is missing at "
+        f"revision {sha[:SHORT]}"
     )
     for command in (["render", "support-agent"], ["audit", "--env", "production"]):
         _one_line_error(reconciler("--repo", repo.root, *command), expected)
