@@ -21,12 +21,11 @@ from .shell import duration, repo_of
 )
 @click.option(
     "--branch",
-    default="main",
-    show_default=True,
-    help="The tracked branch of the remote (origin).",
+    default=None,
+    help="The tracked branch of the remote (origin). Default: the remote's default branch.",
 )
 @click.pass_context
-def daemon(ctx: click.Context, env: str, interval: str, listen: str, branch: str) -> None:
+def daemon(ctx: click.Context, env: str, interval: str, listen: str, branch: str | None) -> None:
     """The long-running reconciler: fetch git, audit, advance the rollout, alert."""
     from ..clock import running
     from ..daemon.loop import Daemon

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -34,9 +35,12 @@ def log(event: str, **fields: Any) -> None:
 
 
 class Tracker:
-    """Where desired state comes from: a clone of the remote, or the repo as it is."""
+    """Where desired state comes from: a clone of the remote, or the repo as it is.
 
-    def __init__(self, repo_root: Path, environment: str, branch: str) -> None:
+    ``branch`` None tracks the remote's own default branch (its ``HEAD``), whatever its name.
+    """
+
+    def __init__(self, repo_root: Path, environment: str, branch: str | None) -> None:
         self.repo_root = repo_root.resolve()
         self.branch = branch
         self.remote = _git(self.repo_root, "config", "--get", "remote.origin.url", check=False)
@@ -47,6 +51,17 @@ class Tracker:
     def root(self) -> Path:
         """The repo the driver reads bundles and the inventory from."""
         return self.clone if self.remote else self.repo_root
+
+    @property
+    def ready(self) -> bool:
+        """Desired state can be read: no remote, or a clone exists (fresh or last known)."""
+        return not self.remote or (self.clone / ".git").is_dir()
+
+    @property
+    def tracking(self) -> str:
+        if not self.remote:
+            return "HEAD"
+        return f"origin/{self.branch}" if self.branch else "origin/HEAD (the remote's default)"
 
     def update(self) -> bool:
         """Fetch and check out the tip of the tracked branch; False keeps the last known one."""
@@ -61,12 +76,28 @@ class Tracker:
                 _git(self.clone.parent, "clone", "-q", "--no-checkout", remote, self.clone.name)
             else:
                 _git(self.clone, "fetch", "-q", "--prune", "origin")
-            _git(self.clone, "checkout", "-q", "--force", "--detach", f"origin/{self.branch}")
+            branch = self.branch or self._default_branch()
+            _git(self.clone, "checkout", "-q", "--force", "--detach", f"origin/{branch}")
         except ReconcilerError as exc:
             self.fetch_error = str(exc)
             return False
         self.fetch_error = None
         return True
+
+    def _default_branch(self) -> str:
+        """The remote's default branch, as the clone recorded it (asked again when missing)."""
+        ref = ("symbolic-ref", "--short", "refs/remotes/origin/HEAD")
+        head = _git(self.clone, *ref, check=False)
+        if not head.startswith("origin/"):
+            _git(self.clone, "remote", "set-head", "origin", "--auto")
+            head = _git(self.clone, *ref, check=False)
+        if not head.startswith("origin/"):
+            raise ReconcilerError("git: the remote names no default branch; pass --branch")
+        return head.removeprefix("origin/")
+
+
+#: ``https://user:token@host`` -> ``https://***@host`` in anything git says.
+_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 
 
 def _git(cwd: Path, *args: str, check: bool = True) -> str:
@@ -81,7 +112,9 @@ def _git(cwd: Path, *args: str, check: bool = True) -> str:
         start_new_session=True,
     )
     if proc.returncode != 0 and check:
-        message = (proc.stderr.strip().splitlines() or ["git failed"])[-1]
+        # Git's whole message (its first lines often say why), credentials in URLs masked.
+        lines = [_CREDENTIALS.sub(r"\1***@", line) for line in proc.stderr.strip().splitlines()]
+        message = " / ".join(lines[-6:]) or f"exit code {proc.returncode}"
         raise ReconcilerError(f"git {args[0]}: {message}")
     return proc.stdout.strip()
 
@@ -107,7 +140,7 @@ class Daemon:
         *,
         interval: float = 30.0,
         listen: str = "127.0.0.1:9464",
-        branch: str = "main",
+        branch: str | None = None,
         jitter: float = 0.1,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -158,7 +191,7 @@ class Daemon:
             "started",
             environment=self.environment,
             listen=self.server.url,
-            tracking=f"origin/{self.tracker.branch}" if self.tracker.remote else "HEAD",
+            tracking=self.tracker.tracking,
         )
         store = open_store(self.repo_root)
         try:
@@ -181,12 +214,13 @@ class Daemon:
                 return 0.0
             self._failures += 1
             self.metrics.count_step_error()
+            known = isinstance(exc, ReconcilerError)  # the tool's own: its message says it all
             log(
                 "step_failed",
                 environment=self.environment,
-                error=f"{type(exc).__name__}: {exc}",
+                error=str(exc) if known else f"{type(exc).__name__}: {exc}",
                 failures_in_a_row=self._failures,
-                traceback=traceback.format_exc(),
+                **({} if known else {"traceback": traceback.format_exc()}),
             )
             return min(self.interval, RETRY_FIRST * 2 ** (self._failures - 1))
         self._failures = 0
@@ -198,6 +232,8 @@ class Daemon:
         fetched = self.tracker.update()
         self.metrics.set_git_fetch_ok(fetched)
         if not fetched:
+            if not self.tracker.ready:  # nothing to audit yet: retried with backoff
+                raise ReconcilerError(f"no desired state yet: {self.tracker.fetch_error}")
             log(
                 "git_fetch_failed",
                 error=self.tracker.fetch_error,

@@ -6,6 +6,7 @@ so it knows nothing of audits or rollouts. GET only, 127.0.0.1 by default.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from ..errors import ReconcilerError
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +44,34 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+#: Seconds a connection may wait for each read, and live in all (a half-sent request, or one
+#: trickled a byte at a time, cannot hold a thread); connections served at once.
+READ_TIMEOUT = 5.0
+LIFETIME = 15.0
+MAX_CONNECTIONS = 32
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a hung scrape never keeps the process alive
     owner: StatusServer
+    slots: threading.BoundedSemaphore
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Refuse (close) a connection beyond :data:`MAX_CONNECTIONS` instead of queueing it."""
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 class _IPv6Server(_Server):
@@ -54,6 +82,23 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "agent-reconciler"
     sys_version = ""
+    timeout = READ_TIMEOUT  # socket timeout of every read (StreamRequestHandler)
+
+    def setup(self) -> None:
+        super().setup()
+        # However slowly a client trickles its request, the connection ends after LIFETIME.
+        self._reaper = threading.Timer(LIFETIME, self._reap)
+        self._reaper.daemon = True
+        self._reaper.start()
+
+    def _reap(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        self._reaper.cancel()
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def do_GET(self) -> None:
         owner = self.server.owner
@@ -147,8 +192,15 @@ class StatusServer:
         if self._server is not None:
             raise RuntimeError("the status server is already running")
         kind = _IPv6Server if ":" in self.host else _Server
-        server = kind((self.host, self._port), _Handler)
+        try:
+            server = kind((self.host, self._port), _Handler)
+        except OSError as exc:  # gaierror too: a host that does not resolve
+            why = exc.strerror or str(exc) or type(exc).__name__
+            raise ReconcilerError(
+                f"--listen {self.host}:{self._port}: cannot listen there: {why}"
+            ) from None
         server.owner = self
+        server.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._server = server
         self._port = int(server.server_address[1])
         self._thread = threading.Thread(
