@@ -245,17 +245,19 @@ class Auditor:
                 error=str(body) or "unreachable",
                 permanent=isinstance(body, PermanentError),
             )
+        doc: Document | InvalidDocument
         if isinstance(body, Document):  # a backend that reads components parsed them already
-            doc: Document | InvalidDocument | None = body
+            doc = body
         else:
             key = hashlib.sha256(body).digest()
-            doc = parsed.get(key)
-            if doc is None:
+            cached = parsed.get(key)
+            if cached is None:
                 try:
-                    doc = parse(body)
+                    cached = parse(body)
                 except InvalidDocument as exc:
-                    doc = exc
-                parsed[key] = doc
+                    cached = exc
+                parsed[key] = cached
+            doc = cached
         if isinstance(doc, InvalidDocument):
             return BundleResult(bundle, Status.INVALID, error=str(doc))
         if doc.name != bundle:
