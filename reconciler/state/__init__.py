@@ -1,27 +1,105 @@
 """Persisted state shared by the CLI and the daemon: rollouts, conditions, applies, alerts,
-quarantines and an append-only event log. SQLite by default (:mod:`.sqlite`)."""
+quarantines, first sightings, evals, an append-only event log, and a lease per environment.
+
+``--state URL`` (or ``RECONCILER_STATE_URL``) picks the backend: ``sqlite:///path`` (the
+embedded default, ``.reconciler/state.db`` in the repo) or ``postgresql://...`` (shared by
+several daemons). No layer above this one imports rollout, audit or git.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..model.rollout import Quarantine
-from .interface import StateStore
+from .interface import (
+    Deposed,
+    EvalRecord,
+    Lease,
+    LeaseHeld,
+    LeaseInfo,
+    StateStore,
+    StateUnavailable,
+)
+
+#: The environment variable that names the store when ``--state`` does not.
+STATE_URL_VARIABLE = "RECONCILER_STATE_URL"
 
 
-def open_existing(repo_root: Path) -> StateStore | None:
-    """The store, only when one exists already: read-only commands never create state."""
-    if not (repo_root / ".reconciler" / "state.db").exists():
-        return None
-    return open_store(repo_root)
+def default_path(repo_root: Path) -> Path:
+    """``.reconciler/state.db`` in the repo."""
+    return repo_root / ".reconciler" / "state.db"
 
 
-def open_store(repo_root: Path) -> StateStore:
-    """The default store: ``.reconciler/state.db`` in the repo."""
+def state_url(repo_root: Path, url: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The store's URL: ``url``, else ``$RECONCILER_STATE_URL``, else the embedded default.
+
+    ``${VAR}`` references in it are expanded from the environment (a password never needs to
+    be written in a command line or a file).
+    """
+    environ = os.environ if env is None else env
+    chosen = url or environ.get(STATE_URL_VARIABLE) or ""
+    if not chosen:
+        return f"sqlite:///{default_path(repo_root)}"
+    from ..sources.env import expand  # light: no source backend is imported
+
+    return expand(chosen, environ, "--state")
+
+
+def open_store(repo_root: Path, url: str | None = None) -> StateStore:
+    """The store ``url`` names (see :func:`state_url`), created when it does not exist yet."""
+    resolved = state_url(repo_root, url)
+    if resolved.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+
+        return PostgresStore(resolved)
+    if not resolved.startswith("sqlite:///"):
+        raise ConfigError(
+            "--state: expected sqlite:///PATH or postgresql://..., "
+            f"got {resolved.split(':', 1)[0]!r}"
+        )
     from ..statedir import state_dir
     from .sqlite import SqliteStore
 
-    return SqliteStore(state_dir(repo_root) / "state.db")
+    path = Path(resolved.removeprefix("sqlite:///"))
+    if not path.is_absolute():
+        path = repo_root / path
+    if path == default_path(repo_root):
+        state_dir(repo_root)  # .reconciler/ with its own .gitignore
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteStore(path)
 
 
-__all__ = ["Quarantine", "StateStore", "open_existing", "open_store"]
+def open_existing(repo_root: Path, url: str | None = None) -> StateStore | None:
+    """The store, only when one exists already: read-only commands never create state.
+
+    A PostgreSQL store always "exists" (the database is the operator's); an SQLite file is
+    looked for without being created.
+    """
+    resolved = state_url(repo_root, url)
+    if resolved.startswith("sqlite:///"):
+        path = Path(resolved.removeprefix("sqlite:///"))
+        if not path.is_absolute():
+            path = repo_root / path
+        if not path.exists():
+            return None
+    return open_store(repo_root, url)
+
+
+__all__ = [
+    "STATE_URL_VARIABLE",
+    "Deposed",
+    "EvalRecord",
+    "Lease",
+    "LeaseHeld",
+    "LeaseInfo",
+    "Quarantine",
+    "StateStore",
+    "StateUnavailable",
+    "default_path",
+    "open_existing",
+    "open_store",
+    "state_url",
+]

@@ -1,0 +1,162 @@
+"""The shared store: PostgreSQL (psycopg 3), for several daemons with one leader per environment.
+
+The queries are :mod:`.sql`'s; this module connects (reconnecting after PostgreSQL restarts),
+keeps the schema versioned in ``reconciler_schema`` (migrated forward on start, under an
+advisory lock so daemons starting together migrate once), and keeps the password out of every
+message: it comes from ``${VAR}`` in the URL or libpq's own variables (``PGPASSWORD``,
+``~/.pgpass``), never from what is printed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from .interface import StateUnavailable
+from .sql import SqlStore
+
+#: Each entry moves the schema one version forward.
+MIGRATIONS: tuple[str, ...] = (
+    """
+CREATE TABLE rollouts (
+    environment TEXT NOT NULL, bundle TEXT NOT NULL, state TEXT NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (environment, bundle));
+CREATE TABLE target_status (
+    environment TEXT NOT NULL, bundle TEXT NOT NULL, target TEXT NOT NULL,
+    status TEXT NOT NULL, revision TEXT, since DOUBLE PRECISION NOT NULL,
+    seen_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (environment, bundle, target));
+CREATE TABLE skew_episodes (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, environment TEXT NOT NULL,
+    bundle TEXT NOT NULL, target TEXT NOT NULL, status TEXT NOT NULL, revision TEXT,
+    first_seen DOUBLE PRECISION NOT NULL, resolved_at DOUBLE PRECISION);
+CREATE INDEX skew_open ON skew_episodes (environment, bundle, target) WHERE resolved_at IS NULL;
+CREATE TABLE applies (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, environment TEXT NOT NULL,
+    bundle TEXT NOT NULL, target TEXT NOT NULL, revision TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL, outcome TEXT NOT NULL, error TEXT);
+CREATE TABLE alerts (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, environment TEXT NOT NULL,
+    bundle TEXT NOT NULL, condition TEXT NOT NULL, state TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE quarantines (
+    environment TEXT NOT NULL, bundle TEXT NOT NULL, digest TEXT NOT NULL,
+    revision TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, by TEXT NOT NULL,
+    lifted_at DOUBLE PRECISION, lifted_by TEXT, to_revision TEXT);
+CREATE TABLE events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, environment TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX events_env ON events (environment, id);
+CREATE TABLE revisions_seen (
+    environment TEXT NOT NULL, revision TEXT NOT NULL, first_seen DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (environment, revision));
+CREATE TABLE leases (
+    environment TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL, acquired_at DOUBLE PRECISION NOT NULL,
+    previous_holder TEXT, previous_token BIGINT, previous_expires_at DOUBLE PRECISION,
+    previous_done INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE evals (
+    environment TEXT NOT NULL, digest TEXT NOT NULL, result TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL, by TEXT NOT NULL, report TEXT);
+""",
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+#: Any number: the advisory lock every daemon takes to migrate the schema.
+_MIGRATION_LOCK = 4_702_117
+#: Seconds to wait for PostgreSQL to answer a connection attempt.
+CONNECT_TIMEOUT = 5
+
+
+def shown(url: str) -> str:
+    """``url`` without a password, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+class _Postgres:
+    """The PostgreSQL side of :class:`~reconciler.state.sql.Dialect`; reconnects when needed."""
+
+    now = "extract(epoch from clock_timestamp())::double precision"
+    lock = " FOR UPDATE"
+    share = " FOR SHARE"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.url = url
+        self.errors = (psycopg.Error,)
+        self.conn: Any = None
+        self._connect()
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            if self.conn is not None:
+                self.conn.close()
+            self.conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT,
+                application_name="agent-reconciler",
+            )
+        return self.conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._connect().transaction():
+            yield
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._connect().execute(sql.replace("?", "%s"), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self._connect().cursor() as cursor:
+                cursor.executemany(sql.replace("?", "%s"), [tuple(r) for r in rows])
+
+    def describe(self, error: BaseException) -> str:
+        text = str(error).strip().splitlines()
+        return shown(text[0]) if text else type(error).__name__
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+class PostgresStore(SqlStore):
+    """The state store in a PostgreSQL database, shared by every daemon of a fleet."""
+
+    def __init__(self, url: str) -> None:
+        where = shown(url)
+        try:
+            dialect = _Postgres(url)
+        except Exception as exc:  # psycopg's errors, and a URL it cannot parse
+            text = str(exc).strip().splitlines()
+            why = shown(text[0]) if text else type(exc).__name__
+            raise StateUnavailable(f"{where}: cannot connect to the state store ({why})") from None
+        super().__init__(dialect, where)
+        try:
+            self._migrate()
+        except dialect.errors as exc:
+            raise self._failed(exc) from None
+
+    def _migrate(self) -> None:
+        sql = self.sql
+        with sql.transaction():
+            sql.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+            sql.execute("CREATE TABLE IF NOT EXISTS reconciler_schema (version INTEGER NOT NULL)")
+            row = sql.execute("SELECT max(version) FROM reconciler_schema").fetchone()
+            version = row[0] or 0
+            if version > SCHEMA_VERSION:
+                raise StateUnavailable(
+                    f"{self.where}: state schema {version} is newer than this reconciler "
+                    f"({SCHEMA_VERSION}); upgrade agent-reconciler"
+                )
+            for script in MIGRATIONS[version:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        sql.execute(statement)
+            if version < SCHEMA_VERSION:
+                sql.execute("DELETE FROM reconciler_schema")
+                sql.execute("INSERT INTO reconciler_schema VALUES (?)", (SCHEMA_VERSION,))
