@@ -20,6 +20,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
+def inside_repo(value: str) -> str:
+    """``value`` when it is a path relative to the repo root that stays inside it.
+
+    Lexical, so validate and audit agree before any I/O; whoever reads the file checks
+    symbolic links when it reads.
+    """
+    norm = posixpath.normpath(value)
+    if value.startswith("/") or "\\" in value:
+        raise ValueError(f"path {value!r} must be relative to the repo root")
+    if norm == ".." or norm.startswith("../"):
+        raise ValueError(f"path {value!r} escapes the repo root")
+    return value
+
+
 class FileSourceSpec(_Strict):
     """A rendered bundle in a file, relative to the repo root (``{bundle}`` allowed)."""
 
@@ -29,14 +43,9 @@ class FileSourceSpec(_Strict):
     @field_validator("path")
     @classmethod
     def _inside(cls, value: str) -> str:
-        # Lexical, so validate and audit agree before any I/O; symbolic links are checked
-        # by the source on every read. ``{bundle}`` is a plain name and cannot escape.
-        norm = posixpath.normpath(value)
-        if value.startswith("/") or "\\" in value:
-            raise ValueError(f"path {value!r} must be relative to the repo root")
-        if norm == ".." or norm.startswith("../"):
-            raise ValueError(f"path {value!r} escapes the repo root")
-        return value
+        # ``{bundle}`` is a plain name and cannot escape; symbolic links are checked by the
+        # source on every read.
+        return inside_repo(value)
 
 
 class HttpSourceSpec(_Strict):
@@ -232,6 +241,41 @@ class AlertSpec(_Strict):
     url: str
 
 
+#: The allowed-signers file ``--verify-signatures`` uses when the inventory has no ``verify:``.
+DEFAULT_ALLOWED_SIGNERS = ".reconciler-signers"
+
+
+class VerifySpec(_Strict):
+    """Opt-in verification of what gets converged (design §10; Flux's ``verify``).
+
+    Only revisions whose commit signature git verifies against these files are applied; the
+    checking itself is :mod:`reconciler.trust`. Both paths are relative to the repo root and
+    stay inside it. At least one is named; a commit signed in a way no named file covers
+    (an SSH signature with only a keyring, say) is not verified.
+    """
+
+    #: An SSH allowed-signers file (git's ``gpg.ssh.allowedSignersFile`` format).
+    allowed_signers: str | None = None
+    #: OpenPGP public keys (``gpg --export``, armored or binary); every key in it is trusted.
+    openpgp_keyring: str | None = None
+
+    @field_validator("allowed_signers", "openpgp_keyring")
+    @classmethod
+    def _inside(cls, value: str | None) -> str | None:
+        return None if value is None else inside_repo(value)
+
+    @model_validator(mode="after")
+    def _some(self) -> VerifySpec:
+        if self.allowed_signers is None and self.openpgp_keyring is None:
+            raise ValueError("needs allowed_signers (SSH) or openpgp_keyring (OpenPGP), or both")
+        return self
+
+    @classmethod
+    def default(cls) -> VerifySpec:
+        """What ``--verify-signatures`` means when the inventory has no ``verify:``."""
+        return cls(allowed_signers=DEFAULT_ALLOWED_SIGNERS)
+
+
 class Inventory(_Strict):
     """The whole of targets/<environment>.yaml."""
 
@@ -241,6 +285,8 @@ class Inventory(_Strict):
     ignore: list[IgnoreRule] = Field(default_factory=list)
     rollout: RolloutPolicy = Field(default_factory=RolloutPolicy)
     alerts: list[AlertSpec] = Field(default_factory=list)
+    #: Apply only signed revisions (None: no verification unless ``--verify-signatures``).
+    verify: VerifySpec | None = None
 
     @field_validator("environment")
     @classmethod
