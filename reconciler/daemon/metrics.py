@@ -140,6 +140,20 @@ class Metrics:
             registry=r,
         )
         self.step_errors.labels(environment)  # exported at 0 from the start: increase() sees 1
+        self.leader = Gauge(
+            "reconciler_leader",
+            "1 while this daemon holds the environment's lease (it writes), 0 while it follows.",
+            env,
+            registry=r,
+        )
+        self.leader.labels(environment).set(0)
+        self.lease_transitions = Counter(
+            "reconciler_lease_transitions",
+            "Times this daemon became or stopped being the environment's leader.",
+            env,
+            registry=r,
+        )
+        self.lease_transitions.labels(environment)
         self.rollout_deadline = Gauge(
             "reconciler_rollout_deadline_timestamp_seconds",
             "Unix time at which the bundle's active rollout stalls unless it progresses first.",
@@ -233,6 +247,12 @@ class Metrics:
     def count_step_error(self) -> None:
         """One step failed with an unexpected error."""
         self.step_errors.labels(self.environment).inc()
+
+    def lease_changed(self, leading: bool) -> None:
+        """This daemon became the leader (``leading``) or stopped being it."""
+        with self._lock:
+            self.leader.labels(self.environment).set(float(leading))
+            self.lease_transitions.labels(self.environment).inc()
 
     def set_interval(self, seconds: float) -> None:
         self.interval.labels(self.environment).set(seconds)

@@ -17,7 +17,7 @@ from ..model.inventory import Inventory
 from ..render import overlay_path, render
 from ..sources.interface import Source, SourceError
 from ..sources.registry import SourceContext, SourceOpener, open_source
-from ..state.interface import StateStore
+from ..state.interface import Deposed, StateStore
 
 #: target -> why its write failed (absent: written).
 Failed = dict[str, SourceError]
@@ -78,7 +78,9 @@ class Actor:
         environ: Mapping[str, str],
         clock: Callable[[], float],
         opener: SourceOpener = open_source,
+        fence: Callable[[], None] = lambda: None,
     ) -> None:
+        self.fence = fence  #: raises Deposed once this writer lost its lease
         self.environment = environment
         self.store = store
         self.documents = documents
@@ -90,28 +92,56 @@ class Actor:
     def write(
         self, inventory: Inventory, bundle: str, revision: str, targets: Sequence[str]
     ) -> Failed:
-        """Write ``revision``'s render of ``bundle`` to ``targets`` concurrently."""
+        """Write ``revision``'s render of ``bundle`` to ``targets`` concurrently.
+
+        Each write first checks the fence (:class:`~reconciler.rollout.writer.Writer`): once
+        this writer is pre-empted, no further target is written, what was written is recorded,
+        and :class:`~reconciler.state.interface.Deposed` is raised.
+        """
         if not targets:
             return {}
         specs = {t.name: t for t in inventory.targets}
         docs = self.documents.for_targets(bundle, revision, targets)
+        stopped: list[Deposed] = []
 
         async def run() -> list[SourceError | None]:
             async with SourceContext(self.files_root, self.environ) as ctx:
-                return await bounded(
-                    list(targets), lambda t: self.opener(specs[t], ctx).apply(bundle, docs[t])
-                )
+
+                async def one(target: str) -> None:
+                    try:
+                        self.fence()
+                    except Deposed as exc:
+                        stopped.append(exc)
+                        raise _NotWritten("not written: pre-empted") from None
+                    await self.opener(specs[target], ctx).apply(bundle, docs[target])
+
+                return await bounded(list(targets), one)
 
         with gc_paused():
-            outcomes = asyncio.run(run())
-        failed = {t: o for t, o in zip(targets, outcomes, strict=True) if o is not None}
+            outcomes = dict(zip(targets, asyncio.run(run()), strict=True))
+        written = [t for t in targets if not isinstance(outcomes[t], _NotWritten)]
+        failed = {t: o for t in written if (o := outcomes[t]) is not None}
+        if stopped:
+            self.record(bundle, revision, written, failed, fenced=False)
+            raise stopped[0]
         self.record(bundle, revision, targets, failed)
         return failed
 
     def record(
-        self, bundle: str, revision: str, targets: Sequence[str], failed: Mapping[str, SourceError]
+        self,
+        bundle: str,
+        revision: str,
+        targets: Sequence[str],
+        failed: Mapping[str, SourceError],
+        *,
+        fenced: bool = True,
     ) -> None:
-        """Record one batch of apply attempts in one transaction."""
+        """Record one batch of apply attempts in one transaction (a pre-empted writer records
+        what it did write with the fence lifted: a fact, not a decision)."""
+        if not targets:
+            return
+        if not fenced:
+            self.store.fence(None)
         self.store.record_applies(
             self.environment,
             bundle,
@@ -136,6 +166,10 @@ class Actor:
         return failed
 
 
+class _NotWritten(SourceError):
+    """A write skipped because the writer was pre-empted first."""
+
+
 class WriteThenFetch:
     """A :class:`~reconciler.fetch.Fetcher` for rollback: each worker writes its target and
     re-fetches it at once (one pooled connection, one pass over the fleet).
@@ -143,8 +177,11 @@ class WriteThenFetch:
     A failed write lands in ``failed``; the fetch still says what the target really holds.
     """
 
-    def __init__(self, documents: Mapping[Job, bytes]) -> None:
+    def __init__(
+        self, documents: Mapping[Job, bytes], *, fence: Callable[[], None] = lambda: None
+    ) -> None:
         self.documents = documents
+        self.fence = fence  #: raises Deposed once the writer lost its lease: then no write
         self.failed: dict[Job, SourceError] = {}
 
     async def __call__(
@@ -159,6 +196,7 @@ class WriteThenFetch:
             source = sources[job[0]]
             document = self.documents.get(job)
             if document is not None:
+                self.fence()
                 try:
                     await source.apply(job[1], document)
                 except SourceError as exc:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..classify import Status
 from ..errors import ReconcilerError
 from ..model.rollout import Action, Apply, Notify, Phase, Quarantine, Rollout
 from ..results import Audit
-from . import engine
+from . import engine, notes
 from .act import WriteThenFetch
 from .driver import Driver, Step
+from .writer import COMMAND_TTL, Writer, holder_name
 
 
 def converge(
@@ -24,20 +26,35 @@ def converge(
     poll: float = 0.5,
     on_step: Callable[[Step], None] | None = None,
 ) -> tuple[int, Step]:
-    """Step until complete (0), or blocked or out of time (2)."""
-    started = driver.clock()
-    while True:
-        step = driver.step()
-        if on_step is not None:
-            on_step(step)
-        if step.complete:
-            return 0, step
-        if step.blocked:
-            return 2, step
-        left = None if timeout is None else started + timeout - driver.clock()
-        if left is not None and left <= 0:
-            return 2, step
-        sleep(poll if left is None else min(poll, left))
+    """Step until complete (0), or blocked or out of time (2), holding the environment's lease.
+
+    Another live writer: :class:`~reconciler.state.interface.LeaseHeld` before anything is
+    written. Pre-empted on the way (a rollback): :class:`~reconciler.state.interface.Deposed`,
+    after which nothing more is written.
+    """
+    writer = _writer(driver, "converge")
+    writer.take()
+    try:
+        started = driver.clock()
+        while True:
+            step = driver.step()
+            if on_step is not None:
+                on_step(step)
+            if step.complete:
+                return 0, step
+            if step.blocked:
+                return 2, step
+            left = None if timeout is None else started + timeout - driver.clock()
+            if left is not None and left <= 0:
+                return 2, step
+            sleep(poll if left is None else min(poll, left))
+    finally:
+        writer.give_up()
+
+
+def _writer(driver: Driver, role: str) -> Writer:
+    driver.writer = Writer(driver.store, driver.environment, holder_name(role, driver.user))
+    return driver.writer
 
 
 def dry_run(driver: Driver) -> dict[str, list[str] | None]:
@@ -73,7 +90,11 @@ def rollback(driver: Driver, to: str) -> RolledBack:
     """Put ``to`` on every target at once, verify by re-fetching, quarantine the desired digest.
 
     Each target is written and re-fetched by the same worker in one pass: the verifying audit
-    is the rollback itself, not a second trip over the fleet.
+    is the rollback itself, not a second trip over the fleet. A rollback pre-empts whoever
+    writes the environment (a converge, the daemon): it takes the lease with a higher token,
+    so that writer writes nothing more. A write of theirs already in flight must not land after
+    the rollback verified: it waits until the pre-empted writer released (bounded by that
+    lease's TTL), then verifies again and writes again any target that changed since.
     """
     from ..gitrepo import GitRepo
 
@@ -85,6 +106,17 @@ def rollback(driver: Driver, to: str) -> RolledBack:
         repo.close()
     if target_sha == desired:
         raise ReconcilerError(f"--to {to} is the desired revision: nothing to roll back")
+    writer = _writer(driver, "rollback")
+    writer.take(preempt=True)
+    try:
+        return _roll_back(driver, writer, to, desired, target_sha)
+    finally:
+        writer.give_up()
+
+
+def _roll_back(
+    driver: Driver, writer: Writer, to: str, desired: str, target_sha: str
+) -> RolledBack:
     started = time.perf_counter()
     now = driver.clock()
     inventory = driver.observer.auditor().inventory()
@@ -94,20 +126,31 @@ def rollback(driver: Driver, to: str) -> RolledBack:
         for bundle in inventory.bundles
         for target, document in driver.documents.for_targets(bundle, target_sha, names).items()
     }
-    writer = WriteThenFetch(documents)
-    auditor = driver.observer.auditor(revision=target_sha)
-    auditor.fetcher = writer
-    after = auditor.observe(driver.moment()).judged(None, now)
+    first = WriteThenFetch(documents, fence=writer.check)
+    after = _verified(driver, target_sha, first, now)
+    failed = dict(first.failed)
+    info = driver.store.lease(driver.environment)
+    if info is not None and not info.previous_done:
+        # Someone was writing: once they stopped, look again, and put back what they changed.
+        writer.wait_for_previous(timeout=COMMAND_TTL)
+        after = _verified(driver, target_sha, WriteThenFetch({}), now)
+        again = {job: doc for job, doc in documents.items() if _changed(after, job)}
+        if again:
+            second = WriteThenFetch(again, fence=writer.check)
+            after = _verified(driver, target_sha, second, now)
+            failed = {job: e for job, e in failed.items() if job not in again} | second.failed
     elapsed = time.perf_counter() - started
     for bundle in inventory.bundles:
-        failed = {t: e for (t, b), e in writer.failed.items() if b == bundle}
-        driver.actor.record(bundle, target_sha, names, failed)
-    unwritten = {t: f"apply failed: {e}" for (t, _), e in writer.failed.items()}
+        driver.actor.record(
+            bundle, target_sha, names, {t: e for (t, b), e in failed.items() if b == bundle}
+        )
+    unwritten = {t: f"apply failed: {e}" for (t, _), e in failed.items()}
     alert_errors: list[str] = []  # an alert that fails is said, but the rollback is done
     for bundle in inventory.bundles:
         bad = driver.documents.digest(bundle, desired)
         held = Quarantine(driver.environment, bundle, bad, desired, now, driver.user, target_sha)
         driver.store.quarantine(held)
+        notes.record(driver.repos, held)
         rollout = driver.store.load_rollout(driver.environment, bundle)
         if rollout is not None and rollout.phase is not Phase.ABORTED:
             ended, notices = engine.rolled_back(rollout, driver.user, to, now)
@@ -117,6 +160,23 @@ def rollback(driver: Driver, to: str) -> RolledBack:
     # anyway (another writer put it there) does not undo that.
     verified = all(t.status is Status.IN_SYNC for t in after.targets)
     return RolledBack(0 if verified else 2, after, elapsed, unwritten, alert_errors)
+
+
+def _verified(driver: Driver, revision: str, fetcher: WriteThenFetch, now: float) -> Audit:
+    """One pass over the fleet: write what ``fetcher`` holds, re-fetch every target, judge."""
+    auditor = driver.observer.auditor(revision=revision)
+    auditor.fetcher = fetcher
+    return auditor.observe(driver.moment()).judged(None, now)
+
+
+def _changed(after: Audit, job: tuple[str, str]) -> bool:
+    """Whether that target's bundle no longer holds the rollback's content."""
+    target, bundle = job
+    for result in after.targets:
+        if result.name == target:
+            found = [b for b in result.bundles if b.bundle == bundle]
+            return any(b.status is not Status.IN_SYNC for b in found)
+    return True
 
 
 def abort(
@@ -148,7 +208,21 @@ def _end(
 
 
 def steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
-    """``rollout pause|resume|abort``: one line per bundle saying what happened (and errors)."""
+    """``rollout pause|resume|abort``: one line per bundle saying what happened (and errors).
+
+    A person steering takes the environment's lease for the moment of the write (pre-empting a
+    running converge or the daemon's step, which then write nothing more this step): a pause is
+    never overwritten by a step that read the rollout just before it.
+    """
+    writer = _writer(driver, f"rollout {verb}")
+    writer.take(preempt=True)
+    try:
+        return _steer(driver, verb, reason)
+    finally:
+        writer.give_up()
+
+
+def _steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
     now = driver.clock()
     env = driver.environment
     inventory = driver.observer.auditor().inventory()
@@ -156,6 +230,7 @@ def steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
     for bundle in inventory.bundles:
         current = driver.store.load_rollout(env, bundle)
         if verb == "resume" and driver.store.lift_quarantine(env, bundle, driver.user, now):
+            notes.lift(driver.repos, env, bundle)
             lines.append(f"{bundle}: quarantine lifted by {driver.user}")
         if current is None:
             lines.append(f"{bundle}: no rollout to {verb}")
@@ -172,3 +247,47 @@ def steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
         driver.store.save_rollout(changed, now, [event])
         lines.append(f"{bundle}: {changed.phase}")
     return lines
+
+
+def reset_state(repo_root: Path, url: str | None, *, yes: bool) -> tuple[int, list[str]]:
+    """``reconciler state reset``: set a damaged or unwanted SQLite store aside and start over.
+
+    Says what is lost first; without ``yes`` it changes nothing. Quarantines come back from the
+    git notes every rollback wrote (see :mod:`.notes`), so the bad content stays held.
+    """
+    from ..state import open_store, state_url
+
+    resolved = state_url(repo_root, url)
+    if not resolved.startswith("sqlite:///"):
+        return 1, [
+            "error: only an SQLite store is reset here; reset a shared PostgreSQL store with "
+            "your database's own tools (it serves other daemons)"
+        ]
+    path = Path(resolved.removeprefix("sqlite:///"))
+    path = path if path.is_absolute() else repo_root / path
+    noted = notes.read([repo_root])
+    lost = (
+        f"resetting {path} forgets every rollout and its conditions, the alert history, the "
+        "skew episodes, the first sightings of revisions (skew clocks restart from git time), "
+        "eval records, and the leases"
+    )
+    kept = f"{len(noted)} quarantine(s) noted in git (refs/notes/agent-reconciler) come back"
+    if not yes:
+        return 1, [lost, kept, "nothing was changed: run again with --yes to reset"]
+    lines = [lost, kept]
+    if path.exists():
+        aside = path.with_name(f"{path.name}.broken-{int(time.time())}")
+        path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                side.rename(aside.with_name(aside.name + suffix))
+        lines.append(f"the old store is kept at {aside}")
+    store = open_store(repo_root, url)
+    try:
+        for q in noted:
+            store.quarantine(q)
+    finally:
+        store.close()
+    lines.append(f"a new, empty store is at {path}; {len(noted)} quarantine(s) restored")
+    return 0, lines

@@ -23,10 +23,11 @@ from ..results import Audit, Survey
 from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
 from ..verdict import Recorded
-from . import engine, events
+from . import engine, events, notes
 from .act import Actor, Documents
 from .notify import Notifier
 from .observe import Observer, Sighting
+from .writer import Writer
 
 Clock = Callable[[], float]
 
@@ -97,6 +98,7 @@ class Driver:
         files_root: Path | None = None,
         scope: str | None = None,
         opener: SourceOpener = open_source,
+        writer: Writer | None = None,
     ) -> None:
         self.repo_root = repo_root.resolve()
         self.files_root = (files_root or repo_root).resolve()
@@ -107,6 +109,9 @@ class Driver:
         self.clock = clock
         self.user = user or self.environ.get("USER") or _login()
         self.scope = scope
+        #: The environment's lease, when this driver writes (None: stepping is unguarded).
+        self.writer = writer
+        fence = self.fence
         self.observer = Observer(
             self.repo_root,
             environment,
@@ -124,9 +129,28 @@ class Driver:
             environ=self.environ,
             clock=clock,
             opener=opener,
+            fence=fence,
         )
-        self.notifier = Notifier(environment, store, self.environ, scope=scope or "")
+        self.notifier = Notifier(environment, store, self.environ, scope=scope or "", fence=fence)
+        if store.created:  # a lost store must not forget what was rolled back from
+            self._restore_quarantines()
         self._scoped: dict[str, Rollout] = {}  #: the scoped run's own rollouts, by bundle
+
+    @property
+    def repos(self) -> list[Path]:
+        """The repositories quarantines are noted in (``git notes``)."""
+        return [self.repo_root, self.files_root]
+
+    def _restore_quarantines(self) -> None:
+        known = {(q.bundle, q.digest) for q in self.store.quarantines(self.environment)}
+        for q in notes.read(self.repos):
+            if q.environment == self.environment and (q.bundle, q.digest) not in known:
+                self.store.quarantine(q)
+
+    def fence(self) -> None:
+        """Before any write: still this environment's writer? (Deposed when not.)"""
+        if self.writer is not None:
+            self.writer.check()
 
     # -- observing -------------------------------------------------------------------------
 
@@ -163,7 +187,12 @@ class Driver:
     # -- stepping --------------------------------------------------------------------------
 
     def step(self) -> Step:
-        """Observe every target, advance each bundle's rollout, act, persist, judge."""
+        """Observe every target, advance each bundle's rollout, act, persist, judge.
+
+        With a writer, the lease is renewed first, and every write of the step is fenced by it.
+        """
+        if self.writer is not None:
+            self.writer.keep()
         sighting = self.sight()
         survey = sighting.survey
         steps = {b: self._step_bundle(sighting, b) for b in survey.inventory.bundles}
@@ -288,17 +317,17 @@ class Driver:
             )
         if not failed:
             back = {revision for _, revision in action.targets}
-            self.store.quarantine(
-                Quarantine(
-                    self.environment,
-                    step.bundle,
-                    survey.desired[step.bundle].digest,
-                    rollout.to_revision,
-                    now,
-                    "reconciler (on_stall: rollback)",
-                    back.pop() if len(back) == 1 else None,
-                )
+            held = Quarantine(
+                self.environment,
+                step.bundle,
+                survey.desired[step.bundle].digest,
+                rollout.to_revision,
+                now,
+                "reconciler (on_stall: rollback)",
+                back.pop() if len(back) == 1 else None,
             )
+            self.store.quarantine(held)
+            notes.record(self.repos, held)
 
 
 def _statuses(survey: Survey, bundle: str) -> dict[str, tuple[str, str | None]]:

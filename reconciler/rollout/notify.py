@@ -6,7 +6,7 @@ it, once: drift alerts follow target status transitions, a quarantine is told on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..model.inventory import Inventory
 from ..model.rollout import Notify, Quarantine
@@ -18,8 +18,15 @@ class Notifier:
     """Sends and records alerts; every send returns the webhooks that did not take it."""
 
     def __init__(
-        self, environment: str, store: StateStore, environ: Mapping[str, str], *, scope: str = ""
+        self,
+        environment: str,
+        store: StateStore,
+        environ: Mapping[str, str],
+        *,
+        scope: str = "",
+        fence: Callable[[], None] = lambda: None,
     ) -> None:
+        self.fence = fence  #: a pre-empted writer alerts nobody: raises Deposed first
         self.environment = environment
         self.store = store
         self.environ = environ
@@ -42,6 +49,7 @@ class Notifier:
             level=action.level,
             scope=self.scope or None,
         )
+        self.fence()
         errors = deliver(alert, inventory.alerts, self.environ) if inventory.alerts else []
         self.store.record_alert(
             self.environment, bundle, action.condition, action.state, now, alert.payload()

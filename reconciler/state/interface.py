@@ -34,15 +34,15 @@ class LeaseHeld(ReconcilerError):
 class Deposed(ReconcilerError):
     """This writer's lease was taken over (pre-empted or expired): it must write nothing more."""
 
-    def __init__(self, environment: str, token: int, now_holder: str | None) -> None:
+    def __init__(
+        self, environment: str, token: int, now_holder: str | None, why: str = ""
+    ) -> None:
         self.environment = environment
         self.token = token
         self.now_holder = now_holder
         by = f" by {now_holder}" if now_holder else ""
-        super().__init__(
-            f"environment {environment}: pre-empted{by} (our lease token {token} is no longer "
-            "valid); nothing more was written"
-        )
+        because = why or f"pre-empted{by} (our lease token {token} is no longer valid)"
+        super().__init__(f"environment {environment}: {because}; nothing more was written")
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ class StateStore(Protocol):
 
     #: Where the store lives, for messages (a file path, or a URL without its password).
     where: str
+    #: The store did not exist before this process opened it.
+    created: bool
 
     # -- rollouts, statuses, applies, alerts, events -----------------------------------------
 

@@ -148,6 +148,7 @@ class PostgresStore(SqlStore):
             sql.execute("CREATE TABLE IF NOT EXISTS reconciler_schema (version INTEGER NOT NULL)")
             row = sql.execute("SELECT max(version) FROM reconciler_schema").fetchone()
             version = row[0] or 0
+            self.created = version == 0  #: a new store: quarantines noted in git come back
             if version > SCHEMA_VERSION:
                 raise StateUnavailable(
                     f"{self.where}: state schema {version} is newer than this reconciler "

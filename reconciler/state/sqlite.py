@@ -118,6 +118,7 @@ class SqliteStore(SqlStore):
                 _check_file(path)
             db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
             super().__init__(_Sqlite(db), where)
+            self.created = not existed  #: a new store: quarantines noted in git come back
             if existed:
                 ok = db.execute("PRAGMA quick_check").fetchone()[0]
                 if ok != "ok":
