@@ -150,6 +150,7 @@ def last_verified(
     *,
     openpgp_keyring: Path | None = None,
     limit: int = WALK_LIMIT,
+    trust_root: Path | None = None,
 ) -> tuple[str | None, list[tuple[str, str]]]:
     """The newest verified commit on the first-parent history of ``desired_sha``, and the
     newer ones that are not.
@@ -166,7 +167,10 @@ def last_verified(
     if limit < 1:
         raise ValueError("limit must be at least 1")
     unverified: list[tuple[str, str]] = []
-    with _Checker(repo_root, allowed_signers, openpgp_keyring) as checker:
+    # ``trust_root``: where the trust files live, when that is not the repository judged (the
+    # daemon judges its own clone by the operator's checkout: an unsigned commit at the tip
+    # must never be able to change who is trusted).
+    with _Checker(repo_root, allowed_signers, openpgp_keyring, trust_root) as checker:
         for sha in checker.first_parents(desired_sha, limit):
             verdict = checker.verdict(sha)
             if verdict.verified:
@@ -196,13 +200,18 @@ class _Checker:
     """One private folder (HOME, GNUPGHOME, copies of the trust files) for a run of checks."""
 
     def __init__(
-        self, repo_root: Path, allowed_signers: Path | None, openpgp_keyring: Path | None
+        self,
+        repo_root: Path,
+        allowed_signers: Path | None,
+        openpgp_keyring: Path | None,
+        trust_root: Path | None = None,
     ) -> None:
         if allowed_signers is None and openpgp_keyring is None:
             raise ConfigError("signature verification needs allowed_signers or openpgp_keyring")
         self.root = repo_root.resolve()
-        self.signers = _read_trust_file(self.root, allowed_signers, "allowed_signers")
-        self.keyring = _read_trust_file(self.root, openpgp_keyring, "openpgp_keyring")
+        anchor = (trust_root or repo_root).resolve()
+        self.signers = _read_trust_file(anchor, allowed_signers, "allowed_signers")
+        self.keyring = _read_trust_file(anchor, openpgp_keyring, "openpgp_keyring")
         digest = hashlib.sha256()
         for part in (self.signers, self.keyring):
             digest.update(b"-" if part is None else hashlib.sha256(part.data).digest())

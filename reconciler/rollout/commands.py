@@ -14,7 +14,7 @@ from ..model.rollout import Action, Apply, Notify, Phase, Quarantine, Rollout
 from ..results import Audit
 from . import engine, notes
 from .act import WriteThenFetch
-from .driver import Driver, Step
+from .driver import Driver, Signed, Step
 from .writer import COMMAND_TTL, Writer, holder_name
 
 
@@ -291,3 +291,15 @@ def reset_state(repo_root: Path, url: str | None, *, yes: bool) -> tuple[int, li
         store.close()
     lines.append(f"a new, empty store is at {path}; {len(noted)} quarantine(s) restored")
     return 0, lines
+
+
+def signed_policy(trust_root: Path, environment: str, flag: bool) -> Signed | None:
+    """Whether (and against what) signatures are verified: the inventory's ``verify:`` in the
+    operator's checkout ``trust_root``, else ``--verify-signatures`` with the default file."""
+    from ..config.inventory import load_inventory
+    from ..model.inventory import VerifySpec
+
+    spec = load_inventory(trust_root, environment).verify
+    if spec is None and flag:
+        spec = VerifySpec.default()
+    return Signed(trust_root, spec) if spec is not None else None

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..classify import Status
-from ..model.inventory import RolloutPolicy
+from ..errors import ReconcilerError
+from ..model.inventory import RolloutPolicy, VerifySpec
 from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
 from ..results import Audit, Survey
+from ..revisions import revision_label
 from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
 from ..verdict import Recorded
@@ -77,6 +79,31 @@ class Step:
         return any(b.blocked for b in self.bundles.values())
 
 
+class Unverified(ReconcilerError):
+    """No revision within reach has a signature that verifies: nothing may be written."""
+
+
+@dataclass(frozen=True)
+class Signed:
+    """Signed revisions (design §10): the trust files, read from the operator's checkout."""
+
+    root: Path  #: where the trust files live (never the commit being judged)
+    spec: VerifySpec
+
+    def last_verified(self, repo: Path, head: str) -> tuple[str | None, list[tuple[str, str]]]:
+        from ..trust import last_verified
+
+        signers = self.spec.allowed_signers
+        keyring = self.spec.openpgp_keyring
+        return last_verified(
+            repo,
+            head,
+            Path(signers) if signers else None,
+            openpgp_keyring=Path(keyring) if keyring else None,
+            trust_root=self.root,
+        )
+
+
 class Driver:
     """Runs the rollouts of one environment against its real targets.
 
@@ -99,6 +126,7 @@ class Driver:
         scope: str | None = None,
         opener: SourceOpener = open_source,
         writer: Writer | None = None,
+        signed: Signed | None = None,
     ) -> None:
         self.repo_root = repo_root.resolve()
         self.files_root = (files_root or repo_root).resolve()
@@ -111,6 +139,10 @@ class Driver:
         self.scope = scope
         #: The environment's lease, when this driver writes (None: stepping is unguarded).
         self.writer = writer
+        #: Only revisions whose signature verifies are applied (None: verification is off).
+        self.signed = signed
+        #: Newer revisions than the desired one whose signature did not verify: (sha, reason).
+        self.unverified: list[tuple[str, str]] = []
         fence = self.fence
         self.observer = Observer(
             self.repo_root,
@@ -170,14 +202,47 @@ class Driver:
         return {b: self.store.load_rollout(self.environment, b) for b in bundles}
 
     def sight(self) -> Sighting:
-        """Observe the environment (the scope only, for a scoped run), recording first sightings."""
+        """Observe the environment (the scope only, for a scoped run), recording first sightings.
+
+        With signed revisions on, the desired revision is the newest one whose signature
+        verifies; newer ones are Unverified (said once each) and nothing of them is written.
+        """
         now = self.moment()
         only = {self.scope} if self.scope else None
-        sighting = self.observer.sight(now, only=only, recorded=self.recorded({}))
+        revision = self._verified_revision() if self.signed is not None else self.revision
+        sighting = self.observer.sight(
+            now, only=only, recorded=self.recorded({}), revision=revision
+        )
         survey = sighting.survey
         if survey.desired_revision not in self.store.first_seen(self.environment):
             self.store.saw_revision(self.environment, survey.desired_revision, now.timestamp())
         return sighting
+
+    def _verified_revision(self) -> str:
+        assert self.signed is not None
+        head = self.revision or "HEAD"
+        verified, self.unverified = self.signed.last_verified(self.repo_root, head)
+        for sha, reason in self.unverified[:1]:  # the newest: what people just pushed
+            self._say_unverified(sha, reason, verified)
+        if verified is None:
+            raise Unverified(
+                f"Unverified: no revision among the last {len(self.unverified)} verifies "
+                f"({self.unverified[0][1] if self.unverified else 'no commits'}); "
+                "nothing was written"
+            )
+        return verified
+
+    def _say_unverified(self, sha: str, reason: str, verified: str | None) -> None:
+        """Alert once per unverified revision: which commit, why, and what stays desired."""
+        for sent in self.store.alerts(self.environment):
+            if sent["condition"] == "unverified" and sent["payload"].get("revision") == sha:
+                return
+        stays = f"{revision_label(verified)} stays desired" if verified else "nothing is desired"
+        message = f"commit {revision_label(sha)} is not applied: {reason}; {stays}"
+        notice = Notify("unverified", "firing", (), message)
+        inventory = self.observer.auditor().inventory()
+        for bundle in inventory.bundles:
+            self.notifier.send(inventory, bundle, notice, self.clock(), sha)
 
     def audit(self) -> Audit:
         """The judged audit as of now, stepping nothing."""

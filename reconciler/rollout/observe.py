@@ -100,9 +100,14 @@ class Observer:
         )
 
     def sight(
-        self, now: dt.datetime, *, only: set[str] | None = None, recorded: Recorded | None = None
+        self,
+        now: dt.datetime,
+        *,
+        only: set[str] | None = None,
+        recorded: Recorded | None = None,
+        revision: str | None = None,
     ) -> Sighting:
-        survey = self.auditor(only=only, recorded=recorded).observe(now)
+        survey = self.auditor(only=only, recorded=recorded, revision=revision).observe(now)
         return Sighting(survey, self.health(survey.inventory))
 
     def health(self, inventory: Inventory) -> dict[str, Health]:

@@ -9,6 +9,9 @@ need=()
 [ -x /usr/bin/promtool ] || need+=(prometheus)
 # The session's PostgreSQL cluster (tests/servers/postgres.py): Unleash and other tests use it.
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+# Signed revisions: ssh-keygen signs and verifies test commits; gpg checks OpenPGP ones.
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v gpg >/dev/null || need+=(gnupg)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
