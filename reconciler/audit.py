@@ -55,6 +55,11 @@ class _View:
         return ignoring.strip(target, components, self.rules)
 
 
+#: The audit's overall deadline unless ``--timeout`` says otherwise (each target also has its
+#: own timeout, 100 ms to 5 min): what has not answered by then is ``unreachable``.
+DEFAULT_DEADLINE = 300.0
+
+
 class Auditor:
     """Runs audits of one environment of one repo."""
 
@@ -71,6 +76,7 @@ class Auditor:
         recorded: Recorded | None = None,
         opener: SourceOpener | None = None,
         fetcher: Fetcher | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         self.repo_root = repo_root.resolve()
         #: Where ``file`` targets' paths resolve (the daemon reads git from its own clone).
@@ -82,6 +88,8 @@ class Auditor:
         self.only = only
         #: What the state store knows (None: no state, git time alone decides).
         self.recorded = recorded
+        #: Seconds the whole fetch may take; targets not answered by then are unreachable.
+        self.deadline = deadline
         self.opener = opener
         #: How the opened sources are read: every job fetched once, concurrently (a rollback
         #: passes its own, which writes each target just before re-fetching it).
@@ -211,7 +219,13 @@ class Auditor:
                 if t.probe is not None:
                     as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
                     sources[_probe(t.name)] = opener(as_target, ctx)
-            done = await self.fetcher(jobs, sources, concurrency=self.concurrency, on_done=on_done)
+            done = await self.fetcher(
+                jobs,
+                sources,
+                concurrency=self.concurrency,
+                on_done=on_done,
+                deadline=self.deadline,
+            )
         finally:
             await ctx.close()
         return dict(zip(jobs, done, strict=True))

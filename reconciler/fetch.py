@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from .observation import Document
-from .sources.interface import Source, SourceError
+from .sources.interface import Source, SourceError, TransientError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -26,8 +26,14 @@ async def bounded(
     *,
     concurrency: int = 256,
     on_done: Callable[[], None] | None = None,
+    deadline: float | None = None,
 ) -> list[R | SourceError]:
-    """``work(job)`` for every job, at most ``concurrency`` at once; results in job order."""
+    """``work(job)`` for every job, at most ``concurrency`` at once; results in job order.
+
+    ``deadline`` (seconds) bounds the whole run: what has not answered by then is a
+    :class:`TransientError` saying so, whatever each job's own timeout is. It costs nothing
+    per job (one timer for the run, not one per request).
+    """
     results: list[R | SourceError | None] = [None] * len(jobs)
     pending = iter(enumerate(jobs))
 
@@ -42,7 +48,14 @@ async def bounded(
             if on_done is not None:
                 on_done()
 
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(jobs)) or 1)))
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(jobs)) or 1)]
+    _, late = await asyncio.wait(workers, timeout=deadline)
+    for task in late:
+        task.cancel()
+    if late:
+        await asyncio.gather(*late, return_exceptions=True)
+        missed = TransientError(f"audit deadline ({deadline:g}s) passed before it answered")
+        results = [missed if r is None else r for r in results]
     return results  # type: ignore[return-value]
 
 
@@ -56,6 +69,7 @@ class Fetcher(Protocol):
         *,
         concurrency: int = 256,
         on_done: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> Awaitable[list[Result]]: ...
 
 
@@ -65,10 +79,11 @@ async def fetch_all(
     *,
     concurrency: int = 256,
     on_done: Callable[[], None] | None = None,
+    deadline: float | None = None,
 ) -> list[Result]:
     """Fetch every ``(target, bundle)``; results are in the order of ``jobs``."""
 
     async def fetch(job: Job) -> bytes | Document:
         return await sources[job[0]].fetch(job[1])
 
-    return await bounded(jobs, fetch, concurrency=concurrency, on_done=on_done)
+    return await bounded(jobs, fetch, concurrency=concurrency, on_done=on_done, deadline=deadline)

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ..audit import gc_paused
-from ..fetch import Job, bounded
+from ..fetch import Job, Result, bounded
 from ..gitrepo import GitFiles, GitRepo
 from ..model.inventory import Inventory
+from ..observation import Document
 from ..render import overlay_path, render
 from ..sources.interface import Source, SourceError
 from ..sources.registry import SourceContext, SourceOpener, open_source
@@ -191,8 +192,9 @@ class WriteThenFetch:
         *,
         concurrency: int = 256,
         on_done: Callable[[], None] | None = None,
-    ) -> list[bytes | SourceError]:
-        async def one(job: Job) -> bytes:
+        deadline: float | None = None,
+    ) -> list[Result]:
+        async def one(job: Job) -> bytes | Document:
             source = sources[job[0]]
             document = self.documents.get(job)
             if document is not None:
@@ -203,4 +205,6 @@ class WriteThenFetch:
                     self.failed[job] = exc
             return await source.fetch(job[1])
 
-        return await bounded(jobs, one, concurrency=concurrency, on_done=on_done)
+        return await bounded(
+            jobs, one, concurrency=concurrency, on_done=on_done, deadline=deadline
+        )

@@ -25,9 +25,12 @@ def judged_audit(
     revision: str | None = None,
     only: set[str] | None = None,
     progress: Callable[[int], Callable[[], None]] | None = None,
+    deadline: float | None = None,
 ) -> Audit:
     """Audit ``environment`` and judge it as of ``now`` with the recorded state, if any."""
     auditor = Auditor(repo, environment, revision=revision, only=only)
+    if deadline is not None:
+        auditor.deadline = deadline
     store = open_existing(repo)
     if store is None:
         return auditor.run(now=now, progress=progress)
