@@ -26,17 +26,13 @@ DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0
 APPLY_OUTCOMES = ("ok", "failed", "skipped")
 
 
-class Metrics:
-    """All series of one environment's daemon, in a private registry."""
+class Families:
+    """Every metric family, once per registry: one daemon serves all its environments' series
+    from one registry (two registries would expose each family twice)."""
 
-    def __init__(self, environment: str) -> None:
-        self.environment = environment
+    def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._lock = threading.Lock()  # a scrape never sees half of an audit's update
-        self._pairs: set[tuple[str, str]] = set()  # (target, bundle) series currently exported
-        self._skewed: set[tuple[str, str]] = set()
-        self._rollouts: set[str] = set()
-        self._deadlines: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()  # a scrape never sees half of an audit's update
         r = self.registry
         env = ("environment",)
         self.target_status = Gauge(
@@ -139,27 +135,47 @@ class Metrics:
             env,
             registry=r,
         )
-        self.step_errors.labels(environment)  # exported at 0 from the start: increase() sees 1
         self.leader = Gauge(
             "reconciler_leader",
             "1 while this daemon holds the environment's lease (it writes), 0 while it follows.",
             env,
             registry=r,
         )
-        self.leader.labels(environment).set(0)
         self.lease_transitions = Counter(
             "reconciler_lease_transitions",
             "Times this daemon became or stopped being the environment's leader.",
             env,
             registry=r,
         )
-        self.lease_transitions.labels(environment)
         self.rollout_deadline = Gauge(
             "reconciler_rollout_deadline_timestamp_seconds",
             "Unix time at which the bundle's active rollout stalls unless it progresses first.",
             bundle,
             registry=r,
         )
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition (Prometheus text format) and its content type."""
+        with self.lock:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """All series of one environment, in a registry of its own unless ``families`` is shared."""
+
+    def __init__(self, environment: str, families: Families | None = None) -> None:
+        self.environment = environment
+        self.families = families or Families()
+        self.registry = self.families.registry
+        self._lock = self.families.lock
+        self._pairs: set[tuple[str, str]] = set()  # (target, bundle) series currently exported
+        self._skewed: set[tuple[str, str]] = set()
+        self._rollouts: set[str] = set()
+        self._deadlines: set[tuple[str, str]] = set()
+        self.f = self.families  #: the metric families (shared by every environment's view)
+        self.f.step_errors.labels(environment)  # exported at 0 from the start: increase() sees 1
+        self.f.leader.labels(environment).set(0)
+        self.f.lease_transitions.labels(environment)
 
     def observe_audit(self, audit: Audit, duration: float, finished_at: float) -> None:
         """Export one completed audit; ``finished_at`` is Unix time, ``duration`` seconds."""
@@ -174,22 +190,22 @@ class Metrics:
                     current = str(result.status)
                     for status in STATUSES:
                         value = 1.0 if status == current else 0.0
-                        self.target_status.labels(env, *pair, status).set(value)
+                        self.f.target_status.labels(env, *pair, status).set(value)
                     if result.lag_seconds is not None:
                         skewed.add(pair)
-                        self.skew_seconds.labels(env, *pair).set(result.lag_seconds)
+                        self.f.skew_seconds.labels(env, *pair).set(result.lag_seconds)
             for pair in self._pairs - pairs:
                 for status in STATUSES:
-                    self.target_status.remove(env, *pair, status)
+                    self.f.target_status.remove(env, *pair, status)
             for pair in self._skewed - skewed:
-                self.skew_seconds.remove(env, *pair)
+                self.f.skew_seconds.remove(env, *pair)
             self._pairs, self._skewed = pairs, skewed
 
             for status, count in audit.counts().items():
-                self.targets.labels(env, status).set(count)
-            self.coverage.labels(env).set(audit.coverage)
-            self.audit_duration.labels(env).observe(duration)
-            self.last_audit.labels(env).set(finished_at)
+                self.f.targets.labels(env, status).set(count)
+            self.f.coverage.labels(env).set(audit.coverage)
+            self.f.audit_duration.labels(env).observe(duration)
+            self.f.last_audit.labels(env).set(finished_at)
             # A bundle dropped from the inventory has no rollout to report any more.
             for bundle in self._rollouts - set(audit.inventory.bundles):
                 self._remove_rollout(bundle)
@@ -209,59 +225,58 @@ class Metrics:
         labels = (self.environment, bundle)
         with self._lock:
             self._rollouts.add(bundle)
-            self.rollout_coverage.labels(*labels).set(coverage)
-            self.rollout_stalled.labels(*labels).set(float(stalled))
-            self.rollout_paused.labels(*labels).set(float(paused))
-            self.rollout_wave.labels(*labels).set(wave)
-            self.rollout_quarantined.labels(*labels).set(float(quarantined))
+            self.f.rollout_coverage.labels(*labels).set(coverage)
+            self.f.rollout_stalled.labels(*labels).set(float(stalled))
+            self.f.rollout_paused.labels(*labels).set(float(paused))
+            self.f.rollout_wave.labels(*labels).set(wave)
+            self.f.rollout_quarantined.labels(*labels).set(float(quarantined))
             if deadline is None:
                 if labels in self._deadlines:
-                    self.rollout_deadline.remove(*labels)
+                    self.f.rollout_deadline.remove(*labels)
                     self._deadlines.discard(labels)
             else:
-                self.rollout_deadline.labels(*labels).set(deadline)
+                self.f.rollout_deadline.labels(*labels).set(deadline)
                 self._deadlines.add(labels)
 
     def _remove_rollout(self, bundle: str) -> None:
         for gauge in (
-            self.rollout_coverage,
-            self.rollout_stalled,
-            self.rollout_paused,
-            self.rollout_wave,
-            self.rollout_quarantined,
+            self.f.rollout_coverage,
+            self.f.rollout_stalled,
+            self.f.rollout_paused,
+            self.f.rollout_wave,
+            self.f.rollout_quarantined,
         ):
             gauge.remove(self.environment, bundle)
         if (self.environment, bundle) in self._deadlines:
-            self.rollout_deadline.remove(self.environment, bundle)
+            self.f.rollout_deadline.remove(self.environment, bundle)
             self._deadlines.discard((self.environment, bundle))
         self._rollouts.discard(bundle)
 
     def count_alert(self, condition: str, state: str) -> None:
         """One alert sent (``state`` is firing or resolved)."""
-        self.alerts.labels(self.environment, condition, state).inc()
+        self.f.alerts.labels(self.environment, condition, state).inc()
 
     def count_apply(self, outcome: str) -> None:
         """One apply to a target finished with ``outcome`` (see :data:`APPLY_OUTCOMES`)."""
-        self.applies.labels(self.environment, outcome).inc()
+        self.f.applies.labels(self.environment, outcome).inc()
 
     def count_step_error(self) -> None:
         """One step failed with an unexpected error."""
-        self.step_errors.labels(self.environment).inc()
+        self.f.step_errors.labels(self.environment).inc()
 
     def lease_changed(self, leading: bool) -> None:
         """This daemon became the leader (``leading``) or stopped being it."""
         with self._lock:
-            self.leader.labels(self.environment).set(float(leading))
-            self.lease_transitions.labels(self.environment).inc()
+            self.f.leader.labels(self.environment).set(float(leading))
+            self.f.lease_transitions.labels(self.environment).inc()
 
     def set_interval(self, seconds: float) -> None:
-        self.interval.labels(self.environment).set(seconds)
+        self.f.interval.labels(self.environment).set(seconds)
 
     def set_git_fetch_ok(self, ok: bool) -> None:
         """Whether the last fetch of the git remote succeeded."""
-        self.git_fetch_ok.labels(self.environment).set(float(ok))
+        self.f.git_fetch_ok.labels(self.environment).set(float(ok))
 
     def render(self) -> tuple[bytes, str]:
         """The exposition (Prometheus text format) and its content type."""
-        with self._lock:
-            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return self.families.render()

@@ -3,83 +3,31 @@ longer race. Targets are a slow HTTP store (each write takes a while), so the ra
 
 from __future__ import annotations
 
-import json
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.servers.docstore import DocStore, running_docstore
 from tests.support.cli import EXE, reconciler
 from tests.support.configrepo import T0, ConfigRepo, inventory
 
 TARGETS = [f"t{i}" for i in range(9)]
 
 
-class SlowStore:
-    """Documents by path; every PUT takes ``delay`` seconds, as a busy region's store would."""
-
-    def __init__(self, port: int, delay: float) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.delay = delay
-        #: Seconds a write of the v2 content takes, when set (in flight long after it began).
-        self.slow_v2: float | None = None
-        self.docs: dict[str, bytes] = {}
-        self.writes: list[tuple[float, str]] = []  #: finished writes
-        self.started: list[str] = []  #: writes begun
-        self.lock = threading.Lock()
-
-    def revision(self, target: str) -> str | None:
-        with self.lock:
-            body = self.docs.get(f"/{target}/support-agent.json")
-        return json.loads(body)["revision"] if body else None
-
-
 @pytest.fixture
-def store() -> Iterator[SlowStore]:
-    state: dict[str, SlowStore] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            with state["s"].lock:
-                body = state["s"].docs.get(self.path)
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def do_PUT(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with state["s"].lock:
-                state["s"].started.append(self.path)
-            slow = state["s"].slow_v2
-            time.sleep(slow if slow is not None and b"v2: a change" in body else state["s"].delay)
-            with state["s"].lock:
-                state["s"].docs[self.path] = body
-                state["s"].writes.append((time.monotonic(), self.path))
-            self.send_response(204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state["s"] = SlowStore(server.server_address[1], delay=0.6)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield state["s"]
-    finally:
-        server.shutdown()
-        server.server_close()
+def store() -> Iterator[DocStore]:
+    with running_docstore(delay=0.6) as server:
+        yield server
 
 
-def _repo(tmp_path: Path, store: SlowStore) -> tuple[ConfigRepo, str, str]:
+def _at(store: DocStore, target: str) -> str | None:
+    return store.revision(f"/{target}/support-agent.json")
+
+
+def _repo(tmp_path: Path, store: DocStore) -> tuple[ConfigRepo, str, str]:
     repo = ConfigRepo(tmp_path / "config")
     repo.bundle()
     targets = [
@@ -107,7 +55,7 @@ def _start_converge(repo: ConfigRepo) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for_writes(store: SlowStore, count: int, timeout: float = 30.0) -> None:
+def _wait_for_writes(store: DocStore, count: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while len(store.writes) < count:
         assert time.monotonic() < deadline, f"only {len(store.writes)} writes"
@@ -115,10 +63,11 @@ def _wait_for_writes(store: SlowStore, count: int, timeout: float = 30.0) -> Non
 
 
 def test_a_rollback_pre_empts_a_running_converge_and_nothing_lands_after_it(
-    tmp_path: Path, store: SlowStore
+    tmp_path: Path, store: DocStore
 ) -> None:
     repo, v1, v2 = _repo(tmp_path, store)
-    store.slow_v2 = 4.0  # the converge's v2 writes stay in flight 4 s; the rollback's take 0.6 s
+    # The converge's v2 writes stay in flight 4 s; the rollback's take 0.6 s.
+    store.slow = lambda body: 4.0 if b"v2: a change" in body else None
     converge = _start_converge(repo)
     deadline = time.monotonic() + 60
     while len(store.started) < 3:  # the canary converged; the rest wave is being written
@@ -130,15 +79,15 @@ def test_a_rollback_pre_empts_a_running_converge_and_nothing_lands_after_it(
     assert "9 targets to v1" in back.out and "9 verified" in back.out
     assert converge.returncode == 2, out + err
     assert "pre-empted by rollback" in err and "nothing more was written" in err
-    assert [store.revision(t) for t in TARGETS] == [v1] * 9, "every target holds v1"
+    assert [_at(store, t) for t in TARGETS] == [v1] * 9, "every target holds v1"
     final = reconciler("--repo", repo.root, "audit", "--env", "production", "--format", "json")
     summary = final.json()["summary"]
     assert summary["lagging"] == 9 and summary.get("quarantined") is True
-    assert v2 not in {store.revision(t) for t in TARGETS}
+    assert v2 not in {_at(store, t) for t in TARGETS}
 
 
 def test_a_converge_started_during_a_rollback_writes_nothing_and_names_it(
-    tmp_path: Path, store: SlowStore
+    tmp_path: Path, store: DocStore
 ) -> None:
     repo, v1, _ = _repo(tmp_path, store)
     converge_first = reconciler(
@@ -161,11 +110,11 @@ def test_a_converge_started_during_a_rollback_writes_nothing_and_names_it(
     rollback.communicate(timeout=60)
     assert during.code == 2
     assert "another writer holds the lease: rollback by" in during.err
-    assert [store.revision(t) for t in TARGETS] == [v1] * 9
+    assert [_at(store, t) for t in TARGETS] == [v1] * 9
 
 
 def test_two_converges_at_once_the_second_names_the_first(
-    tmp_path: Path, store: SlowStore
+    tmp_path: Path, store: DocStore
 ) -> None:
     repo, _, v2 = _repo(tmp_path, store)
     first = _start_converge(repo)
@@ -174,4 +123,4 @@ def test_two_converges_at_once_the_second_names_the_first(
     out, err = first.communicate(timeout=60)
     assert first.returncode == 0, out + err
     assert second.code == 2 and "another writer holds the lease: converge by" in second.err
-    assert [store.revision(t) for t in TARGETS] == [v2] * 9
+    assert [_at(store, t) for t in TARGETS] == [v2] * 9
