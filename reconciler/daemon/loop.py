@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
+from ..page import OnCallPage
 from ..statedir import state_dir
 from .metrics import Metrics
 from .server import StatusServer
@@ -152,12 +153,14 @@ class Daemon:
         self.tracker = Tracker(self.repo_root, environment, branch)
         self.metrics = Metrics(environment)
         self.metrics.set_interval(interval)
+        self.page = OnCallPage(environment, interval=interval, clock=clock)
         self.server = StatusServer(
             listen,
             metrics=self.metrics.render,
             status=self.status,
             alive=self.alive,
             ready=self.ready,
+            page=self.page.respond,
         )
         self._stop = threading.Event()
         self._status: dict[str, Any] | None = None
@@ -300,6 +303,13 @@ class Daemon:
         }
         with self._lock:
             self._status = document
+        self.page.publish(
+            audit,
+            {b: done.rollout for b, done in step.bundles.items()},
+            store=self._driver.store,
+            repo=self.tracker.root,
+            fetch_error=self.tracker.fetch_error,
+        )
         log(
             "step",
             environment=self.environment,

@@ -1,7 +1,9 @@
-"""The daemon's HTTP surface (design §8): ``/metrics``, ``/healthz``, ``/readyz`` and ``/status``.
+"""The daemon's HTTP surface (design §8): ``/metrics``, ``/healthz``, ``/readyz``, ``/status``,
+and the on-call page (``/`` and ``/targets/<name>``, :mod:`reconciler.page`).
 
 A stdlib threading server in a daemon thread; it only reads through the callables it is given,
-so it knows nothing of audits or rollouts. GET only, 127.0.0.1 by default.
+so it knows nothing of audits or rollouts. GET only, 127.0.0.1 by default. Every answer says
+``nosniff`` and ``no-referrer``; a page brings its own Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 from ..errors import ReconcilerError
 
@@ -25,6 +28,15 @@ DEFAULT_LISTEN = "127.0.0.1:9464"
 STARTING = {"status": "starting"}
 _JSON = "application/json"
 _TEXT = "text/plain; charset=utf-8"
+#: Sent with every answer; a page adds its own Content-Security-Policy (a nonce per response).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+#: Renders a page: (path, query) -> (HTTP status, body, headers).
+PageRenderer = Callable[[str, dict[str, str]], tuple[int, bytes, dict[str, str]]]
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -102,9 +114,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         owner = self.server.owner
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         try:
-            if path == "/metrics":
+            if owner.page is not None and (path == "/" or path.startswith("/targets/")):
+                code, body, headers = owner.page(path, dict(parse_qsl(query)))
+                self._send(HTTPStatus(code), body, headers.pop("Content-Type"), **headers)
+            elif path == "/metrics":
                 body, content_type = owner.metrics()
                 self._send(HTTPStatus.OK, body, content_type)
             elif path == "/healthz":
@@ -143,13 +158,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, code: HTTPStatus, data: dict[str, Any]) -> None:
         self._send(code, json.dumps(data, ensure_ascii=False).encode(), _JSON)
 
-    def _send(self, code: HTTPStatus, body: bytes, content_type: str, allow: str = "") -> None:
+    def _send(self, code: HTTPStatus, body: bytes, content_type: str, **headers: str) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
-        if allow:
-            self.send_header("Allow", allow)
+        for name, value in {**SECURITY_HEADERS, **headers}.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -168,8 +183,10 @@ class StatusServer:
         status: Callable[[], dict[str, Any] | None],
         alive: Callable[[], bool],
         ready: Callable[[], bool],
+        page: PageRenderer | None = None,
     ) -> None:
         self.host, self._port = parse_listen(listen)
+        self.page = page
         self.metrics = metrics
         self.status = status
         self.alive = alive

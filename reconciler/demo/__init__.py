@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .fleet import build_repo, place_fleet
+from .fleet import AGES, build_repo, place_fleet
 from .rollout_act import converge_until_stalled
 from .server import FleetServer
 
@@ -128,7 +128,8 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
                 "\n[bold]5. Converge the fleet to v47, wave by wave[/] [dim](on a "
                 "simulated clock: 10m bakes and the 15m deadline pass in seconds)[/]",
             )
-            converge_until_stalled(console, repo, server, now.timestamp())
+            # Replayed from when v47 shipped, so the stall lies hours back, as in the incident.
+            converge_until_stalled(console, repo, server, (now - AGES["v47"]).timestamp())
             _say(console, "\n[bold]6. Roll back everywhere at once[/]")
             _run(console, run, repo, "rollback", "--env", "production", "--to", "v46")
             _say(console, "\n[bold]7. The bad content stays quarantined: held, not stalled[/]")
@@ -161,7 +162,16 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
         ):
             _say(console, f"  {line}")
         if serve:
-            _say(console, f"\nServing the fleet on 127.0.0.1:{server.port}; Ctrl-C to stop.")
-            with contextlib.suppress(KeyboardInterrupt):
-                threading.Event().wait()
+            _serve(console, repo, server.port)
     return 0
+
+
+def _serve(console: object, repo: Path, port: int) -> None:
+    """Keep the fleet up, and serve its on-call page (read-only), until Ctrl-C."""
+    from .page import FleetPage
+
+    with FleetPage(repo) as page:
+        _say(console, f"\nServing the fleet on 127.0.0.1:{port}; Ctrl-C to stop.")
+        _say(console, f"The fleet's on-call page: {page.url}")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
