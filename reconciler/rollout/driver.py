@@ -293,7 +293,7 @@ class Driver:
         step.quarantined = held
         rollout = self._load(step.bundle)
         if rollout is not None and rollout.digest == survey.fleet_digest(step.bundle):
-            marked = engine.quarantined(rollout, held.by, held.at)
+            marked = engine.quarantined(rollout, held)
             if marked.conditions != rollout.conditions:
                 self._save(marked, now, events.between(rollout, marked, []))
             rollout = marked

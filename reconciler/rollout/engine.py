@@ -21,11 +21,13 @@ from ..model.rollout import (
     Observation,
     Pause,
     Phase,
+    Quarantine,
     Reason,
     Revert,
     Rollout,
     TargetProgress,
 )
+from ..revisions import revision_label
 
 #: First retry of a failed apply after this many seconds, doubling up to APPLY_BACKOFF_MAX.
 APPLY_BACKOFF = 5.0
@@ -409,10 +411,14 @@ def _end(
     return r, actions
 
 
-def quarantined(rollout: Rollout, by: str, at: float) -> Rollout:
-    """Mark a rollout whose digest is quarantined (since ``at``, by ``by``): nothing of it is
-    applied until the bundle changes or a person resumes."""
+def quarantined(rollout: Rollout, held: Quarantine) -> Rollout:
+    """Mark a rollout whose digest is quarantined: nothing of it is applied until the bundle
+    changes or a person resumes."""
     r = copy.deepcopy(rollout)
-    message = f"rolled back from by {by}; nothing is applied until the bundle changes or resume"
-    _set(r, ConditionType.QUARANTINED, True, Reason.QUARANTINED, message, at)
+    to = f" to {revision_label(held.to_revision)}" if held.to_revision else ""
+    message = (
+        f"{revision_label(held.revision)} was rolled back{to} by {held.by}; nothing is applied "
+        "until the bundle changes or `reconciler rollout resume`"
+    )
+    _set(r, ConditionType.QUARANTINED, True, Reason.QUARANTINED, message, held.at)
     return r
