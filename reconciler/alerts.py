@@ -2,6 +2,8 @@
 
 Webhook URLs are secrets (a Slack URL is its own credential): no error or log line made here
 names a URL, a header or an expanded value; webhooks are told apart by their 1-based position.
+Each URL is remembered by :mod:`reconciler.secrets` once expanded, and every payload is scrubbed
+of known secrets before it is sent (a reason may quote what a target reflected back).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ConfigError
 from .revisions import revision_label
+from .secrets import remember_url, scrub, scrub_data
 
 if TYPE_CHECKING:
     import requests
@@ -78,11 +81,11 @@ class Alert:
             text += " — " + "; ".join(parts)
         if self.message:
             text += f"\n{self.message}"
-        return _escape(text)
+        return _escape(scrub(text))  # scrubbed before escaping, which could hide a secret
 
     def payload(self) -> dict[str, Any]:
-        """The JSON body: Slack's ``text`` plus the machine fields."""
-        return {
+        """The JSON body: Slack's ``text`` plus the machine fields, known secrets masked."""
+        body = {
             "text": self.text(),
             "environment": self.environment,
             "bundle": self.bundle,
@@ -94,6 +97,7 @@ class Alert:
             "targets": [{"name": name, "reason": reason} for name, reason in self.targets],
             "message": self.message,
         }
+        return scrub_data(body)  # a reason may quote what a target reflected back
 
 
 def _short(revision: str) -> str:
@@ -196,6 +200,7 @@ def _post(
     except ConfigError as exc:
         # The message names the variable only; drop the "webhook N: " prefix we add again.
         return str(exc).removeprefix(f"webhook {number}: ")
+    remember_url(url)  # the whole URL is the credential, not only the variables in it
     if not url.startswith(("http://", "https://")):
         return "URL must start with http:// or https://"
     try:

@@ -12,7 +12,7 @@ import click
 
 from ..failon import DEFAULT_FAIL_ON
 from ..report import FORMATS
-from .shell import EXIT_ERROR, EXIT_FAIL, EXIT_OK, env_option, fail_on, progress, repo_of
+from .shell import EXIT_ERROR, EXIT_FAIL, EXIT_OK, echo, env_option, fail_on, progress, repo_of
 
 if TYPE_CHECKING:
     from ..results import Audit
@@ -36,13 +36,13 @@ def validate(ctx: click.Context) -> None:
 
     errors, warnings = validate_repo(repo_of(ctx))
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     for error in errors:
-        click.echo(str(error), err=True)
+        echo(str(error), err=True)
     if errors:
-        click.echo(f"{len(errors)} error(s)", err=True)
+        echo(f"{len(errors)} error(s)", err=True)
         sys.exit(EXIT_ERROR)
-    click.echo("ok: every bundle and target file is valid")
+    echo("ok: every bundle and target file is valid")
 
 
 @click.command()
@@ -61,7 +61,7 @@ def render(ctx: click.Context, bundle: str, revision: str | None, target: str | 
         done = render_bundle(GitFiles(git, sha), bundle, sha, target)
     finally:
         git.close()
-    click.echo(done.to_bytes().decode("utf-8"), nl=False)
+    echo(done.to_bytes().decode("utf-8"), nl=False)
 
 
 @click.command()
@@ -84,7 +84,7 @@ def audit(ctx: click.Context, env: str, fmt: str, policy: str, revision: str | N
     repo = repo_of(ctx)
     result = judged(repo, env, revision)
     failures = result.failures(words)
-    click.echo(format_audit(result, fmt, failures, repo))
+    echo(format_audit(result, fmt, failures, repo))
     sys.exit(EXIT_FAIL if failures else EXIT_OK)
 
 
@@ -117,7 +117,7 @@ def plan(
         result = judged(repo, env, revision)
         result.schema = PLAN_SCHEMA
     failures = result.failures(words)
-    click.echo(format_audit(result, fmt, failures, repo))
+    echo(format_audit(result, fmt, failures, repo))
     sys.exit(EXIT_FAIL if failures else EXIT_OK)
 
 
@@ -193,5 +193,5 @@ def parity(ctx: click.Context, env: str, snapshot: str, fmt: str) -> None:
     from ..parity import check_parity, render_parity
 
     bundle, results = check_parity(repo_of(ctx), env, snapshot, dict(os.environ))
-    click.echo(render_parity(env, bundle, snapshot, results, fmt))
+    echo(render_parity(env, bundle, snapshot, results, fmt))
     sys.exit(EXIT_FAIL if any(not r.same for r in results) else EXIT_OK)

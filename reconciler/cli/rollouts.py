@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .shell import duration, env_option, repo_of
+from .shell import duration, echo, env_option, repo_of
 
 if TYPE_CHECKING:
     from ..rollout.driver import Driver, Step
@@ -35,19 +35,19 @@ def echo_step(step: Step) -> None:
         reverted = {t for a in bundle.actions if isinstance(a, Revert) for t, _ in a.targets}
         for target in bundle.written:
             verb = "revert" if target in reverted else "apply"
-            click.echo(f"  {verb} {bundle.bundle} -> {target}")
+            echo(f"  {verb} {bundle.bundle} -> {target}")
         for target, why in sorted(bundle.failed.items()):
-            click.echo(f"  error: {target}: apply failed: {why}", err=True)
+            echo(f"  error: {target}: apply failed: {why}", err=True)
         for action in bundle.actions:
             if isinstance(action, Notify):
-                click.echo(f"  alert {action.condition} {action.state}: {action.message}")
+                echo(f"  alert {action.condition} {action.state}: {action.message}")
         for error in bundle.alert_errors:
-            click.echo(f"  error: alert not delivered: {error}", err=True)
+            echo(f"  error: alert not delivered: {error}", err=True)
         if bundle.quarantined is not None:
-            click.echo(quarantine_line(bundle.bundle, bundle.quarantined, now, audit.tags))
-            click.echo(f"{bundle.bundle}: QUARANTINED — nothing written.")
+            echo(quarantine_line(bundle.bundle, bundle.quarantined, now, audit.tags))
+            echo(f"{bundle.bundle}: QUARANTINED — nothing written.")
         elif bundle.rollout is not None:
-            click.echo(headline(bundle.rollout, policy, now, audit.tags))
+            echo(headline(bundle.rollout, policy, now, audit.tags))
 
 
 @click.command()
@@ -70,9 +70,9 @@ def converge(
     if dry_run:
         for bundle, targets in commands.dry_run(driver).items():
             if targets is None:
-                click.echo(f"{bundle}: quarantined; nothing would be written")
+                echo(f"{bundle}: quarantined; nothing would be written")
             else:
-                click.echo(f"{bundle}: would apply to {', '.join(targets) or 'nothing'}")
+                echo(f"{bundle}: would apply to {', '.join(targets) or 'nothing'}")
         return
     if limit is None:
         policy = driver.observer.auditor().inventory().rollout
@@ -80,9 +80,9 @@ def converge(
     code, step = commands.converge(driver, limit, on_step=echo_step)
     scope = f"{only} re-fetched" if only else "every target re-fetched"
     if code == 0:
-        click.echo(f"converged: {scope} with the desired content")
+        echo(f"converged: {scope} with the desired content")
     elif not step.blocked:
-        click.echo(f"not complete within {limit:.0f}s", err=True)
+        echo(f"not complete within {limit:.0f}s", err=True)
     sys.exit(code)
 
 
@@ -98,7 +98,7 @@ def rollback(ctx: click.Context, env: str, to: str) -> None:
     after = done.audit
     counts = after.counts()
     verified = counts["in_sync"]
-    click.echo(
+    echo(
         f"rolled back {len(after.targets)} targets to {to} in {done.elapsed:.2f}s: "
         f"{verified} verified by re-fetching"
         + ("" if done.code == 0 else f", {len(after.targets) - verified} NOT verified")
@@ -106,10 +106,10 @@ def rollback(ctx: click.Context, env: str, to: str) -> None:
     for target in after.targets:
         if str(target.status) != "in_sync":
             why = [w for w in (target.error, done.unwritten.get(target.name)) if w]
-            click.echo(f"  {target.name}: {target.status}" + "".join(f"; {w}" for w in why))
+            echo(f"  {target.name}: {target.status}" + "".join(f"; {w}" for w in why))
     for error in done.alert_errors:
-        click.echo(f"  error: alert not delivered: {error}", err=True)
-    click.echo(
+        echo(f"  error: alert not delivered: {error}", err=True)
+    echo(
         "the desired digest is quarantined: converge and the daemon will not apply it "
         "until the bundle changes or `reconciler rollout resume`"
     )
@@ -142,7 +142,7 @@ def status(ctx: click.Context, env: str, fmt: str) -> None:
         out = {
             b: (status_json(r, policy, now, held.get(b)) if r else None) for b, r in found.items()
         }
-        click.echo(json.dumps(out, indent=2))
+        echo(json.dumps(out, indent=2))
         return
     from ..gitrepo import GitRepo
 
@@ -153,18 +153,18 @@ def status(ctx: click.Context, env: str, fmt: str) -> None:
         git.close()
     for bundle, r in found.items():
         if r is not None:
-            click.echo(status_text(r, policy, now, tags, held.get(bundle)))
+            echo(status_text(r, policy, now, tags, held.get(bundle)))
         elif bundle in held:
-            click.echo(quarantine_line(bundle, held[bundle], now, tags))
+            echo(quarantine_line(bundle, held[bundle], now, tags))
         else:
-            click.echo(f"{bundle}: no rollout yet (run `reconciler converge --env {env}`)")
+            echo(f"{bundle}: no rollout yet (run `reconciler converge --env {env}`)")
 
 
 def _steer(ctx: click.Context, env: str, verb: str, reason: str | None) -> None:
     from ..rollout import commands
 
     for line in commands.steer(driver_for(repo_of(ctx), env), verb, reason):
-        click.echo(line, err=line.startswith("  error"))
+        echo(line, err=line.startswith("  error"))
 
 
 @rollout.command()

@@ -1,7 +1,9 @@
 """What every command shares: one fatal-exit path, exit codes, the repo, ``--fail-on``.
 
 Only click is imported here; each command imports what it needs, so ``--help`` stays fast.
-Every failure the user can act on is one line on stderr and exit code 1.
+Every failure the user can act on is one line on stderr and exit code 1. Everything a command
+prints goes through :func:`echo` (or the scrubbing rich console), which masks every known
+secret (design §11).
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ from typing import Any, NoReturn
 
 import click
 
+from ..secrets import scrub
+
 EXIT_OK, EXIT_ERROR, EXIT_FAIL = 0, 1, 2
 
 
+def echo(message: object = None, *, err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` with every known secret masked (:func:`reconciler.secrets.scrub`)."""
+    click.echo(None if message is None else scrub(str(message)), err=err, nl=nl)
+
+
 def fatal(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    echo(f"error: {message}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -43,7 +52,7 @@ class Group(click.Group):
         except ReconcilerError as exc:
             fatal(str(exc))
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            echo("interrupted", err=True)
             sys.exit(130)
         except click.UsageError as exc:
             exc.exit_code = 1

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
+from .. import secrets
 from ..errors import ConfigError
 from ..limits import MAX_YAML
 from ..model.inventory import Inventory
@@ -40,7 +43,28 @@ def load_inventory(repo_root: Path, environment: str, cache: Path | None = None)
             f"environment is {inventory.environment!r} but the file is named {environment!r}",
             file=rel,
         )
+    remember_secrets(inventory, text, os.environ)
     return inventory
+
+
+#: A ``${NAME}`` reference, wherever it is written in an inventory.
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def remember_secrets(inventory: Inventory, text: str, env: Mapping[str, str]) -> None:
+    """Remember, up front, every secret the inventory names (design §11): the value of each
+    ``${VAR}`` it refers to that is set, and each webhook URL whole (once its variables are set).
+
+    Outputs are then scrubbed even when a command never opens the target that uses them (a
+    ``rollout status`` reading state, a ``diff`` of another target). One scan of the file's text.
+    """
+    if "${" in text:
+        for name in set(_VARIABLE.findall(text)):
+            secrets.remember(env.get(name))
+    for alert in inventory.alerts:
+        url = _VARIABLE.sub(lambda m: env.get(m.group(1), m.group(0)), alert.url)
+        if "${" not in url:  # an unset variable: nothing to remember but the template
+            secrets.remember_url(url)
 
 
 def _read(repo_root: Path, rel: str) -> str | None:

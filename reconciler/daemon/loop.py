@@ -23,15 +23,16 @@ from typing import Any
 
 from ..errors import ReconcilerError
 from ..page import OnCallPage
+from ..secrets import scrub, scrub_data
 from ..statedir import state_dir
 from .metrics import Metrics
 from .server import StatusServer
 
 
 def log(event: str, **fields: Any) -> None:
-    """One JSON line on stderr per event (structured logs; never secrets)."""
+    """One JSON line on stderr per event (structured logs; known secrets masked, design §11)."""
     record = {"ts": round(time.time(), 3), "event": event, **fields}
-    sys.stderr.write(json.dumps(record, default=str) + "\n")
+    sys.stderr.write(scrub(json.dumps(record, default=str)) + "\n")
     sys.stderr.flush()
 
 
@@ -301,6 +302,7 @@ class Daemon:
             "git_fetch_error": self.tracker.fetch_error,
             "audit_duration_seconds": round(duration, 3),
         }
+        document = scrub_data(document)  # what /status serves: a reflected secret reads ***
         with self._lock:
             self._status = document
         self.page.publish(

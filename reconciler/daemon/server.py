@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..errors import ReconcilerError
+from ..secrets import scrub
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"unavailable\n", _TEXT)
 
     def _json(self, code: HTTPStatus, data: dict[str, Any]) -> None:
-        self._send(code, json.dumps(data, ensure_ascii=False).encode(), _JSON)
+        # Known secrets masked in the text served (JSON-escaped forms too; design §11).
+        self._send(code, scrub(json.dumps(data, ensure_ascii=False)).encode(), _JSON)
 
     def _send(self, code: HTTPStatus, body: bytes, content_type: str, **headers: str) -> None:
         self.send_response(code)

@@ -1,4 +1,8 @@
-"""GitHub Actions output: the markdown report to the job summary, annotations to stdout."""
+"""GitHub Actions output: the markdown report to the job summary, annotations to stdout.
+
+Both are scrubbed of every known secret here (design §11): the summary is a file the CLI's
+output path never sees, and an annotation's escaping (``%25``) would hide a secret from it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from ..classify import Status
 from ..diff.change import Severity
 from ..locate import Locator
 from ..results import Audit
+from ..secrets import scrub
 from .markdown import render_markdown
 
 _LEVEL = {Severity.BREAKING: "error", Severity.BEHAVIORAL: "warning"}
@@ -19,7 +24,7 @@ _UNOBSERVED = (Status.UNREACHABLE, Status.INVALID, Status.MISSING)
 
 def _escape(text: str) -> str:
     """Annotation messages are one line; GitHub decodes %0A, %25 and %0D."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return scrub(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def annotations(audit: Audit, locator: Locator) -> list[str]:
@@ -68,7 +73,7 @@ def render_github(
 ) -> str:
     """Append the markdown report to ``$GITHUB_STEP_SUMMARY``; return the annotations."""
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    markdown = render_markdown(audit, tags, failures)
+    markdown = scrub(render_markdown(audit, tags, failures))
     if summary:
         with Path(summary).open("a", encoding="utf-8") as handle:
             handle.write(markdown + "\n")

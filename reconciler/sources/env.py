@@ -1,6 +1,8 @@
 """``${VAR}`` references in source settings, filled from the environment (design §5).
 
-Expanded values are secrets: no message raised here ever contains one, only variable names.
+Expanded values are secrets: no message raised here ever contains one, only variable names,
+and every value substituted is remembered by :mod:`reconciler.secrets`, so whatever leaves the
+process later (a reason a target reflects the header back in, a log line, state) is scrubbed.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from .. import secrets
 from ..errors import ConfigError
 
 # ``${`` opens a reference; whatever follows must be a NAME and a closing brace.
@@ -29,9 +32,11 @@ def expand(value: str, env: Mapping[str, str], where: str) -> str:
         if name is None:
             raise ConfigError(f"{where}: '${{' must start a reference like ${{NAME}}")
         try:
-            return env[name]
+            found = env[name]
         except KeyError:
             raise ConfigError(f"{where}: environment variable {name} is not set") from None
+        secrets.remember(found)
+        return found
 
     return _REFERENCE.sub(substitute, value)
 

@@ -14,10 +14,21 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from ..model.rollout import Quarantine, Rollout
+from ..secrets import scrub, scrub_data
 from .interface import Deposed, EvalRecord, Lease, LeaseHeld, LeaseInfo, StateUnavailable
 
 #: Statuses that open a skew episode (a target running something other than desired).
 SKEWED = frozenset({"lagging", "drifted", "missing", "invalid", "unreachable", "not_loaded"})
+
+
+# Every free text and JSON document written goes through one of these two: a reason quoting
+# what a target reflected back must reach state with its secrets masked (design §11).
+def _text(value: str | None) -> str | None:
+    return None if value is None else scrub(value)
+
+
+def _json(data: Any, *, sort_keys: bool = False) -> str:
+    return json.dumps(scrub_data(data), sort_keys=sort_keys)
 
 
 class Dialect(Protocol):
@@ -102,7 +113,7 @@ class SqlStore:
             self.sql.execute(
                 "INSERT INTO rollouts VALUES (?,?,?,?) ON CONFLICT (environment, bundle) "
                 "DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
-                (rollout.environment, rollout.bundle, json.dumps(rollout.to_json()), now),
+                (rollout.environment, rollout.bundle, _json(rollout.to_json()), now),
             )
             self._events(rollout.environment, events, now)
 
@@ -112,10 +123,7 @@ class SqlStore:
         if events:
             self.sql.executemany(
                 "INSERT INTO events (environment, at, kind, data) VALUES (?,?,?,?)",
-                [
-                    (environment, at, kind, json.dumps(data, sort_keys=True))
-                    for kind, data in events
-                ],
+                [(environment, at, kind, _json(data, sort_keys=True)) for kind, data in events],
             )
 
     def record_event(self, environment: str, kind: str, data: Mapping[str, Any], at: float) -> None:
@@ -145,7 +153,7 @@ class SqlStore:
             self.sql.executemany(
                 "INSERT INTO applies (environment, bundle, target, revision, at, outcome, error) "
                 "VALUES (?,?,?,?,?,?,?)",
-                [(environment, bundle, t, revision, at, o, e) for t, o, e in outcomes],
+                [(environment, bundle, t, revision, at, o, _text(e)) for t, o, e in outcomes],
             )
 
     # -- target statuses and skew episodes --------------------------------------------------------
@@ -231,7 +239,7 @@ class SqlStore:
             self.sql.execute(
                 "INSERT INTO alerts (environment, bundle, condition, state, at, payload) "
                 "VALUES (?,?,?,?,?,?)",
-                (environment, bundle, condition, state, at, json.dumps(payload, sort_keys=True)),
+                (environment, bundle, condition, state, at, _json(payload, sort_keys=True)),
             )
 
     def alerts(self, environment: str) -> list[dict[str, Any]]:
@@ -258,8 +266,8 @@ class SqlStore:
                     entry.digest,
                     entry.revision,
                     entry.at,
-                    entry.by,
-                    entry.to_revision,
+                    _text(entry.by),
+                    _text(entry.to_revision),
                 ),
             )
             data = {
@@ -289,7 +297,7 @@ class SqlStore:
             lifted = self.sql.execute(
                 "UPDATE quarantines SET lifted_at=?, lifted_by=? WHERE environment=? "
                 "AND bundle=? AND lifted_at IS NULL",
-                (at, by, environment, bundle),
+                (at, _text(by), environment, bundle),
             ).rowcount
             if lifted:
                 self._events(environment, [("quarantine_lifted", {"bundle": bundle, "by": by})], at)
@@ -324,8 +332,8 @@ class SqlStore:
                     record.digest,
                     record.result,
                     record.at,
-                    record.by,
-                    record.report,
+                    _text(record.by),
+                    _text(record.report),
                 ),
             )
 
