@@ -11,14 +11,14 @@ from pathlib import Path
 import click
 
 from .inspect import audit, diff, parity, plan, render, skew, validate
-from .rollouts import converge, rollback, rollout
+from .rollouts import converge, rollback, rollout, state
 from .service import daemon, demo
 from .shell import Group
 
 #: Every command, in the order ``--help`` lists them.
 COMMANDS = (
     validate, render, audit, plan, skew, diff, parity,
-    converge, rollback, rollout, daemon, demo,
+    converge, rollback, rollout, state, daemon, demo,
 )  # fmt: skip
 
 

@@ -12,7 +12,17 @@ import click
 
 from ..failon import DEFAULT_FAIL_ON
 from ..report import FORMATS
-from .shell import EXIT_ERROR, EXIT_FAIL, EXIT_OK, echo, env_option, fail_on, progress, repo_of
+from .shell import (
+    EXIT_ERROR,
+    EXIT_FAIL,
+    EXIT_OK,
+    duration,
+    echo,
+    env_option,
+    fail_on,
+    progress,
+    repo_of,
+)
 
 if TYPE_CHECKING:
     from ..results import Audit
@@ -20,12 +30,26 @@ if TYPE_CHECKING:
 FAIL_ON = ",".join(DEFAULT_FAIL_ON)
 
 
-def judged(repo: Path, env: str, revision: str | None, only: set[str] | None = None) -> Audit:
+def judged(
+    repo: Path,
+    env: str,
+    revision: str | None,
+    only: set[str] | None = None,
+    deadline: float | None = None,
+) -> Audit:
     """The audit of ``env``, judged as of now with the recorded state (when there is one)."""
     from ..clock import now
     from ..rollout.recorded import judged_audit
 
-    return judged_audit(repo, env, now=now(), revision=revision, only=only, progress=progress())
+    return judged_audit(
+        repo,
+        env,
+        now=now(),
+        revision=revision,
+        only=only,
+        progress=progress(),
+        deadline=deadline,
+    )
 
 
 @click.command()
@@ -75,14 +99,23 @@ def render(ctx: click.Context, bundle: str, revision: str | None, target: str | 
     help="Comma-separated statuses/severities/findings that exit 2 ('none' for never).",
 )
 @click.option("--revision", help="Desired revision (default: HEAD).")
+@click.option(
+    "--timeout",
+    default="5m",
+    show_default=True,
+    help="The whole audit's deadline: targets not answered by then are unreachable.",
+)
 @click.pass_context
-def audit(ctx: click.Context, env: str, fmt: str, policy: str, revision: str | None) -> None:
+def audit(
+    ctx: click.Context, env: str, fmt: str, policy: str, revision: str | None, timeout: str
+) -> None:
     """Fetch every target, classify, report. Exit 0 ok, 2 policy failure, 1 error."""
     from ..report import format_audit
 
     words = fail_on(policy)
+    limit = duration(timeout, "--timeout")
     repo = repo_of(ctx)
-    result = judged(repo, env, revision)
+    result = judged(repo, env, revision, deadline=limit)
     failures = result.failures(words)
     echo(format_audit(result, fmt, failures, repo))
     sys.exit(EXIT_FAIL if failures else EXIT_OK)

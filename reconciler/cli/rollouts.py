@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     from ..rollout.driver import Driver, Step
 
 
-def driver_for(repo: Path, env: str, scope: str | None = None) -> Driver:
+def driver_for(repo: Path, env: str, scope: str | None = None, verify: bool = False) -> Driver:
     from ..clock import running
+    from ..rollout.commands import signed_policy
     from ..rollout.driver import Driver
     from ..state import open_store
 
-    return Driver(repo, env, open_store(repo), clock=running(), scope=scope)
+    signed = signed_policy(repo, env, verify)
+    return Driver(repo, env, open_store(repo), clock=running(), scope=scope, signed=signed)
 
 
 def echo_step(step: Step) -> None:
@@ -58,15 +60,27 @@ def echo_step(step: Step) -> None:
     "--timeout",
     help="Bound the whole command (e.g. 20m). Default: the progress deadline plus all bakes.",
 )
+@click.option(
+    "--verify-signatures",
+    is_flag=True,
+    help="Apply only revisions whose commit signature verifies (default: .reconciler-signers).",
+)
 @click.pass_context
 def converge(
-    ctx: click.Context, env: str, dry_run: bool, only: str | None, timeout: str | None
+    ctx: click.Context,
+    env: str,
+    dry_run: bool,
+    only: str | None,
+    timeout: str | None,
+    verify_signatures: bool,
 ) -> None:
     """Run the rollout to the desired revision, wave by wave, until complete or blocked."""
     from ..rollout import commands
+    from ..rollout.driver import Unverified
+    from ..state.interface import Deposed, LeaseHeld
 
     limit = duration(timeout, "--timeout") if timeout is not None else None
-    driver = driver_for(repo_of(ctx), env, scope=only)
+    driver = driver_for(repo_of(ctx), env, scope=only, verify=verify_signatures)
     if dry_run:
         for bundle, targets in commands.dry_run(driver).items():
             if targets is None:
@@ -77,7 +91,14 @@ def converge(
     if limit is None:
         policy = driver.observer.auditor().inventory().rollout
         limit = policy.progress_deadline + sum(w.bake for w in policy.waves)
-    code, step = commands.converge(driver, limit, on_step=echo_step)
+    try:
+        code, step = commands.converge(driver, limit, on_step=echo_step)
+    except (LeaseHeld, Deposed, Unverified) as exc:  # a state of the world, not an error
+        echo(f"converge: {exc}", err=True)
+        sys.exit(2)
+    for sha, reason in driver.unverified[:1]:
+        echo(f"Unverified: {sha[:7]}: {reason}; nothing of it was written", err=True)
+        code = 2
     scope = f"{only} re-fetched" if only else "every target re-fetched"
     if code == 0:
         echo(f"converged: {scope} with the desired content")
@@ -192,3 +213,21 @@ def resume(ctx: click.Context, env: str) -> None:
 def abort(ctx: click.Context, env: str) -> None:
     """Stop the rollout; nothing more is applied."""
     _steer(ctx, env, "abort", None)
+
+
+@click.group()
+def state() -> None:
+    """The state store (rollouts, quarantines, alerts, leases)."""
+
+
+@state.command()
+@click.option("--yes", is_flag=True, help="Really reset (without it, only say what is lost).")
+@click.pass_context
+def reset(ctx: click.Context, yes: bool) -> None:
+    """Set a damaged state store aside and start a new one; quarantines come back from git."""
+    from ..rollout.commands import reset_state
+
+    code, lines = reset_state(repo_of(ctx), None, yes=yes)
+    for line in lines:
+        echo(line, err=code != 0)
+    sys.exit(code)

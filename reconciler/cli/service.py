@@ -24,8 +24,20 @@ from .shell import duration, repo_of
     default=None,
     help="The tracked branch of the remote (origin). Default: the remote's default branch.",
 )
+@click.option(
+    "--verify-signatures",
+    is_flag=True,
+    help="Apply only revisions whose commit signature verifies (default: .reconciler-signers).",
+)
 @click.pass_context
-def daemon(ctx: click.Context, env: str, interval: str, listen: str, branch: str | None) -> None:
+def daemon(
+    ctx: click.Context,
+    env: str,
+    interval: str,
+    listen: str,
+    branch: str | None,
+    verify_signatures: bool,
+) -> None:
     """The long-running reconciler: fetch git, audit, advance the rollout, alert."""
     from ..clock import running
     from ..daemon.loop import Daemon
@@ -37,7 +49,13 @@ def daemon(ctx: click.Context, env: str, interval: str, listen: str, branch: str
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
     runner = Daemon(
-        repo_of(ctx), env, interval=seconds, listen=listen, branch=branch, clock=running()
+        repo_of(ctx),
+        env,
+        interval=seconds,
+        listen=listen,
+        branch=branch,
+        clock=running(),
+        verify=verify_signatures,
     )
     sys.exit(runner.run())
 

@@ -145,7 +145,9 @@ class Daemon:
         branch: str | None = None,
         jitter: float = 0.1,
         clock: Callable[[], float] = time.time,
+        verify: bool = False,
     ) -> None:
+        self.verify = verify  #: --verify-signatures: only signed revisions are applied
         self.repo_root = repo_root.resolve()
         self.environment = environment
         self.interval = interval
@@ -169,6 +171,8 @@ class Daemon:
         self._lock = threading.Lock()
         self._failures = 0  #: failed steps in a row
         self._driver: Any = None
+        self._writer: Any = None
+        self.role = "starting"  #: leader (holds the lease, writes) or follower (audits only)
 
     def status(self) -> dict[str, Any] | None:
         with self._lock:
@@ -204,6 +208,8 @@ class Daemon:
                 self._stop.wait(max(self._guarded_tick(store), 0.05))
         finally:
             self.server.stop()
+            if self._writer is not None:
+                self._writer.give_up()
             store.close()
             log("stopped", environment=self.environment)
         return 0
@@ -245,6 +251,10 @@ class Daemon:
             )
         started = time.perf_counter()
         if self._driver is None or self._driver.repo_root != self.tracker.root.resolve():
+            from ..rollout.commands import signed_policy
+
+            # Who is trusted comes from the operator's checkout (--repo), never from the tip
+            # being judged: an unsigned commit must not be able to change the trust.
             self._driver = Driver(
                 self.tracker.root,
                 self.environment,
@@ -252,9 +262,49 @@ class Daemon:
                 clock=self.clock,
                 files_root=self.repo_root,
                 user="reconciler-daemon",
+                signed=signed_policy(self.repo_root, self.environment, self.verify),
             )
-        step = self._driver.step()
+        step = self._step(self._driver, store)
         self._publish(step, time.perf_counter() - started)
+
+    def _step(self, driver: Any, store: Any) -> Any:
+        """Lead (hold the lease, step, write) when the lease is free or ours; else follow
+        (audit read-only). A leader pre-empted mid-step writes nothing more and follows."""
+        from ..rollout.driver import BundleStep, Step
+        from ..rollout.writer import Writer, holder_name
+        from ..state.interface import Deposed, LeaseHeld
+
+        if self._writer is None:
+            self._writer = Writer(
+                store,
+                self.environment,
+                holder_name("daemon", "reconciler"),
+                ttl=3 * self.interval,
+                min_left=self.interval,
+            )
+        writer = self._writer
+        was = self.role
+        try:
+            if writer.lease is None:
+                writer.take()
+            driver.writer = writer
+            step = driver.step()
+            self.role = "leader"
+        except (LeaseHeld, Deposed) as exc:
+            if was == "leader":
+                log("stepped_down", environment=self.environment, reason=str(exc))
+            writer.give_up()  # a deposed leader's release tells a rollback it stopped
+            driver.writer = None
+            self.role = "follower"
+            audit = driver.audit()
+            bundles = {
+                b: BundleStep(b, store.load_rollout(self.environment, b)) for b in audit.verdicts
+            }
+            step = Step(audit, bundles)
+        if self.role != was:
+            self.metrics.lease_changed(self.role == "leader")
+            log("role", environment=self.environment, role=self.role, holder=writer.holder)
+        return step
 
     def _count(self, done: Any) -> None:
         """Feed the alert and apply counters from what this step did."""
@@ -299,6 +349,7 @@ class Daemon:
         document["rollout"] = rollouts
         document["verdicts"] = {b: v.to_json() for b, v in audit.verdicts.items()}
         document["daemon"] = {
+            "role": self.role,
             "git_fetch_error": self.tracker.fetch_error,
             "audit_duration_seconds": round(duration, 3),
         }

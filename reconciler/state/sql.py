@@ -61,6 +61,7 @@ class SqlStore:
     def __init__(self, dialect: Dialect, where: str) -> None:
         self.sql = dialect
         self.where = where
+        self.created = False  #: set by a backend that made the store just now
         self._fence: Lease | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -399,14 +400,15 @@ class SqlStore:
             return Lease(environment, holder, token + 1, ttl)
 
     def renew(self, lease: Lease) -> float:
-        """Extend ``lease`` by its TTL; :class:`Deposed` when another writer took it over."""
+        """Extend ``lease`` by its TTL from now; :class:`Deposed` when another writer took it."""
         with self._write(None):
             row = self.sql.execute(
                 f"SELECT token, holder, expires_at, {self.sql.now} FROM leases "
                 f"WHERE environment=?{self.sql.lock}",
                 (lease.environment,),
             ).fetchone()
-            if row is None or row[0] != lease.token or row[2] <= row[3]:
+            # Expired but not taken over: still ours (the token guards writes, not the clock).
+            if row is None or row[0] != lease.token:
                 raise Deposed(lease.environment, lease.token, row[1] if row else None)
             self.sql.execute(
                 "UPDATE leases SET expires_at=? WHERE environment=?",
