@@ -65,8 +65,10 @@ def test_json_report_tells_the_incident(fleet: Fleet) -> None:
     assert ("stalled", "ap-south-1") in codes
     assert ("misstated_digest", "pop-sin") in codes
     torn = [f["message"] for f in report["findings"] if f["code"] == "torn"]
+    v46, v47 = fleet.shas["v46"][:7], fleet.shas["v47"][:7]
     assert torn == [
-        "ap-south-1 runs a torn support-agent: ap-south-1 at v46; ap-south-1-prompts at v47"
+        f"ap-south-1 runs a torn support-agent: ap-south-1 at v46 ({v46}); "
+        f"ap-south-1-prompts at v47 ({v47})"
     ]
 
 

@@ -55,8 +55,8 @@ def test_store_ahead_of_its_process_is_not_loaded_with_the_age(
     us = targets["us-east-1"]
     assert us["status"] == "not_loaded"
     assert (
-        us["error"] == f"store has {report['desired']['revision'][:12]}, process serves "
-        f"{v1[:12]} for 2h00m"
+        us["error"] == f"store has {report['desired']['revision'][:7]}, process serves "
+        f"{v1[:7]} for 2h00m"
     )
     assert us["bundles"][0]["probe"]["observed_revision"] == v1
     assert report["summary"]["not_loaded"] == 1

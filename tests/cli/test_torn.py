@@ -66,8 +66,8 @@ def test_a_region_split_across_revisions_is_one_torn_finding(tmp_path: Path) -> 
     assert len(torn) == 1
     message = torn[0]["message"]
     assert message.startswith("ap-south-1 runs a torn support-agent")
-    assert f"ap-south-1-store at {v2[:12]}" in message
-    assert f"ap-south-1-prompts at {v1[:12]}" in message
+    assert f"ap-south-1-store at {v2[:7]}" in message
+    assert f"ap-south-1-prompts at {v1[:7]}" in message
     _place(repo, "ap-south-1-prompts", v2)
     healed = reconciler(
         "--repo",
