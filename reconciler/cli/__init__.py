@@ -30,15 +30,21 @@ COMMANDS = (
     show_default=True,
     help="The config repo (bundles/ and targets/).",
 )
+@click.option(
+    "--state",
+    help="The state store: sqlite:///PATH or postgresql://... ${VAR} allowed "
+    "(default: $RECONCILER_STATE_URL, else .reconciler/state.db in the repo).",
+)
 @click.version_option(package_name="agent-reconciler")
 @click.pass_context
-def main(ctx: click.Context, repo: Path) -> None:
+def main(ctx: click.Context, repo: Path, state: str | None) -> None:
     """GitOps reconciler and drift auditor for AI agents.
 
     One git repo is the source of truth for an agent's whole config; the reconciler reads what
     every region, POP, prompt registry and flag platform runs, and says what differs and since when.
     """
     ctx.obj = repo
+    ctx.meta["reconciler.state"] = state
 
 
 for _command in COMMANDS:

@@ -22,6 +22,7 @@ from .shell import (
     fail_on,
     progress,
     repo_of,
+    state_of,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def judged(
     return judged_audit(
         repo,
         env,
+        state=state_of(click.get_current_context()),
         now=now(),
         revision=revision,
         only=only,

@@ -9,20 +9,23 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .shell import duration, echo, env_option, repo_of
+from .shell import duration, echo, env_option, repo_of, state_of
 
 if TYPE_CHECKING:
     from ..rollout.driver import Driver, Step
 
 
-def driver_for(repo: Path, env: str, scope: str | None = None, verify: bool = False) -> Driver:
+def driver_for(
+    repo: Path, env: str, scope: str | None = None, verify: bool = False
+) -> Driver:
     from ..clock import running
     from ..rollout.commands import signed_policy
     from ..rollout.driver import Driver
     from ..state import open_store
 
     signed = signed_policy(repo, env, verify)
-    return Driver(repo, env, open_store(repo), clock=running(), scope=scope, signed=signed)
+    store = open_store(repo, state_of(click.get_current_context()))
+    return Driver(repo, env, store, clock=running(), scope=scope, signed=signed)
 
 
 def echo_step(step: Step) -> None:
@@ -227,7 +230,7 @@ def reset(ctx: click.Context, yes: bool) -> None:
     """Set a damaged state store aside and start a new one; quarantines come back from git."""
     from ..rollout.commands import reset_state
 
-    code, lines = reset_state(repo_of(ctx), None, yes=yes)
+    code, lines = reset_state(repo_of(ctx), state_of(ctx), yes=yes)
     for line in lines:
         echo(line, err=code != 0)
     sys.exit(code)

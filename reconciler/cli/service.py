@@ -7,11 +7,17 @@ from pathlib import Path
 
 import click
 
-from .shell import duration, repo_of
+from .shell import duration, repo_of, state_of
 
 
 @click.command()
-@click.option("--env", "env", required=True, help="The environment (targets/<env>.yaml).")
+@click.option(
+    "--env",
+    "envs",
+    required=True,
+    multiple=True,
+    help="An environment (targets/<env>.yaml); repeat for several, or '*' for all of them.",
+)
 @click.option("--interval", default="30s", show_default=True, help="Time between steps.")
 @click.option(
     "--listen",
@@ -29,33 +35,55 @@ from .shell import duration, repo_of
     is_flag=True,
     help="Apply only revisions whose commit signature verifies (default: .reconciler-signers).",
 )
+@click.option(
+    "--state",
+    "state",
+    help="The state store: sqlite:///PATH or postgresql://... (default: $RECONCILER_STATE_URL, "
+    "else .reconciler/state.db). Several daemons share one PostgreSQL store.",
+)
+@click.option(
+    "--max-environments",
+    type=click.IntRange(min=1),
+    help="Lead at most this many environments; audit the others read-only.",
+)
 @click.pass_context
 def daemon(
     ctx: click.Context,
-    env: str,
+    envs: tuple[str, ...],
     interval: str,
     listen: str,
     branch: str | None,
     verify_signatures: bool,
+    state: str | None,
+    max_environments: int | None,
 ) -> None:
     """The long-running reconciler: fetch git, audit, advance the rollout, alert."""
     from ..clock import running
     from ..daemon.loop import Daemon
     from ..daemon.server import parse_listen
+    from ..model.names import check_name
 
     seconds = duration(interval, "--interval")
+    for env in envs:
+        if env != "*":
+            try:
+                check_name(env, "environment")
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--env") from None
     try:
         parse_listen(listen)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
     runner = Daemon(
         repo_of(ctx),
-        env,
+        list(dict.fromkeys(envs)),
         interval=seconds,
         listen=listen,
         branch=branch,
         clock=running(),
         verify=verify_signatures,
+        state=state or state_of(ctx),
+        max_environments=max_environments,
     )
     sys.exit(runner.run())
 

@@ -73,6 +73,11 @@ def repo_of(ctx: click.Context) -> Path:
     return repo
 
 
+def state_of(ctx: click.Context) -> str | None:
+    """The global ``--state URL`` (None: $RECONCILER_STATE_URL, else the embedded file)."""
+    return ctx.find_root().meta.get("reconciler.state")
+
+
 def fail_on(text: str) -> frozenset[str]:
     from ..results import parse_fail_on
 

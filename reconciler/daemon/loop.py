@@ -1,19 +1,20 @@
-"""The long-running reconciler of one environment (design §8, §9).
+"""The long-running reconciler (design §8, §9, §10): one or many environments per daemon.
 
 Each interval: fetch the tracked git remote into the daemon's own clone (never the user's
-working tree), then one driver step (audit, advance every rollout, act, persist), then metrics
-and ``/status``. A failing fetch keeps the last known desired revision and raises a condition;
-SIGTERM/SIGINT finish the current step and exit 0.
+working tree), then, per environment, one step — as its leader (holding its lease: audit,
+advance every rollout, act, persist) or as a follower (audit read-only) — then metrics,
+``/status`` and the page. A daemon leads at most ``--max-environments`` environments; an
+environment whose leader died is taken over by another daemon within one lease TTL. No step can
+end the loop; SIGTERM/SIGINT finish the current step and exit 0.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import random
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -22,18 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
-from ..page import OnCallPage
-from ..secrets import scrub, scrub_data
+from ..state.interface import StateUnavailable
 from ..statedir import state_dir
-from .metrics import Metrics
+from .log import log
+from .metrics import Families
+from .runner import Runner
 from .server import StatusServer
 
+__all__ = ["Daemon", "Tracker", "log"]
 
-def log(event: str, **fields: Any) -> None:
-    """One JSON line on stderr per event (structured logs; known secrets masked, design §11)."""
-    record = {"ts": round(time.time(), 3), "event": event, **fields}
-    sys.stderr.write(scrub(json.dumps(record, default=str)) + "\n")
-    sys.stderr.flush()
+#: The first retry of a failed step comes after this many seconds, doubling up to the interval.
+RETRY_FIRST = 1.0
 
 
 class Tracker:
@@ -42,11 +42,11 @@ class Tracker:
     ``branch`` None tracks the remote's own default branch (its ``HEAD``), whatever its name.
     """
 
-    def __init__(self, repo_root: Path, environment: str, branch: str | None) -> None:
+    def __init__(self, repo_root: Path, branch: str | None) -> None:
         self.repo_root = repo_root.resolve()
         self.branch = branch
         self.remote = _git(self.repo_root, "config", "--get", "remote.origin.url", check=False)
-        self.clone = state_dir(self.repo_root) / "daemon" / environment / "clone"
+        self.clone = state_dir(self.repo_root) / "daemon" / "clone"  # one for every environment
         self.fetch_error: str | None = None
 
     @property
@@ -121,24 +121,17 @@ def _git(cwd: Path, *args: str, check: bool = True) -> str:
     return proc.stdout.strip()
 
 
-#: Failed steps in a row after which ``/readyz`` answers 503 (``/healthz`` stays liveness).
-UNREADY_AFTER = 3
-#: The first retry of a failed step comes after this many seconds, doubling up to the interval.
-RETRY_FIRST = 1.0
-
-
 class Daemon:
-    """Runs the loop; ``stop()`` (or a signal) ends it after the current step.
+    """Runs the loop over its environments; ``stop()`` (or a signal) ends it after the step.
 
-    No step can end the loop: any exception is logged with its traceback, counted in
-    ``reconciler_step_errors_total`` and retried with backoff — a dead daemon is the quietest
-    stall there is.
+    ``environments`` names them, or ``["*"]`` for every ``targets/*.yaml`` of the tracked
+    revision (looked for again at each step, so a new environment is picked up).
     """
 
     def __init__(
         self,
         repo_root: Path,
-        environment: str,
+        environments: str | list[str],
         *,
         interval: float = 30.0,
         listen: str = "127.0.0.1:9464",
@@ -146,229 +139,220 @@ class Daemon:
         jitter: float = 0.1,
         clock: Callable[[], float] = time.time,
         verify: bool = False,
+        state: str | None = None,
+        max_environments: int | None = None,
     ) -> None:
-        self.verify = verify  #: --verify-signatures: only signed revisions are applied
         self.repo_root = repo_root.resolve()
-        self.environment = environment
+        self.wanted = [environments] if isinstance(environments, str) else list(environments)
         self.interval = interval
         self.jitter = jitter
         self.clock = clock
-        self.tracker = Tracker(self.repo_root, environment, branch)
-        self.metrics = Metrics(environment)
-        self.metrics.set_interval(interval)
-        self.page = OnCallPage(environment, interval=interval, clock=clock)
+        self.verify = verify  #: --verify-signatures: only signed revisions are applied
+        self.state = state  #: --state URL (None: $RECONCILER_STATE_URL or the embedded file)
+        self.max_environments = max_environments
+        self.tracker = Tracker(self.repo_root, branch)
+        self.families = Families()
+        self.runners: dict[str, Runner] = {}
         self.server = StatusServer(
             listen,
-            metrics=self.metrics.render,
+            metrics=self.families.render,
             status=self.status,
             alive=self.alive,
             ready=self.ready,
-            page=self.page.respond,
+            page=self.page,
+            roles=self.roles,
         )
         self._stop = threading.Event()
-        self._status: dict[str, Any] | None = None
         self._heartbeat = time.monotonic()
-        self._lock = threading.Lock()
-        self._failures = 0  #: failed steps in a row
-        self._driver: Any = None
-        self._writer: Any = None
-        self.role = "starting"  #: leader (holds the lease, writes) or follower (audits only)
+        self._failures = 0  #: failed ticks in a row (git, the store), before any environment
+        self._store: Any = None
+        for name in self.wanted:  # named ones answer "starting" before their first audit
+            if name != "*":
+                self._runner(name)
 
-    def status(self) -> dict[str, Any] | None:
-        with self._lock:
-            return self._status
+    # -- what the server reads ---------------------------------------------------------------
+
+    @property
+    def environment(self) -> str:
+        """The one environment of a single-environment daemon (the common case)."""
+        return self.wanted[0]
+
+    def _single(self) -> Runner | None:
+        runners = list(self.runners.values())
+        return runners[0] if len(runners) == 1 and "*" not in self.wanted else None
+
+    def status(self, environment: str | None = None) -> dict[str, Any] | None:
+        """One environment's document; for several, all of them by name."""
+        if environment is not None:
+            runner = self.runners.get(environment)
+            return runner.status if runner is not None else None
+        single = self._single()
+        if single is not None:
+            return single.status
+        documents = {name: r.status for name, r in sorted(self.runners.items())}
+        if not documents or all(d is None for d in documents.values()):
+            return None
+        return {
+            "environments": documents,
+            "daemon": {"leading": self.leading(), "interval_seconds": self.interval},
+        }
+
+    def leading(self) -> list[str]:
+        return sorted(name for name, r in self.runners.items() if r.leading)
 
     def alive(self) -> bool:
         """The loop has ticked recently (a wedged loop turns /healthz red)."""
         return time.monotonic() - self._heartbeat < max(3 * self.interval, 60.0)
 
     def ready(self) -> bool:
-        """An audit was published, and the last steps did not all fail."""
-        return self._status is not None and self._failures < UNREADY_AFTER
+        """Every environment published an audit, and none failed its last 3 steps."""
+        runners = list(self.runners.values())
+        return bool(runners) and self._failures < 3 and all(r.ready for r in runners)
+
+    def roles(self) -> str:
+        """``/readyz``'s words: which environments this daemon leads and follows."""
+        lead = [n for n, r in sorted(self.runners.items()) if r.role == "leader"]
+        follow = [n for n, r in sorted(self.runners.items()) if r.role == "follower"]
+        return f"leader of {', '.join(lead) or 'none'}; follower of {', '.join(follow) or 'none'}"
+
+    def page(self, path: str, query: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        """The on-call page: the environment's, or for several, one per environment."""
+        from ..page.site import environments_index, not_found
+
+        single = self._single()
+        if single is not None:
+            return single.page.respond(path, query)
+        prefix, _, rest = path.partition("/environments/")[2].partition("/")
+        runner = self.runners.get(prefix) if path.startswith("/environments/") else None
+        if runner is not None:
+            return runner.page.respond("/" + rest, query)
+        if path == "/":
+            return environments_index(
+                [(n, r.role, r.status) for n, r in sorted(self.runners.items())]
+            )
+        return not_found(path)
 
     def stop(self, *_: object) -> None:
         self._stop.set()
 
-    def run(self) -> int:
-        from ..state import open_store
+    # -- the loop ----------------------------------------------------------------------------
 
+    def run(self) -> int:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         self.server.start()
         log(
             "started",
-            environment=self.environment,
+            environment=",".join(self.wanted),
             listen=self.server.url,
             tracking=self.tracker.tracking,
         )
-        store = open_store(self.repo_root)
         try:
             while not self._stop.is_set():
                 self._heartbeat = time.monotonic()
-                self._stop.wait(max(self._guarded_tick(store), 0.05))
+                self._stop.wait(max(self._tick(), 0.05))
         finally:
             self.server.stop()
-            if self._writer is not None:
-                self._writer.give_up()
-            store.close()
-            log("stopped", environment=self.environment)
+            for runner in self.runners.values():
+                runner.stop()
+            if self._store is not None:
+                self._store.close()
+            log("stopped", environment=",".join(self.wanted))
         return 0
 
-    def _guarded_tick(self, store: Any) -> float:
-        """One step that cannot end the loop; the seconds to wait before the next one."""
+    def _tick(self) -> float:
+        """One step of every environment; the seconds to wait before the next one."""
         try:
-            self._tick(store)
-        except Exception as exc:
-            if self._stop.is_set():  # a signal to the process group also ends our git children
-                log("step_interrupted", environment=self.environment, reason="shutting down")
-                return 0.0
-            self._failures += 1
-            self.metrics.count_step_error()
-            known = isinstance(exc, ReconcilerError)  # the tool's own: its message says it all
-            log(
-                "step_failed",
-                environment=self.environment,
-                error=str(exc) if known else f"{type(exc).__name__}: {exc}",
-                failures_in_a_row=self._failures,
-                **({} if known else {"traceback": traceback.format_exc()}),
-            )
-            return min(self.interval, RETRY_FIRST * 2 ** (self._failures - 1))
-        self._failures = 0
-        return self.interval * (1 + random.uniform(-self.jitter, self.jitter))
-
-    def _tick(self, store: Any) -> None:
-        from ..rollout.driver import Driver
-
-        fetched = self.tracker.update()
-        self.metrics.set_git_fetch_ok(fetched)
-        if not fetched:
-            if not self.tracker.ready:  # nothing to audit yet: retried with backoff
+            fetched = self.tracker.update()
+            if not fetched and not self.tracker.ready:  # nothing to audit yet: retried
                 raise ReconcilerError(f"no desired state yet: {self.tracker.fetch_error}")
+            store = self._open_store()
+            names = self._environments()
+        except Exception as exc:
+            return self._failed(exc, None)
+        if not fetched:
             log(
                 "git_fetch_failed",
                 error=self.tracker.fetch_error,
                 keeping="last known desired revision",
             )
-        started = time.perf_counter()
-        if self._driver is None or self._driver.repo_root != self.tracker.root.resolve():
-            from ..rollout.commands import signed_policy
+        self._failures = 0
+        worst = 0
+        for name in names:
+            runner = self._runner(name)
+            runner.metrics.set_git_fetch_ok(fetched)
+            may_lead = (
+                runner.leading
+                or self.max_environments is None
+                or (len(self.leading()) < self.max_environments)
+            )
+            try:
+                runner.step(
+                    self.tracker.root,
+                    store,
+                    may_lead=may_lead,
+                    fetch_error=self.tracker.fetch_error,
+                )
+            except Exception as exc:
+                runner.failed()
+                self._failed(exc, runner)
+                worst = max(worst, runner.failures)
+            if self._stop.is_set():
+                break
+        if worst:
+            return min(self.interval, RETRY_FIRST * 2 ** (worst - 1))
+        return self.interval * (1 + random.uniform(-self.jitter, self.jitter))
 
-            # Who is trusted comes from the operator's checkout (--repo), never from the tip
-            # being judged: an unsigned commit must not be able to change the trust.
-            self._driver = Driver(
-                self.tracker.root,
-                self.environment,
-                store,
+    def _failed(self, exc: BaseException, runner: Runner | None) -> float:
+        """Log a failure with its traceback (unless it is the tool's own, one-line error)."""
+        if self._stop.is_set():  # a signal to the process group also ends our git children
+            log("step_interrupted", reason="shutting down")
+            return 0.0
+        if runner is None:
+            self._failures += 1
+            for each in self.runners.values():
+                each.failed()
+        known = isinstance(exc, ReconcilerError)  # the tool's own: its message says it all
+        failures = runner.failures if runner is not None else self._failures
+        log(
+            "step_failed",
+            environment=runner.environment if runner else ",".join(self.wanted),
+            error=str(exc) if known else f"{type(exc).__name__}: {exc}",
+            failures_in_a_row=failures,
+            **({} if known else {"traceback": traceback.format_exc()}),
+        )
+        if isinstance(exc, StateUnavailable) and self._store is not None:
+            with contextlib.suppress(Exception):
+                self._store.close()
+            self._store = None  # opened again (reconnected) at the next step
+        return min(self.interval, RETRY_FIRST * 2 ** (failures - 1))
+
+    def _open_store(self) -> Any:
+        from ..state import open_store
+
+        if self._store is None:
+            self._store = open_store(self.repo_root, self.state)
+        return self._store
+
+    def _environments(self) -> list[str]:
+        if "*" not in self.wanted:
+            return self.wanted
+        from ..config.inventory import environments
+
+        return environments(self.tracker.root)
+
+    def _runner(self, name: str) -> Runner:
+        runner = self.runners.get(name)
+        if runner is None:
+            multi = "*" in self.wanted or len(self.wanted) > 1
+            runner = self.runners[name] = Runner(
+                name,
+                families=self.families,
+                interval=self.interval,
                 clock=self.clock,
                 files_root=self.repo_root,
-                user="reconciler-daemon",
-                signed=signed_policy(self.repo_root, self.environment, self.verify),
+                verify=self.verify,
+                page_base=f"/environments/{name}" if multi else "",
             )
-        step = self._step(self._driver, store)
-        self._publish(step, time.perf_counter() - started)
-
-    def _step(self, driver: Any, store: Any) -> Any:
-        """Lead (hold the lease, step, write) when the lease is free or ours; else follow
-        (audit read-only). A leader pre-empted mid-step writes nothing more and follows."""
-        from ..rollout.driver import BundleStep, Step
-        from ..rollout.writer import Writer, holder_name
-        from ..state.interface import Deposed, LeaseHeld
-
-        if self._writer is None:
-            self._writer = Writer(
-                store,
-                self.environment,
-                holder_name("daemon", "reconciler"),
-                ttl=3 * self.interval,
-                min_left=self.interval,
-            )
-        writer = self._writer
-        was = self.role
-        try:
-            if writer.lease is None:
-                writer.take()
-            driver.writer = writer
-            step = driver.step()
-            self.role = "leader"
-        except (LeaseHeld, Deposed) as exc:
-            if was == "leader":
-                log("stepped_down", environment=self.environment, reason=str(exc))
-            writer.give_up()  # a deposed leader's release tells a rollback it stopped
-            driver.writer = None
-            self.role = "follower"
-            audit = driver.audit()
-            bundles = {
-                b: BundleStep(b, store.load_rollout(self.environment, b)) for b in audit.verdicts
-            }
-            step = Step(audit, bundles)
-        if self.role != was:
-            self.metrics.lease_changed(self.role == "leader")
-            log("role", environment=self.environment, role=self.role, holder=writer.holder)
-        return step
-
-    def _count(self, done: Any) -> None:
-        """Feed the alert and apply counters from what this step did."""
-        from ..model.rollout import Notify
-
-        for _ in done.written:
-            self.metrics.count_apply("ok")
-        for _ in done.failed:
-            self.metrics.count_apply("failed")
-        for action in done.actions:
-            if isinstance(action, Notify):
-                self.metrics.count_alert(action.condition, action.state)
-
-    def _publish(self, step: Any, duration: float) -> None:
-        from ..report.rollout import status_json
-
-        audit = step.audit
-        now = self.clock()
-        self.metrics.observe_audit(audit, duration, now)
-        policy = audit.inventory.rollout
-        rollouts: dict[str, Any] = {}
-        for bundle, done in step.bundles.items():
-            r = done.rollout
-            verdict = audit.verdicts[bundle]
-            for target, why in done.failed.items():
-                log("apply_failed", bundle=bundle, target=target, error=why)
-            for error in done.alert_errors:
-                log("alert_failed", bundle=bundle, error=error)
-            self._count(done)
-            active = r is not None and r.active and verdict.quarantine is None
-            self.metrics.observe_rollout(
-                bundle,
-                coverage=r.coverage if r else audit.coverage,
-                stalled=verdict.stalled,
-                paused=bool(r and r.phase == "paused"),
-                wave=r.wave if r else 0,
-                quarantined=verdict.quarantine is not None,
-                deadline=r.deadline(policy.progress_deadline) if r and active else None,
-            )
-            rollouts[bundle] = status_json(r, policy, now, verdict.quarantine) if r else None
-        document = audit.to_json()
-        document["rollout"] = rollouts
-        document["verdicts"] = {b: v.to_json() for b, v in audit.verdicts.items()}
-        document["daemon"] = {
-            "role": self.role,
-            "git_fetch_error": self.tracker.fetch_error,
-            "audit_duration_seconds": round(duration, 3),
-        }
-        document = scrub_data(document)  # what /status serves: a reflected secret reads ***
-        with self._lock:
-            self._status = document
-        self.page.publish(
-            audit,
-            {b: done.rollout for b, done in step.bundles.items()},
-            store=self._driver.store,
-            repo=self.tracker.root,
-            fetch_error=self.tracker.fetch_error,
-        )
-        log(
-            "step",
-            environment=self.environment,
-            revision=audit.desired_revision,
-            coverage=audit.coverage,
-            stalled=audit.stalled,
-            quarantined=audit.quarantined,
-            seconds=round(duration, 3),
-        )
+            runner.metrics.set_interval(self.interval)
+        return runner

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from ..errors import ReconcilerError
 from ..secrets import scrub
@@ -117,22 +117,23 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         path, _, query = self.path.partition("?")
         try:
-            if owner.page is not None and (path == "/" or path.startswith("/targets/")):
-                code, body, headers = owner.page(path, dict(parse_qsl(query)))
-                self._send(HTTPStatus(code), body, headers.pop("Content-Type"), **headers)
-            elif path == "/metrics":
+            if path == "/metrics":
                 body, content_type = owner.metrics()
                 self._send(HTTPStatus.OK, body, content_type)
             elif path == "/healthz":
                 self._probe(owner.alive())
             elif path == "/readyz":
-                self._probe(owner.ready())
-            elif path == "/status":
-                status = owner.status()
+                self._probe(owner.ready(), owner.roles())
+            elif path == "/status" or path.startswith("/status/"):
+                name = unquote(path.removeprefix("/status").strip("/")) or None
+                status = owner.status(name) if name else owner.status()
                 if status is None:
                     self._json(HTTPStatus.SERVICE_UNAVAILABLE, STARTING)
                 else:
                     self._json(HTTPStatus.OK, status)
+            elif owner.page is not None:
+                code, body, headers = owner.page(path, dict(parse_qsl(query)))
+                self._send(HTTPStatus(code), body, headers.pop("Content-Type"), **headers)
             else:
                 self._send(HTTPStatus.NOT_FOUND, b"not found\n", _TEXT)
         except Exception:
@@ -150,11 +151,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True  # an unread request body must not be parsed as a request
         self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n", _TEXT, allow="GET")
 
-    def _probe(self, ok: bool) -> None:
+    def _probe(self, ok: bool, words: str = "") -> None:
+        said = f"; {words}" if words else ""
         if ok:
-            self._send(HTTPStatus.OK, b"ok\n", _TEXT)
+            self._send(HTTPStatus.OK, f"ok{said}\n".encode(), _TEXT)
         else:
-            self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"unavailable\n", _TEXT)
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, f"unavailable{said}\n".encode(), _TEXT)
 
     def _json(self, code: HTTPStatus, data: dict[str, Any]) -> None:
         # Known secrets masked in the text served (JSON-escaped forms too; design §11).
@@ -182,17 +184,21 @@ class StatusServer:
         listen: str = DEFAULT_LISTEN,
         *,
         metrics: Callable[[], tuple[bytes, str]],
-        status: Callable[[], dict[str, Any] | None],
+        status: Callable[..., dict[str, Any] | None],
         alive: Callable[[], bool],
         ready: Callable[[], bool],
         page: PageRenderer | None = None,
+        roles: Callable[[], str] = lambda: "",
     ) -> None:
         self.host, self._port = parse_listen(listen)
         self.page = page
         self.metrics = metrics
+        #: ``status()`` for ``/status``; ``status(name)`` for ``/status/<environment>``.
         self.status = status
         self.alive = alive
         self.ready = ready
+        #: Words ``/readyz`` adds: which environments this daemon leads and follows.
+        self.roles = roles
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 

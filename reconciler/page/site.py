@@ -45,9 +45,17 @@ class OnCallPage:
     """The environment's pages; :meth:`respond` is what the daemon's server calls."""
 
     def __init__(
-        self, environment: str, *, interval: float = 30.0, clock: Callable[[], float] = time.time
+        self,
+        environment: str,
+        *,
+        interval: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        base: str = "",
     ) -> None:
         self.environment = environment
+        #: Where this environment's pages live: "" (a one-environment daemon) or
+        #: ``/environments/<name>`` (a daemon of several).
+        self.base = base
         self.refresh = max(interval, MIN_REFRESH)
         self.clock = clock
         self._snapshot: Snapshot | None = None
@@ -97,6 +105,7 @@ class OnCallPage:
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 environment=self.environment,
                 title=f"{self.environment}: starting",
+                base=self.base,
             )
         now = self.clock()
         if path == "/":
@@ -116,6 +125,7 @@ class OnCallPage:
         return {
             "title": f"{head.environment} at {head.revision}",
             "environment": self.environment,
+            "base": self.base,
             "head": head,
             "banners": banners(s.audit, s.rollouts, now),
             "headings": sort_links(column, order, wanted),
@@ -145,6 +155,7 @@ class OnCallPage:
             "target.html",
             title=f"{view.name} in {self.environment}",
             environment=self.environment,
+            base=self.base,
             target=view,
             audited_at=iso(s.audit.generated_at.timestamp()),
             refresh_ms=int(self.refresh * 1000),
@@ -160,6 +171,7 @@ class OnCallPage:
             HTTPStatus.NOT_FOUND,
             title="not found",
             environment=self.environment,
+            base=self.base,
             message=message,
             targets=names,
         )
@@ -181,3 +193,42 @@ class OnCallPage:
             except (OSError, subprocess.SubprocessError):
                 return ""
         return self._subjects[sha]
+
+
+def environments_index(
+    environments: list[tuple[str, str, dict[str, Any] | None]],
+) -> Response:
+    """A daemon of several environments: one line each, with its role and verdict."""
+    from . import render
+
+    rows = []
+    for name, role, status in environments:
+        summary = (status or {}).get("summary", {})
+        rows.append(
+            {
+                "name": name,
+                "role": role,
+                "coverage": summary.get("coverage"),
+                "stalled": bool(summary.get("stalled")),
+                "quarantined": bool(summary.get("quarantined")),
+                "starting": status is None,
+            }
+        )
+    return render.page(
+        "environments.html", title="environments", environment="", rows=rows, base=""
+    )
+
+
+def not_found(path: str) -> Response:
+    """No page at ``path``."""
+    from . import render
+
+    return render.page(
+        "not_found.html",
+        HTTPStatus.NOT_FOUND,
+        title="not found",
+        environment="",
+        message=f"no page at {path}",
+        targets=[],
+        base="",
+    )

@@ -26,12 +26,13 @@ def judged_audit(
     only: set[str] | None = None,
     progress: Callable[[int], Callable[[], None]] | None = None,
     deadline: float | None = None,
+    state: str | None = None,
 ) -> Audit:
     """Audit ``environment`` and judge it as of ``now`` with the recorded state, if any."""
     auditor = Auditor(repo, environment, revision=revision, only=only)
     if deadline is not None:
         auditor.deadline = deadline
-    store = open_existing(repo)
+    store = open_existing(repo, state)
     if store is None:
         return auditor.run(now=now, progress=progress)
     try:

@@ -293,16 +293,14 @@ def test_the_daemon_keeps_its_status_document_masked(
     scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from reconciler.daemon.loop import Daemon
-    from reconciler.state import open_store
 
     for name, value in scene.env.items():
         monkeypatch.setenv(name, value)
     daemon = Daemon(scene.repo.root, "production", interval=30.0, listen="127.0.0.1:0")
-    store = open_store(scene.repo.root)
     try:
-        daemon._guarded_tick(store)
+        daemon._tick()
     finally:
-        store.close()
+        daemon.runners["production"].stop()
     kept = json.dumps(daemon.status(), ensure_ascii=False)  # what /status and the page read
     assert MASK in kept and not any(n in kept for n in NEEDLES)
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from reconciler.daemon.loop import Daemon
-from reconciler.state import open_store
 from tests.daemon.support import DaemonProcess, Remote
 from tests.support.configrepo import ConfigRepo, inventory
 
@@ -35,38 +34,42 @@ def test_a_step_that_raises_is_logged_counted_retried_and_turns_readyz_red(
     repo: ConfigRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     daemon = Daemon(repo.root, "production", interval=30.0, listen="127.0.0.1:0")
-    store = open_store(repo.root)
     try:
-        assert daemon._guarded_tick(store) > 20.0  # a good step waits about one interval
+        assert daemon._tick() > 20.0  # a good step waits about one interval
         assert daemon.ready()
-        real_tick = daemon._tick
+        runner = daemon.runners["production"]
+        real_step = runner.step
 
-        def broken(_store: object) -> None:
+        def broken(*args: object, **kwargs: object) -> None:
             raise KeyError("a bug nobody foresaw")
 
-        daemon._tick = broken  # type: ignore[method-assign]
-        waits = [daemon._guarded_tick(store) for _ in range(3)]
+        runner.step = broken  # type: ignore[method-assign]
+        waits = [daemon._tick() for _ in range(3)]
         assert waits == [1.0, 2.0, 4.0], "retried with backoff, sooner than an interval"
         assert not daemon.ready(), "/readyz answers 503 after 3 failed steps in a row"
         assert daemon.alive(), "/healthz stays the loop's liveness"
-        metrics = daemon.metrics.render()[0].decode()
+        metrics = daemon.families.render()[0].decode()
         assert 'reconciler_step_errors_total{environment="production"} 3.0' in metrics
         logged = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
         failed = [r for r in logged if r["event"] == "step_failed"]
         assert len(failed) == 3
         assert "KeyError" in failed[0]["error"] and "Traceback" in failed[0]["traceback"]
-        daemon._tick = real_tick  # type: ignore[method-assign]
-        daemon._guarded_tick(store)
+        runner.step = real_step  # type: ignore[method-assign]
+        daemon._tick()
         assert daemon.ready(), "one good step makes it ready again"
     finally:
-        store.close()
+        for runner in daemon.runners.values():
+            runner.stop()
 
 
 def test_a_fresh_daemon_exports_zero_step_errors(repo: ConfigRepo) -> None:
     daemon = Daemon(repo.root, "production", interval=5.0, listen="127.0.0.1:0")
-    text = daemon.metrics.render()[0].decode()
+    daemon._tick()
+    text = daemon.families.render()[0].decode()
     assert 'reconciler_step_errors_total{environment="production"} 0.0' in text
     assert 'reconciler_interval_seconds{environment="production"} 5.0' in text
+    assert 'reconciler_leader{environment="production"} 1.0' in text
+    daemon.runners["production"].stop()
 
 
 def test_sigterm_to_the_whole_process_group_exits_0(tmp_path: Path) -> None:
