@@ -40,7 +40,12 @@ class DaemonProcess:
     """``reconciler daemon`` in the background; ``status()`` reads its /status."""
 
     def __init__(
-        self, repo: Path, *args: str, env: dict[str, str] | None = None, session: bool = False
+        self,
+        repo: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        session: bool = False,
+        envs: tuple[str, ...] = ("production",),
     ) -> None:
         full = dict(os.environ)
         full.update(env or {})
@@ -50,8 +55,7 @@ class DaemonProcess:
                 "--repo",
                 str(repo),
                 "daemon",
-                "--env",
-                "production",
+                *(part for name in envs for part in ("--env", name)),
                 "--listen",
                 "127.0.0.1:0",
                 *args,
@@ -91,9 +95,27 @@ class DaemonProcess:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
-    def status(self) -> dict[str, Any] | None:
-        code, body = self.get("/status")
+    def status(self, environment: str | None = None) -> dict[str, Any] | None:
+        code, body = self.get(f"/status/{environment}" if environment else "/status")
         return json.loads(body) if code == 200 else None
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """One sample of ``/metrics`` (None when absent or the daemon does not answer)."""
+        try:
+            code, body = self.get("/metrics")
+        except OSError:
+            return None
+        if code != 200:
+            return None
+        for line in body.decode().splitlines():
+            if not line.startswith(name + "{"):
+                continue
+            found = dict(
+                part.split("=", 1) for part in line[len(name) + 1 : line.index("}")].split(",")
+            )
+            if all(found.get(k) == f'"{v}"' for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+        return None
 
     def wait_until(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0, what: str = ""
