@@ -32,6 +32,7 @@ bench: $(STAMP) servers
 	$(BIN)/python -m tests.bench.bench_history
 	$(BIN)/python -m tests.bench.bench_rollback
 	$(BIN)/python -m tests.bench.bench_detection
+	$(BIN)/python -m tests.bench.bench_scale
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .ruff_cache

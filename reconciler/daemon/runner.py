@@ -53,6 +53,7 @@ class Runner:
         self.page = OnCallPage(environment, interval=interval, clock=clock, base=page_base)
         self.role: Role = "starting"
         self.failures = 0  #: failed steps in a row
+        self.state_seconds = 0.0  #: the last step's time in state writes
         self._driver: Driver | None = None
         self._writer: Writer | None = None
         self._status: dict[str, Any] | None = None
@@ -80,10 +81,12 @@ class Runner:
     ) -> None:
         """Lead or follow for one step, then publish; raises what failed (counted by the loop)."""
         started = time.perf_counter()
+        writing = getattr(store, "write_seconds", 0.0)
         driver = self._driver_for(root, store)
         done = self._lead(driver, store) if may_lead or self.leading else None
         if done is None:
             done = self._follow(driver, store)
+        self.state_seconds = getattr(store, "write_seconds", 0.0) - writing
         self._publish(done, time.perf_counter() - started, store, root, fetch_error)
         self.failures = 0
 
@@ -227,4 +230,6 @@ class Runner:
             stalled=audit.stalled,
             quarantined=audit.quarantined,
             seconds=round(duration, 3),
+            state_seconds=round(self.state_seconds, 4),
+            targets=len(audit.targets),
         )

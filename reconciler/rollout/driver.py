@@ -283,7 +283,9 @@ class Driver:
         current = self.current(sighting, bundle, now)
         policy = survey.inventory.rollout
         advanced, actions = engine.advance(current, policy, sighting.observations(bundle), now)
-        self._save(advanced, now, events.between(current, advanced, actions))
+        log = events.between(current, advanced, actions)
+        if log or advanced != current:  # a steady fleet's step writes nothing
+            self._save(advanced, now, log)
         step.rollout, step.actions = advanced, actions
         self._act(survey, step, now)
         return step

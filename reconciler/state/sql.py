@@ -9,6 +9,7 @@ clock, never a process's, so writers on several machines agree on who holds what
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
@@ -62,6 +63,7 @@ class SqlStore:
         self.sql = dialect
         self.where = where
         self.created = False  #: set by a backend that made the store just now
+        self.write_seconds = 0.0  #: time spent in write transactions (the daemon logs it)
         self._fence: Lease | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -78,6 +80,7 @@ class SqlStore:
     @contextmanager
     def _write(self, environment: str | None) -> Iterator[None]:
         """One transaction; fenced by the lease's token when a lease fences this store."""
+        started = time.perf_counter()
         try:
             with self.sql.transaction():
                 fence = self._fence
@@ -91,6 +94,8 @@ class SqlStore:
                 yield
         except self.sql.errors as exc:
             raise self._failed(exc) from None
+        finally:
+            self.write_seconds += time.perf_counter() - started
 
     def fence(self, lease: Lease | None) -> None:
         """From now on, writes of ``lease``'s environment need its token (None: unfenced)."""
