@@ -4,7 +4,8 @@ abort. Each returns plain results; the CLI only prints them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +33,7 @@ def converge(
     written. Pre-empted on the way (a rollback): :class:`~reconciler.state.interface.Deposed`,
     after which nothing more is written.
     """
-    writer = _writer(driver, "converge")
-    writer.take()
-    try:
+    with _writing(driver, "converge", preempt=False):
         started = driver.clock()
         while True:
             step = driver.step()
@@ -48,13 +47,20 @@ def converge(
             if left is not None and left <= 0:
                 return 2, step
             sleep(poll if left is None else min(poll, left))
+
+
+@contextmanager
+def _writing(driver: Driver, role: str, *, preempt: bool) -> Iterator[Writer]:
+    """Hold the environment's lease for the length of a command; release it after."""
+    before = driver.writer
+    writer = Writer(driver.store, driver.environment, holder_name(role, driver.user))
+    writer.take(preempt=preempt)
+    driver.writer = writer
+    try:
+        yield writer
     finally:
         writer.give_up()
-
-
-def _writer(driver: Driver, role: str) -> Writer:
-    driver.writer = Writer(driver.store, driver.environment, holder_name(role, driver.user))
-    return driver.writer
+        driver.writer = before
 
 
 def dry_run(driver: Driver) -> dict[str, list[str] | None]:
@@ -106,12 +112,8 @@ def rollback(driver: Driver, to: str) -> RolledBack:
         repo.close()
     if target_sha == desired:
         raise ReconcilerError(f"--to {to} is the desired revision: nothing to roll back")
-    writer = _writer(driver, "rollback")
-    writer.take(preempt=True)
-    try:
+    with _writing(driver, "rollback", preempt=True) as writer:
         return _roll_back(driver, writer, to, desired, target_sha)
-    finally:
-        writer.give_up()
 
 
 def _roll_back(
@@ -214,12 +216,8 @@ def steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
     running converge or the daemon's step, which then write nothing more this step): a pause is
     never overwritten by a step that read the rollout just before it.
     """
-    writer = _writer(driver, f"rollout {verb}")
-    writer.take(preempt=True)
-    try:
+    with _writing(driver, f"rollout {verb}", preempt=True):
         return _steer(driver, verb, reason)
-    finally:
-        writer.give_up()
 
 
 def _steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
