@@ -13,6 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+#: The ``schema`` of a rendered bundle (design §7): what a target stores and answers with.
+RENDERED_SCHEMA = "agent-reconciler.bundle/v1"
+
 _encode = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode

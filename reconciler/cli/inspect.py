@@ -26,7 +26,7 @@ from .shell import (
 )
 
 if TYPE_CHECKING:
-    from ..results import Audit
+    from ..audit.results import Audit
 
 FAIL_ON = ",".join(DEFAULT_FAIL_ON)
 
@@ -58,7 +58,7 @@ def judged(
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Lint every bundle and target file of the working tree; exit 1 with file:line errors."""
-    from ..validate import validate_repo
+    from ..audit.validate import validate_repo
 
     errors, warnings = validate_repo(repo_of(ctx))
     for warning in warnings:
@@ -78,8 +78,8 @@ def validate(ctx: click.Context) -> None:
 @click.pass_context
 def render(ctx: click.Context, bundle: str, revision: str | None, target: str | None) -> None:
     """Print the rendered bundle JSON (design §7)."""
-    from ..gitrepo import GitFiles, GitRepo
-    from ..render import render as render_bundle
+    from ..bundle.gitrepo import GitFiles, GitRepo
+    from ..bundle.render import render as render_bundle
 
     git = GitRepo(repo_of(ctx))
     try:
@@ -140,8 +140,8 @@ def plan(
     ctx: click.Context, env: str, base: str | None, fmt: str, policy: str, revision: str | None
 ) -> None:
     """What converging to the desired revision would change, per target (a PR preview)."""
+    from ..audit.plan import PLAN_SCHEMA, plan_offline
     from ..clock import now
-    from ..plan import PLAN_SCHEMA, plan_offline
     from ..report import format_audit
 
     words = fail_on(policy)
@@ -225,7 +225,7 @@ def diff(ctx: click.Context, env: str, target: str, policy: str, revision: str |
 @click.pass_context
 def parity(ctx: click.Context, env: str, snapshot: str, fmt: str) -> None:
     """Is the agent under test the agent in production? Exit 0 same, 2 any difference."""
-    from ..parity import check_parity, render_parity
+    from ..audit.parity import check_parity, render_parity
 
     bundle, results = check_parity(repo_of(ctx), env, snapshot, dict(os.environ))
     echo(render_parity(env, bundle, snapshot, results, fmt))

@@ -168,7 +168,7 @@ def status(ctx: click.Context, env: str, fmt: str) -> None:
         }
         echo(json.dumps(out, indent=2))
         return
-    from ..gitrepo import GitRepo
+    from ..bundle.gitrepo import GitRepo
 
     git = GitRepo(repo)
     try:

@@ -79,7 +79,7 @@ def state_of(ctx: click.Context) -> str | None:
 
 
 def fail_on(text: str) -> frozenset[str]:
-    from ..results import parse_fail_on
+    from ..audit.results import parse_fail_on
 
     try:
         return parse_fail_on(text)

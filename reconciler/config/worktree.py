@@ -1,4 +1,4 @@
-"""The repo's working tree as a :class:`~reconciler.render.BundleFiles` (for ``validate``)."""
+"""The repo's working tree as a :class:`~reconciler.bundle.render.BundleFiles` (``validate``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ..limits import MAX_DOCUMENT, size_text
 class WorkTreeFiles:
     """Files as they are on disk now, as git would hand them to ``audit``.
 
-    Refuses what a read from git refuses (:meth:`reconciler.gitrepo.GitRepo.read`), with the
+    Refuses what a read from git refuses (:meth:`reconciler.bundle.gitrepo.GitRepo.read`), with the
     same words: a symbolic link anywhere on the path. Reads only regular files, without ever
     blocking on a FIFO or a device, and never more than :data:`~reconciler.limits.MAX_DOCUMENT`
     (the caller applies the cap for the kind of file).

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from ..classify import Status
+from ..diff.classify import Status
 
 if TYPE_CHECKING:
-    from ..results import Audit
+    from ..audit.results import Audit
 
 #: Every status a target/bundle can have: one series each, exactly one of them 1 (a state set).
 STATUSES = tuple(s.value for s in Status)

@@ -44,8 +44,8 @@ def _executable() -> str:
 
 def _eval_snapshot(repo: Path) -> Path:
     """The rendered bundle an eval harness ran with (v47), as harnesses record it."""
-    from ..gitrepo import GitFiles, GitRepo
-    from ..render import render
+    from ..bundle.gitrepo import GitFiles, GitRepo
+    from ..bundle.render import render
 
     git = GitRepo(repo)
     try:

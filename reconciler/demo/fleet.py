@@ -15,8 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..gitrepo import GitFiles, GitRepo
-from ..render import render
+from ..bundle.gitrepo import GitFiles, GitRepo
+from ..bundle.render import render
 
 BUNDLE = "support-agent"
 

@@ -74,10 +74,10 @@ class FleetPage:
         """One read-only audit, judged with the recorded state, published to the page."""
         import datetime as dt
 
-        from ..audit import Auditor
+        from ..audit.auditor import Auditor
+        from ..audit.verdict import Recorded
         from ..secrets import scrub_data
         from ..state import open_existing
-        from ..verdict import Recorded
 
         auditor = Auditor(self.repo, self.environment)
         bundles = auditor.inventory().bundles

@@ -249,7 +249,7 @@ class VerifySpec(_Strict):
     """Opt-in verification of what gets converged (design §10; Flux's ``verify``).
 
     Only revisions whose commit signature git verifies against these files are applied; the
-    checking itself is :mod:`reconciler.trust`. Both paths are relative to the repo root and
+    checking itself is :mod:`reconciler.bundle.trust`. Both paths are relative to the repo root and
     stay inside it. At least one is named; a commit signed in a way no named file covers
     (an SSH signature with only a keyring, say) is not verified.
     """

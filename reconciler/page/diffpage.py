@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..audit.results import Audit, BundleResult, TargetResult
 from ..diff.change import Change
 from ..report.labels import age, revision_label
-from ..results import Audit, BundleResult, TargetResult
 from .view import TONE
 
 

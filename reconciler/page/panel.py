@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..audit.results import Audit
+from ..audit.verdict import rollout_stall
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import Rollout
 from ..report.rollout import headline
-from ..results import Audit
 from ..revisions import revision_label
-from ..verdict import rollout_stall
 from .view import iso
 
 

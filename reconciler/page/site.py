@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
+    from ..audit.results import Audit
     from ..model.rollout import Rollout
-    from ..results import Audit
     from .render import Response
 
 #: Events read from the state store for the timeline (many target status changes fold into one).

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
-from ..classify import Status
+from ..audit.results import Audit
+from ..audit.verdict import Authority
 from ..diff.change import worst
+from ..diff.classify import Status
 from ..model.duration import format_duration
 from ..model.rollout import Phase, Rollout
 from ..report.labels import age, revision_label, verdict_mark, worst_change
-from ..results import Audit
-from ..verdict import Authority
 
 #: The skew table's columns: (sort key, heading), as ``reconciler skew`` names them.
 COLUMNS = (

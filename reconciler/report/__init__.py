@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..results import Audit
+    from ..audit.results import Audit
 
 FORMATS = ("text", "json", "markdown", "github")
 
@@ -25,8 +25,8 @@ def format_audit(result: Audit, fmt: str, failures: list[str], repo: Path) -> st
 
         return render_markdown(result, result.tags, failures)
     if fmt == "github":
-        from ..gitrepo import GitFiles, GitRepo
-        from ..locate import Locator
+        from ..audit.locate import Locator
+        from ..bundle.gitrepo import GitFiles, GitRepo
         from .github import render_github
 
         git = GitRepo(repo)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..audit.results import Audit
 from ..diff.change import Severity
-from ..results import Audit
 from .labels import age, revision_label
 
 if TYPE_CHECKING:

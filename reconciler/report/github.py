@@ -10,10 +10,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..classify import Status
+from ..audit.locate import Locator
+from ..audit.results import Audit
 from ..diff.change import Severity
-from ..locate import Locator
-from ..results import Audit
+from ..diff.classify import Status
 from ..secrets import scrub
 from .markdown import render_markdown
 

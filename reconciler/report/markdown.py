@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..results import Audit
+from ..audit.results import Audit
 from .labels import age, primary, revision_label, verdict_mark, worst_change
 from .text import headline
 

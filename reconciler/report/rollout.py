@@ -1,6 +1,6 @@
 """How a rollout reads to a person (``rollout status``, ``skew``'s top line) and to a machine.
 
-Stalled is always the verdict as of now (:func:`reconciler.verdict.rollout_stall`), never only
+Stalled is always the verdict as of now (:func:`reconciler.audit.verdict.rollout_stall`), never only
 the last step's condition: a rollout nobody steps any more still reads STALLED once overdue.
 """
 
@@ -10,11 +10,11 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from ..audit.results import revision_label
+from ..audit.verdict import rollout_stall
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import Phase, Quarantine, Rollout, TargetProgress
-from ..results import revision_label
-from ..verdict import rollout_stall
 
 
 def quarantine_line(bundle: str, q: Quarantine, now: float, tags: Mapping[str, str]) -> str:

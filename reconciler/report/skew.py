@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ..classify import Status
-from ..results import Audit
+from ..audit.results import Audit
+from ..diff.classify import Status
 from .labels import age, revision_label, verdict_mark, worst_change
 from .text import headline
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..classify import Status
-from ..results import Audit
+from ..audit.results import Audit
+from ..diff.classify import Status
 from .labels import age, primary, revision_label, verdict_mark, worst_change
 
 

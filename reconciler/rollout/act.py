@@ -10,12 +10,12 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from ..audit import gc_paused
-from ..fetch import Job, Result, bounded
-from ..gitrepo import GitFiles, GitRepo
+from ..audit.auditor import gc_paused
+from ..audit.fetch import Job, Result, bounded
+from ..bundle.gitrepo import GitFiles, GitRepo
+from ..bundle.render import overlay_path, render
+from ..diff.document import Document
 from ..model.inventory import Inventory
-from ..observation import Document
-from ..render import overlay_path, render
 from ..sources.interface import Source, SourceError
 from ..sources.registry import SourceContext, SourceOpener, open_source
 from ..state.interface import Deposed, StateStore
@@ -172,7 +172,7 @@ class _NotWritten(SourceError):
 
 
 class WriteThenFetch:
-    """A :class:`~reconciler.fetch.Fetcher` for rollback: each worker writes its target and
+    """A :class:`~reconciler.audit.fetch.Fetcher` for rollback: each worker writes its target and
     re-fetches it at once (one pooled connection, one pass over the fleet).
 
     A failed write lands in ``failed``; the fetch still says what the target really holds.

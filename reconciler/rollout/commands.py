@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..classify import Status
+from ..audit.results import Audit
+from ..diff.classify import Status
 from ..errors import ReconcilerError
 from ..model.rollout import Action, Apply, Notify, Phase, Quarantine, Rollout
-from ..results import Audit
 from . import engine, notes
 from .act import WriteThenFetch
 from .driver import Driver, Signed, Step
@@ -102,7 +102,7 @@ def rollback(driver: Driver, to: str) -> RolledBack:
     the rollback verified: it waits until the pre-empted writer released (bounded by that
     lease's TTL), then verifies again and writes again any target that changed since.
     """
-    from ..gitrepo import GitRepo
+    from ..bundle.gitrepo import GitRepo
 
     repo = GitRepo(driver.repo_root)
     try:

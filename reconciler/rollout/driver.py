@@ -4,7 +4,7 @@ Every step persists each rollout before acting on it, and re-observes before bel
 so a process killed at any instant resumes where it was: an interrupted apply is retried after
 its backoff, and a target counts as converged only once a fresh fetch shows the desired digest.
 The step ends with the audit judged against the rollouts it just advanced (one verdict, given
-once: :func:`reconciler.verdict.judge`).
+once: :func:`reconciler.audit.verdict.judge`).
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..classify import Status
+from ..audit.results import Audit, Survey
+from ..audit.verdict import Recorded
+from ..diff.classify import Status
 from ..errors import ReconcilerError
 from ..model.inventory import RolloutPolicy, VerifySpec
 from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
-from ..results import Audit, Survey
 from ..revisions import revision_label
 from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
-from ..verdict import Recorded
 from . import engine, events, notes
 from .act import Actor, Documents
 from .notify import Notifier
@@ -91,7 +91,7 @@ class Signed:
     spec: VerifySpec
 
     def last_verified(self, repo: Path, head: str) -> tuple[str | None, list[tuple[str, str]]]:
-        from ..trust import last_verified
+        from ..bundle.trust import last_verified
 
         signers = self.spec.allowed_signers
         keyring = self.spec.openpgp_keyring

@@ -1,6 +1,6 @@
 """Observing an environment for one rollout step: the survey, and each target's health, once.
 
-The survey is the audit before its verdict (:class:`~reconciler.results.Survey`); the step
+The survey is the audit before its verdict (:class:`~reconciler.audit.results.Survey`); the step
 turns it into the engine's input (:class:`~reconciler.model.rollout.Observation` per target)
 and, once the rollouts have advanced, into the judged audit.
 """
@@ -13,15 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..audit import Auditor
-from ..classify import Status
-from ..fetch import bounded
+from ..audit.auditor import Auditor
+from ..audit.fetch import bounded
+from ..audit.results import BundleResult, Survey, TargetResult
+from ..audit.verdict import Recorded
+from ..diff.classify import Status
 from ..model.inventory import Inventory
 from ..model.rollout import Observation
-from ..results import BundleResult, Survey, TargetResult
 from ..sources.interface import Health, PermanentError, SourceError
 from ..sources.registry import SourceContext, SourceOpener, open_source
-from ..verdict import Recorded
 
 #: Statuses whose observed revision says what a target ran (and a rollback may put back).
 _KNOWN = (Status.IN_SYNC, Status.LAGGING, Status.NOT_LOADED)

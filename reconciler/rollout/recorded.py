@@ -11,10 +11,10 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from ..audit import Auditor
-from ..results import Audit
+from ..audit.auditor import Auditor
+from ..audit.results import Audit
+from ..audit.verdict import Recorded
 from ..state import open_existing
-from ..verdict import Recorded
 
 
 def judged_audit(

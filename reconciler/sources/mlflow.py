@@ -40,7 +40,7 @@ from .naming import NameTemplate
 from .rest import HttpClient, Transport, resolve_url
 
 if TYPE_CHECKING:
-    from ..observation import Document
+    from ..diff.document import Document
     from .context import SourceContext
 
 #: Seconds one REST call may take (connecting included); GETs get aiohttp-retry's 3 attempts.

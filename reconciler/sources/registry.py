@@ -20,7 +20,7 @@ from .file import FileSource
 from .interface import Health, Source, threaded
 
 if TYPE_CHECKING:
-    from ..observation import Document
+    from ..diff.document import Document
 
 # SourceContext and DEFAULT_MAX_BODY live in .context (below every backend); they are re-exported
 # here for callers that open sources.

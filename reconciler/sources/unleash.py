@@ -34,7 +34,7 @@ from .unleash_flags import (
 )
 
 if TYPE_CHECKING:
-    from ..observation import Document
+    from ..diff.document import Document
     from .context import SourceContext
 
 #: Seconds one REST call may take (connecting included); GETs and PUTs get 3 attempts.

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..bundle.render import number
 from ..model.bundle import Flag
-from ..render import number
 from .interface import InvalidResponse, PermanentError
 from .naming import NameTemplate
 

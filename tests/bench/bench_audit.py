@@ -25,9 +25,9 @@ from pathlib import Path
 
 import aiohttp
 
-from reconciler.audit import Auditor
-from reconciler.gitrepo import GitFiles, GitRepo
-from reconciler.render import render
+from reconciler.audit.auditor import Auditor
+from reconciler.bundle.gitrepo import GitFiles, GitRepo
+from reconciler.bundle.render import render
 from tests.servers.nginx import Nginx, running_nginx
 from tests.support.configrepo import ConfigRepo
 

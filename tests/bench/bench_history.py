@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from reconciler.gitrepo import GitRepo
-from reconciler.history import BundleHistory, DigestCache
+from reconciler.bundle.gitrepo import GitRepo
+from reconciler.bundle.history import BundleHistory, DigestCache
 
 COMMITS = 1000
 PROMPTS = 18  # + bundle.yaml + one tool = 20 files

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import aiohttp
 
-from reconciler.gitrepo import GitFiles, GitRepo
-from reconciler.render import render
+from reconciler.bundle.gitrepo import GitFiles, GitRepo
+from reconciler.bundle.render import render
 from reconciler.rollout import commands
 from reconciler.rollout.driver import Driver
 from reconciler.state import open_store

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.gitrepo import GitFiles, GitRepo
-from reconciler.render import render
+from reconciler.bundle.gitrepo import GitFiles, GitRepo
+from reconciler.bundle.render import render
 from reconciler.revisions import SHORT
 from tests.servers.nginx import Nginx
 from tests.sources.support import closed_port, silent_port

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.gitrepo import GitFiles, GitRepo
-from reconciler.render import render
+from reconciler.bundle.gitrepo import GitFiles, GitRepo
+from reconciler.bundle.render import render
 from tests.support.cli import reconciler
 from tests.support.configrepo import T0, ConfigRepo, inventory
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.classify import Lineage, Status, classify, lag_seconds, worst_status
+from reconciler.diff.classify import Lineage, Status, classify, lag_seconds, worst_status
 
 # Three revisions, newest first: c3 (changed a tool only), c2 (changed the prompt), c1.
 # Subset digests as a target carrying everything sees them, and as a prompt-only POP sees them.

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.bundle.render import render
 from reconciler.config.inventory import load_inventory
 from reconciler.config.worktree import WorkTreeFiles
 from reconciler.errors import ConfigError
-from reconciler.render import render
 from tests.support.configrepo import ConfigRepo, inventory
 
 
@@ -238,11 +238,11 @@ def test_a_render_larger_than_the_fetch_cap_is_refused(
     repo: ConfigRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     size = len(_render(repo).to_bytes())
-    monkeypatch.setattr("reconciler.render.MAX_DOCUMENT", size - 1)
+    monkeypatch.setattr("reconciler.bundle.render.MAX_DOCUMENT", size - 1)
     err = _error(lambda: _render(repo))
     assert str(err).startswith(
         f"bundles/support-agent/bundle.yaml: bundle 'support-agent' renders to {size} bytes"
     )
     assert "refused, nothing was written" in str(err)
-    monkeypatch.setattr("reconciler.render.MAX_DOCUMENT", size)
+    monkeypatch.setattr("reconciler.bundle.render.MAX_DOCUMENT", size)
     assert _render(repo).digest

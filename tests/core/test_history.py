@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.gitrepo import GitFiles, GitRepo
-from reconciler.history import BundleHistory, DigestCache
-from reconciler.render import render
+from reconciler.bundle.gitrepo import GitFiles, GitRepo
+from reconciler.bundle.history import BundleHistory, DigestCache
+from reconciler.bundle.render import render
 from tests.support.configrepo import T0, ConfigRepo
 
 

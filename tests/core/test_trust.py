@@ -1,7 +1,7 @@
 """Signed revisions (issue 11 item 14, design §10): git's verdict, against the trust files only.
 
 Real keys and real signatures: ``ssh-keygen`` makes ed25519 keys without a passphrase, ``git
-commit -S`` signs with them (SSH, and OpenPGP through ``gpg``), and :mod:`reconciler.trust`
+commit -S`` signs with them (SSH, and OpenPGP through ``gpg``), and :mod:`reconciler.bundle.trust`
 asks git. A missing ``ssh-keygen`` or ``gpg`` fails these tests, never skips them.
 """
 
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import trust
+from reconciler.bundle import trust
+from reconciler.bundle.trust import Verdict, last_verified, verify_commit
 from reconciler.config.inventory import load_inventory
 from reconciler.errors import ConfigError, RevisionError
 from reconciler.model.inventory import DEFAULT_ALLOWED_SIGNERS, VerifySpec
-from reconciler.trust import Verdict, last_verified, verify_commit
 from tests.support.configrepo import ConfigRepo, inventory
 
 SIGNERS = Path(DEFAULT_ALLOWED_SIGNERS)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.classify import Status
+from reconciler.audit.verdict import Authority, Recorded, Seen, fleet_digest, judge, rollout_stall
+from reconciler.diff.classify import Status
 from reconciler.model.inventory import RolloutPolicy
 from reconciler.model.rollout import Pause, Phase, Quarantine, Rollout
 from reconciler.rollout import engine
-from reconciler.verdict import Authority, Recorded, Seen, fleet_digest, judge, rollout_stall
 
 POLICY = RolloutPolicy.model_validate(
     {

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.classify import Status
+from reconciler.audit.results import Audit, BundleResult, TargetResult
 from reconciler.daemon.metrics import Metrics
+from reconciler.diff.classify import Status
 from reconciler.model.inventory import Inventory
-from reconciler.results import Audit, BundleResult, TargetResult
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 BUNDLE = "support-agent"

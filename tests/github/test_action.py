@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.gitrepo import GitFiles, GitRepo
-from reconciler.render import render
+from reconciler.bundle.gitrepo import GitFiles, GitRepo
+from reconciler.bundle.render import render
 from tests.support.configrepo import T0, ConfigRepo, inventory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,8 +28,8 @@ def file_target(name: str, **extra: Any) -> dict[str, Any]:
 def build(root: Path) -> ConfigRepo:
     """v1 on every target (``gone`` has no folder: unreachable; ``hand`` was edited by hand),
     then v2 committed: every reachable target lags one commit behind on support-agent."""
-    from reconciler.gitrepo import GitFiles, GitRepo
-    from reconciler.render import render
+    from reconciler.bundle.gitrepo import GitFiles, GitRepo
+    from reconciler.bundle.render import render
 
     repo = ConfigRepo(root)
     for bundle in BUNDLES:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from reconciler import secrets
+from reconciler.audit.results import Audit
 from reconciler.daemon.server import StatusServer
 from reconciler.page import OnCallPage
-from reconciler.results import Audit
 from tests.page.support import BUNDLES, INJECTED, SUBJECT_V2, build
 
 NOW = dt.datetime(2026, 11, 21, 18, 0, tzinfo=dt.UTC)
@@ -30,7 +30,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def audit(fleet: Path) -> Audit:
-    from reconciler.audit import Auditor
+    from reconciler.audit.auditor import Auditor
 
     return Auditor(fleet, "production").run(now=NOW)
 

@@ -118,8 +118,8 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, byt
 
 
 def _render(repo: ConfigRepo, revision: str) -> bytes:
-    from reconciler.gitrepo import GitFiles, GitRepo
-    from reconciler.render import render
+    from reconciler.bundle.gitrepo import GitFiles, GitRepo
+    from reconciler.bundle.render import render
 
     git = GitRepo(repo.root)
     try:

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reconciler.diff.document import Document
 from reconciler.model.inventory import TargetSpec
-from reconciler.observation import Document
 from reconciler.sources import Source, SourceContext, SourceError, open_source
 
 T = TypeVar("T")

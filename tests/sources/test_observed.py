@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.observation import parse
-from reconciler.render import RENDERED_SCHEMA
+from reconciler.bundle.render import RENDERED_SCHEMA
+from reconciler.diff.document import parse
 from reconciler.sources import InvalidResponse, PermanentError
 from reconciler.sources.interface import observed, to_apply
 

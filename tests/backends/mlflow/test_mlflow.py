@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from reconciler.bundle.render import Rendered
+from reconciler.diff.document import Document
 from reconciler.errors import ConfigError
-from reconciler.observation import Document
-from reconciler.render import Rendered
 from reconciler.sources import (
     InvalidResponse,
     NotFound,

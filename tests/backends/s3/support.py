@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reconciler.render import Rendered
+from reconciler.bundle.render import Rendered
 from reconciler.sources import Source, SourceContext, SourceError, open_source
 from tests.sources.support import target
 

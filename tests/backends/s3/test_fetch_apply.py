@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.observation import parse
+from reconciler.diff.document import parse
 from reconciler.sources import InvalidResponse, NotFound, PermanentError, Source
 
 from .conftest import Store

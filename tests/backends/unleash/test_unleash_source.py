@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from reconciler.bundle.render import Rendered, flag_component
 from reconciler.canonical import component_digests
+from reconciler.diff.document import Document
 from reconciler.errors import ConfigError
 from reconciler.model.bundle import Flag
-from reconciler.observation import Document
-from reconciler.render import Rendered, flag_component
 from reconciler.sources import (
     InvalidResponse,
     NotFound,

@@ -1,7 +1,7 @@
 """Classification (design §6, contract): which revision a target runs, how far behind, since when.
 
 Pure: digests, a target's view of the bundle's git history and the current time in; a verdict
-out. The history itself is read elsewhere (:mod:`reconciler.history`) and handed in as a
+out. The history itself is read elsewhere (:mod:`reconciler.bundle.history`) and handed in as a
 :class:`Lineage`, so every rule here is testable with plain tables.
 """
 
@@ -80,7 +80,7 @@ def classify(
 ) -> Verdict:
     """Classify an observation that parsed (errors become missing/invalid/unreachable elsewhere).
 
-    Whether a lagging target is stalled is not decided here: :mod:`reconciler.verdict` judges
+    Whether a lagging target is stalled is not decided here: :mod:`reconciler.audit.verdict` judges
     it, with the recorded rollouts and quarantines, as of now.
     """
     if observed_subset == desired_subset:

@@ -10,8 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .canonical import component_digests
-from .render import RENDERED_SCHEMA
+from ..canonical import RENDERED_SCHEMA, component_digests
 
 
 class InvalidDocument(Exception):

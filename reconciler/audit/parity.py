@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .diff import diff_bundle
-from .diff.change import Change
-from .errors import ConfigError
+from ..diff import diff_bundle
+from ..diff.change import Change
+from ..diff.document import Document, InvalidDocument, parse
+from ..errors import ConfigError
+from ..model.inventory import HttpSourceSpec, Inventory, TargetSpec
+from ..sources.interface import SourceError
 from .fetch import Result, fetch_all
-from .model.inventory import HttpSourceSpec, Inventory, TargetSpec
-from .observation import Document, InvalidDocument, parse
-from .sources.interface import SourceError
 
 
 @dataclass
@@ -44,9 +44,9 @@ class TargetParity:
 async def _fetch(
     repo_root: Path, environ: dict[str, str], snapshot: str, inventory: Inventory, bundle: str
 ) -> tuple[Result, list[Result]]:
-    from .sources.file import FileSource
-    from .sources.interface import threaded
-    from .sources.registry import SourceContext, open_source
+    from ..sources.file import FileSource
+    from ..sources.interface import threaded
+    from ..sources.registry import SourceContext, open_source
 
     async with SourceContext(repo_root, environ) as ctx:
         if snapshot.startswith(("http://", "https://")):
@@ -82,7 +82,7 @@ def check_parity(
     repo_root: Path, environment: str, snapshot: str, environ: dict[str, str]
 ) -> tuple[str, list[TargetParity]]:
     """Per target, the changes from the eval snapshot to what the target serves."""
-    from .config.inventory import load_inventory
+    from ..config.inventory import load_inventory
 
     inventory = load_inventory(repo_root, environment)
     if len(inventory.bundles) != 1:

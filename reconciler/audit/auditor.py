@@ -17,27 +17,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import ignore as ignoring
-from .canonical import bundle_digest, component_digests
-from .classify import Lineage, Status, Verdict, classify
-from .config.inventory import load_inventory
-from .diff import diff_bundle
-from .diff.change import Severity
-from .diff.findings import model_pin_findings
-from .errors import ConfigError
+from ..bundle.history import BundleHistory, Snapshot, snapshot
+from ..canonical import bundle_digest, component_digests
+from ..config.inventory import load_inventory
+from ..diff import diff_bundle
+from ..diff import ignore as ignoring
+from ..diff.change import Severity
+from ..diff.classify import Lineage, Status, Verdict, classify
+from ..diff.document import Document, InvalidDocument, parse
+from ..diff.findings import model_pin_findings
+from ..errors import ConfigError
+from ..model.codes import FindingCode
+from ..model.inventory import IgnoreRule, Inventory, TargetSpec
+from ..revisions import revision_label
+from ..sources.interface import InvalidResponse, NotFound, PermanentError, SourceError
+from ..statedir import cache_dir
 from .fetch import Fetcher, Result, fetch_all
-from .history import BundleHistory, Snapshot, snapshot
-from .model.codes import FindingCode
-from .model.inventory import IgnoreRule, Inventory, TargetSpec
-from .observation import Document, InvalidDocument, parse
 from .results import Audit, BundleResult, Finding, Survey, TargetResult
-from .revisions import revision_label
-from .sources.interface import InvalidResponse, NotFound, PermanentError, SourceError
-from .statedir import cache_dir
 from .verdict import Recorded
 
 if TYPE_CHECKING:
-    from .sources.registry import SourceOpener
+    from ..sources.registry import SourceOpener
 
 
 @dataclass(slots=True)
@@ -209,7 +209,7 @@ class Auditor:
     async def _fetch(
         self, inventory: Inventory, jobs: list[tuple[str, str]], on_done: Callable[[], None] | None
     ) -> dict[tuple[str, str], Result]:
-        from .sources.registry import SourceContext, open_source
+        from ..sources.registry import SourceContext, open_source
 
         opener = self.opener or open_source
         ctx = SourceContext(repo_root=self.files_root, env=self.environ)
@@ -365,7 +365,7 @@ def gc_paused() -> Iterator[None]:
 
 
 def _human(seconds: float) -> str:
-    from .model.duration import format_duration
+    from ..model.duration import format_duration
 
     return format_duration(seconds)
 

@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .canonical import bundle_digest
-from .classify import Status
-from .model.codes import FindingCode
-from .model.duration import format_duration
-from .model.inventory import RolloutPolicy
-from .model.rollout import Phase, Quarantine, Rollout, overdue
-from .revisions import revision_label
+from ..canonical import bundle_digest
+from ..diff.classify import Status
+from ..model.codes import FindingCode
+from ..model.duration import format_duration
+from ..model.inventory import RolloutPolicy
+from ..model.rollout import Phase, Quarantine, Rollout, overdue
+from ..revisions import revision_label
 
 
 class Authority(StrEnum):

@@ -12,8 +12,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, ReconcilerError, RevisionError
-from .revisions import SHORT
+from ..errors import ConfigError, ReconcilerError, RevisionError
+from ..revisions import SHORT
 
 if TYPE_CHECKING:
     import git

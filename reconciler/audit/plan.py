@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from .canonical import bundle_digest
-from .classify import Status
-from .config.inventory import load_inventory
-from .diff import diff_bundle
-from .errors import ConfigError
-from .gitrepo import GitFiles, GitRepo
-from .render import Rendered, render
+from ..bundle.gitrepo import GitFiles, GitRepo
+from ..bundle.render import Rendered, render
+from ..canonical import bundle_digest
+from ..config.inventory import load_inventory
+from ..diff import diff_bundle
+from ..diff.classify import Status
+from ..errors import ConfigError
+from ..statedir import cache_dir
 from .results import Audit, BundleResult, TargetResult
-from .statedir import cache_dir
 
 PLAN_SCHEMA = "agent-reconciler.plan/v1"
 

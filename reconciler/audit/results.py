@@ -10,14 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import ignore as ignoring
-from .classify import Status, worst_status
-from .diff.change import Change, Severity
-from .failon import FAIL_ON_FINDINGS
-from .model.codes import FindingCode
-from .model.inventory import Inventory, TargetSpec
-from .render import Rendered
-from .revisions import revision_label
+from ..bundle.render import Rendered
+from ..diff import ignore as ignoring
+from ..diff.change import Change, Severity
+from ..diff.classify import Status, worst_status
+from ..failon import FAIL_ON_FINDINGS
+from ..model.codes import FindingCode
+from ..model.inventory import Inventory, TargetSpec
+from ..revisions import revision_label
 from .verdict import Judged, Recorded, Seen, Verdict, fleet_digest, judge
 
 AUDIT_SCHEMA = "agent-reconciler.audit/v1"
@@ -58,7 +58,7 @@ class BundleResult:
     observed_revision: str | None = None
     behind: int | None = None
     lag_seconds: int | None = None
-    stalled: bool = False  #: decided by :func:`reconciler.verdict.judge`, never by classify
+    stalled: bool = False  #: decided by :func:`reconciler.audit.verdict.judge`, never by classify
     held: bool = False  #: lagging because a quarantine holds it on the rollback's content
     changes: list[Change] = field(default_factory=list)
     ignored: list[ignoring.Ignored] = field(default_factory=list)
@@ -159,7 +159,7 @@ class Survey:
         return fleet_digest(self.seen(bundle))
 
     def judged(self, recorded: Recorded | None, now: float) -> Audit:
-        """The audit: each bundle judged as of ``now`` (:func:`reconciler.verdict.judge`)."""
+        """The audit: each bundle judged as of ``now`` (:func:`reconciler.audit.verdict.judge`)."""
         verdicts: dict[str, Verdict] = {}
         findings = list(self.findings)
         marks: dict[tuple[str, str], tuple[bool, bool]] = {}

@@ -12,14 +12,12 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .canonical import bundle_digest, component_digests
-from .config.jsonfile import load_json
-from .config.yamlfile import check_size, line_of, parse, plain, validate, validate_merged
-from .errors import ConfigError
-from .limits import MAX_DOCUMENT, MAX_FILE, MAX_YAML, size_text
-from .model.bundle import BundleSpec, Flag
-
-RENDERED_SCHEMA = "agent-reconciler.bundle/v1"
+from ..canonical import RENDERED_SCHEMA, bundle_digest, component_digests
+from ..config.jsonfile import load_json
+from ..config.yamlfile import check_size, line_of, parse, plain, validate, validate_merged
+from ..errors import ConfigError
+from ..limits import MAX_DOCUMENT, MAX_FILE, MAX_YAML, size_text
+from ..model.bundle import BundleSpec, Flag
 
 
 class BundleFiles(Protocol):

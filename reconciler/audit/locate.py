@@ -7,12 +7,12 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from .config.inventory import inventory_lines, target_lines
-from .config.yamlfile import line_of, parse
-from .diff.change import Change
-from .errors import ReconcilerError
-from .gitrepo import GitFiles
-from .render import BundleFiles, bundle_dir, load_spec, source_file
+from ..bundle.gitrepo import GitFiles
+from ..bundle.render import BundleFiles, bundle_dir, load_spec, source_file
+from ..config.inventory import inventory_lines, target_lines
+from ..config.yamlfile import line_of, parse
+from ..diff.change import Change
+from ..errors import ReconcilerError
 
 _SECTION = {"guardrail": "guardrails", "flag": "flags"}
 _RENAMED = re.compile(r"->\s*([A-Za-z0-9_.$-]+)")

@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
-from .observation import Document
-from .sources.interface import Source, SourceError, TransientError
+from ..diff.document import Document
+from ..sources.interface import Source, SourceError, TransientError
 
 T = TypeVar("T")
 R = TypeVar("R")

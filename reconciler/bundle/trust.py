@@ -65,9 +65,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .errors import ConfigError, ReconcilerError, RevisionError
-from .limits import MiB
-from .revisions import SHORT
+from ..errors import ConfigError, ReconcilerError, RevisionError
+from ..limits import MiB
+from ..revisions import SHORT
 
 #: Most first-parent commits :func:`last_verified` examines before it gives up.
 WALK_LIMIT = 200

@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, overload
 
-from .canonical import bundle_digest, component_digests
-from .classify import Lineage
-from .errors import ConfigError, ReconcilerError
+from ..canonical import bundle_digest, component_digests
+from ..diff.classify import Lineage
+from ..errors import ConfigError, ReconcilerError
+from ..revisions import revision_label
 from .gitrepo import GitFiles, GitRepo, batch_check
 from .render import Rendered, bundle_dir, render
-from .revisions import revision_label
 
 CACHE_VERSION = 1
 

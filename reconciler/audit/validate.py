@@ -16,11 +16,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .config.inventory import environments, inventory_lines, load_inventory
-from .config.worktree import WorkTreeFiles
-from .errors import ConfigError, ReconcilerError
-from .model.inventory import Inventory, TargetSpec
-from .render import render
+from ..bundle.render import render
+from ..config.inventory import environments, inventory_lines, load_inventory
+from ..config.worktree import WorkTreeFiles
+from ..errors import ConfigError, ReconcilerError
+from ..model.inventory import Inventory, TargetSpec
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: What an unset variable stands for while the source is opened: an error that every one of
@@ -142,7 +142,7 @@ def _open_error(
     root: Path, target: TargetSpec, env: Mapping[str, str], unset: list[str]
 ) -> ConfigError | None:
     """The ConfigError opening ``target``'s sources gives, whatever its unset variables hold."""
-    from .sources.registry import SourceContext, open_source
+    from ..sources.registry import SourceContext, open_source
 
     specs = [target]
     if target.probe is not None:  # the audit reads a probe as an http source of its own

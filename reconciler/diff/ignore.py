@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .model.inventory import IgnoreRule
+from ..model.inventory import IgnoreRule
 
 _MISSING = object()
 
