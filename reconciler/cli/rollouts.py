@@ -12,7 +12,8 @@ import click
 from .shell import duration, echo, env_option, repo_of, state_of
 
 if TYPE_CHECKING:
-    from ..rollout.driver import Driver, Step
+    from ..rollout.driver import Driver
+    from ..rollout.step import Step
 
 
 def driver_for(
@@ -79,7 +80,7 @@ def converge(
 ) -> None:
     """Run the rollout to the desired revision, wave by wave, until complete or blocked."""
     from ..rollout import commands
-    from ..rollout.driver import Unverified
+    from ..rollout.signed import Unverified
     from ..state.interface import Deposed, LeaseHeld
 
     limit = duration(timeout, "--timeout") if timeout is not None else None

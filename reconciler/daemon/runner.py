@@ -20,7 +20,8 @@ from .log import log
 from .metrics import Families, Metrics
 
 if TYPE_CHECKING:
-    from ..rollout.driver import Driver, Step
+    from ..rollout.driver import Driver
+    from ..rollout.step import Step
     from ..rollout.writer import Writer
     from ..state.interface import StateStore
 
@@ -147,7 +148,7 @@ class Runner:
 
     def _follow(self, driver: Driver, store: StateStore) -> Step:
         """Audit read-only, with the rollouts the leader recorded."""
-        from ..rollout.driver import BundleStep, Step
+        from ..rollout.step import BundleStep, Step
 
         if self._writer is not None and self._writer.lease is not None:
             self._writer.give_up()

@@ -13,9 +13,11 @@ from ..audit.results import Audit
 from ..diff.classify import Status
 from ..errors import ReconcilerError
 from ..model.rollout import Action, Apply, Notify, Phase, Quarantine, Rollout
-from . import engine, notes
+from . import engine, notes, steering
 from .act import WriteThenFetch
-from .driver import Driver, Signed, Step
+from .driver import Driver
+from .signed import Signed
+from .step import Step
 from .writer import COMMAND_TTL, Writer, holder_name
 
 
@@ -155,7 +157,7 @@ def _roll_back(
         notes.record(driver.repos, held)
         rollout = driver.store.load_rollout(driver.environment, bundle)
         if rollout is not None and rollout.phase is not Phase.ABORTED:
-            ended, notices = engine.rolled_back(rollout, driver.user, to, now)
+            ended, notices = steering.rolled_back(rollout, driver.user, to, now)
             event = ("rolled_back", {"bundle": bundle, "to": target_sha, "by": driver.user})
             alert_errors += _end(driver, rollout, ended, notices, event)
     # Done when every target re-fetches REV: a write that failed where the target holds REV
@@ -185,7 +187,7 @@ def abort(
     driver: Driver, rollout: Rollout, by: str, event: tuple[str, dict[str, object]]
 ) -> list[str]:
     """Abort ``rollout``, persist it with ``event``, resolve the alerts it raised."""
-    aborted, actions = engine.abort(rollout, by, driver.clock())
+    aborted, actions = steering.abort(rollout, by, driver.clock())
     return _end(driver, rollout, aborted, actions, event)
 
 
@@ -239,9 +241,9 @@ def _steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
             lines.append(f"{bundle}: aborted")
             continue
         if verb == "pause":
-            changed = engine.pause(current, driver.user, reason or "paused by hand", now)
+            changed = steering.pause(current, driver.user, reason or "paused by hand", now)
         else:
-            changed = engine.resume(current, now)
+            changed = steering.resume(current, now)
         driver.store.save_rollout(changed, now, [event])
         lines.append(f"{bundle}: {changed.phase}")
     return lines

@@ -13,95 +13,23 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..audit.results import Audit, Survey
 from ..audit.verdict import Recorded
-from ..diff.classify import Status
-from ..errors import ReconcilerError
-from ..model.inventory import RolloutPolicy, VerifySpec
-from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
-from ..revisions import revision_label
+from ..model.inventory import RolloutPolicy
+from ..model.rollout import Apply, Notify, Quarantine, Revert, Rollout
 from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
-from . import engine, events, notes
+from . import engine, events, notes, steering
 from .act import Actor, Documents
 from .notify import Notifier
 from .observe import Observer, Sighting
+from .signed import Signed, none_verified, unverified_notice
+from .step import BundleStep, Step
 from .writer import Writer
 
 Clock = Callable[[], float]
-
-
-@dataclass
-class BundleStep:
-    """What one step did for one bundle."""
-
-    bundle: str
-    rollout: Rollout | None
-    actions: list[Notify | Apply | Revert] = field(default_factory=list)
-    quarantined: Quarantine | None = None
-    written: list[str] = field(default_factory=list)  #: targets whose write succeeded
-    failed: dict[str, str] = field(default_factory=dict)  #: target -> why its write failed
-    alert_errors: list[str] = field(default_factory=list)  #: webhooks that did not take one
-
-    @property
-    def blocked(self) -> bool:
-        """Cannot progress without a person (or a new commit)."""
-        if self.quarantined is not None:
-            return True
-        r = self.rollout
-        return r is not None and (r.stalled or r.phase in (Phase.PAUSED, Phase.ABORTED))
-
-    @property
-    def complete(self) -> bool:
-        r = self.rollout
-        return self.quarantined is None and r is not None and r.phase is Phase.COMPLETE
-
-
-@dataclass
-class Step:
-    """One observe-advance-act cycle of an environment, ending in the judged audit."""
-
-    audit: Audit
-    bundles: dict[str, BundleStep]
-    scope: str | None = None  #: the one target a scoped converge concerns
-
-    @property
-    def complete(self) -> bool:
-        targets = [t for t in self.audit.targets if self.scope in (None, t.name)]
-        done = all(b.complete for b in self.bundles.values())
-        return done and all(t.status is Status.IN_SYNC for t in targets)
-
-    @property
-    def blocked(self) -> bool:
-        return any(b.blocked for b in self.bundles.values())
-
-
-class Unverified(ReconcilerError):
-    """No revision within reach has a signature that verifies: nothing may be written."""
-
-
-@dataclass(frozen=True)
-class Signed:
-    """Signed revisions (design §10): the trust files, read from the operator's checkout."""
-
-    root: Path  #: where the trust files live (never the commit being judged)
-    spec: VerifySpec
-
-    def last_verified(self, repo: Path, head: str) -> tuple[str | None, list[tuple[str, str]]]:
-        from ..bundle.trust import last_verified
-
-        signers = self.spec.allowed_signers
-        keyring = self.spec.openpgp_keyring
-        return last_verified(
-            repo,
-            head,
-            Path(signers) if signers else None,
-            openpgp_keyring=Path(keyring) if keyring else None,
-            trust_root=self.root,
-        )
 
 
 class Driver:
@@ -209,7 +137,7 @@ class Driver:
         """
         now = self.moment()
         only = {self.scope} if self.scope else None
-        revision = self._verified_revision() if self.signed is not None else self.revision
+        revision = self._verified() if self.signed is not None else self.revision
         sighting = self.observer.sight(
             now, only=only, recorded=self.recorded({}), revision=revision
         )
@@ -218,31 +146,24 @@ class Driver:
             self.store.saw_revision(self.environment, survey.desired_revision, now.timestamp())
         return sighting
 
-    def _verified_revision(self) -> str:
+    def _verified(self) -> str:
+        """The newest revision whose signature verifies; a newer one is said once, per commit."""
         assert self.signed is not None
-        head = self.revision or "HEAD"
-        verified, self.unverified = self.signed.last_verified(self.repo_root, head)
+        verified, self.unverified = self.signed.last_verified(
+            self.repo_root, self.revision or "HEAD"
+        )
         for sha, reason in self.unverified[:1]:  # the newest: what people just pushed
-            self._say_unverified(sha, reason, verified)
+            sent = self.store.alerts(self.environment)
+            if not any(
+                a["condition"] == "unverified" and a["payload"].get("revision") == sha for a in sent
+            ):
+                notice = unverified_notice(sha, reason, verified)
+                inventory = self.observer.auditor().inventory()
+                for bundle in inventory.bundles:
+                    self.notifier.send(inventory, bundle, notice, self.clock(), sha)
         if verified is None:
-            raise Unverified(
-                f"Unverified: no revision among the last {len(self.unverified)} verifies "
-                f"({self.unverified[0][1] if self.unverified else 'no commits'}); "
-                "nothing was written"
-            )
+            raise none_verified(self.unverified)
         return verified
-
-    def _say_unverified(self, sha: str, reason: str, verified: str | None) -> None:
-        """Alert once per unverified revision: which commit, why, and what stays desired."""
-        for sent in self.store.alerts(self.environment):
-            if sent["condition"] == "unverified" and sent["payload"].get("revision") == sha:
-                return
-        stays = f"{revision_label(verified)} stays desired" if verified else "nothing is desired"
-        message = f"commit {revision_label(sha)} is not applied: {reason}; {stays}"
-        notice = Notify("unverified", "firing", (), message)
-        inventory = self.observer.auditor().inventory()
-        for bundle in inventory.bundles:
-            self.notifier.send(inventory, bundle, notice, self.clock(), sha)
 
     def audit(self) -> Audit:
         """The judged audit as of now, stepping nothing."""
@@ -295,7 +216,7 @@ class Driver:
         step.quarantined = held
         rollout = self._load(step.bundle)
         if rollout is not None and rollout.digest == survey.fleet_digest(step.bundle):
-            marked = engine.quarantined(rollout, held)
+            marked = steering.quarantined(rollout, held)
             if marked.conditions != rollout.conditions:
                 self._save(marked, now, events.between(rollout, marked, []))
             rollout = marked
@@ -374,7 +295,7 @@ class Driver:
         step.written += [t for t, _ in action.targets if t not in failed]
         step.failed.update({t: str(e) for t, e in failed.items()})
         why = {t: f"apply failed: {e}" for t, e in failed.items()}
-        after, notices = engine.reverted(rollout, why, now)
+        after, notices = steering.reverted(rollout, why, now)
         self._save(after, now, events.between(rollout, after, notices))
         step.rollout = after
         step.actions += notices

@@ -15,25 +15,21 @@ from ..model.inventory import RolloutPolicy
 from ..model.rollout import (
     Action,
     Apply,
-    Condition,
     ConditionType,
     Notify,
     Observation,
     Pause,
     Phase,
-    Quarantine,
     Reason,
     Revert,
     Rollout,
     TargetProgress,
 )
-from ..revisions import revision_label
+from .conditions import RECONCILER, set_condition, update, wave_name
 
 #: First retry of a failed apply after this many seconds, doubling up to APPLY_BACKOFF_MAX.
 APPLY_BACKOFF = 5.0
 APPLY_BACKOFF_MAX = 300.0
-#: Who pauses a rollout when a health gate fails (a person's pause names the person).
-RECONCILER = "reconciler"
 
 
 def start(
@@ -114,7 +110,7 @@ def advance(
     applying = r.phase is Phase.PROGRESSING or (r.phase is Phase.COMPLETE and policy.self_heal)
     if applying and not any(isinstance(a, Revert) for a in actions):
         _applies(r, now, actions)
-    _conditions(r, now)
+    update(r, now)
     return r, actions
 
 
@@ -232,13 +228,13 @@ def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action])
             r.rollback_reason, r.rollback_message = None, ""
         return
     deadline = r.deadline(window)
-    where = f"wave {r.wave + 1}/{len(r.waves)} ({_wave_name(r)})"
+    where = f"wave {r.wave + 1}/{len(r.waves)} ({wave_name(r)})"
     paused = f", paused by {r.pause.by}: {r.pause.reason}" if r.pause else ""
     late = format_duration(now - (deadline - window))
     message = f"no progress for {late} at {where}{paused}"
     # The condition's message must not tick, or its transition time would move every step.
     stalled = f"no progress for over {format_duration(window)} at {where}{paused}"
-    _set(r, ConditionType.STALLED, True, Reason.DEADLINE, stalled, now)
+    set_condition(r, ConditionType.STALLED, True, Reason.DEADLINE, stalled, now)
     due = r.stall_alerted_at is None or now - r.stall_alerted_at >= policy.progress_deadline
     if due:
         r.stall_alerted_at = now
@@ -266,159 +262,3 @@ def _roll_back(r: Rollout, actions: list[Action]) -> None:
     r.rollback_reason, r.rollback_message = Reason.ROLLBACK_IMPOSSIBLE, message
 
 
-def reverted(
-    rollout: Rollout, failed: Mapping[str, str], now: float
-) -> tuple[Rollout, list[Action]]:
-    """Take in the outcome of a :class:`Revert`: every write done ends the rollout RolledBack.
-
-    A failed write keeps it Stalled with the reason RollbackFailed; the next step tries again.
-    """
-    if failed:
-        r = copy.deepcopy(rollout)
-        parts = "; ".join(f"{name}: {why}" for name, why in sorted(failed.items()))
-        message = f"rollback failed on {parts}; retried every step"
-        actions: list[Action] = []
-        if r.rollback_reason != Reason.ROLLBACK_FAILED:
-            actions.append(
-                Notify("rollback_failed", "firing", tuple(sorted(failed.items())), message)
-            )
-        r.rollback_reason, r.rollback_message = Reason.ROLLBACK_FAILED, message
-        _conditions(r, now)
-        return r, actions
-    stall = rollout.conditions.get(ConditionType.STALLED)
-    after = f" after: {stall.message}" if stall else ""
-    ready, notice = f"rolled back{after}", f"it was rolled back{after}"
-    return _end(rollout, Reason.ROLLED_BACK, ready, notice, now)
-
-
-def _wave_name(r: Rollout) -> str:
-    return r.waves[r.wave] if r.wave < len(r.waves) else "done"
-
-
-def _set(r: Rollout, kind: str, status: bool, reason: str, message: str, now: float) -> None:
-    """Set a condition; its transition time moves only when status, reason or message change."""
-    old = r.conditions.get(kind)
-    if old and (old.status, old.reason, old.message) == (status, str(reason), message):
-        return
-    r.conditions[kind] = Condition(str(kind), status, str(reason), message, r.to_revision, now)
-
-
-def _conditions(r: Rollout, now: float) -> None:
-    converged = sum(1 for t in r.targets.values() if t.converged)
-    total = len(r.targets)
-    counts = f"{converged}/{total} targets"
-    if r.phase is Phase.COMPLETE:
-        r.conditions.pop(ConditionType.RECONCILING, None)
-        r.conditions.pop(ConditionType.STALLED, None)
-        _set(r, ConditionType.READY, True, Reason.SUCCEEDED, f"{counts} converged", now)
-        return
-    if r.phase is Phase.ABORTED:
-        r.conditions.pop(ConditionType.RECONCILING, None)
-        return
-    if r.rollback_reason is not None and r.stalled:
-        reason, message = r.rollback_reason, r.rollback_message
-    elif r.phase is Phase.PAUSED and r.pause is not None:
-        reason = Reason.HEALTH_FAILING if r.pause.by == RECONCILER else Reason.PAUSED
-        message = f"paused by {r.pause.by}: {r.pause.reason}"
-    elif r.wave_ready_at is not None:
-        reason = Reason.BAKING  # no countdown in the message: it would move `since` every step
-        message = f"{counts}; wave {_wave_name(r)} baking for {format_duration(r.bakes[r.wave])}"
-    elif failing := _failing(r):
-        # A doomed target (it refuses for good) reads apart from a slow one (it may recover).
-        permanent = [n for n, t in failing if t.failure == "permanent"]
-        reason = Reason.TARGET_REJECTED if permanent else Reason.TARGET_UNAVAILABLE
-        names = ", ".join(permanent or [n for n, _ in failing])
-        kind = "needs a person" if permanent else "retried with backoff"
-        message = f"{counts}; wave {r.wave + 1}/{len(r.waves)} ({_wave_name(r)}): {names} ({kind})"
-    else:
-        reason = Reason.PROGRESSING
-        message = f"{counts}; wave {r.wave + 1}/{len(r.waves)} ({_wave_name(r)})"
-    _set(r, ConditionType.READY, False, reason, message, now)
-    if r.stalled:
-        r.conditions.pop(ConditionType.RECONCILING, None)
-    else:
-        _set(r, ConditionType.RECONCILING, True, reason, message, now)
-
-
-def _failing(r: Rollout) -> list[tuple[str, TargetProgress]]:
-    """Targets of the current wave whose last fetch failed, by name."""
-    return sorted(
-        (n, t) for n, t in r.targets.items() if t.wave <= r.wave and t.failure and not t.converged
-    )
-
-
-def pause(rollout: Rollout, by: str, reason: str, now: float) -> Rollout:
-    """A person pauses the rollout (the progress deadline keeps running)."""
-    r = copy.deepcopy(rollout)
-    if r.phase in (Phase.COMPLETE, Phase.ABORTED):
-        return r
-    r.pause = Pause(by, reason, now)
-    r.phase = Phase.PAUSED
-    return r
-
-
-def resume(rollout: Rollout, now: float) -> Rollout:
-    """Lift a pause, a quarantine mark, or restart an aborted rollout; a person acting counts
-    as progress."""
-    r = copy.deepcopy(rollout)
-    r.conditions.pop(ConditionType.QUARANTINED, None)
-    if r.phase in (Phase.PAUSED, Phase.ABORTED):
-        if r.phase is Phase.ABORTED:
-            # Restart the waves: a rolled-back fleet must pass the canary gate again.
-            r.wave = 0
-            r.wave_ready_at = None
-        r.pause = None
-        r.phase = Phase.PROGRESSING
-        r.last_progress_at = now  # the next step clears Stalled, and says so (Notify resolved)
-        r.rollback_reason, r.rollback_message = None, ""
-        # Targets a rollback put back count as progress again when they re-converge.
-        r.most_converged = sum(1 for t in r.targets.values() if t.converged)
-    return r
-
-
-def abort(rollout: Rollout, by: str, now: float) -> tuple[Rollout, list[Action]]:
-    """Stop applying; what converged stays as it is (rollback is its own command).
-
-    The alerts the rollout raised are resolved: an aborted rollout neither progresses nor
-    stalls, and whoever was paged should hear that somebody acted.
-    """
-    message = f"the rollout was aborted by {by}"
-    return _end(rollout, Reason.ABORTED, f"aborted by {by}", message, now)
-
-
-def rolled_back(rollout: Rollout, by: str, to: str, now: float) -> tuple[Rollout, list[Action]]:
-    """A person rolled the fleet back (``reconciler rollback``): the rollout ends, RolledBack."""
-    message = f"rolled back to {to} by {by}"
-    return _end(rollout, Reason.ROLLED_BACK, message, f"the fleet was {message}", now)
-
-
-def _end(
-    rollout: Rollout, reason: str, ready: str, notice: str, now: float
-) -> tuple[Rollout, list[Action]]:
-    """Abort with ``reason``, resolving the stall and health-pause alerts the rollout raised."""
-    actions: list[Action] = []
-    if rollout.phase is not Phase.ABORTED:
-        if rollout.stalled and rollout.stall_alerted_at is not None:
-            actions.append(Notify("stalled", "resolved", (), notice))
-        if rollout.phase is Phase.PAUSED and rollout.pause and rollout.pause.by == RECONCILER:
-            actions.append(Notify("paused", "resolved", (), notice))
-    r = copy.deepcopy(rollout)
-    r.phase = Phase.ABORTED
-    r.conditions.pop(ConditionType.RECONCILING, None)
-    r.conditions.pop(ConditionType.STALLED, None)
-    r.rollback_reason, r.rollback_message = None, ""
-    _set(r, ConditionType.READY, False, reason, ready, now)
-    return r, actions
-
-
-def quarantined(rollout: Rollout, held: Quarantine) -> Rollout:
-    """Mark a rollout whose digest is quarantined: nothing of it is applied until the bundle
-    changes or a person resumes."""
-    r = copy.deepcopy(rollout)
-    to = f" to {revision_label(held.to_revision)}" if held.to_revision else ""
-    message = (
-        f"{revision_label(held.revision)} was rolled back{to} by {held.by}; nothing is applied "
-        "until the bundle changes or `reconciler rollout resume`"
-    )
-    _set(r, ConditionType.QUARANTINED, True, Reason.QUARANTINED, message, held.at)
-    return r

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from reconciler.model.inventory import RolloutPolicy
 from reconciler.model.rollout import Action, Observation, Rollout
-from reconciler.rollout import engine
+from reconciler.rollout import engine, steering
 
 REVISION = "c47"
 
@@ -118,19 +118,19 @@ class Fleet:
         return actions
 
     def pause(self, now: float, by: str, reason: str) -> None:
-        self.rollout = persisted(engine.pause(self.rollout, by, reason, now))
+        self.rollout = persisted(steering.pause(self.rollout, by, reason, now))
 
     def resume(self, now: float) -> None:
-        self.rollout = persisted(engine.resume(self.rollout, now))
+        self.rollout = persisted(steering.resume(self.rollout, now))
 
     def reverted(self, now: float, **failed: str) -> list[Action]:
         """The driver wrote the revert (``failed``: target -> why a write failed)."""
-        rollout, actions = engine.reverted(self.rollout, failed, now)
+        rollout, actions = steering.reverted(self.rollout, failed, now)
         self.rollout = persisted(rollout)
         return actions
 
     def abort(self, now: float, by: str) -> list[Action]:
-        rollout, actions = engine.abort(self.rollout, by, now)
+        rollout, actions = steering.abort(self.rollout, by, now)
         self.rollout = persisted(rollout)
         return actions
 

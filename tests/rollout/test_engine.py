@@ -20,8 +20,9 @@ from reconciler.model.rollout import (
     Rollout,
     TargetProgress,
 )
-from reconciler.rollout import engine
-from reconciler.rollout.engine import APPLY_BACKOFF, APPLY_BACKOFF_MAX, RECONCILER
+from reconciler.rollout import engine, steering
+from reconciler.rollout.conditions import RECONCILER
+from reconciler.rollout.engine import APPLY_BACKOFF, APPLY_BACKOFF_MAX
 
 from .support import (
     LAGGING,
@@ -750,8 +751,8 @@ def test_aborting_a_quiet_rollout_sends_nothing() -> None:
 def test_pause_resume_and_abort_leave_their_input_alone() -> None:
     rollout = begin(["a"], policy())
     before = rollout.to_json()
-    engine.resume(engine.pause(rollout, "alice", "why", 1.0), 2.0)
-    engine.abort(rollout, "bob", 3.0)
+    steering.resume(steering.pause(rollout, "alice", "why", 1.0), 2.0)
+    steering.abort(rollout, "bob", 3.0)
     assert rollout.to_json() == before
 
 

@@ -1,0 +1,55 @@
+"""What one rollout step did: per bundle (applies, alerts, quarantine), and for the environment
+(the judged audit). Plain data the CLI prints and the daemon publishes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..audit.results import Audit
+from ..diff.classify import Status
+from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
+
+
+@dataclass
+class BundleStep:
+    """What one step did for one bundle."""
+
+    bundle: str
+    rollout: Rollout | None
+    actions: list[Notify | Apply | Revert] = field(default_factory=list)
+    quarantined: Quarantine | None = None
+    written: list[str] = field(default_factory=list)  #: targets whose write succeeded
+    failed: dict[str, str] = field(default_factory=dict)  #: target -> why its write failed
+    alert_errors: list[str] = field(default_factory=list)  #: webhooks that did not take one
+
+    @property
+    def blocked(self) -> bool:
+        """Cannot progress without a person (or a new commit)."""
+        if self.quarantined is not None:
+            return True
+        r = self.rollout
+        return r is not None and (r.stalled or r.phase in (Phase.PAUSED, Phase.ABORTED))
+
+    @property
+    def complete(self) -> bool:
+        r = self.rollout
+        return self.quarantined is None and r is not None and r.phase is Phase.COMPLETE
+
+
+@dataclass
+class Step:
+    """One observe-advance-act cycle of an environment, ending in the judged audit."""
+
+    audit: Audit
+    bundles: dict[str, BundleStep]
+    scope: str | None = None  #: the one target a scoped converge concerns
+
+    @property
+    def complete(self) -> bool:
+        targets = [t for t in self.audit.targets if self.scope in (None, t.name)]
+        done = all(b.complete for b in self.bundles.values())
+        return done and all(t.status is Status.IN_SYNC for t in targets)
+
+    @property
+    def blocked(self) -> bool:
+        return any(b.blocked for b in self.bundles.values())
