@@ -13,7 +13,6 @@ import gc
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,37 +21,23 @@ from ..canonical import bundle_digest, component_digests
 from ..config.inventory import load_inventory
 from ..diff import diff_bundle
 from ..diff import ignore as ignoring
-from ..diff.change import Severity
-from ..diff.classify import Lineage, Status, Verdict, classify
+from ..diff.classify import Status, Verdict, classify
 from ..diff.document import Document, InvalidDocument, parse
 from ..diff.findings import model_pin_findings
 from ..errors import ConfigError
 from ..model.codes import FindingCode
-from ..model.inventory import IgnoreRule, Inventory, TargetSpec
+from ..model.inventory import Inventory, TargetSpec
 from ..revisions import revision_label
 from ..sources.interface import InvalidResponse, NotFound, PermanentError, SourceError
 from ..statedir import cache_dir
 from .fetch import Fetcher, Result, fetch_all
+from .findings import fleet_findings, loaded, torn_findings
 from .results import Audit, BundleResult, Finding, Survey, TargetResult
 from .verdict import Recorded
+from .views import View, Views
 
 if TYPE_CHECKING:
     from ..sources.registry import SourceOpener
-
-
-@dataclass(slots=True)
-class _View:
-    """A target's view of one bundle: desired subset and its lineage."""
-
-    desired: dict[str, Any]  #: carried desired components, ignored paths removed
-    desired_digests: dict[str, str]
-    desired_subset: str
-    lineage: Lineage
-    rules: list[IgnoreRule]  #: active ignore rules naming the target
-    desired_raw: dict[str, Any]  #: carried desired components as rendered
-
-    def strip(self, target: str, components: Mapping[str, Any]) -> dict[str, Any]:
-        return ignoring.strip(target, components, self.rules)
 
 
 #: The audit's overall deadline unless ``--timeout`` says otherwise (each target also has its
@@ -154,7 +139,7 @@ class Auditor:
                         f"{rule.expires}: its differences count again",
                     )
                 )
-        views = _Views(histories, rules, first_seen, now.timestamp())
+        views = Views(histories, rules, first_seen, now.timestamp())
         jobs = [(t.name, b) for t in inventory.targets for b in inventory.bundles]
         jobs += [
             (_probe(t.name), b) for t in inventory.targets if t.probe for b in inventory.bundles
@@ -183,10 +168,10 @@ class Auditor:
                         process = self._judged(
                             target, bundle, raw[(_probe(target.name), bundle)], *context, []
                         )
-                        _loaded(result, process, git.tags)
+                        loaded(result, process, git.tags)
                     bundles.append(result)
                 results.append(TargetResult(target, bundles))
-        findings += _fleet_findings(results)
+        findings += fleet_findings(results)
         findings += torn_findings(results, git.tags)
         for bundle in inventory.bundles:
             components = histories[bundle].desired_render(None).components
@@ -231,7 +216,7 @@ class Auditor:
         return dict(zip(jobs, done, strict=True))
 
     def _judged(
-        self, target: TargetSpec, bundle: str, body: Result, view: _View, *args: Any
+        self, target: TargetSpec, bundle: str, body: Result, view: View, *args: Any
     ) -> BundleResult:
         result = self._judge(target, bundle, body, view, *args)
         result.desired_digest = view.desired_subset
@@ -242,7 +227,7 @@ class Auditor:
         target: TargetSpec,
         bundle: str,
         body: Result,
-        view: _View,
+        view: View,
         history: BundleHistory,
         now: float,
         parsed: dict[bytes, Document | InvalidDocument],
@@ -364,150 +349,6 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _human(seconds: float) -> str:
-    from ..model.duration import format_duration
-
-    return format_duration(seconds)
-
-
 def _probe(target: str) -> str:
     """The fetch-job name of a target's probe (no target name holds a '#')."""
     return f"{target}#probe"
-
-
-#: Store statuses a process that loaded something else turns into ``not_loaded``.
-_LOADABLE = (Status.IN_SYNC, Status.LAGGING)
-
-
-def _loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str]) -> None:
-    """Compare the process's report with the store: "store has v47, process serves v46"."""
-    store.probe = {
-        "status": str(process.status),
-        "observed_digest": process.observed_digest,
-        "observed_revision": process.observed_revision,
-        "lag_seconds": process.lag_seconds,
-        "error": process.error,
-    }
-    if store.status not in _LOADABLE or process.observed_digest == store.observed_digest:
-        return
-    if process.observed_digest is None:
-        store.probe["error"] = process.error
-        return  # the probe could not be read: the store's status stands, the reason is shown
-
-    def label(result: BundleResult) -> str:
-        sha = result.observed_revision
-        if result.status is Status.DRIFTED or not sha:
-            return "out-of-band content"
-        return revision_label(sha, tags)
-
-    age = process.lag_seconds
-    since = f" for {_human(age)}" if age else ""
-    store.error = f"store has {label(store)}, process serves {label(process)}{since}"
-    store.status = Status.NOT_LOADED
-    store.lag_seconds = max(store.lag_seconds or 0, age or 0)
-
-
-def torn_findings(results: list[TargetResult], tags: Mapping[str, str]) -> list[Finding]:
-    """One ``torn`` finding per group whose targets run different revisions of a bundle."""
-    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for target in results:
-        if target.spec.group is None:
-            continue
-        for bundle in target.bundles:
-            if bundle.status is Status.DRIFTED:
-                label = "out-of-band content"
-            elif bundle.observed_revision:
-                sha = bundle.observed_revision
-                label = revision_label(sha, tags)
-            else:
-                continue  # unobservable: its own status says so
-            groups.setdefault((target.spec.group, bundle.bundle), []).append((target.name, label))
-    found = []
-    for (group, bundle), parts in sorted(groups.items()):
-        if len({label for _, label in parts}) > 1:
-            detail = "; ".join(f"{name} at {label}" for name, label in parts)
-            message = f"{group} runs a torn {bundle}: {detail}"
-            found.append(Finding("error", FindingCode.TORN, message, bundle=bundle))
-    return found
-
-
-def _fleet_findings(results: list[TargetResult]) -> list[Finding]:
-    """Findings about the fleet as a whole: a breaking change between what targets run."""
-    found = []
-    for target in results:
-        for bundle in target.bundles:
-            breaking = [c for c in bundle.changes if c.severity is Severity.BREAKING]
-            if breaking:
-                found.append(
-                    Finding(
-                        "error",
-                        FindingCode.BREAKING,
-                        f"runs {bundle.bundle} across a breaking change: "
-                        f"{breaking[0].component} {breaking[0].summary}"
-                        + (f" (+{len(breaking) - 1} more)" if len(breaking) > 1 else ""),
-                        target.name,
-                        bundle.bundle,
-                    )
-                )
-    return found
-
-
-class _Views:
-    """Desired subsets and lineages, shared by every target that sees a bundle the same way."""
-
-    def __init__(
-        self,
-        histories: Mapping[str, BundleHistory],
-        rules: list[Any],
-        first_seen: Mapping[str, float] | None,
-        now: float,
-    ) -> None:
-        self.histories = histories
-        self.rules = rules
-        self.first_seen = first_seen  #: the state store's first sightings (None: no state)
-        self.now = now
-        self._views: dict[tuple[Any, ...], _View] = {}
-
-    def get(self, target: TargetSpec, bundle: str) -> _View:
-        history = self.histories[bundle]
-        overlay = target.name if history.has_overlay(target.name) else None
-        rules = ignoring.rules_for(target.name, self.rules)
-        carries = target.carries_signature()
-        key = (
-            bundle,
-            overlay,
-            carries,
-            tuple(id(r) for r in rules),
-            target.name if rules else None,
-        )
-        view = self._views.get(key)
-        if view is None:
-            view = self._views[key] = self._build(target, history, overlay, rules)
-        return view
-
-    def _build(
-        self,
-        target: TargetSpec,
-        history: BundleHistory,
-        overlay: str | None,
-        rules: list[IgnoreRule],
-    ) -> _View:
-        def arrived(sha: str) -> float:
-            return history.arrived(sha, self.first_seen, self.now)
-
-        carried = target.carries_component
-        render = history.desired_render(overlay)
-        raw = {k: v for k, v in render.components.items() if carried(k)}
-        if rules:
-
-            def strip(components: Mapping[str, Any]) -> dict[str, Any]:
-                return ignoring.strip(target.name, components, rules)
-
-            desired = strip(raw)
-            digests = component_digests(desired)
-            lineage = history.lineage(overlay, carried, strip, arrived)
-        else:
-            desired = raw
-            digests = {k: render.digests[k] for k in raw}
-            lineage = history.lineage(overlay, carried, arrived=arrived)
-        return _View(desired, digests, bundle_digest(digests), lineage, rules, raw)

@@ -1,0 +1,89 @@
+"""Findings an audit draws from the whole fleet once every target is judged: a torn bundle, a
+breaking change between what targets run, a serving process behind its store (``not_loaded``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..diff.change import Severity
+from ..diff.classify import Status
+from ..model.codes import FindingCode
+from ..model.duration import format_duration
+from ..revisions import revision_label
+from .results import BundleResult, Finding, TargetResult
+
+#: Store statuses a process that loaded something else turns into ``not_loaded``.
+_LOADABLE = (Status.IN_SYNC, Status.LAGGING)
+
+
+def loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str]) -> None:
+    """Compare the process's report with the store: "store has v47, process serves v46"."""
+    store.probe = {
+        "status": str(process.status),
+        "observed_digest": process.observed_digest,
+        "observed_revision": process.observed_revision,
+        "lag_seconds": process.lag_seconds,
+        "error": process.error,
+    }
+    if store.status not in _LOADABLE or process.observed_digest == store.observed_digest:
+        return
+    if process.observed_digest is None:
+        store.probe["error"] = process.error
+        return  # the probe could not be read: the store's status stands, the reason is shown
+
+    def label(result: BundleResult) -> str:
+        sha = result.observed_revision
+        if result.status is Status.DRIFTED or not sha:
+            return "out-of-band content"
+        return revision_label(sha, tags)
+
+    age = process.lag_seconds
+    since = f" for {format_duration(age)}" if age else ""
+    store.error = f"store has {label(store)}, process serves {label(process)}{since}"
+    store.status = Status.NOT_LOADED
+    store.lag_seconds = max(store.lag_seconds or 0, age or 0)
+
+
+def torn_findings(results: list[TargetResult], tags: Mapping[str, str]) -> list[Finding]:
+    """One ``torn`` finding per group whose targets run different revisions of a bundle."""
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for target in results:
+        if target.spec.group is None:
+            continue
+        for bundle in target.bundles:
+            if bundle.status is Status.DRIFTED:
+                label = "out-of-band content"
+            elif bundle.observed_revision:
+                sha = bundle.observed_revision
+                label = revision_label(sha, tags)
+            else:
+                continue  # unobservable: its own status says so
+            groups.setdefault((target.spec.group, bundle.bundle), []).append((target.name, label))
+    found = []
+    for (group, bundle), parts in sorted(groups.items()):
+        if len({label for _, label in parts}) > 1:
+            detail = "; ".join(f"{name} at {label}" for name, label in parts)
+            message = f"{group} runs a torn {bundle}: {detail}"
+            found.append(Finding("error", FindingCode.TORN, message, bundle=bundle))
+    return found
+
+
+def fleet_findings(results: list[TargetResult]) -> list[Finding]:
+    """Findings about the fleet as a whole: a breaking change between what targets run."""
+    found = []
+    for target in results:
+        for bundle in target.bundles:
+            breaking = [c for c in bundle.changes if c.severity is Severity.BREAKING]
+            if breaking:
+                found.append(
+                    Finding(
+                        "error",
+                        FindingCode.BREAKING,
+                        f"runs {bundle.bundle} across a breaking change: "
+                        f"{breaking[0].component} {breaking[0].summary}"
+                        + (f" (+{len(breaking) - 1} more)" if len(breaking) > 1 else ""),
+                        target.name,
+                        bundle.bundle,
+                    )
+                )
+    return found
