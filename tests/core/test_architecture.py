@@ -30,3 +30,40 @@ def test_the_package_has_no_import_cycle() -> None:
 def test_a_cycle_would_be_found() -> None:
     edges = [("pkg.a", "pkg.b"), ("pkg.b", "pkg.a"), ("pkg.c", "pkg.a")]
     assert cycles(edges) == [["pkg.a", "pkg.b"]]
+
+
+def repeated_blocks(paths: list[str], more_than: int = 10) -> str:
+    """pylint's copy-paste detector (symilar) over the files: runs longer than `more_than` lines
+    that stand in two places, comments and docstrings aside. Its report, or '' when none."""
+    import io
+    from contextlib import redirect_stdout
+
+    from pylint.checkers.symilar import Symilar
+
+    symilar = Symilar(min_lines=more_than + 1, ignore_comments=True, ignore_docstrings=True)
+    for path in paths:
+        with open(path, encoding="utf-8") as stream:
+            symilar.append_stream(path, stream)
+    report = io.StringIO()
+    with redirect_stdout(report):
+        symilar.run()
+    text = report.getvalue()
+    return "" if "duplicates=0 " in text else text
+
+
+def test_no_block_of_more_than_ten_lines_is_repeated_in_the_package() -> None:
+    from pathlib import Path
+
+    import reconciler
+
+    paths = sorted(str(p) for p in Path(reconciler.__file__).parent.rglob("*.py"))
+    assert len(paths) > 100, "the package was read"
+    assert repeated_blocks(paths) == ""
+
+
+def test_a_repeated_block_would_be_found(tmp_path) -> None:
+    body = "".join(f"    total = total + {n} * weight\n" for n in range(12))
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text(f"def {name[0]}(weight):\n    total = 0\n{body}    return total\n")
+    report = repeated_blocks([str(tmp_path / "a.py"), str(tmp_path / "b.py")])
+    assert "similar lines in 2 files" in report
