@@ -64,6 +64,7 @@ def test_no_block_of_more_than_ten_lines_is_repeated_in_the_package() -> None:
 def test_a_repeated_block_would_be_found(tmp_path) -> None:
     body = "".join(f"    total = total + {n} * weight\n" for n in range(12))
     for name in ("a.py", "b.py"):
-        (tmp_path / name).write_text(f"def {name[0]}(weight):\n    total = 0\n{body}    return total\n")
+        source = f"def {name[0]}(weight):\n    total = 0\n{body}    return total\n"
+        (tmp_path / name).write_text(source)
     report = repeated_blocks([str(tmp_path / "a.py"), str(tmp_path / "b.py")])
     assert "similar lines in 2 files" in report
