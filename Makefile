@@ -23,6 +23,7 @@ servers:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: $(STAMP) servers lint
 	$(BIN)/python -m pytest -q

@@ -60,11 +60,11 @@ def torn_findings(results: list[TargetResult], tags: Mapping[str, str]) -> list[
                 continue  # unobservable: its own status says so
             groups.setdefault((target.spec.group, bundle.bundle), []).append((target.name, label))
     found = []
-    for (group, bundle), parts in sorted(groups.items()):
+    for (group, name), parts in sorted(groups.items()):
         if len({label for _, label in parts}) > 1:
-            detail = "; ".join(f"{name} at {label}" for name, label in parts)
-            message = f"{group} runs a torn {bundle}: {detail}"
-            found.append(Finding("error", FindingCode.TORN, message, bundle=bundle))
+            detail = "; ".join(f"{who} at {label}" for who, label in parts)
+            message = f"{group} runs a torn {name}: {detail}"
+            found.append(Finding("error", FindingCode.TORN, message, bundle=name))
     return found
 
 

@@ -13,6 +13,7 @@ from ..config.inventory import inventory_lines, target_lines
 from ..config.yamlfile import line_of, parse
 from ..diff.change import Change
 from ..errors import ReconcilerError
+from ..model.bundle import BundleSpec
 
 _SECTION = {"guardrail": "guardrails", "flag": "flags"}
 _RENAMED = re.compile(r"->\s*([A-Za-z0-9_.$-]+)")
@@ -45,7 +46,7 @@ class Locator:
         file = f"targets/{environment}.yaml"
         return target_lines(self._text(file), file)
 
-    def _load_spec(self, bundle: str):  # type: ignore[no-untyped-def]
+    def _load_spec(self, bundle: str) -> BundleSpec:
         return load_spec(self.files, bundle)[0]
 
     def _read(self, path: str) -> str:
@@ -68,7 +69,7 @@ class Locator:
 
     def _yaml_line(self, spec_file: str, change: Change) -> int:
         kind, _, name = change.component.partition("/")
-        loc: list[str | int] = [_SECTION.get(kind, kind)] + ([name] if name else [])
+        loc: list[str | int] = [_SECTION.get(kind, kind), *([name] if name else [])]
         loc += [p for p in change.path.split(".") if p]
         try:
             return line_of(parse(self._text(spec_file), spec_file), loc) or 1

@@ -228,7 +228,8 @@ class GitRepo:
 
     def subject(self, sha: str) -> str:
         """The first line of a commit message."""
-        return self.commit(sha).summary if isinstance(self.commit(sha).summary, str) else ""
+        summary = self.commit(sha).summary
+        return summary if isinstance(summary, str) else summary.decode("utf-8", "replace")
 
 
 class GitFiles:

@@ -99,9 +99,10 @@ class BundleHistory:
         listing: dict[str, frozenset[str]] = {}
         for sha in todo:
             hit = found[f"{sha}:{self.folder}"]
-            self._trees[sha] = hit[0] if hit and hit[1] == "tree" else None
-            if self._trees[sha] is not None:
-                self.repo.anchor(sha, self.folder, self._trees[sha])
+            tree = hit[0] if hit and hit[1] == "tree" else None
+            self._trees[sha] = tree
+            if tree is not None:
+                self.repo.anchor(sha, self.folder, tree)
             over = found[f"{sha}:{self.folder}/overlays"]
             if over is None or over[1] != "tree":
                 self._overlays[sha] = frozenset()
@@ -204,8 +205,9 @@ class BundleHistory:
         missing = []
         for sha in shas:
             key = self.key(sha, target)
-            cached = key is None or key in self._renders
-            if not cached and (need_all or not self.cache.get(key)[0]):
+            if key is None or key in self._renders:
+                continue
+            if need_all or not self.cache.get(key)[0]:
                 missing.append(self._trees[sha])
         if len(missing) > 1:
             self.repo.prefetch([tree for tree in missing if tree is not None])

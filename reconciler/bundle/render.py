@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -269,7 +270,7 @@ def flag_component(flag: Flag) -> dict[str, Any]:
 def source_file(files_spec: BundleSpec, component: str) -> str | None:
     """The bundle-relative file that holds ``component`` (for annotations), if it is a file."""
     kind, _, name = component.partition("/")
-    table = {
+    table: dict[str, Mapping[str, Any]] = {
         "prompt": files_spec.prompts,
         "tool": files_spec.tools,
         "output_schema": files_spec.output_schemas,

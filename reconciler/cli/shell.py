@@ -41,7 +41,7 @@ class Group(click.Group):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            exc.exit_code = 1
+            exc.exit_code = 1  # type: ignore[misc]  # click declares it a ClassVar
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -55,7 +55,7 @@ class Group(click.Group):
             echo("interrupted", err=True)
             sys.exit(130)
         except click.UsageError as exc:
-            exc.exit_code = 1
+            exc.exit_code = 1  # type: ignore[misc]  # click declares it a ClassVar
             raise
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise

@@ -108,8 +108,9 @@ def target_lines(text: str, file: str) -> dict[str, int]:
         return {}
     lines: dict[str, int] = {}
     for entry in targets:
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            lines.setdefault(entry["name"], entry.lc.key("name")[0] + 1)
+        where = getattr(entry, "lc", None)  # ruamel's line and column of each key
+        if where is not None and isinstance(entry.get("name"), str):
+            lines.setdefault(entry["name"], where.key("name")[0] + 1)
     return lines
 
 

@@ -16,7 +16,7 @@ import functools
 import hashlib
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -78,7 +78,7 @@ def _too_deep() -> str:
 
 
 @functools.cache
-def _bounded_scanner(base: type) -> type:
+def _bounded_scanner(base: Any) -> type:
     """``base`` refusing flow collections (``[[[...``) more than :data:`MAX_DEPTH` deep.
 
     The scanner reads a whole flow collection ahead, in time quadratic in its depth (3,000
@@ -262,7 +262,7 @@ def _child(node: Any, part: int | str) -> Any:
     return None
 
 
-def describe(error: dict[str, Any], root: Any = None) -> str:
+def describe(error: Mapping[str, Any], root: Any = None) -> str:
     """One readable sentence for one pydantic error."""
     loc = _present(root, error["loc"]) if root is not None else list(error["loc"])
     path = ""

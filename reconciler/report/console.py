@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ..secrets import MASK, scrub, spans
 
@@ -57,7 +57,7 @@ class ScrubbingFile:
 def console(stderr: bool = False) -> Console:
     """A rich console; in a pipe or a CI log, 160 columns so tables do not fold at 80."""
     out = _scrubbing_console()(
-        file=ScrubbingFile(stderr), stderr=stderr, highlight=False, soft_wrap=False
+        file=cast(IO[str], ScrubbingFile(stderr)), stderr=stderr, highlight=False, soft_wrap=False
     )
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = 160

@@ -27,7 +27,7 @@ def _escape(text: str) -> str:
     return scrub(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def annotations(audit: Audit, locator: Locator) -> list[str]:
+def annotation_lines(audit: Audit, locator: Locator) -> list[str]:
     """One ``::error``/``::warning`` per distinct (file, line, message), most severe first.
 
     Changes point at the bundle file that holds them; every unreachable, invalid or missing
@@ -77,7 +77,7 @@ def render_github(
     if summary:
         with Path(summary).open("a", encoding="utf-8") as handle:
             handle.write(markdown + "\n")
-    out = annotations(audit, locator)
+    out = annotation_lines(audit, locator)
     if not summary:
         out = [markdown, *out]
     return "\n".join(out)

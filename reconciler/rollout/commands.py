@@ -4,7 +4,7 @@ abort. Each returns plain results; the CLI only prints them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 from ..audit.results import Audit
 from ..diff.classify import Status
 from ..errors import ReconcilerError
-from ..model.rollout import Action, Apply, Notify, Phase, Quarantine, Rollout
+from ..model.rollout import Apply, Notify, Phase, Quarantine, Rollout
 from . import engine, notes, steering
 from .act import WriteThenFetch
 from .driver import Driver
@@ -184,7 +184,7 @@ def _changed(after: Audit, job: tuple[str, str]) -> bool:
 
 
 def abort(
-    driver: Driver, rollout: Rollout, by: str, event: tuple[str, dict[str, object]]
+    driver: Driver, rollout: Rollout, by: str, event: tuple[str, Mapping[str, object]]
 ) -> list[str]:
     """Abort ``rollout``, persist it with ``event``, resolve the alerts it raised."""
     aborted, actions = steering.abort(rollout, by, driver.clock())
@@ -195,8 +195,8 @@ def _end(
     driver: Driver,
     rollout: Rollout,
     ended: Rollout,
-    actions: list[Action],
-    event: tuple[str, dict[str, object]],
+    actions: list[Notify],
+    event: tuple[str, Mapping[str, object]],
 ) -> list[str]:
     """Persist an ended rollout with ``event`` and send the notices ending it raised."""
     now = driver.clock()

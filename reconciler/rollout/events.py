@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..model.rollout import Action, Apply, Notify, Revert, Rollout
@@ -22,7 +23,7 @@ def started(rollout: Rollout) -> Event:
     )
 
 
-def between(old: Rollout, new: Rollout, actions: list[Action]) -> list[Event]:
+def between(old: Rollout, new: Rollout, actions: Sequence[Action]) -> list[Event]:
     """Phase, wave and condition transitions from ``old`` to ``new``, and the actions taken."""
     events: list[Event] = []
     bundle = new.bundle

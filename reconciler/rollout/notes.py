@@ -59,7 +59,7 @@ def _write(repo: Path, sha: str, entries: list[dict[str, object]]) -> bool:
 
 def record(repos: Iterable[Path], q: Quarantine) -> bool:
     """Note ``q`` on its revision in every repo that has the commit; True when one took it."""
-    entry = {
+    entry: dict[str, object] = {
         "kind": "quarantine",
         "environment": q.environment,
         "bundle": q.bundle,

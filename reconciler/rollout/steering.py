@@ -8,7 +8,6 @@ import copy
 from collections.abc import Mapping
 
 from ..model.rollout import (
-    Action,
     ConditionType,
     Notify,
     Pause,
@@ -23,7 +22,7 @@ from .conditions import RECONCILER, set_condition, update
 
 def reverted(
     rollout: Rollout, failed: Mapping[str, str], now: float
-) -> tuple[Rollout, list[Action]]:
+) -> tuple[Rollout, list[Notify]]:
     """Take in the outcome of a :class:`Revert`: every write done ends the rollout RolledBack.
 
     A failed write keeps it Stalled with the reason RollbackFailed; the next step tries again.
@@ -32,7 +31,7 @@ def reverted(
         r = copy.deepcopy(rollout)
         parts = "; ".join(f"{name}: {why}" for name, why in sorted(failed.items()))
         message = f"rollback failed on {parts}; retried every step"
-        actions: list[Action] = []
+        actions: list[Notify] = []
         if r.rollback_reason != Reason.ROLLBACK_FAILED:
             actions.append(
                 Notify("rollback_failed", "firing", tuple(sorted(failed.items())), message)
@@ -42,6 +41,8 @@ def reverted(
         return r, actions
     stall = rollout.conditions.get(ConditionType.STALLED)
     after = f" after: {stall.message}" if stall else ""
+    if not stall and rollout.pause is not None and rollout.pause.cause:  # a bake gate asked
+        after = f" after: {rollout.pause.reason}"
     ready, notice = f"rolled back{after}", f"it was rolled back{after}"
     return _end(rollout, Reason.ROLLED_BACK, ready, notice, now)
 
@@ -75,7 +76,7 @@ def resume(rollout: Rollout, now: float) -> Rollout:
     return r
 
 
-def abort(rollout: Rollout, by: str, now: float) -> tuple[Rollout, list[Action]]:
+def abort(rollout: Rollout, by: str, now: float) -> tuple[Rollout, list[Notify]]:
     """Stop applying; what converged stays as it is (rollback is its own command).
 
     The alerts the rollout raised are resolved: an aborted rollout neither progresses nor
@@ -85,7 +86,7 @@ def abort(rollout: Rollout, by: str, now: float) -> tuple[Rollout, list[Action]]
     return _end(rollout, Reason.ABORTED, f"aborted by {by}", message, now)
 
 
-def rolled_back(rollout: Rollout, by: str, to: str, now: float) -> tuple[Rollout, list[Action]]:
+def rolled_back(rollout: Rollout, by: str, to: str, now: float) -> tuple[Rollout, list[Notify]]:
     """A person rolled the fleet back (``reconciler rollback``): the rollout ends, RolledBack."""
     message = f"rolled back to {to} by {by}"
     return _end(rollout, Reason.ROLLED_BACK, message, f"the fleet was {message}", now)
@@ -93,9 +94,9 @@ def rolled_back(rollout: Rollout, by: str, to: str, now: float) -> tuple[Rollout
 
 def _end(
     rollout: Rollout, reason: str, ready: str, notice: str, now: float
-) -> tuple[Rollout, list[Action]]:
+) -> tuple[Rollout, list[Notify]]:
     """Abort with ``reason``, resolving the stall and health-pause alerts the rollout raised."""
-    actions: list[Action] = []
+    actions: list[Notify] = []
     if rollout.phase is not Phase.ABORTED:
         if rollout.stalled and rollout.stall_alerted_at is not None:
             actions.append(Notify("stalled", "resolved", (), notice))

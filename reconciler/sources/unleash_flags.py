@@ -47,7 +47,8 @@ def split(strategies: list[Strategy], feature: str) -> tuple[Strategy | None, li
     """The strategy we manage (an active flexibleRollout, ours by groupId first), the rest."""
     active = [s for s in strategies if s.get("name") == STRATEGY and not s.get("disabled")]
     ours = [s for s in active if (s.get("parameters") or {}).get("groupId") == feature]
-    managed = (ours or active or [None])[0]
+    candidates = ours or active
+    managed = candidates[0] if candidates else None
     return managed, [s for s in strategies if s is not managed]
 
 

@@ -84,7 +84,7 @@ class _Postgres:
         import psycopg
 
         self.url = url
-        self.errors = (psycopg.Error,)
+        self.errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         self.conn: Any = None
         self._connect()
 

@@ -76,7 +76,7 @@ class _Sqlite:
     now = "((julianday('now') - 2440587.5) * 86400.0)"
     lock = ""  # BEGIN IMMEDIATE already serializes every writer of the file
     share = ""
-    errors = (sqlite3.Error,)
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -156,7 +156,7 @@ class SqliteStore(SqlStore):
 
     @property
     def db(self) -> sqlite3.Connection:
-        return self.sql.db  # type: ignore[attr-defined,no-any-return]
+        return self.sql.db  # type: ignore[attr-defined]
 
 
 def _check_file(path: Path) -> None:

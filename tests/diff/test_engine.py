@@ -118,7 +118,8 @@ def test_import_is_pure_and_light() -> None:
 
 
 def test_no_io_in_the_package_source() -> None:
-    forbidden = ("open(", "requests", "boto3", "aiohttp", "import git", "time.time", "datetime")
+    # no files, no network, no clock: a date is passed in (ignore rules' expiry), never read
+    forbidden = ("open(", "requests", "boto3", "aiohttp", "import git", "time.", ".now(", "today(")
     for path in (REPO / "reconciler" / "diff").glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert not [word for word in forbidden if word in text], path.name
