@@ -55,28 +55,19 @@ anything of the CLI.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
-import stat
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from ..errors import ConfigError, ReconcilerError, RevisionError
-from ..limits import MiB
 from ..revisions import SHORT
+from .sandbox import MAX_TRUST_FILE as MAX_TRUST_FILE
+from .sandbox import TIMEOUT, PrivateHome, last_line, read_trust_file
 
 #: Most first-parent commits :func:`last_verified` examines before it gives up.
 WALK_LIMIT = 200
-
-#: Largest allowed-signers file or OpenPGP keyring read (a few hundred keys take a few KiB).
-MAX_TRUST_FILE = 1 * MiB
-
-#: Seconds one git or gpg process may take (each runs ssh-keygen or gpg once or twice).
-TIMEOUT = 30.0
 
 #: Verdicts remembered per process before the cache starts afresh (a bound, not a policy).
 CACHE_SIZE = 4096
@@ -190,12 +181,6 @@ _CACHE: dict[tuple[str, str], Verdict] = {}
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 
 
-@dataclass(frozen=True)
-class _TrustFile:
-    label: str  # as people name it: relative to the repo root
-    data: bytes
-
-
 class _Checker:
     """One private folder (HOME, GNUPGHOME, copies of the trust files) for a run of checks."""
 
@@ -210,24 +195,19 @@ class _Checker:
             raise ConfigError("signature verification needs allowed_signers or openpgp_keyring")
         self.root = repo_root.resolve()
         anchor = (trust_root or repo_root).resolve()
-        self.signers = _read_trust_file(anchor, allowed_signers, "allowed_signers")
-        self.keyring = _read_trust_file(anchor, openpgp_keyring, "openpgp_keyring")
+        self.signers = read_trust_file(anchor, allowed_signers, "allowed_signers")
+        self.keyring = read_trust_file(anchor, openpgp_keyring, "openpgp_keyring")
         digest = hashlib.sha256()
         for part in (self.signers, self.keyring):
             digest.update(b"-" if part is None else hashlib.sha256(part.data).digest())
         self.trust_key = digest.hexdigest()
-        self._home: Path | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._gpg_imported = False
+        self.home = PrivateHome(self.signers, self.keyring)
 
     def __enter__(self) -> _Checker:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._tmp is not None:
-            if self._gpg_imported and self._home is not None:
-                _kill_gpg_agent(self._home / "gnupg")
-            self._tmp.cleanup()
+        self.home.close()
 
     # -- the walk -----------------------------------------------------------------------
 
@@ -267,7 +247,7 @@ class _Checker:
             raise RevisionError(f"unknown revision {rev!r}")
         body = self._git(["cat-file", "commit", full])
         if body.returncode != 0:
-            raise RevisionError(f"commit {full[:SHORT]} could not be read: {_last_line(body)}")
+            raise RevisionError(f"commit {full[:SHORT]} could not be read: {last_line(body)}")
         return full, body.stdout
 
     def _judge(self, sha: str, raw: bytes) -> tuple[Verdict, bool]:
@@ -292,7 +272,7 @@ class _Checker:
         file = self.signers if method == "ssh" else self.keyring
         assert file is not None
         if method == "openpgp":
-            self._gpg_ready()
+            self.home.gpg_ready()
         shown = self._git(["show", "-s", "--format=%G?%x00%GK%x00%GS%x00%GF", sha])
         checked = self._git(["verify-commit", "--raw", sha])
         said = (checked.stderr + checked.stdout).decode(errors="replace")  # ssh-keygen's, gpg's
@@ -336,13 +316,13 @@ class _Checker:
         key: str | None = None,
     ) -> Verdict:
         return Verdict(
-            sha, False, f"git could not verify: {_last_line(proc)}", key=key, method=method
+            sha, False, f"git could not verify: {last_line(proc)}", key=key, method=method
         )
 
     # -- processes ----------------------------------------------------------------------
 
     def _git(self, args: list[str]) -> subprocess.CompletedProcess[bytes]:
-        home = self._private_home()
+        home = self.home.path()
         command = [
             "git",
             "-C",
@@ -355,8 +335,9 @@ class _Checker:
         if self.signers is not None:
             command += ["-c", f"gpg.ssh.allowedSignersFile={home / 'allowed_signers'}"]
         try:
+            env = self.home.env()
             return subprocess.run(
-                command + args, env=_env(home), capture_output=True, timeout=TIMEOUT, check=False
+                command + args, env=env, capture_output=True, timeout=TIMEOUT, check=False
             )
         except subprocess.TimeoutExpired:
             return subprocess.CompletedProcess(
@@ -364,115 +345,6 @@ class _Checker:
             )
         except FileNotFoundError:
             raise ReconcilerError("signature verification needs git on PATH") from None
-
-    def _private_home(self) -> Path:
-        if self._home is not None:
-            return self._home
-        self._tmp = tempfile.TemporaryDirectory(prefix="reconciler-trust-")
-        home = Path(self._tmp.name)
-        gnupg = home / "gnupg"
-        gnupg.mkdir(mode=0o700)
-        # Never start a gpg-agent (verifying needs none) nor fetch keys from anywhere.
-        (gnupg / "gpg.conf").write_text("no-autostart\n")
-        (home / ".config").mkdir()
-        self._home = home
-        if self.signers is not None:
-            if shutil.which("ssh-keygen") is None:
-                raise ReconcilerError(
-                    "SSH signature verification needs ssh-keygen (Debian: openssh-client)"
-                )
-            (home / "allowed_signers").write_bytes(self.signers.data)
-        return home
-
-    def _gpg_ready(self) -> None:
-        """Import the keyring into the private GNUPGHOME (once), every key trusted."""
-        if self._gpg_imported:
-            return
-        assert self.keyring is not None
-        home = self._private_home()
-        self._import_keyring(home, home / "gnupg", self.keyring)
-        self._gpg_imported = True
-
-    def _import_keyring(self, home: Path, gnupg: Path, keyring: _TrustFile) -> None:
-        if shutil.which("gpg") is None:
-            raise ReconcilerError("OpenPGP signature verification needs gpg (Debian: gnupg)")
-        (home / "keyring").write_bytes(keyring.data)
-        base = ["gpg", "--batch", "--no-tty", "--quiet", "--homedir", str(gnupg)]
-        imported = self._gpg([*base, "--import", str(home / "keyring")], home)
-        listed = self._gpg([*base, "--with-colons", "--list-keys"], home)
-        fingerprints = _primary_fingerprints(listed.stdout.decode(errors="replace"))
-        if imported.returncode != 0 or not fingerprints:
-            raise ConfigError(
-                f"not an OpenPGP public keyring gpg can import: {_last_line(imported)}",
-                file=keyring.label,
-            )
-        trust = "".join(f"{fpr}:6:\n" for fpr in fingerprints).encode()  # 6: ultimate
-        owned = self._gpg([*base, "--import-ownertrust"], home, trust)
-        if owned.returncode != 0:
-            raise ReconcilerError(f"gpg could not trust {keyring.label}: {_last_line(owned)}")
-
-    @staticmethod
-    def _gpg(
-        command: list[str], home: Path, data: bytes | None = None
-    ) -> subprocess.CompletedProcess[bytes]:
-        try:
-            return subprocess.run(
-                command,
-                input=data,
-                env=_env(home),
-                capture_output=True,
-                timeout=TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise ReconcilerError(f"gpg took over {TIMEOUT:.0f}s") from None
-
-
-def _env(home: Path) -> dict[str, str]:
-    """The environment of every git and gpg process: nothing of the user's configuration."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GNUPG"))}
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_TERMINAL_PROMPT="0",
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        GNUPGHOME=str(home / "gnupg"),
-        LC_ALL="C",
-    )
-    env.pop("LANGUAGE", None)
-    return env
-
-
-def _read_trust_file(root: Path, path: Path | None, what: str) -> _TrustFile | None:
-    """The bytes of a trust file that resolves to a regular file inside ``root``."""
-    if path is None:
-        return None
-    full = path if path.is_absolute() else root / path
-    try:
-        label = full.relative_to(root).as_posix()
-    except ValueError:
-        label = str(path)
-    real = full.resolve()  # symbolic links followed: a link out of the repo is outside it
-    if not real.is_relative_to(root):
-        raise ConfigError(f"{what} {label!r} is outside the repo root {root}", file=None)
-    try:
-        info = real.stat()
-    except OSError:
-        raise ConfigError(f"{what} file does not exist", file=label) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"{what} is not a regular file", file=label)
-    if info.st_size > MAX_TRUST_FILE:
-        raise ConfigError(f"{what} is over {MAX_TRUST_FILE // MiB} MiB", file=label)
-    try:
-        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(MAX_TRUST_FILE + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what}: {exc.strerror}", file=label) from None
-    if len(data) > MAX_TRUST_FILE:
-        raise ConfigError(f"{what} is over {MAX_TRUST_FILE // MiB} MiB", file=label)
-    return _TrustFile(label, data)
 
 
 def _check_rev(rev: str) -> None:
@@ -489,41 +361,3 @@ def _signature_kind(raw: bytes) -> str | None:
             first = line.split(b" ", 1)[1].strip()
             return _KINDS.get(first, "unknown")
     return None
-
-
-def _primary_fingerprints(colons: str) -> list[str]:
-    """The fingerprint of each primary key in ``gpg --with-colons --list-keys`` output."""
-    found: list[str] = []
-    primary = False
-    for line in colons.splitlines():
-        fields = line.split(":")
-        if fields[0] == "pub":
-            primary = True
-        elif fields[0] == "fpr" and primary and len(fields) > 9:
-            found.append(fields[9])
-            primary = False
-        elif fields[0] in ("sub", "uid"):
-            primary = False
-    return found
-
-
-def _kill_gpg_agent(gnupg: Path) -> None:
-    """Stop any agent gpg started in our private home despite ``no-autostart``."""
-    if shutil.which("gpgconf") is None or not any(gnupg.glob("S.*")):
-        return
-    subprocess.run(
-        ["gpgconf", "--homedir", str(gnupg), "--kill", "all"],
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
-def _last_line(proc: subprocess.CompletedProcess[bytes]) -> str:
-    """The last non-empty line git or gpg wrote (stderr first), for a one-line reason."""
-    for stream in (proc.stderr, proc.stdout):
-        text = stream.decode(errors="replace") if isinstance(stream, bytes) else str(stream or "")
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if lines:
-            return lines[-1].removeprefix("error: ")
-    return f"exit status {proc.returncode}"
