@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from .duration import Duration, Timeout
+from .gates import AnalysisGate, AnalysisSpec, OutputsSpec
 from .names import check_name
 
 TargetKind = Literal["region", "pop", "prompt-registry", "flag-platform", "eval", "other"]
@@ -151,6 +152,8 @@ class TargetSpec(_Strict):
     group: str | None = None
     #: Beside the store (``source``), what the serving process says it loaded.
     probe: ProbeSpec | None = None
+    #: The agent's recent structured outputs, checked against the bundle's output schemas.
+    outputs: OutputsSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -219,6 +222,19 @@ class RolloutPolicy(_Strict):
     health: HealthPolicy = Field(default_factory=HealthPolicy)
     on_stall: Literal["alert", "rollback"] = "alert"
     self_heal: bool = False
+    #: No wave of a desired digest starts before a passing eval record of exactly that digest.
+    require_eval: bool = False
+    #: Metric gates evaluated during each wave's bake, per target of the wave.
+    analysis: list[AnalysisGate] = Field(default_factory=list)
+
+    @field_validator("analysis")
+    @classmethod
+    def _unique_gates(cls, value: list[AnalysisGate]) -> list[AnalysisGate]:
+        names = [gate.name for gate in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"analysis {', '.join(twice)} is listed twice")
+        return value
 
     def wave_index(self, target: str) -> int | None:
         """The first wave whose globs name ``target`` (None when no wave does)."""
@@ -287,6 +303,8 @@ class Inventory(_Strict):
     alerts: list[AlertSpec] = Field(default_factory=list)
     #: Apply only signed revisions (None: no verification unless ``--verify-signatures``).
     verify: VerifySpec | None = None
+    #: Where ``rollout.analysis`` gates are evaluated (Prometheus).
+    analysis: AnalysisSpec | None = None
 
     @field_validator("environment")
     @classmethod
@@ -312,4 +330,10 @@ class Inventory(_Strict):
                     {"name": target.name, "at": ("targets", index, "name")},
                 )
             seen.add(target.name)
+        if self.rollout.analysis and self.analysis is None:
+            raise PydanticCustomError(
+                "analysis_provider",
+                "rollout.analysis needs a provider: analysis.prometheus.url",
+                {"at": ("rollout", "analysis")},
+            )
         return self

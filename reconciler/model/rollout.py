@@ -49,6 +49,8 @@ class Reason(StrEnum):
     ROLLBACK_IMPOSSIBLE = "RollbackImpossible"  #: what a converged target ran before is unknown
     ROLLBACK_FAILED = "RollbackFailed"  #: a write of the rollback failed; retried next step
     QUARANTINED = "Quarantined"  #: the desired digest was rolled back from; nothing is applied
+    ANALYSIS_FAILED = "AnalysisFailed"  #: a bake gate (metrics, output contract) said no: paused
+    AWAITING_EVAL = "AwaitingEval"  #: require_eval: no passing eval of the desired digest yet
 
 
 @dataclass
@@ -63,6 +65,12 @@ class Condition:
     since: float
 
 
+#: ``Pause.cause`` of a pause a failing bake gate made (it lifts only by a person's resume).
+GATE_PAUSE = "analysis"
+#: ... of a failing bake gate with ``on_fail: rollback`` (its wave is put back, then it ends).
+GATE_ROLLBACK = "analysis-rollback"
+
+
 @dataclass
 class Pause:
     """Who paused the rollout, why and when."""
@@ -70,6 +78,8 @@ class Pause:
     by: str
     reason: str
     at: float
+    #: "" for a person's pause or a failing health gate's, GATE_PAUSE for a failing bake gate.
+    cause: str = ""
 
 
 @dataclass
@@ -91,6 +101,9 @@ class TargetProgress:
     before: str | None = None
     advisory: bool = False  #: its health check is advisory: shown and alerted, never a gate
     advisory_alerted: bool = False  #: a warning for its failing advisory check is firing
+    #: Bake gate -> since when it has passed without a break, within its wave's bake.
+    holding: dict[str, float] = field(default_factory=dict)
+    gate_wait: str = ""  #: why its bake gates do not let its wave go yet ("" when they do)
 
 
 @dataclass
@@ -119,6 +132,8 @@ class Rollout:
     #: While ``on_stall: rollback`` cannot finish: RollbackImpossible or RollbackFailed, and why.
     rollback_reason: str | None = None
     rollback_message: str = ""
+    #: require_eval: why no wave may start ("" once a passing eval of the digest exists).
+    awaiting_eval: str = ""
 
     @property
     def coverage(self) -> float:
@@ -156,6 +171,8 @@ class Rollout:
                 out.append((name, f"health failing ({t.fail_streak} checks in a row)"))
             elif t.healthy is None and not t.advisory:
                 out.append((name, "health not yet confirmed"))
+            elif t.gate_wait:
+                out.append((name, t.gate_wait))
         return tuple(out)
 
     def to_json(self) -> dict[str, Any]:
@@ -199,6 +216,17 @@ class Quarantine:
 
 
 @dataclass(frozen=True)
+class GateReading:
+    """One bake gate's answer for one target this step: a metric analysis or its outputs."""
+
+    gate: str  #: ``analysis/<name>`` or ``output_contract``
+    verdict: Literal["pass", "fail", "wait"]  #: wait: no verdict yet (``on_missing: wait``)
+    message: str  #: what was seen, e.g. "`max(...)` = 0.05, above max 0.02"
+    hold: float = 0.0  #: seconds it must keep passing, within the bake, before the wave goes
+    on_fail: Literal["pause", "rollback"] = "pause"
+
+
+@dataclass(frozen=True)
 class Observation:
     """What one fresh fetch (and health check) of a target found."""
 
@@ -207,6 +235,9 @@ class Observation:
     health: bool | None = None  #: this check's result; None when not checked this step
     advisory: bool = False  #: the health check is advisory (``gate: advisory``)
     failure: str = ""  #: a failed fetch: "transient" (may recover) or "permanent" (needs a person)
+    #: Its bake gates' answers this step (empty: it has none); None when it has gates that
+    #: were not asked this step (then its wave cannot finish baking on this step).
+    gates: tuple[GateReading, ...] | None = ()
 
 
 @dataclass(frozen=True)
@@ -229,9 +260,11 @@ class Notify:
 
 @dataclass(frozen=True)
 class Revert:
-    """Put each target back on the revision it ran before the rollout (on_stall: rollback)."""
+    """Put each target back on the revision it ran before the rollout (on_stall: rollback, or
+    a bake gate's on_fail: rollback)."""
 
     targets: tuple[tuple[str, str], ...]  #: (target, revision to put back)
+    why: str = "on_stall: rollback"  #: the policy that asked for it (it quarantines the digest)
 
 
 Action = Apply | Notify | Revert

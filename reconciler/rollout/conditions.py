@@ -43,10 +43,18 @@ def update(r: Rollout, now: float) -> None:
         reason, message = r.rollback_reason, r.rollback_message
     elif r.phase is Phase.PAUSED and r.pause is not None:
         reason = Reason.HEALTH_FAILING if r.pause.by == RECONCILER else Reason.PAUSED
+        if r.pause.cause:
+            reason = Reason.ANALYSIS_FAILED
         message = f"paused by {r.pause.by}: {r.pause.reason}"
+    elif r.awaiting_eval:
+        reason = Reason.AWAITING_EVAL
+        message = f"{counts}; {r.awaiting_eval}"
     elif r.wave_ready_at is not None:
         reason = Reason.BAKING  # no countdown in the message: it would move `since` every step
         message = f"{counts}; wave {wave_name(r)} baking for {format_duration(r.bakes[r.wave])}"
+        waiting = [f"{n}: {t.gate_wait}" for n, t in sorted(r.targets.items()) if _gated(r, t)]
+        if waiting:
+            message += f"; gates: {waiting[0]}" + (f" (+{len(waiting) - 1})" if waiting[1:] else "")
     elif down := failing(r):
         # A doomed target (it refuses for good) reads apart from a slow one (it may recover).
         permanent = [n for n, t in down if t.failure == "permanent"]
@@ -62,6 +70,11 @@ def update(r: Rollout, now: float) -> None:
         r.conditions.pop(ConditionType.RECONCILING, None)
     else:
         set_condition(r, ConditionType.RECONCILING, True, reason, message, now)
+
+
+def _gated(r: Rollout, t: TargetProgress) -> bool:
+    """A target of the baking wave whose bake gates do not let the wave go yet."""
+    return t.wave == r.wave and bool(t.gate_wait)
 
 
 def failing(r: Rollout) -> list[tuple[str, TargetProgress]]:

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import (
+    GATE_PAUSE,
+    GATE_ROLLBACK,
     Action,
     Apply,
     ConditionType,
@@ -25,6 +27,7 @@ from ..model.rollout import (
     Rollout,
     TargetProgress,
 )
+from . import gating
 from .conditions import RECONCILER, set_condition, update, wave_name
 
 #: First retry of a failed apply after this many seconds, doubling up to APPLY_BACKOFF_MAX.
@@ -91,8 +94,14 @@ def advance(
     policy: RolloutPolicy,
     observations: Mapping[str, Observation],
     now: float,
+    *,
+    awaiting_eval: str = "",
 ) -> tuple[Rollout, list[Action]]:
-    """One step: take in observations, move waves, decide applies, detect stalls."""
+    """One step: take in observations, move waves, decide applies, detect stalls.
+
+    ``awaiting_eval`` (require_eval): why no wave may start yet ("" when a passing eval of the
+    desired digest exists): nothing moves and nothing is applied until it is "".
+    """
     r = copy.deepcopy(rollout)
     actions: list[Action] = []
     progressed = _observe(r, policy, observations, now)
@@ -100,14 +109,16 @@ def advance(
         return r, actions
     if progressed:
         r.last_progress_at = now
+    r.awaiting_eval = "" if r.phase is Phase.COMPLETE else awaiting_eval
     # The gate first, so a recovered gate lifts its pause (and says so) before the last wave
     # completes; the stall before the applies, so a rollback applies nothing.
     _health_gate(r, policy, now, actions)
-    if r.phase is not Phase.COMPLETE:
-        _move_waves(r, now)
+    if r.phase is not Phase.COMPLETE and not r.awaiting_eval:
+        _move_waves(r, observations, now, actions)
     _advisory(r, actions)
     _stall(r, policy, now, actions)
-    applying = r.phase is Phase.PROGRESSING or (r.phase is Phase.COMPLETE and policy.self_heal)
+    progressing = r.phase is Phase.PROGRESSING and not r.awaiting_eval
+    applying = progressing or (r.phase is Phase.COMPLETE and policy.self_heal)
     if applying and not any(isinstance(a, Revert) for a in actions):
         _applies(r, now, actions)
     update(r, now)
@@ -151,23 +162,53 @@ def _passes(t: TargetProgress) -> bool:
     return t.converged and (t.healthy is True or t.advisory)
 
 
-def _move_waves(r: Rollout, now: float) -> None:
-    """Bake and move on; a paused rollout's bake clock runs, but it neither moves nor completes."""
+def _move_waves(
+    r: Rollout, observations: Mapping[str, Observation], now: float, actions: list[Action]
+) -> None:
+    """Bake, judge the bake's gates, move on; a paused rollout's bake clock runs, but it neither
+    moves nor completes (after a failed bake gate, the bake starts over once resumed)."""
     paused = r.phase is Phase.PAUSED
+    gate_paused = paused and r.pause is not None and bool(r.pause.cause)
+    if gate_paused and r.pause is not None and r.pause.cause == GATE_ROLLBACK:
+        # A rollback the gate asked for that could not be written yet is tried again.
+        _roll_back(r, actions, {n for n, t in r.targets.items() if t.wave == r.wave}, True)
     while r.wave < len(r.waves):
-        members = [t for t in r.targets.values() if t.wave == r.wave]
-        if not all(_passes(t) for t in members):
+        members = [(n, t) for n, t in r.targets.items() if t.wave == r.wave]
+        if not all(_passes(t) for _, t in members):
             r.wave_ready_at = None
+            gating.forget(members)
             return
         if r.wave_ready_at is None:
+            if gate_paused:
+                return
             r.wave_ready_at = now
-        if now - r.wave_ready_at < r.bakes[r.wave] or paused:
+        if paused:
+            return
+        ready, failed = gating.judge(members, observations, now)
+        if failed is not None:
+            _gate_failed(r, failed, now, actions)
+            return
+        if now - r.wave_ready_at < r.bakes[r.wave] or not ready:
             return
         r.wave += 1
         r.wave_ready_at = None
         r.last_progress_at = now
     if not paused and all(_passes(t) for t in r.targets.values()):
         r.phase = Phase.COMPLETE
+
+
+def _gate_failed(r: Rollout, failed: gating.Failure, now: float, actions: list[Action]) -> None:
+    """A bake gate said no: pause (AnalysisFailed) and, with on_fail: rollback, put the wave's
+    targets back on what they ran before. Only a person's resume lifts it."""
+    reason = failed.message
+    rollback = failed.reading.on_fail == "rollback"
+    r.pause = Pause(RECONCILER, reason, now, GATE_ROLLBACK if rollback else GATE_PAUSE)
+    r.phase = Phase.PAUSED
+    r.wave_ready_at = None  # the bake starts over once a person resumes
+    actions.append(Notify("paused", "firing", ((failed.target, failed.reading.message),), reason))
+    if rollback:
+        wave = {n for n, t in r.targets.items() if t.wave == r.wave}
+        _roll_back(r, actions, wave, True)
 
 
 def _health_gate(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action]) -> None:
@@ -183,6 +224,8 @@ def _health_gate(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Ac
         r.phase = Phase.PAUSED
         actions.append(Notify("paused", "firing", r.blocking(), reason))
     elif recovered and r.phase is Phase.PAUSED and r.pause and r.pause.by == RECONCILER:
+        if r.pause.cause:  # a failed bake gate waits for a person, however healthy
+            return
         actions.append(Notify("paused", "resolved", (), "health checks recovered"))
         r.pause = None
         r.phase = Phase.PROGRESSING
@@ -230,6 +273,7 @@ def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action])
     deadline = r.deadline(window)
     where = f"wave {r.wave + 1}/{len(r.waves)} ({wave_name(r)})"
     paused = f", paused by {r.pause.by}: {r.pause.reason}" if r.pause else ""
+    paused += f", {r.awaiting_eval}" if r.awaiting_eval else ""
     late = format_duration(now - (deadline - window))
     message = f"no progress for {late} at {where}{paused}"
     # The condition's message must not tick, or its transition time would move every step.
@@ -239,13 +283,18 @@ def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action])
     if due:
         r.stall_alerted_at = now
         actions.append(Notify("stalled", "firing", r.blocking(), message))
-    if policy.on_stall == "rollback":
+    if policy.on_stall == "rollback" and not any(isinstance(a, Revert) for a in actions):
         _roll_back(r, actions)
 
 
-def _roll_back(r: Rollout, actions: list[Action]) -> None:
-    """Put every target this rollout moved back on what it ran before, or say why not."""
-    converged = sorted(n for n, t in r.targets.items() if t.converged)
+def _roll_back(
+    r: Rollout, actions: list[Action], only: set[str] | None = None, gate: bool = False
+) -> None:
+    """Put every target this rollout moved (of ``only``) back on what it ran before, or say why
+    not. ``gate``: a failed bake gate asked for it (else the stall did)."""
+    converged = sorted(
+        n for n, t in r.targets.items() if t.converged and (only is None or n in only)
+    )
     unknown = [n for n in converged if r.targets[n].before is None]
     moved = [(n, r.targets[n].before) for n in converged if r.targets[n].before != r.to_revision]
     if unknown:
@@ -254,7 +303,8 @@ def _roll_back(r: Rollout, actions: list[Action]) -> None:
     elif not moved:
         message = "nothing to roll back: this rollout moved no target; nothing was written"
     else:
-        actions.append(Revert(tuple((n, b) for n, b in moved if b is not None)))
+        policy = "on_fail: rollback" if gate else "on_stall: rollback"
+        actions.append(Revert(tuple((n, b) for n, b in moved if b is not None), policy))
         return
     if r.rollback_reason != Reason.ROLLBACK_IMPOSSIBLE or r.rollback_message != message:
         blocked = tuple((n, why) for n in unknown) if unknown else r.blocking()
