@@ -136,9 +136,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus(code), body, headers.pop("Content-Type"), **headers)
             else:
                 self._send(HTTPStatus.NOT_FOUND, b"not found\n", _TEXT)
-        except Exception:
-            # A broken callback answers 500 and leaves the server (and the daemon) running.
-            log.exception("GET %s failed", path)
+        except Exception as exc:
+            # A broken callback answers 500 and leaves the server (and the daemon) running; the
+            # daemon's log says so in one JSON line, scrubbed like every other (no traceback,
+            # whose frames could hold a secret).
+            from .log import log as event
+
+            event("status_request_failed", path=path, error=f"{type(exc).__name__}: {exc}")
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, b"internal error\n", _TEXT)
 
     def __getattr__(self, name: str) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from reconciler import secrets
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.server import StatusServer, parse_listen
 
@@ -25,10 +26,11 @@ class Daemon:
     alive: bool = True
     ready: bool = False
     broken: bool = False
+    why: str = "the status callback broke"
 
     def read_status(self) -> dict[str, Any] | None:
         if self.broken:
-            raise RuntimeError("the status callback broke")
+            raise RuntimeError(self.why)
         return self.status
 
 
@@ -144,6 +146,24 @@ def test_a_broken_callback_is_a_500_and_the_server_lives_on(
     daemon.broken = True
     assert request(server, "/status").status == 500
     assert request(server, "/healthz").status == 200
+
+
+def test_a_broken_callback_is_one_scrubbed_log_line(
+    server: StatusServer, daemon: Daemon, capfd: pytest.CaptureFixture[str]
+) -> None:
+    secret = "sk-live-9f8e7d6c5b4a"
+    secrets.remember(secret)
+    try:
+        daemon.broken, daemon.why = True, f"upstream said Bearer {secret}"
+        assert request(server, "/status").status == 500
+        lines = capfd.readouterr().err.splitlines()
+    finally:
+        secrets.forget_all()
+    assert len(lines) == 1, lines  # no traceback
+    record = json.loads(lines[0])
+    assert record["event"] == "status_request_failed"
+    assert record["path"] == "/status"
+    assert record["error"] == "RuntimeError: upstream said Bearer ***"
 
 
 def test_no_access_log_on_stderr(server: StatusServer, capfd: pytest.CaptureFixture[str]) -> None:
