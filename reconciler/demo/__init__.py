@@ -149,7 +149,9 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
             "\n[bold]Try next[/] (the HTTP targets answer only while "
             "[cyan]reconciler demo --serve[/] runs):",
         )
-        _say(console, f"  export RECONCILER_DEMO_TOKEN={token}   # the demo fleet's write token")
+        # The token is a secret (printed, it would read ***): the line reads it from its file.
+        token_file = repo / ".reconciler" / "demo-token"
+        _say(console, f"  export RECONCILER_DEMO_TOKEN=$(cat {token_file})   # the write token")
         for line in (
             f"{exe} demo --dir {repo} --serve     # keep the fleet up, in another terminal",
             f"{prefix} skew --env production --watch",

@@ -20,6 +20,14 @@ def test_demo_shows_the_incident(tmp_path: Path) -> None:
     assert "summary -> exec_summary" in out
     assert "- Keep answers short: two paragraphs" in out  # the hand edit, line by line
     assert "Try next" in out and "--serve" in out
+    # The write token is never printed, yet the line that exports it works when pasted.
+    (export,) = [line for line in out.splitlines() if "export RECONCILER_DEMO_TOKEN=" in line]
+    pasted = subprocess.run(
+        ["bash", "-c", f"{export.split('#')[0]}; echo -n $RECONCILER_DEMO_TOKEN"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    token = (tmp_path / "demo" / ".reconciler" / "demo-token").read_text().strip()
+    assert pasted.stdout == token and len(token) == 32 and token not in out
     again = reconciler("--repo", tmp_path / "demo", "validate")
     assert again.code == 0, again.err
 
