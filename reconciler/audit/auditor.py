@@ -13,6 +13,7 @@ import gc
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from ..canonical import bundle_digest, component_digests
 from ..config.inventory import load_inventory
 from ..diff import diff_bundle
 from ..diff import ignore as ignoring
+from ..diff.change import Change
 from ..diff.classify import Status, Verdict, classify
 from ..diff.document import Document, InvalidDocument, parse
 from ..diff.findings import model_pin_findings
@@ -28,7 +30,14 @@ from ..errors import ConfigError
 from ..model.codes import FindingCode
 from ..model.inventory import Inventory, TargetSpec
 from ..revisions import revision_label
-from ..sources.interface import InvalidResponse, NotFound, PermanentError, SourceError
+from ..sources.interface import (
+    Health,
+    InvalidResponse,
+    NotFound,
+    PermanentError,
+    Source,
+    SourceError,
+)
 from ..statedir import cache_dir
 from .fetch import Fetcher, Result, fetch_all
 from .findings import fleet_findings, loaded, torn_findings
@@ -99,9 +108,14 @@ class Auditor:
         inventory = self.inventory()
         git = snapshot(self.repo_root, self.revision, cache_dir(self.repo_root) / "history.json")
         try:
-            return self._run(git, inventory, now, progress)
+            survey = self._run(git, inventory, now, progress)
         finally:
             git.cache.save()
+        if any(t.outputs is not None for t in inventory.targets):
+            from .outputs import check_outputs  # jsonschema loads only where outputs are read
+
+            check_outputs(survey, git, self.environ)
+        return survey
 
     def inventory(self) -> Inventory:
         """The environment's inventory (only the targets asked for, when ``only`` is set)."""
@@ -147,7 +161,7 @@ class Auditor:
         # Render desired for every target before any I/O, so config errors come first.
         seen = {(t.name, b): views.get(t, b) for t in inventory.targets for b in inventory.bundles}
         on_done = progress(len(jobs)) if progress is not None else None
-        parsed: dict[bytes, Document | InvalidDocument] = {}
+        judged: dict[tuple[int, int], _Judgement] = {}
         results: list[TargetResult] = []
         stamp = now.timestamp()
         with gc_paused():
@@ -155,12 +169,7 @@ class Auditor:
             for target in inventory.targets:
                 bundles = []
                 for bundle in inventory.bundles:
-                    context = (
-                        seen[(target.name, bundle)],
-                        histories[bundle],
-                        stamp,
-                        parsed,
-                    )
+                    context = (seen[(target.name, bundle)], histories[bundle], stamp, judged)
                     result = self._judged(
                         target, bundle, raw[(target.name, bundle)], *context, findings
                     )
@@ -171,6 +180,7 @@ class Auditor:
                         loaded(result, process, git.tags)
                     bundles.append(result)
                 results.append(TargetResult(target, bundles))
+            del raw, judged
         findings += fleet_findings(results)
         findings += torn_findings(results, git.tags)
         for bundle in inventory.bundles:
@@ -198,12 +208,15 @@ class Auditor:
 
         opener = self.opener or open_source
         ctx = SourceContext(repo_root=self.files_root, env=self.environ)
+        read = Bodies()
         try:
-            sources = {t.name: opener(t, ctx) for t in inventory.targets}
+            sources: dict[str, Source] = {
+                t.name: Read(opener(t, ctx), read) for t in inventory.targets
+            }
             for t in inventory.targets:
                 if t.probe is not None:
                     as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
-                    sources[_probe(t.name)] = opener(as_target, ctx)
+                    sources[_probe(t.name)] = Read(opener(as_target, ctx), read)
             done = await self.fetcher(
                 jobs,
                 sources,
@@ -230,13 +243,15 @@ class Auditor:
         view: View,
         history: BundleHistory,
         now: float,
-        parsed: dict[bytes, Document | InvalidDocument],
+        judged: dict[tuple[int, int], _Judgement],
         findings: list[Finding],
     ) -> BundleResult:
         if isinstance(body, NotFound):
             return BundleResult(bundle, Status.MISSING, error=str(body) or "not found")
         if isinstance(body, InvalidResponse):
             return BundleResult(bundle, Status.INVALID, error=str(body), permanent=True)
+        if isinstance(body, Unparsable):
+            return BundleResult(bundle, Status.INVALID, error=str(body))
         if isinstance(body, SourceError):
             return BundleResult(
                 bundle,
@@ -244,26 +259,20 @@ class Auditor:
                 error=str(body) or "unreachable",
                 permanent=isinstance(body, PermanentError),
             )
-        doc: Document | InvalidDocument
-        if isinstance(body, Document):  # a backend that reads components parsed them already
-            doc = body
-        else:
-            key = hashlib.sha256(body).digest()
-            cached = parsed.get(key)
-            if cached is None:
-                try:
-                    cached = parse(body)
-                except InvalidDocument as exc:
-                    cached = exc
-                parsed[key] = cached
-            doc = cached
+        doc = body if isinstance(body, Document) else Bodies().parse(body)  # a custom fetcher's
         if isinstance(doc, InvalidDocument):
             return BundleResult(bundle, Status.INVALID, error=str(doc))
         if doc.name != bundle:
             return BundleResult(
                 bundle, Status.INVALID, error=f"serves bundle {doc.name!r}, not {bundle!r}"
             )
-        for key_ in doc.misstated():
+        # Targets that see the bundle alike (one view) and serve the same document (one parse)
+        # get one judgement: thousands of targets in sync cost one classification.
+        key = (id(view), id(doc))
+        done = judged.get(key)
+        if done is None:
+            done = judged[key] = _judgement(target, doc, view, history, now)
+        for key_ in done.misstated:
             findings.append(
                 Finding(
                     "warning",
@@ -274,50 +283,35 @@ class Auditor:
                     bundle,
                 )
             )
-        carried = {k: v for k, v in doc.components.items() if target.carries_component(k)}
-        if view.rules:
-            observed = view.strip(target.name, carried)
-            digests = component_digests(observed)
-        else:
-            observed = carried
-            digests = {k: doc.digests[k] for k in carried}
-        observed_digest = bundle_digest(digests)
-        verdict: Verdict = classify(
-            desired_subset=view.desired_subset,
-            observed_subset=observed_digest,
-            desired_revision=history.desired,
-            lineage=view.lineage,
-            now=now,
-            behind=history.behind,
-        )
+        verdict = done.verdict
         result = BundleResult(
             bundle,
             verdict.status,
-            observed_digest=observed_digest,
+            observed_digest=done.observed_digest,
             observed_revision=verdict.observed_revision,
             behind=verdict.behind,
             lag_seconds=verdict.lag_seconds,
+            changes=list(done.changes),
         )
-        if verdict.status is not Status.IN_SYNC:
-            result.changes = diff_bundle(observed, view.desired, digests, view.desired_digests)
-            respelled = not (result.changes or verdict.matched_elsewhere)
-            if verdict.status is Status.DRIFTED and respelled:
-                # Equal as values (numbers as numbers, sets as sets: design §6), only written
-                # differently (1024.0 for 1024): in sync, and said, since its digest differs.
-                result.status, result.observed_revision = Status.IN_SYNC, history.desired
-                result.behind, result.lag_seconds = 0, 0
-                findings.append(
-                    Finding(
-                        "warning",
-                        FindingCode.EQUAL_BUT_RESPELLED,
-                        "serves the desired values written differently (numbers or list "
-                        "order), so its content digest differs from the desired one",
-                        target.name,
-                        bundle,
-                    )
+        if verdict.status is Status.DRIFTED and not (done.changes or verdict.matched_elsewhere):
+            # Equal as values (numbers as numbers, sets as sets: design §6), only written
+            # differently (1024.0 for 1024): in sync, and said, since its digest differs.
+            result.status, result.observed_revision = Status.IN_SYNC, history.desired
+            result.behind, result.lag_seconds = 0, 0
+            findings.append(
+                Finding(
+                    "warning",
+                    FindingCode.EQUAL_BUT_RESPELLED,
+                    "serves the desired values written differently (numbers or list "
+                    "order), so its content digest differs from the desired one",
+                    target.name,
+                    bundle,
                 )
+            )
         if view.rules:
-            result.ignored = ignoring.ignored(target.name, carried, view.desired_raw, view.rules)
+            result.ignored = ignoring.ignored(
+                target.name, done.carried, view.desired_raw, view.rules
+            )
         if verdict.matched_elsewhere:
             findings.append(
                 Finding(
@@ -330,6 +324,114 @@ class Auditor:
                 )
             )
         return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Judgement:
+    """What one document tells through one view: the same for every target that shares both."""
+
+    document: Document  #: kept alive: the cache is keyed by its id
+    misstated: list[str]
+    carried: dict[str, Any]
+    observed_digest: str
+    verdict: Verdict
+    changes: list[Change]
+
+
+def _judgement(
+    target: TargetSpec, doc: Document, view: View, history: BundleHistory, now: float
+) -> _Judgement:
+    """Classify ``doc`` as ``target`` (and every target sharing its view) sees it."""
+    carried = {k: v for k, v in doc.components.items() if target.carries_component(k)}
+    if view.rules:  # a view with rules belongs to one target: stripping is its own
+        observed = view.strip(target.name, carried)
+        digests = component_digests(observed)
+    else:
+        observed = carried
+        digests = {k: doc.digests[k] for k in carried}
+    observed_digest = bundle_digest(digests)
+    verdict = classify(
+        desired_subset=view.desired_subset,
+        observed_subset=observed_digest,
+        desired_revision=history.desired,
+        lineage=view.lineage,
+        now=now,
+        behind=history.behind,
+    )
+    changes: list[Change] = []
+    if verdict.status is not Status.IN_SYNC:
+        changes = diff_bundle(observed, view.desired, digests, view.desired_digests)
+    return _Judgement(doc, doc.misstated(), carried, observed_digest, verdict, changes)
+
+
+class Unparsable(SourceError):
+    """What a target answered is not a rendered bundle (``str()`` says why): ``invalid``."""
+
+
+class Bodies:
+    """Every body one audit reads, parsed once: equal bodies share one :class:`Document`.
+
+    Bodies are compared as they arrive (a few bytes compared, not a hash of every body, when a
+    fleet serves one document) and then dropped: an audit keeps one parsed document per distinct
+    body, never the thousands of bodies themselves.
+    """
+
+    #: Distinct bodies of one size kept for comparison; beyond that, they are told by digest.
+    KEEP = 8
+
+    def __init__(self) -> None:
+        self._by_size: dict[int, list[tuple[bytes, Document | InvalidDocument]]] = {}
+        self._by_digest: dict[bytes, Document | InvalidDocument] = {}
+
+    def parse(self, body: bytes) -> Document | InvalidDocument:
+        """``body`` parsed (or why it is not a rendered bundle)."""
+        alike = self._by_size.setdefault(len(body), [])
+        for seen, known in alike:
+            if seen == body:
+                return known
+        digest = hashlib.sha256(body).digest() if len(alike) >= self.KEEP else b""
+        if digest:
+            found = self._by_digest.get(digest)
+            if found is not None:
+                return found
+        try:
+            doc: Document | InvalidDocument = parse(body)
+        except InvalidDocument as exc:
+            doc = exc
+        if digest:
+            self._by_digest[digest] = doc
+        else:
+            alike.append((body, doc))
+        return doc
+
+
+class Read:
+    """A source whose fetch parses what it reads at once, through one :class:`Bodies`."""
+
+    def __init__(self, source: Source, bodies: Bodies) -> None:
+        self.source = source
+        self._bodies = bodies
+
+    def __repr__(self) -> str:
+        return f"Read({self.source!r})"
+
+    async def fetch(self, bundle: str) -> bytes | Document:
+        body = await self.source.fetch(bundle)
+        if isinstance(body, Document):
+            return body
+        doc = self._bodies.parse(body)
+        if isinstance(doc, InvalidDocument):
+            raise Unparsable(str(doc))
+        return doc
+
+    async def apply(self, bundle: str, document: bytes) -> None:
+        await self.source.apply(bundle, document)
+
+    async def health(self) -> Health:
+        return await self.source.health()
+
+    async def close(self) -> None:
+        await self.source.close()
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..canonical import bundle_digest
 from ..diff import diff_bundle
 from ..diff.change import Change
 from ..diff.document import Document, InvalidDocument, parse
@@ -80,8 +81,9 @@ def _document(body: Result, bundle: str) -> Document | str:
 
 def check_parity(
     repo_root: Path, environment: str, snapshot: str, environ: dict[str, str]
-) -> tuple[str, list[TargetParity]]:
-    """Per target, the changes from the eval snapshot to what the target serves."""
+) -> tuple[str, list[TargetParity], str]:
+    """Per target, the changes from the eval snapshot to what the target serves; and the
+    snapshot's bundle digest, recomputed from its content (what ``--record`` records)."""
     from ..config.inventory import load_inventory
 
     inventory = load_inventory(repo_root, environment)
@@ -105,7 +107,7 @@ def check_parity(
         live = {k: v for k, v in served.components.items() if target.carries_component(k)}
         changes = diff_bundle(ran, live)
         results.append(TargetParity(target.name, target.kind, not changes, changes=changes))
-    return bundle, results
+    return bundle, results, bundle_digest(evaluated.digests)
 
 
 def render_parity(

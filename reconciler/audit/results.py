@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bundle.render import Rendered
 from ..diff import ignore as ignoring
@@ -19,6 +19,9 @@ from ..model.codes import FindingCode
 from ..model.inventory import Inventory, TargetSpec
 from ..revisions import revision_label
 from .verdict import Judged, Recorded, Seen, Verdict, fleet_digest, judge
+
+if TYPE_CHECKING:
+    from ..gates.contract import Checked
 
 AUDIT_SCHEMA = "agent-reconciler.audit/v1"
 FAIL_ON_CHOICES = frozenset(
@@ -144,6 +147,8 @@ class Survey:
     findings: list[Finding]
     inventory: Inventory
     tags: Mapping[str, str] = field(default_factory=dict)  #: commit sha -> tag, for labels
+    #: Target -> its outputs checked against its output schemas (targets with ``outputs:``).
+    outputs: dict[str, Checked] = field(default_factory=dict)
 
     def seen(self, bundle: str) -> list[Seen]:
         """What each target was seen running of ``bundle`` (the verdict's input)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .evals import eval_group
 from .inspect import audit, diff, parity, plan, render, skew, validate
 from .rollouts import converge, rollback, rollout, state
 from .service import daemon, demo
@@ -18,7 +19,7 @@ from .shell import Group
 #: Every command, in the order ``--help`` lists them.
 COMMANDS = (
     validate, render, audit, plan, skew, diff, parity,
-    converge, rollback, rollout, state, daemon, demo,
+    converge, rollback, rollout, eval_group, state, daemon, demo,
 )  # fmt: skip
 
 

@@ -26,7 +26,7 @@ from .shell import (
 )
 
 if TYPE_CHECKING:
-    from ..audit.results import Audit
+    from ..audit.results import Audit, Finding
 
 FAIL_ON = ",".join(DEFAULT_FAIL_ON)
 
@@ -151,9 +151,23 @@ def plan(
     else:
         result = judged(repo, env, revision)
         result.schema = PLAN_SCHEMA
+    result.findings += _eval_findings(repo, result)
     failures = result.failures(words)
     echo(format_audit(result, fmt, failures, repo))
     sys.exit(EXIT_FAIL if failures else EXIT_OK)
+
+
+def _eval_findings(repo: Path, result: Audit) -> list[Finding]:
+    """Whether the new digest of a model, prompt or tool change was evaluated (read-only)."""
+    from ..rollout.evals import plan_findings
+    from ..state import open_existing
+
+    store = open_existing(repo, state_of(click.get_current_context()))
+    try:
+        return plan_findings(result, store)
+    finally:
+        if store is not None:
+            store.close()
 
 
 @click.command()
@@ -222,11 +236,40 @@ def diff(ctx: click.Context, env: str, target: str, policy: str, revision: str |
     help="The rendered bundle the eval ran with: a file or an http(s) URL.",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--record",
+    is_flag=True,
+    help="When parity holds, record a passing eval of the snapshot's digest in state.",
+)
 @click.pass_context
-def parity(ctx: click.Context, env: str, snapshot: str, fmt: str) -> None:
+def parity(ctx: click.Context, env: str, snapshot: str, fmt: str, record: bool) -> None:
     """Is the agent under test the agent in production? Exit 0 same, 2 any difference."""
     from ..audit.parity import check_parity, render_parity
 
-    bundle, results = check_parity(repo_of(ctx), env, snapshot, dict(os.environ))
+    repo = repo_of(ctx)
+    bundle, results, digest = check_parity(repo, env, snapshot, dict(os.environ))
     echo(render_parity(env, bundle, snapshot, results, fmt))
-    sys.exit(EXIT_FAIL if any(not r.same for r in results) else EXIT_OK)
+    same = all(r.same for r in results)
+    if record:
+        _record_parity(repo, env, snapshot, digest, same)
+    sys.exit(EXIT_OK if same else EXIT_FAIL)
+
+
+def _record_parity(repo: Path, env: str, snapshot: str, digest: str, same: bool) -> None:
+    """``parity --record``: a passing eval record of the snapshot's (recomputed) digest."""
+    if not same:
+        echo(f"nothing recorded: parity does not hold for {digest}", err=True)
+        return
+    import getpass
+
+    from ..clock import now
+    from ..rollout.evals import describe, record
+    from ..state import open_store
+
+    store = open_store(repo, state_of(click.get_current_context()))
+    try:
+        by, at = getpass.getuser(), now().timestamp()
+        entry = record(store, env, digest, "passed", by=by, at=at, report=snapshot)
+    finally:
+        store.close()
+    echo(f"recorded in {env}: eval of {digest} {describe(entry)}", err=True)

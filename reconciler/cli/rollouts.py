@@ -54,6 +54,9 @@ def echo_step(step: Step) -> None:
             echo(f"{bundle.bundle}: QUARANTINED — nothing written.")
         elif bundle.rollout is not None:
             echo(headline(bundle.rollout, policy, now, audit.tags))
+            ready = bundle.rollout.conditions.get("Ready")
+            if ready is not None and ready.reason in ("AnalysisFailed", "AwaitingEval"):
+                echo(f"  {ready.reason}: {ready.message}")
 
 
 @click.command()

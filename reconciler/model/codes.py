@@ -16,6 +16,8 @@ class FindingCode(StrEnum):
     TORN = "torn"  #: one group's targets (a region's agent) run different revisions
     BREAKING = "breaking"  #: a target runs the bundle across a breaking change
     OUTPUT_CONTRACT = "output_contract"  #: the agent's outputs break its output schema
+    OUTPUTS_UNCHECKED = "outputs_unchecked"  #: a target's outputs could not be read or checked
+    EVAL = "eval"  #: plan: whether an eval of the new digest exists (model, prompt, tool changes)
     MISSTATED_DIGEST = "misstated_digest"  #: a target states a digest its content lacks
     NOT_AN_ANCESTOR = "not_an_ancestor"  #: content equals a commit off the desired ancestry
     EQUAL_BUT_RESPELLED = "equal_but_respelled"  #: desired values, written differently

@@ -5,6 +5,7 @@ contract (``outputs:``). Plain types; the checking itself is :mod:`reconciler.ga
 from __future__ import annotations
 
 import math
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -112,6 +113,8 @@ class AnalysisGate(_Strict):
     on_missing: Literal["fail", "pass", "wait"] = "fail"
     #: What a failing gate does: pause the rollout, or put the wave's targets back and stop.
     on_fail: Literal["pause", "rollback"] = "pause"
+    #: The targets it reads (globs; all by default): a POP may have no such metric at all.
+    targets: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
 
     @field_validator("name")
     @classmethod
@@ -132,6 +135,10 @@ class AnalysisGate(_Strict):
         if self.max is None and self.min is None:
             raise ValueError("needs max: or min: (or both)")
         return self
+
+    def reads(self, target: str) -> bool:
+        """Whether this gate is evaluated for ``target``."""
+        return any(fnmatchcase(target, pattern) for pattern in self.targets)
 
     def bounds(self) -> str:
         """``max 0.02``, ``min 0.9`` or ``min 0.1, max 0.9``, for messages."""

@@ -44,6 +44,8 @@ def headline(r: Rollout, policy: RolloutPolicy, now: float, tags: Mapping[str, s
     elif r.phase is Phase.PAUSED and r.pause:
         left = r.deadline(policy.progress_deadline) - now
         text += f", PAUSED by {r.pause.by} at {wave} ({format_duration(left)} to the deadline)"
+    elif r.awaiting_eval and r.active:
+        text += f", AWAITING EVAL at {wave}"
     elif r.phase is Phase.COMPLETE:
         text += ", complete"
     elif r.phase is Phase.ABORTED:

@@ -21,7 +21,7 @@ from ..model.inventory import RolloutPolicy
 from ..model.rollout import Apply, Notify, Quarantine, Revert, Rollout
 from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
-from . import engine, events, notes, steering
+from . import bake, engine, evals, events, notes, steering
 from .act import Actor, Documents
 from .notify import Notifier
 from .observe import Observer, Sighting
@@ -203,13 +203,21 @@ class Driver:
             return self._held(survey, step, held, now)
         current = self.current(sighting, bundle, now)
         policy = survey.inventory.rollout
-        advanced, actions = engine.advance(current, policy, sighting.observations(bundle), now)
+        waiting = self.awaiting_eval(survey, bundle)
+        seen = bake.observations(sighting, current, bundle, self.environ, asking=not waiting)
+        advanced, actions = engine.advance(current, policy, seen, now, awaiting_eval=waiting)
         log = events.between(current, advanced, actions)
         if log or advanced != current:  # a steady fleet's step writes nothing
             self._save(advanced, now, log)
         step.rollout, step.actions = advanced, actions
         self._act(survey, step, now)
         return step
+
+    def awaiting_eval(self, survey: Survey, bundle: str) -> str:
+        """require_eval: why no wave of the desired digest may start ("" when one may)."""
+        if not survey.inventory.rollout.require_eval:
+            return ""
+        return evals.awaiting(self.store, self.environment, survey.desired[bundle].digest)
 
     def _held(self, survey: Survey, step: BundleStep, held: Quarantine, now: float) -> BundleStep:
         """The desired digest is quarantined: write nothing, mark the rollout, tell once."""
@@ -311,7 +319,7 @@ class Driver:
                 survey.desired[step.bundle].digest,
                 rollout.to_revision,
                 now,
-                "reconciler (on_stall: rollback)",
+                f"reconciler ({action.why})",
                 back.pop() if len(back) == 1 else None,
             )
             self.store.quarantine(held)

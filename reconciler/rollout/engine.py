@@ -100,7 +100,8 @@ def advance(
     """One step: take in observations, move waves, decide applies, detect stalls.
 
     ``awaiting_eval`` (require_eval): why no wave may start yet ("" when a passing eval of the
-    desired digest exists): nothing moves and nothing is applied until it is "".
+    desired digest exists): nothing is applied until it is "" (a wave whose targets all hold
+    the digest already still bakes and passes: it needs no start).
     """
     r = copy.deepcopy(rollout)
     actions: list[Action] = []
@@ -113,7 +114,7 @@ def advance(
     # The gate first, so a recovered gate lifts its pause (and says so) before the last wave
     # completes; the stall before the applies, so a rollback applies nothing.
     _health_gate(r, policy, now, actions)
-    if r.phase is not Phase.COMPLETE and not r.awaiting_eval:
+    if r.phase is not Phase.COMPLETE:
         _move_waves(r, observations, now, actions)
     _advisory(r, actions)
     _stall(r, policy, now, actions)

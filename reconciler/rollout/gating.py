@@ -48,6 +48,7 @@ def judge(
         readings = seen.gates if seen is not None else None
         if readings is None:  # it has gates nobody asked this step: no verdict from them
             ready = False
+            t.gate_wait = t.gate_wait or "bake gates not asked yet"
             continue
         waits: list[str] = []
         asked = {reading.gate for reading in readings}
@@ -56,6 +57,7 @@ def judge(
         for reading in readings:
             if reading.verdict == "fail":
                 t.holding.pop(reading.gate, None)
+                waits.append(f"{reading.gate} failed: {reading.message}")
                 if failed is None:
                     failed = Failure(name, reading)
             elif reading.verdict == "wait":

@@ -28,7 +28,10 @@ class BundleStep:
         if self.quarantined is not None:
             return True
         r = self.rollout
-        return r is not None and (r.stalled or r.phase in (Phase.PAUSED, Phase.ABORTED))
+        if r is None:
+            return False
+        waiting = r.active and bool(r.awaiting_eval)  # an eval is for a person (or CI) to record
+        return waiting or r.stalled or r.phase in (Phase.PAUSED, Phase.ABORTED)
 
     @property
     def complete(self) -> bool:

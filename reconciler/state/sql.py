@@ -329,7 +329,8 @@ class SqlStore:
         return {revision: seen for revision, seen in rows}
 
     def record_eval(self, record: EvalRecord) -> None:
-        with self._write(None):
+        # A decision a rollout acts on: fenced by the environment's lease while one is held.
+        with self._write(record.environment):
             self.sql.execute(
                 "INSERT INTO evals (environment, digest, result, at, by, report) "
                 "VALUES (?,?,?,?,?,?)",

@@ -103,15 +103,22 @@ class Fleet:
         self.policy = rollout_policy
         self.rollout = begin(targets, rollout_policy, now, before)
         self.seen: dict[str, Observation] = {name: LAGGING for name in targets}
+        #: require_eval: why no wave may start ("" once a passing eval exists).
+        self.awaiting_eval = ""
 
     def step(self, now: float, **changes: Observation) -> list[Action]:
         assert set(changes) <= set(self.seen), f"unknown targets {set(changes) - set(self.seen)}"
         self.seen.update(changes)
         before = self.rollout.to_json()
-        rollout, actions = engine.advance(self.rollout, self.policy, dict(self.seen), now)
+        waiting = self.awaiting_eval
+        rollout, actions = engine.advance(
+            self.rollout, self.policy, dict(self.seen), now, awaiting_eval=waiting
+        )
         assert self.rollout.to_json() == before, "advance changed its input"
         # Killed right after persisting the previous step: the same step from the stored state.
-        resumed = engine.advance(persisted(self.rollout), self.policy, dict(self.seen), now)
+        resumed = engine.advance(
+            persisted(self.rollout), self.policy, dict(self.seen), now, awaiting_eval=waiting
+        )
         assert resumed == (rollout, actions)
         assert persisted(rollout) == rollout
         self.rollout = rollout
