@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from . import upgrade
 from .fleet import AGES, build_repo, place_fleet
 from .rollout_act import converge_until_stalled
 from .server import FleetServer
@@ -75,7 +76,7 @@ def _repoint(repo: Path, port: int) -> None:
     """Point the inventory's live HTTP targets and health checks at this run's port."""
     path = repo / "targets" / "production.yaml"
     text = path.read_text()
-    live = {p.name for p in (repo / "fleet" / "http").iterdir()} | {"health"}
+    live = {p.name for p in (repo / "fleet" / "http").iterdir()} | {"health", "outputs"}
     for name in live:
         text = re.sub(rf"127\.0\.0\.1:\d+/{re.escape(name)}/", f"127.0.0.1:{port}/{name}/", text)
     path.write_text(text)
@@ -142,6 +143,7 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
             )
             snapshot = _eval_snapshot(repo)
             _run(console, run, repo, "parity", "--env", "production", "--eval", str(snapshot))
+            upgrade.tell(console, lambda *a: _run(console, run, repo, *a), repo, server.port, now)
         exe = _executable()
         prefix = f"{exe} --repo {repo}"
         _say(

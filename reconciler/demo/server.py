@@ -24,6 +24,9 @@ class _Handler(SimpleHTTPRequestHandler):
     alerts: list[dict[str, object]]
 
     def do_GET(self) -> None:
+        if self.path.startswith("/outputs/"):
+            self._outputs(self.path.removeprefix("/outputs/"))
+            return
         if self.path.startswith("/health/"):
             ok = self.path.removeprefix("/health/") not in self.failing
             self.send_response(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE)
@@ -31,6 +34,20 @@ class _Handler(SimpleHTTPRequestHandler):
             self.end_headers()
             return
         super().do_GET()
+
+    def _outputs(self, region: str) -> None:
+        """The region's recent outputs, from the model its config store holds."""
+        from .upgrade import OUTPUT_REGIONS, model_of, outputs_for
+
+        if region not in OUTPUT_REGIONS:
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        body = outputs_for(model_of(Path(self.directory) / region / "support-agent.json"))
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "application/jsonl")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_POST(self) -> None:
         """The demo's chat webhook: alerts are kept for the demo to show."""

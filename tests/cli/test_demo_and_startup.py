@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,34 @@ def test_demo_shows_the_incident(tmp_path: Path) -> None:
     assert pasted.stdout == token and len(token) == 32 and token not in out
     again = reconciler("--repo", tmp_path / "demo", "validate")
     assert again.code == 0, again.err
+    model_upgrade_is_caught_by_the_output_contract(out, tmp_path / "demo")
+
+
+def model_upgrade_is_caught_by_the_output_contract(out: str, demo: Path) -> None:
+    """The demo's second incident (issue 13)."""
+    # v48 changes only model.version: behavioral to the config diff, and its eval passed...
+    upgrade = out[out.index("9. A model upgrade") : out.index("Try next")]
+    assert "behavioral: model: version 2025-04-14 -> 2025-08-07" in upgrade
+    assert "model changed: no eval of sha256:" in upgrade
+    assert "rollout.require_eval: no wave starts before a passing one" in upgrade
+    assert "recorded in production: eval of sha256:" in upgrade
+    # ...but the canary's outputs carry exec_summary: the gate pauses the rollout at one target.
+    applied = [line.strip() for line in upgrade.splitlines() if line.strip().startswith("apply ")]
+    assert applied == ["apply support-agent -> us-east-1"]
+    assert (
+        "AnalysisFailed: paused by reconciler: output_contract failed on us-east-1: "
+        "output_schema/report: 37% of 200 outputs miss required property `summary`; "
+        "36% carry undeclared `exec_summary`"
+    ) in upgrade
+    assert "PAUSED by reconciler at wave 1/3" in upgrade
+    fleet = demo / "fleet"
+    runs = {
+        path.parent.name: json.loads(path.read_text())["components"]["model"]["version"]
+        for path in fleet.glob("**/support-agent.json")
+        if path.parent.parent.name in ("http", "fleet")
+    }
+    assert runs.pop("us-east-1") == "2025-08-07"
+    assert set(runs.values()) == {"2025-04-14"}, runs  # no other region received v48
 
 
 def test_demo_refuses_a_foreign_folder(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """``reconciler demo --serve``: the demo fleet's on-call page, in a real headless Chromium.
 
-The demo shows an incident (a stalled rollout, rolled back and held), so its page only audits:
+The demo shows two incidents (a stalled rollout, rolled back and held; then a model upgrade
+paused at its canary by the output contract), so its page only audits:
 the fleet's files and the state store are the same bytes before and after. With
 ``UPDATE_DOCS_SCREENSHOT=1`` the test also writes the README's screenshot,
 ``docs/on-call-page.png`` (1280x900; optimised by ``optipng`` when it is installed).
@@ -93,15 +94,16 @@ def test_demo_serve_gives_the_fleets_page(browser: Chrome, tmp_path: Path) -> No
         )
         try:
             browser.get(url)  # 503 "starting" until the watcher's first audit: it reloads itself
+            # The demo ends with v48 paused at its canary: its outputs broke the contract.
             banner = WebDriverWait(browser, 60).until(
-                lambda b: b.find_element(By.CSS_SELECTOR, '[data-banner="QUARANTINED"]')
+                lambda b: b.find_element(By.CSS_SELECTOR, '[data-banner="PAUSED"]')
             )
-            assert "rolled back" in banner.text and "held" in banner.text
+            assert "output_contract failed on us-east-1" in banner.text
+            assert "exec_summary" in banner.text and "paused by reconciler" in banner.text
             rows = browser.find_elements(By.CSS_SELECTOR, "#skew tbody tr")
             assert len(rows) == 9  # nine targets, one bundle
             text = browser.find_element(By.TAG_NAME, "main").text
-            assert "held (quarantined)" in text and "unreachable" in text
-            assert "summary -> exec_summary" in text
+            assert "model: version 2025-04-14 -> 2025-08-07" in text and "unreachable" in text
             shot = tmp_path / "demo-page.png"
             browser.save_screenshot(str(shot))
             print(f"screenshot: {shot}")
