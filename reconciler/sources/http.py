@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .interface import Health
-from .rest import HttpClient, Transport
+from .rest import HttpClient, Transport, request_url
 
 
 class HttpSource:
@@ -33,7 +33,8 @@ class HttpSource:
         return "HttpSource(...)"  # the URL may carry a secret
 
     async def fetch(self, bundle: str) -> bytes:
-        answer = await self._transport.request("GET", self._url.replace("{bundle}", bundle))
+        url = request_url(self._url.replace("{bundle}", bundle))
+        answer = await self._transport.request("GET", url)
         return answer.body
 
     async def apply(self, bundle: str, document: bytes) -> None:

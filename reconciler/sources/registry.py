@@ -8,12 +8,12 @@ any I/O. aiohttp is imported only when the first HTTP source or health check ope
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..model.inventory import FileSourceSpec, HealthSpec, HttpSourceSpec, TargetSpec
 from .context import DEFAULT_MAX_BODY, SourceContext
 from .env import expand_headers
 from .file import FileSource
@@ -21,6 +21,7 @@ from .interface import Health, Source, threaded
 
 if TYPE_CHECKING:
     from ..diff.document import Document
+    from ..model.inventory import FileSourceSpec, HealthSpec, HttpSourceSpec, TargetSpec
 
 # SourceContext and DEFAULT_MAX_BODY live in .context (below every backend); they are re-exported
 # here for callers that open sources.
@@ -36,7 +37,7 @@ __all__ = [
 
 HealthCheck = Callable[[], Awaitable[Health]]
 #: How a run opens a target's source: :func:`open_source`, or a test's in-memory fleet.
-SourceOpener = Callable[[TargetSpec, SourceContext], Source]
+SourceOpener = Callable[["TargetSpec", SourceContext], Source]
 
 
 def _open_file(spec: FileSourceSpec, target: TargetSpec, ctx: SourceContext) -> Source:
@@ -45,18 +46,26 @@ def _open_file(spec: FileSourceSpec, target: TargetSpec, ctx: SourceContext) -> 
 
 
 def _open_http(spec: HttpSourceSpec, target: TargetSpec, ctx: SourceContext) -> Source:
-    from .http import HttpSource
-    from .rest import resolve_url
-
+    http_source, resolve_url = _http()
     where = f"target {target.name}"
-    return HttpSource(
+    return http_source(
         ctx.http,
         resolve_url(spec.url, ctx.env, where),
-        headers=expand_headers(spec.headers, ctx.env, where),
+        headers=expand_headers(spec.headers, ctx.env, where) if spec.headers else {},
         timeout=spec.timeout,
         apply_method=spec.apply_method,
         max_body=ctx.max_body,
     )
+
+
+@functools.cache
+def _http() -> tuple[Any, Any]:
+    """The http source and its URL check, imported when the first HTTP source opens (aiohttp
+    loads then), once: not an import statement's lookups for every target."""
+    from .http import HttpSource
+    from .rest import resolve_url
+
+    return HttpSource, resolve_url
 
 
 def _open_s3(spec: Any, target: TargetSpec, ctx: SourceContext) -> Source:

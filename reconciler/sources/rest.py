@@ -12,15 +12,17 @@ value: both may hold secrets.
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import functools
 import json
+import re
 import ssl
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiohttp_retry import ExponentialRetry, RetryClient
 from yarl import URL
 
 from ..errors import ConfigError
@@ -37,50 +39,48 @@ from .interface import (
 
 USER_AGENT = "agent-reconciler"
 
-#: Methods sent through the retrying client. aiohttp-retry retries a failed connection whatever
-#: the method, so anything that is not idempotent goes out once: a retried POST could create twice.
+#: Methods worth a second attempt: sending one again cannot do anything twice. Anything else
+#: goes out once, even after a failed connection (a retried POST could create twice).
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT"})
 #: Statuses worth another try: the target's proxy or the target itself is overloaded or restarting.
 RETRY_STATUSES = frozenset({502, 503, 504})
+#: Idempotent requests get this many attempts, :func:`backoff` apart: a dead target costs about
+#: 3 x its timeout. Only failures to connect or to get an answer (connection errors, timeouts)
+#: and :data:`RETRY_STATUSES` are tried again; a body that breaks off midway is not.
+ATTEMPTS = 3
 #: Unwanted bodies up to this size are read so the keep-alive connection returns to the pool;
 #: error bodies a backend explains itself are read up to this size too.
 SMALL_BODY = 64 * 1024
 
 
-class _Silent:
-    """aiohttp-retry logs exception reprs, which can quote request headers: log nothing."""
-
-    def debug(self, msg: str, *args: object, **kwargs: object) -> None:
-        return None
-
-    warning = exception = debug
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (1-based): 0.2 s, then 0.4 s."""
+    return min(0.1 * 2**attempt, 2.0)
 
 
-async def _retry_status(response: aiohttp.ClientResponse) -> bool:
-    """aiohttp-retry's verdict on a response: True keeps it, False retries after a backoff.
-
-    Deciding here (instead of ``statuses=``) lets us release the discarded response before the
-    backoff sleep, so it does not hold a pooled connection while waiting.
-    """
-    if response.status in RETRY_STATUSES:
-        await _drain(response)
-        response.release()
-        return False
-    return True
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """One request's whole budget, connecting included (one timer per request: a separate
+    ``connect`` timer would add a second timeout handle per request, ~6% of a fetch)."""
+    return aiohttp.ClientTimeout(total=seconds)
 
 
-#: Idempotent requests get 3 attempts, 0.2 s then 0.4 s apart: a dead target costs about
-#: 3 x its timeout. Only connection failures, timeouts and RETRY_STATUSES are retried.
-RETRY = ExponentialRetry(
-    attempts=3,
-    start_timeout=0.1,
-    max_timeout=2.0,
-    statuses=set(),
-    exceptions={aiohttp.ClientConnectionError, TimeoutError},
-    methods=set(IDEMPOTENT),
-    retry_all_server_errors=False,
-    evaluate_response_callback=_retry_status,
+#: A URL yarl takes exactly as written: lowercase ``http(s)``, a plain lowercase host name or IPv4
+#: address, an optional port, and a path of characters that need no percent-encoding (no query,
+#: no fragment, no ``%``). Parsing one costs nothing but this match; any other URL is parsed.
+_PLAIN = re.compile(
+    r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::(?P<port>[0-9]{1,5}))?"
+    r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?\Z"
 )
+
+
+def _plain(url: str) -> bool:
+    """Whether ``url`` is :data:`_PLAIN` (and has no dot segment a parser would resolve)."""
+    match = _PLAIN.match(url)
+    if match is None or "/." in url.partition("://")[2]:
+        return False
+    port = match.group("port")
+    return port is None or 0 < int(port) <= 65535
 
 
 def resolve_url(template: str, env: Mapping[str, str], where: str) -> str:
@@ -89,6 +89,8 @@ def resolve_url(template: str, env: Mapping[str, str], where: str) -> str:
     Messages quote the template as written (it names variables, never their values).
     """
     url = expand(template, env, where)
+    if _plain(url.replace("{bundle}", "bundle")):
+        return url  # a plain URL: what the parse below would accept, without parsing it
     try:
         parsed = URL(url.replace("{bundle}", "bundle"))
     except ValueError:
@@ -96,6 +98,12 @@ def resolve_url(template: str, env: Mapping[str, str], where: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigError(f"{where}: {template!r} is not an http:// or https:// URL with a host")
     return url
+
+
+def request_url(url: str) -> str | URL:
+    """``url`` for aiohttp: a plain one already parsed as it is written (half the cost of the
+    parse aiohttp would make of the string), any other as the string itself."""
+    return URL(url, encoded=True) if _plain(url) else url
 
 
 class HttpClient:
@@ -112,11 +120,10 @@ class HttpClient:
         self.limit = limit
         self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
-        self._retrying: RetryClient | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The shared session, without retries."""
+        """The shared session (retries are :class:`Transport`'s)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
@@ -129,19 +136,10 @@ class HttpClient:
             )
         return self._session
 
-    @property
-    def retrying(self) -> RetryClient:
-        """The shared session behind :data:`RETRY`."""
-        if self._retrying is None:
-            self._retrying = RetryClient(
-                client_session=self.session, logger=_Silent(), retry_options=RETRY
-            )
-        return self._retrying
-
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
-        self._session = self._retrying = None
+        self._session = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,16 +161,14 @@ class Transport:
         self._client = client
         self._headers = dict(headers) or None
         self._json_headers = {**headers, "Content-Type": "application/json"}
-        # ``total`` bounds connecting too; a separate ``connect`` timer would add nothing but a
-        # second timeout handle per request (~6% of a fetch, measured).
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = _timeout(timeout)
         self._seconds = timeout
         self._max_body = max_body
 
     async def request(
         self,
         method: str,
-        url: str,
+        url: str | URL,
         *,
         params: Mapping[str, str] | None = None,
         data: bytes | None = None,
@@ -188,32 +184,44 @@ class Transport:
         reading it; ``retry=False`` sends even an idempotent request once. Any other status and
         every transport failure raise from the ``SourceError`` family, prefixed with ``what``.
         """
-        client = self._client
-        requester = client.retrying if retry and method in IDEMPOTENT else client.session
+        session = self._client.session
+        attempts = ATTEMPTS if retry and method in IDEMPOTENT else 1
         if json_body is not None:
             data = json.dumps(json_body).encode("utf-8")
-        try:
-            async with requester.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=self._headers if data is None else self._json_headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                if status < 300:
-                    if read:
-                        return Answer(status, await _read_body(response, self._max_body))
-                    await _drain(response)
-                    return Answer(status, b"")
-                if status in answers:
-                    return Answer(status, await _error_body(response))
-                await _drain(response)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise _prefixed(exception_error(exc, self._seconds), what) from None
-        raise _prefixed(status_error(status), what)
+        headers = self._headers if data is None else self._json_headers
+        attempt = 0
+        while True:
+            attempt += 1
+            answered = False  # past the status line: a failure now is not tried again
+            try:
+                async with session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                ) as response:
+                    status = response.status
+                    if status in RETRY_STATUSES and attempt < attempts:
+                        await _drain(response)  # its connection goes back before the wait
+                    else:
+                        answered = True
+                        if status < 300:
+                            if read:
+                                return Answer(status, await _read_body(response, self._max_body))
+                            await _drain(response)
+                            return Answer(status, b"")
+                        if status in answers:
+                            return Answer(status, await _error_body(response))
+                        await _drain(response)
+                        raise _prefixed(status_error(status), what)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                again = isinstance(exc, aiohttp.ClientConnectionError | TimeoutError)
+                if answered or not again or attempt >= attempts:
+                    raise _prefixed(exception_error(exc, self._seconds), what) from None
+            await asyncio.sleep(backoff(attempt))
 
 
 class HttpHealthCheck:

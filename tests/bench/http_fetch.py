@@ -19,7 +19,6 @@ import aiohttp
 
 from reconciler.model.inventory import TargetSpec
 from reconciler.sources import SourceContext, open_source
-from reconciler.sources.http import HttpClient
 from tests.servers.nginx import Nginx, running_nginx
 
 WORKERS = 256
@@ -71,16 +70,10 @@ def measure(nginx: Nginx, count: int, rounds: int, slow: bool) -> dict[str, floa
         for i in range(count)
     ]
     root = Path(tempfile.mkdtemp())
-    runs: dict[str, list[float]] = {"bare aiohttp": [], "source.fetch": [], "without retry": []}
-    retrying = HttpClient.retrying
+    runs: dict[str, list[float]] = {"bare aiohttp": [], "source.fetch": []}
     for _ in range(rounds):
         runs["bare aiohttp"].append(asyncio.run(bare(urls)))
         runs["source.fetch"].append(asyncio.run(ours(specs, root)))
-        HttpClient.retrying = property(lambda self: self.session)  # type: ignore[method-assign,assignment]
-        try:
-            runs["without retry"].append(asyncio.run(ours(specs, root)))
-        finally:
-            HttpClient.retrying = retrying  # type: ignore[method-assign]
     return {name: statistics.median(times) for name, times in runs.items()}
 
 
