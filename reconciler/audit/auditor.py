@@ -28,7 +28,6 @@ from ..diff.document import Document, InvalidDocument, parse
 from ..diff.findings import model_pin_findings
 from ..errors import ConfigError
 from ..model.codes import FindingCode
-from ..model.inventory import Inventory, TargetSpec
 from ..revisions import revision_label
 from ..sources.interface import (
     Health,
@@ -46,6 +45,7 @@ from .verdict import Recorded
 from .views import View, Views
 
 if TYPE_CHECKING:
+    from ..model.inventory import Inventory, TargetSpec
     from ..sources.registry import SourceOpener
 
 
@@ -71,6 +71,7 @@ class Auditor:
         opener: SourceOpener | None = None,
         fetcher: Fetcher | None = None,
         deadline: float | None = DEFAULT_DEADLINE,
+        plain: bool = False,
     ) -> None:
         self.repo_root = repo_root.resolve()
         #: Where ``file`` targets' paths resolve (the daemon reads git from its own clone).
@@ -88,6 +89,9 @@ class Auditor:
         #: How the opened sources are read: every job fetched once, concurrently (a rollback
         #: passes its own, which writes each target just before re-fetching it).
         self.fetcher: Fetcher = fetcher or fetch_all
+        #: Read the inventory as plain objects (:mod:`reconciler.model.plain`): for a command
+        #: that only reads it, so that an audit needs no pydantic before its first request.
+        self.plain = plain
 
     def run(
         self,
@@ -119,7 +123,9 @@ class Auditor:
 
     def inventory(self) -> Inventory:
         """The environment's inventory (only the targets asked for, when ``only`` is set)."""
-        inventory = load_inventory(self.repo_root, self.environment, cache_dir(self.repo_root))
+        inventory = load_inventory(
+            self.repo_root, self.environment, cache_dir(self.repo_root), plain=self.plain
+        )
         if self.only is not None:
             unknown = sorted(self.only - {t.name for t in inventory.targets})
             if unknown:

@@ -10,18 +10,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..bundle.render import Rendered
+from ..bundle.rendered import Rendered
 from ..diff import ignore as ignoring
 from ..diff.change import Change, Severity
 from ..diff.classify import Status, worst_status
 from ..failon import FAIL_ON_FINDINGS
 from ..model.codes import FindingCode
-from ..model.inventory import Inventory, TargetSpec
 from ..revisions import revision_label
 from .verdict import Judged, Recorded, Seen, Verdict, fleet_digest, judge
 
 if TYPE_CHECKING:
     from ..gates.contract import Checked
+    from ..model.inventory import Inventory, TargetSpec
 
 AUDIT_SCHEMA = "agent-reconciler.audit/v1"
 FAIL_ON_CHOICES = frozenset(

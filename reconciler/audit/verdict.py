@@ -20,14 +20,17 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from ..canonical import bundle_digest
 from ..diff.classify import Status
 from ..model.codes import FindingCode
 from ..model.duration import format_duration
-from ..model.inventory import RolloutPolicy
 from ..model.rollout import Phase, Quarantine, Rollout, overdue
 from ..revisions import revision_label
+
+if TYPE_CHECKING:
+    from ..model.inventory import RolloutPolicy
 
 
 class Authority(StrEnum):
@@ -223,6 +226,8 @@ def _by_git(bundle: str, seen: Sequence[Seen], policy: RolloutPolicy) -> Judged:
 
 
 def _iso(moment: float) -> str:
-    return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z"
+    return (
+        dt.datetime.fromtimestamp(moment, dt.UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
     )

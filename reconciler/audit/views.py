@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bundle.history import BundleHistory
 from ..canonical import bundle_digest, component_digests
 from ..diff import ignore as ignoring
 from ..diff.classify import Lineage
-from ..model.inventory import IgnoreRule, TargetSpec
+
+if TYPE_CHECKING:
+    from ..model.inventory import IgnoreRule, TargetSpec
 
 
 @dataclass(slots=True)
@@ -28,8 +30,6 @@ class View:
 
     def strip(self, target: str, components: Mapping[str, Any]) -> dict[str, Any]:
         return ignoring.strip(target, components, self.rules)
-
-
 
 
 class Views:

@@ -19,10 +19,22 @@ from ..canonical import bundle_digest, component_digests
 from ..diff.classify import Lineage
 from ..errors import ConfigError, ReconcilerError
 from ..revisions import revision_label
+from ..statedir import code_digest
 from .gitrepo import GitFiles, GitRepo, batch_check
-from .render import Rendered, bundle_dir, render
+from .rendered import Rendered, bundle_dir
 
 CACHE_VERSION = 1
+#: The code a render depends on: a stored render is read back only by the code that made it.
+RENDERER = (
+    "bundle/render.py",
+    "bundle/rendered.py",
+    "canonical.py",
+    "config",
+    "limits.py",
+    "model",
+)
+#: Stored renders kept per renderer; the oldest go when there are more.
+KEEP_RENDERS = 64
 
 Strip = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -65,6 +77,52 @@ class DigestCache:
             pass
 
 
+class RenderStore:
+    """Renders of desired revisions on disk, keyed like the digests (git object ids) and by the
+    renderer's own code, so an audit whose desired bundle was rendered before reads it back
+    instead of parsing YAML and validating it again (no ruamel, no pydantic on that path).
+
+    Each entry is checked when read: its digests are computed again from its components.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def _file(self, key: str) -> Path | None:
+        if self.folder is None:
+            return None
+        return self.folder / (key.replace("|", "-") + ".json")
+
+    def get(self, key: str, sha: str) -> Rendered | None:
+        path = self._file(key)
+        if path is None:
+            return None
+        try:
+            data = json.loads(path.read_bytes())
+            stored = Rendered.build(data["name"], sha, data["components"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # absent or damaged: rendered again
+        return stored if stored.digest == data.get("digest") else None
+
+    def put(self, key: str, done: Rendered) -> None:
+        """Write atomically; failing to write a cache never fails an audit."""
+        path = self._file(key)
+        if path is None:
+            return
+        data = {"name": done.name, "components": done.components, "digest": done.digest}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render-")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, ensure_ascii=False)
+            os.replace(tmp, path)
+            kept = sorted(path.parent.glob("*.json"), key=lambda f: f.stat().st_mtime)
+            for old in kept[:-KEEP_RENDERS]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 class BundleHistory:
     """One bundle's revisions reachable from the desired revision, newest first.
 
@@ -72,13 +130,21 @@ class BundleHistory:
     desired revision (see :func:`snapshot`).
     """
 
-    def __init__(self, repo: GitRepo, bundle: str, desired: str, cache: DigestCache) -> None:
+    def __init__(
+        self,
+        repo: GitRepo,
+        bundle: str,
+        desired: str,
+        cache: DigestCache,
+        renders: RenderStore | None = None,
+    ) -> None:
         self.repo = repo
         self._landed: dict[str, float] = {}
         self.bundle = bundle
         self.desired = desired
         self.folder = bundle_dir(bundle)
         self.cache = cache
+        self.renders = renders or RenderStore(None)
         self.shas = repo.touching(desired, self.folder)
         if not self.shas:
             raise ConfigError(f"bundle {bundle!r} not found at revision {revision_label(desired)}")
@@ -108,7 +174,7 @@ class BundleHistory:
                 self._overlays[sha] = frozenset()
                 continue
             if over[0] not in listing:
-                names = self.repo.repo.git.ls_tree("--name-only", over[0]).split("\n")
+                names = self.repo.names(over[0])
                 listing[over[0]] = frozenset(
                     name.removesuffix(".yaml") for name in names if name.endswith(".yaml")
                 )
@@ -132,12 +198,21 @@ class BundleHistory:
         if key is None:
             return None
         if key not in self._renders:
+            stored = self.renders.get(key, sha) if sha == self.desired else None
+            if stored is not None:
+                self._renders[key] = stored
+                return stored
+            from .render import render  # YAML and pydantic: only when something must render
+
             try:
-                self._renders[key] = render(GitFiles(self.repo, sha), self.bundle, sha, target)
+                done = render(GitFiles(self.repo, sha), self.bundle, sha, target)
             except (ConfigError, ReconcilerError):
                 if sha == self.desired:
                     raise
-                self._renders[key] = None
+                done = None
+            self._renders[key] = done
+            if done is not None and sha == self.desired:
+                self.renders.put(key, done)
         return self._renders[key]
 
     def digests(self, sha: str, target: str | None) -> dict[str, str] | None:
@@ -157,6 +232,8 @@ class BundleHistory:
         """The desired render for ``target`` (raises ConfigError when it does not render)."""
         done = self.rendered(self.shas[0], target) if self.shas[0] == self.desired else None
         if done is None:
+            from .render import render
+
             done = render(GitFiles(self.repo, self.desired), self.bundle, self.desired, target)
         return Rendered(done.name, self.desired, done.components, done.digests, done.digest)
 
@@ -224,9 +301,7 @@ class BundleHistory:
             self._index(self._others)
         return self._others
 
-    def arrived(
-        self, sha: str, seen: Mapping[str, float] | None = None, now: float = 0.0
-    ) -> float:
+    def arrived(self, sha: str, seen: Mapping[str, float] | None = None, now: float = 0.0) -> float:
         """When the change ``sha`` reached the tracked branch (design §6).
 
         The committer time of the first first-parent commit of the branch that contains it (for
@@ -283,10 +358,13 @@ class Snapshot:
     history again at every step.
     """
 
-    def __init__(self, repo: GitRepo, desired: str, cache: DigestCache) -> None:
+    def __init__(
+        self, repo: GitRepo, desired: str, cache: DigestCache, renders: RenderStore | None = None
+    ) -> None:
         self.repo = repo
         self.desired = desired
         self.cache = cache
+        self.renders = renders or RenderStore(None)
         self._histories: dict[str, BundleHistory] = {}
         self._tags: dict[str, str] | None = None
 
@@ -294,7 +372,7 @@ class Snapshot:
         found = self._histories.get(bundle)
         if found is None:
             found = self._histories[bundle] = BundleHistory(
-                self.repo, bundle, self.desired, self.cache
+                self.repo, bundle, self.desired, self.cache, self.renders
             )
         return found
 
@@ -321,7 +399,10 @@ def snapshot(repo_root: Path, revision: str | None, cache_file: Path | None) -> 
     key = (repo_root, desired)
     found = _SNAPSHOTS.get(key)
     if found is None or found.repo is not repo:
-        found = _SNAPSHOTS[key] = Snapshot(repo, desired, DigestCache(cache_file))
+        renders = RenderStore(
+            cache_file.parent / "renders" / code_digest(*RENDERER) if cache_file else None
+        )
+        found = _SNAPSHOTS[key] = Snapshot(repo, desired, DigestCache(cache_file), renders)
     _SNAPSHOTS.move_to_end(key)
     while len(_SNAPSHOTS) > _KEEP:
         _SNAPSHOTS.popitem(last=False)[1].cache.save()

@@ -7,18 +7,33 @@ tree for ``validate``), so rendering itself never touches git or the filesystem 
 from __future__ import annotations
 
 import functools
-import json
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..canonical import RENDERED_SCHEMA, bundle_digest, component_digests
+from ..canonical import RENDERED_SCHEMA
 from ..config.jsonfile import load_json
 from ..config.yamlfile import check_size, line_of, parse, plain, validate, validate_merged
 from ..errors import ConfigError
 from ..limits import MAX_DOCUMENT, MAX_FILE, MAX_YAML, size_text
 from ..model.bundle import BundleSpec, Flag
+from .rendered import Rendered, bundle_dir, overlay_path
+
+# Rendered, bundle_dir and overlay_path live in .rendered (no YAML, no pydantic): re-exported for
+# the callers that render.
+__all__ = [
+    "RENDERED_SCHEMA",
+    "BundleFiles",
+    "Rendered",
+    "bundle_dir",
+    "deep_merge",
+    "flag_component",
+    "load_spec",
+    "number",
+    "overlay_path",
+    "render",
+    "source_file",
+]
 
 
 class BundleFiles(Protocol):
@@ -27,48 +42,6 @@ class BundleFiles(Protocol):
     def read(self, path: str) -> bytes:
         """The file's bytes; FileNotFoundError when it does not exist."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """A rendered bundle: components, their digests, the bundle digest."""
-
-    name: str
-    revision: str | None
-    components: dict[str, Any]
-    digests: dict[str, str] = field(default_factory=dict)
-    digest: str = ""
-
-    @classmethod
-    def build(cls, name: str, revision: str | None, components: dict[str, Any]) -> Rendered:
-        digests = component_digests(components)
-        return cls(name, revision, components, digests, bundle_digest(digests))
-
-    def to_json(self) -> dict[str, Any]:
-        """The contract document (design §7)."""
-        return {
-            "schema": RENDERED_SCHEMA,
-            "name": self.name,
-            "revision": self.revision,
-            "digest": self.digest,
-            "components": self.components,
-            "component_digests": self.digests,
-        }
-
-    def to_bytes(self) -> bytes:
-        """The document as sources store it (UTF-8 JSON, keys sorted, readable)."""
-        text = json.dumps(self.to_json(), sort_keys=True, indent=2, ensure_ascii=False)
-        return (text + "\n").encode("utf-8")
-
-
-def bundle_dir(bundle: str) -> str:
-    """The bundle's folder in the repo."""
-    return f"bundles/{bundle}"
-
-
-def overlay_path(bundle: str, target: str) -> str:
-    """Where a target's overlay for a bundle lives."""
-    return f"{bundle_dir(bundle)}/overlays/{target}.yaml"
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

@@ -7,13 +7,16 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from .. import secrets
 from ..errors import ConfigError
 from ..limits import MAX_YAML
-from ..model.inventory import Inventory
 from ..model.names import check_name
-from .yamlfile import check_size, load_cached
+from .yamlfile import check_size, load_cached, load_cached_data
+
+if TYPE_CHECKING:
+    from ..model.inventory import Inventory
 
 
 def environments(repo_root: Path) -> list[str]:
@@ -29,15 +32,29 @@ def check_environment(environment: str) -> str:
         raise ConfigError(str(exc)) from None
 
 
-def load_inventory(repo_root: Path, environment: str, cache: Path | None = None) -> Inventory:
-    """The validated inventory of ``environment`` (``cache``: a folder for parsed inventories)."""
+def load_inventory(
+    repo_root: Path, environment: str, cache: Path | None = None, *, plain: bool = False
+) -> Inventory:
+    """The validated inventory of ``environment`` (``cache``: a folder for parsed inventories).
+
+    ``plain``: as read-only plain objects with the model's attributes and methods
+    (:mod:`reconciler.model.plain`), read from the cache without pydantic when this text was
+    validated before: for commands that only read the inventory, where the model's import would
+    cost more than the audit's first thousand requests.
+    """
     check_environment(environment)  # before any file is read: "../bundles/x/bundle" is no name
     rel = f"targets/{environment}.yaml"
     text = _read(repo_root, rel)
     if text is None:
         have = ", ".join(environments(repo_root)) or "none"
         raise ConfigError(f"no such environment {environment!r} (environments: {have})", file=rel)
-    inventory = load_cached(Inventory, text, rel, cache)
+    if plain:
+        from ..model.plain import plain_inventory
+
+        data = load_cached_data(_model, "Inventory", text, rel, cache)
+        inventory = cast("Inventory", plain_inventory(data))
+    else:
+        inventory = load_cached(_model(), text, rel, cache)
     if inventory.environment != environment:
         raise ConfigError(
             f"environment is {inventory.environment!r} but the file is named {environment!r}",
@@ -45,6 +62,12 @@ def load_inventory(repo_root: Path, environment: str, cache: Path | None = None)
         )
     remember_secrets(inventory, text, os.environ)
     return inventory
+
+
+def _model() -> type[Inventory]:
+    from ..model.inventory import Inventory
+
+    return Inventory
 
 
 #: A ``${NAME}`` reference, wherever it is written in an inventory.

@@ -16,17 +16,20 @@ import functools
 import hashlib
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from .. import __version__
 from ..errors import ConfigError
 from ..limits import MAX_DEPTH, MAX_YAML, MAX_YAML_NODES, size_text
+from ..statedir import code_digest
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
+#: The code that validates what is cached: an entry is read back only by the code that wrote it.
+VALIDATOR = ("config", "model")
 
 
 def check_size(data: bytes | str | int, limit: int, file: str) -> None:
@@ -289,6 +292,8 @@ def validate(model: type[M], root: Any, file: str) -> M:
 
 def validate_merged(model: type[M], data: dict[str, Any], blame: list[tuple[Any, str]]) -> M:
     """Validate ``data`` built from several YAML files; blame the file that holds the bad key."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -318,6 +323,15 @@ def load(model: type[M], text: str, file: str) -> M:
     return validate(model, parse(text, file), file)
 
 
+def cache_file(name: str, text: str, cache: Path | None) -> Path | None:
+    """Where the validated form of ``text`` (model ``name``) is cached, keyed by the text and
+    by the code that validates it."""
+    if cache is None:
+        return None
+    key = hashlib.sha256(f"{code_digest(*VALIDATOR)}\0{name}\0{text}".encode()).hexdigest()
+    return cache / f"{name.lower()}-{key[:32]}.json"
+
+
 def load_cached(model: type[M], text: str, file: str, cache: Path | None = None) -> M:
     """Like :func:`load`, remembering the validated model by the text's hash under ``cache``.
 
@@ -325,18 +339,49 @@ def load_cached(model: type[M], text: str, file: str, cache: Path | None = None)
     1 s for 1000 targets); the same bytes are never parsed twice. libyaml's C loader is not a
     shortcut: it reads YAML 1.1 (``yes`` is true, ``{url: http://x}`` is an error).
     """
-    key = hashlib.sha256(f"{__version__}\0{model.__name__}\0{text}".encode()).hexdigest()
-    path = cache / f"{model.__name__.lower()}-{key[:32]}.json" if cache is not None else None
+    from pydantic import ValidationError
+
+    path = cache_file(model.__name__, text, cache)
     if path is not None and path.is_file():
         try:
             return model.model_validate_json(path.read_bytes())
         except (ValidationError, OSError):
             pass  # a stale or damaged entry: parse again
     done = load(model, text, file)
-    if path is not None:
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(done.model_dump_json(by_alias=True))
-            os.replace(tmp, path)
+    _store(path, done.model_dump_json(by_alias=True).encode())
     return done
+
+
+def load_cached_data(
+    model: Callable[[], type[BaseModel]], name: str, text: str, file: str, cache: Path | None
+) -> Any:
+    """The validated form of ``text`` as plain JSON data (``model_dump(by_alias=True)``).
+
+    Read from the cache when this text was validated before: no YAML parser, no pydantic, not
+    even the model's import (``model`` is called only to validate). Otherwise validated (one
+    :class:`ConfigError` when it is not valid) and cached.
+    """
+    import orjson
+
+    path = cache_file(name, text, cache)
+    if path is not None:
+        try:
+            data = orjson.loads(path.read_bytes())
+            if isinstance(data, dict):
+                return data
+        except (OSError, ValueError):
+            pass  # absent or damaged: validated again
+    raw = load(model(), text, file).model_dump_json(by_alias=True).encode()
+    _store(path, raw)
+    return orjson.loads(raw)
+
+
+def _store(path: Path | None, raw: bytes) -> None:
+    """Write a cache entry atomically; failing to write a cache fails nothing."""
+    if path is None:
+        return
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(raw)
+        os.replace(tmp, path)

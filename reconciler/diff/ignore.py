@@ -10,9 +10,11 @@ import copy
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..model.inventory import IgnoreRule
+if TYPE_CHECKING:
+    from ..model.inventory import IgnoreRule
+
 
 _MISSING = object()
 

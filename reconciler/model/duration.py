@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated
-
-from pydantic import BeforeValidator
+from typing import TYPE_CHECKING, Annotated
 
 from ..limits import MAX_DURATION, MAX_TIMEOUT, MIN_TIMEOUT
+
+if TYPE_CHECKING:
+    from pydantic import BeforeValidator
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -80,8 +81,23 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-#: A field holding seconds, written in YAML as a duration string.
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+if TYPE_CHECKING:
+    #: A field holding seconds, written in YAML as a duration string.
+    Duration = Annotated[float, BeforeValidator(parse_duration)]
 
-#: A network timeout in seconds (100 ms to 5 minutes), written as a duration string.
-Timeout = Annotated[float, BeforeValidator(parse_timeout)]
+    #: A network timeout in seconds (100 ms to 5 minutes), written as a duration string.
+    Timeout = Annotated[float, BeforeValidator(parse_timeout)]
+
+
+def __getattr__(name: str) -> object:
+    """``Duration`` and ``Timeout``, made when a model first imports them (pydantic loads
+    then): the functions above are also used where pydantic is not wanted, e.g. in the words
+    of an audit that read its inventory without it."""
+    checks = {"Duration": parse_duration, "Timeout": parse_timeout}
+    if name not in checks:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from pydantic import BeforeValidator
+
+    made = Annotated[float, BeforeValidator(checks[name])]
+    globals()[name] = made
+    return made

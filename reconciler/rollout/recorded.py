@@ -29,7 +29,7 @@ def judged_audit(
     state: str | None = None,
 ) -> Audit:
     """Audit ``environment`` and judge it as of ``now`` with the recorded state, if any."""
-    auditor = Auditor(repo, environment, revision=revision, only=only)
+    auditor = Auditor(repo, environment, revision=revision, only=only, plain=True)
     if deadline is not None:
         auditor.deadline = deadline
     store = open_existing(repo, state)

@@ -1,0 +1,56 @@
+"""A rendered bundle as plain data (design §7), and where a bundle's files live in the repo.
+
+Apart from :mod:`.render` (which reads YAML and validates the bundle with pydantic), so what a
+rendered document *is* costs nothing to import: an audit that finds its renders in the cache
+never loads the renderer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..canonical import RENDERED_SCHEMA, bundle_digest, component_digests
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A rendered bundle: components, their digests, the bundle digest."""
+
+    name: str
+    revision: str | None
+    components: dict[str, Any]
+    digests: dict[str, str] = field(default_factory=dict)
+    digest: str = ""
+
+    @classmethod
+    def build(cls, name: str, revision: str | None, components: dict[str, Any]) -> Rendered:
+        digests = component_digests(components)
+        return cls(name, revision, components, digests, bundle_digest(digests))
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract document (design §7)."""
+        return {
+            "schema": RENDERED_SCHEMA,
+            "name": self.name,
+            "revision": self.revision,
+            "digest": self.digest,
+            "components": self.components,
+            "component_digests": self.digests,
+        }
+
+    def to_bytes(self) -> bytes:
+        """The document as sources store it (UTF-8 JSON, keys sorted, readable)."""
+        text = json.dumps(self.to_json(), sort_keys=True, indent=2, ensure_ascii=False)
+        return (text + "\n").encode("utf-8")
+
+
+def bundle_dir(bundle: str) -> str:
+    """The bundle's folder in the repo."""
+    return f"bundles/{bundle}"
+
+
+def overlay_path(bundle: str, target: str) -> str:
+    """Where a target's overlay for a bundle lives."""
+    return f"{bundle_dir(bundle)}/overlays/{target}.yaml"

@@ -1,0 +1,184 @@
+"""A validated inventory read back as plain objects: the model's attributes, without pydantic.
+
+An inventory is validated by its pydantic model (:mod:`.inventory`) once per content (and per
+version of the code that validates it); the validated form is cached as JSON. Reading that JSON
+back through the model costs ~250 ms before an audit sends its first request (importing pydantic
+and building the models), as much as fetching a thousand targets. A command that only reads an
+inventory (``audit``, ``plan``, ``skew``, ``diff``) reads it into these objects instead: the
+same attribute names, the same values, the same methods as the model, and no validation (what is
+read was validated when it was written). They are read-only views for those commands; whatever
+writes, steps a rollout or checks a config uses the model itself.
+
+Every nested mapping becomes a :class:`Plain` unless the model declares it a mapping
+(:data:`MAPPINGS`); field aliases come back as their attribute names (:data:`ALIASES`); dates
+as dates (:data:`DATES`). ``tests/core/test_plain.py`` keeps all three, and each method here,
+in step with the model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from fnmatch import fnmatchcase
+from typing import Any, ClassVar
+
+#: Fields whose value is a mapping of the user's (``headers``), not a nested model.
+MAPPINGS = frozenset({"headers"})
+#: Fields dumped under an alias, and the attribute each is read as.
+ALIASES: Mapping[str, str] = {"for": "hold"}
+#: Fields holding a date (dumped as ``YYYY-MM-DD``).
+DATES = frozenset({"expires"})
+#: What a source type can hold at most (as :data:`.inventory.SOURCE_CARRIES`).
+SOURCE_CARRIES: Mapping[str, tuple[str, ...]] = {"mlflow": ("prompt/*",), "unleash": ("flag/*",)}
+
+
+class Plain:
+    """One validated model as plain attributes (its fields, nested models as :class:`Plain`)."""
+
+    #: The model this stands for, for ``repr`` (``TargetSpec(name='t1', ...)``).
+    model: ClassVar[str] = "Plain"
+    #: Fields holding nested models that have methods, and the class each is read as.
+    nested: ClassVar[Mapping[str, type[Plain]]] = {}
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"{self.model}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.__dict__ == self.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # as the model: mutable, so not hashable
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Any:
+        """A copy with ``update``'s fields replaced (as ``BaseModel.model_copy``)."""
+        return type(self)(**{**self.__dict__, **(update or {})})
+
+
+class PlainProbe(Plain):
+    """A ``ProbeSpec``."""
+
+    model = "ProbeSpec"
+    url: str
+    headers: dict[str, str]
+    timeout: float
+
+    def as_source(self) -> Plain:
+        source = {"type": "http", "url": self.url, "headers": self.headers}
+        return Plain(**source, timeout=self.timeout, apply_method="PUT")
+
+
+class PlainTarget(Plain):
+    """A ``TargetSpec``."""
+
+    model = "TargetSpec"
+    nested = {"probe": PlainProbe}
+    name: str
+    carries: str | list[str]
+    source: Any
+
+    def carries_signature(self) -> tuple[object, ...]:
+        """Equal for two targets exactly when they carry the same components of any bundle."""
+        limit = SOURCE_CARRIES.get(self.source.type)
+        carries = self.carries if isinstance(self.carries, str) else tuple(self.carries)
+        return (limit, carries)
+
+    def carries_component(self, key: str) -> bool:
+        """Whether this target holds component ``key`` (e.g. ``prompt/system``)."""
+        limit = SOURCE_CARRIES.get(self.source.type)
+        if limit is not None and not any(fnmatchcase(key, pattern) for pattern in limit):
+            return False
+        if self.carries == "all":
+            return True
+        return any(fnmatchcase(key, pattern) for pattern in self.carries)
+
+
+class PlainRule(Plain):
+    """An ``IgnoreRule``."""
+
+    model = "IgnoreRule"
+    targets: list[str]
+    components: list[str]
+    expires: dt.date | None
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expires is not None and today > self.expires
+
+    def names_target(self, target: str) -> bool:
+        return any(fnmatchcase(target, p) for p in self.targets)
+
+    def matches(self, target: str, component: str) -> bool:
+        return self.names_target(target) and any(fnmatchcase(component, p) for p in self.components)
+
+
+class PlainGate(Plain):
+    """An ``AnalysisGate``."""
+
+    model = "AnalysisGate"
+    targets: list[str]
+    max: float | None
+    min: float | None
+
+    def reads(self, target: str) -> bool:
+        return any(fnmatchcase(target, pattern) for pattern in self.targets)
+
+    def bounds(self) -> str:
+        parts = [f"{k} {v:g}" for k, v in (("min", self.min), ("max", self.max)) if v is not None]
+        return ", ".join(parts)
+
+
+class PlainPolicy(Plain):
+    """A ``RolloutPolicy``."""
+
+    model = "RolloutPolicy"
+    nested = {"analysis": PlainGate}
+    waves: list[Any]
+    progress_deadline: float
+
+    def wave_index(self, target: str) -> int | None:
+        for index, wave in enumerate(self.waves):
+            if any(fnmatchcase(target, pattern) for pattern in wave.targets):
+                return index
+        return None
+
+    def stall_after(self, target: str) -> float:
+        index = self.wave_index(target)
+        earlier = self.waves[:index] if index is not None else self.waves
+        return self.progress_deadline + float(sum(wave.bake for wave in earlier))
+
+
+class PlainInventory(Plain):
+    """An ``Inventory``."""
+
+    model = "Inventory"
+    nested = {"targets": PlainTarget, "ignore": PlainRule, "rollout": PlainPolicy}
+
+
+def plain_inventory(data: Mapping[str, Any]) -> PlainInventory:
+    """The inventory a validated dump (``Inventory.model_dump(by_alias=True, mode="json")``)
+    holds, as plain objects."""
+    made: PlainInventory = _plain(data, PlainInventory)
+    return made
+
+
+def _plain(data: Mapping[str, Any], kind: type[Plain]) -> Any:
+    fields = {}
+    nested = kind.nested
+    for key, value in data.items():
+        name = ALIASES.get(key, key)
+        fields[name] = _value(name, value, nested.get(name, Plain))
+    made = kind.__new__(kind)
+    made.__dict__.update(fields)
+    return made
+
+
+def _value(name: str, value: Any, kind: type[Plain]) -> Any:
+    if isinstance(value, dict):
+        return dict(value) if name in MAPPINGS else _plain(value, kind)
+    if isinstance(value, list):
+        return [_value(name, item, kind) for item in value]
+    if name in DATES and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value
