@@ -121,8 +121,8 @@ def _check_sources(
 
 
 def _variables(target: TargetSpec) -> Iterator[str]:
-    """Every ``${NAME}`` a target's source, health check and probe refer to."""
-    settings = target.model_dump(include={"source", "health", "probe"})
+    """Every ``${NAME}`` a target's source, health check, probe and outputs refer to."""
+    settings = target.model_dump(include={"source", "health", "probe", "outputs"})
     for text in _strings(settings):
         yield from _VARIABLE.findall(text)
 

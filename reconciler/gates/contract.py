@@ -27,6 +27,7 @@ from ..limits import MAX_DOCUMENT
 #: Errors read per output: enough to name what broke, bounded whatever the output holds.
 ERRORS_PER_OUTPUT = 10
 LINES = "outputs"  #: where lines that are not outputs at all are counted
+NAME_CHARS = 60  #: longest property or schema name quoted (outputs may carry anything)
 
 
 def percent(share: float) -> str:
@@ -95,11 +96,14 @@ def check(
     known = _Schemas(schemas)
     invalid: Counter[str] = Counter()  #: component -> invalid outputs
     phrases: dict[str, Counter[str]] = {}  #: component -> phrase -> outputs
+    owners: dict[str, str] = {}  #: component -> the bundle declaring its schema
     for number, line in enumerate(lines, 1):
-        component, found = _judge_line(line, number, known)
+        component, name, found = _judge_line(line, number, known)
         if found:
             invalid[component] += 1
             phrases.setdefault(component, Counter()).update(found)
+            if name in schemas:
+                owners[component] = schemas[name][0]
     total = sum(invalid.values())
     n = len(lines)
     if not total:
@@ -113,44 +117,48 @@ def check(
         message += f"; also {where}{percent(k / n)} {phrases[other].most_common(1)[0][0]}"
     verdict = "above" if total / n > max_invalid else "within"
     message += f" ({percent(total / n)} invalid, {verdict} max_invalid {percent(max_invalid)})"
-    name = worst.removeprefix("output_schema/")
-    bundle = schemas[name][0] if name in schemas else None
-    return Checked(n, total, max_invalid, message, bundle)
+    return Checked(n, total, max_invalid, message, owners.get(worst))
 
 
-def _judge_line(line: bytes, number: int, known: _Schemas) -> tuple[str, set[str]]:
-    """(the component it concerns, what is wrong with it: empty when valid)."""
+def _judge_line(line: bytes, number: int, known: _Schemas) -> tuple[str, str, set[str]]:
+    """(the component it concerns, its schema's name, what is wrong with it: empty if valid)."""
     try:
         record = load_json(line, f"outputs line {number}", limit=MAX_DOCUMENT)
     except ConfigError:
-        return LINES, {"are not JSON lines"}
+        return LINES, "", {"are not JSON lines"}
     if not isinstance(record, dict) or not isinstance(record.get("schema"), str):
-        return LINES, {'are not {"schema", "output"} lines'}
-    name = record["schema"][:80]
-    component = f"output_schema/{name}"
+        return LINES, "", {'are not {"schema", "output"} lines'}
+    name = record["schema"]
+    component = f"output_schema/{_short(name)}"
     if name not in known.schemas:
-        return component, {"name an output schema the bundle lacks"}
+        return component, name, {"name an output schema the bundle lacks"}
     if "output" not in record:
-        return component, {"carry no `output`"}
+        return component, name, {"carry no `output`"}
     validator = known.validator(name)
     if isinstance(validator, str):
-        return component, {f"cannot be checked: the schema is {validator}"}
+        return component, name, {f"cannot be checked: the schema is {validator}"}
     try:
         errors = list(itertools.islice(validator.iter_errors(record["output"]), ERRORS_PER_OUTPUT))
     except Exception as exc:  # an unresolvable $ref, a pathological pattern: say so, never crash
-        return component, {f"cannot be checked: {type(exc).__name__}"}
+        return component, name, {f"cannot be checked: {type(exc).__name__}"}
     found: set[str] = set()
     for error in errors:
         found.update(describe(error))
-    return component, found
+    return component, name, found
 
 
 def _where(path: Sequence[Any]) -> str:
     """``items[].summary``: array positions are one place, so outputs add up."""
     text = ""
     for part in path:
-        text += "[]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        text += "[]" if isinstance(part, int) else (f".{_short(part)}" if text else _short(part))
     return text
+
+
+def _short(name: object) -> str:
+    """A property name as an output wrote it, cut to a length a message can carry."""
+    text = str(name)
+    return text if len(text) <= NAME_CHARS else text[: NAME_CHARS - 1] + "…"
 
 
 def _declared(schema: Any, key: str) -> bool:
@@ -172,7 +180,7 @@ def _undeclared(error: Any) -> set[str]:
     at = _where(error.absolute_path)
     prefix = f"{at}." if at else ""
     return {
-        f"carry undeclared `{prefix}{key}`"
+        f"carry undeclared `{prefix}{_short(key)}`"
         for key in list(error.instance)[:50]
         if not _declared(error.schema, str(key))
     }
@@ -185,7 +193,7 @@ def describe(error: Any) -> set[str]:
     if keyword == "required" and isinstance(error.instance, dict):
         prefix = f"{at}." if at else ""
         missing = [p for p in error.validator_value if p not in error.instance]
-        found = {f"miss required property `{prefix}{p}`" for p in missing}
+        found = {f"miss required property `{prefix}{_short(p)}`" for p in missing}
         return found | _undeclared(error)
     if keyword in ("additionalProperties", "unevaluatedProperties"):
         return _undeclared(error) or {f"fail `{keyword}` at `{at or 'the output'}`"}

@@ -78,7 +78,9 @@ def dry_run(driver: Driver) -> dict[str, list[str] | None]:
             continue
         rollout = driver.current(sighting, bundle, now, persist=False)
         policy = survey.inventory.rollout
-        _, actions = engine.advance(rollout, policy, sighting.observations(bundle), now)
+        waiting = driver.awaiting_eval(survey, bundle)  # require_eval: nothing would be applied
+        seen = sighting.observations(bundle)
+        _, actions = engine.advance(rollout, policy, seen, now, awaiting_eval=waiting)
         planned[bundle] = [a.target for a in actions if isinstance(a, Apply)]
     return planned
 

@@ -51,6 +51,8 @@ def test_converge_writes_nothing_until_a_passing_eval_of_the_desired_digest(
     repo: AgentRepo,
 ) -> None:
     digest = repo.digest()
+    dry = cli(repo, "converge", "--env", "production", "--dry-run")
+    assert dry.out.strip() == "support-agent: would apply to nothing", dry.out + dry.err
     run = cli(repo, "converge", "--env", "production")
     assert run.code == 2, run.out + run.err
     assert "AWAITING EVAL" in run.out

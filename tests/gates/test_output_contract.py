@@ -147,6 +147,13 @@ def test_outputs_that_cannot_be_read_are_a_warning_not_a_pass(tmp_path: Path) ->
     assert url not in json.dumps(report)  # a URL may carry a secret
 
 
+def test_validate_warns_of_an_unset_variable_in_an_outputs_url(tmp_path: Path) -> None:
+    repo = in_sync_repo(tmp_path, "https://${SIDECAR_HOST}/outputs")
+    run = reconciler("--repo", repo.root, "validate")
+    assert run.code == 0, run.err
+    assert "environment variable SIDECAR_HOST is not set" in run.err
+
+
 # --- the endpoint reader, bounded -------------------------------------------------------------
 
 
@@ -166,6 +173,8 @@ def read(url: str, lines: int, max_bytes: int = 1 << 20) -> list[bytes]:
 def test_the_reader_stops_at_its_sample_and_its_byte_cap(outputs: OutputsServer) -> None:
     outputs.serve("many", reports(5000))
     assert read(outputs.url("many"), 10) == reports(10)
+    outputs.serve("endless", reports(10), hang=True)  # more is announced, none comes in time
+    assert read(outputs.url("endless"), 10) == reports(10)  # no waiting for the rest
     capped = read(outputs.url("many"), 5000, max_bytes=200_000)
     assert 0 < len(capped) < 5000 and capped == reports(len(capped))
     outputs.serve("huge", [b'{"schema": "report", "output": "' + b"x" * 300_000 + b'"}'])

@@ -3,7 +3,8 @@ newest first, ``{"schema": "<output schema name>", "output": {...}}`` (stdlib, i
 
 ``GET /<name>`` answers what ``server.serve(name, lines)`` set — a list, or a function called at
 every request (so what a target emits can follow what it runs). ``server.requests`` counts the
-GETs per name; an unknown name is a 404.
+GETs per name; an unknown name is a 404. ``hang=True``: after the lines, the connection stays
+open announcing more (a log that keeps going): only a reader that stops at its sample returns.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,15 +41,17 @@ class OutputsServer:
     def __init__(self) -> None:
         self.port = 0
         self.lines: dict[str, Lines] = {}
+        self.hanging: set[str] = set()
         self.requests: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{name}"
 
-    def serve(self, name: str, lines: Lines) -> None:
+    def serve(self, name: str, lines: Lines, *, hang: bool = False) -> None:
         with self._lock:
             self.lines[name] = lines
+            (self.hanging.add if hang else self.hanging.discard)(name)
 
     def body(self, name: str) -> bytes | None:
         with self._lock:
@@ -62,17 +66,22 @@ class OutputsServer:
 def _handler(server: OutputsServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = server.body(self.path.lstrip("/").split("?")[0])
+            name = self.path.lstrip("/").split("?")[0]
+            body = server.body(name)
             if body is None:
                 self.send_error(404)
                 return
+            hang = name in server.hanging
             self.send_response(200)
             self.send_header("Content-Type", "application/jsonl")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body) + (1 << 20 if hang else 0)))
             self.end_headers()
             # The reconciler may hang up once it read the lines it wanted.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(body)
+                self.wfile.flush()
+                if hang:
+                    time.sleep(10)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
