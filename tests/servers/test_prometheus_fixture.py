@@ -12,7 +12,9 @@ import pytest
 from tests.servers.exporter import Exporter
 from tests.servers.prometheus import Prometheus, running_prometheus
 
-QUERY = 'max(agent_output_parse_errors_ratio{target="canary"})'
+# the exporter is the session's: this test's series carry a label no other test sets
+RUN = {"run": "fixture-smoke"}
+QUERY = 'max(agent_output_parse_errors_ratio{run="fixture-smoke",target="canary"})'
 
 
 def test_the_exporter_serves_the_prometheus_text_format(exporter: Exporter) -> None:
@@ -29,15 +31,16 @@ def test_the_exporter_serves_the_prometheus_text_format(exporter: Exporter) -> N
 def test_a_gauge_set_on_the_exporter_is_queried_from_prometheus(
     exporter: Exporter, prometheus: Prometheus
 ) -> None:
-    exporter.set("agent_output_parse_errors_ratio", {"target": "canary"}, 0.05)
-    exporter.set("agent_output_parse_errors_ratio", {"target": "stable"}, 0.9)
+    exporter.set("agent_output_parse_errors_ratio", {**RUN, "target": "canary"}, 0.05)
+    exporter.set("agent_output_parse_errors_ratio", {**RUN, "target": "stable"}, 0.9)
 
     result = prometheus.wait_for(QUERY, timeout=5)
     assert float(result[0]["value"][1]) == 0.05
 
-    exporter.set("agent_output_parse_errors_ratio", {"target": "canary"}, 0.2)
+    exporter.set("agent_output_parse_errors_ratio", {**RUN, "target": "canary"}, 0.2)
     assert prometheus.wait_for_value(QUERY, 0.2, timeout=5) == 0.2
-    assert prometheus.value('count(agent_output_parse_errors_ratio{job="test"})') == 2.0
+    both = 'count(agent_output_parse_errors_ratio{job="test",run="fixture-smoke"})'
+    assert prometheus.value(both) == 2.0
 
 
 def test_a_prometheus_of_its_own_stops_and_starts_on_the_same_port() -> None:
