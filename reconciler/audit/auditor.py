@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from ..bundle.history import BundleHistory, Snapshot, snapshot
 from ..canonical import bundle_digest, component_digests
 from ..config.inventory import load_inventory
-from ..diff import diff_bundle
 from ..diff import ignore as ignoring
 from ..diff.change import Change
 from ..diff.classify import Status, Verdict, classify
@@ -100,7 +99,9 @@ class Auditor:
     ) -> Audit:
         """Observe every target, then judge each bundle as of ``now`` with what was recorded."""
         now = now or dt.datetime.now(dt.UTC)
-        return self.observe(now, progress).judged(self.recorded, now.timestamp())
+        survey = self.observe(now, progress)
+        with gc_paused():  # thousands of results made again, none of them cyclic
+            return survey.judged(self.recorded, now.timestamp())
 
     def observe(
         self,
@@ -366,6 +367,8 @@ def _judgement(
     )
     changes: list[Change] = []
     if verdict.status is not Status.IN_SYNC:
+        from ..diff.bundle import diff_bundle  # the diff engine loads when something differs
+
         changes = diff_bundle(observed, view.desired, digests, view.desired_digests)
     return _Judgement(doc, doc.misstated(), carried, observed_digest, verdict, changes)
 

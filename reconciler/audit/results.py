@@ -117,10 +117,14 @@ class TargetResult:
 
     @property
     def status(self) -> Status:
+        if len(self.bundles) == 1:  # the common case, asked for once per target per report
+            return self.bundles[0].status
         return worst_status([b.status for b in self.bundles])
 
     @property
     def error(self) -> str | None:
+        if len(self.bundles) == 1:
+            return self.bundles[0].error
         worst = max(self.bundles, key=lambda b: b.status.rank, default=None)
         return worst.error if worst is not None else None
 

@@ -152,12 +152,14 @@ class BundleHistory:
         self._times = repo.commit_times(self.shas)
         self._trees: dict[str, str | None] = {}
         self._overlays: dict[str, frozenset[str]] = {}
+        self._overlaid: frozenset[str] | None = None  #: targets with an overlay at any revision
         self._renders: dict[str, Rendered | None] = {}
         self._behind: dict[str, int] = {}
         self._index(self.shas)
 
     def _index(self, shas: list[str]) -> None:
         """Look up the bundle folder and overlay folder ids of many commits in one git call."""
+        self._overlaid = None
         todo = [sha for sha in shas if sha not in self._trees]
         specs = [f"{sha}:{self.folder}" for sha in todo]
         specs += [f"{sha}:{self.folder}/overlays" for sha in todo]
@@ -182,7 +184,9 @@ class BundleHistory:
 
     def has_overlay(self, target: str) -> bool:
         """Whether ``target`` has an overlay at any revision of the history."""
-        return any(target in names for names in self._overlays.values())
+        if self._overlaid is None:
+            self._overlaid = frozenset().union(*self._overlays.values())
+        return target in self._overlaid
 
     def key(self, sha: str, target: str | None) -> str | None:
         tree = self._trees.get(sha)

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -342,14 +343,30 @@ def load_cached(model: type[M], text: str, file: str, cache: Path | None = None)
     from pydantic import ValidationError
 
     path = cache_file(model.__name__, text, cache)
+    if path is not None:
+        # A long-lived process (the daemon) loads the same inventory at every step: one model
+        # serves them all (models are never changed in place), not a new one per step.
+        kept = _VALIDATED.get((model, path))
+        if kept is not None:
+            _VALIDATED.move_to_end((model, path))
+            return kept  # type: ignore[return-value]
+    done: M | None = None
     if path is not None and path.is_file():
-        try:
-            return model.model_validate_json(path.read_bytes())
-        except (ValidationError, OSError):
-            pass  # a stale or damaged entry: parse again
-    done = load(model, text, file)
-    _store(path, done.model_dump_json(by_alias=True).encode())
+        with contextlib.suppress(ValidationError, OSError):  # stale or damaged: parse again
+            done = model.model_validate_json(path.read_bytes())
+    if done is None:
+        done = load(model, text, file)
+        _store(path, done.model_dump_json(by_alias=True).encode())
+    if path is not None:
+        _VALIDATED[(model, path)] = done
+        while len(_VALIDATED) > KEEP_VALIDATED:
+            _VALIDATED.popitem(last=False)
     return done
+
+
+#: Validated models this process loaded, by model and cache entry (newest last).
+_VALIDATED: OrderedDict[tuple[type, Path], BaseModel] = OrderedDict()
+KEEP_VALIDATED = 16
 
 
 def load_cached_data(

@@ -3,15 +3,22 @@
 Metrics live in their own registry (not prometheus_client's global one), so two daemons in one
 process, or tests, never see each other's series. Label sets of targets that leave the inventory
 are removed, not left at their last value.
+
+The per-target families (``reconciler_target_status``, ``reconciler_skew_seconds``) are written
+out at scrape time from each environment's last audit (:class:`PerTarget`): a gauge child per
+label set costs ~600 bytes, and a state set has 8 of them per target, 5 KB a target held for
+as long as the daemon runs.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from ..diff.classify import Status
 
@@ -20,10 +27,55 @@ if TYPE_CHECKING:
 
 #: Every status a target/bundle can have: one series each, exactly one of them 1 (a state set).
 STATUSES = tuple(s.value for s in Status)
+_INDEX = {status: number for number, status in enumerate(Status)}
 #: Audit durations range from a handful of file targets to a thousand HTTP targets.
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 #: Outcomes :meth:`Metrics.count_apply` expects (others are counted as given).
 APPLY_OUTCOMES = ("ok", "failed", "skipped")
+
+
+#: One target's bundle as the last audit saw it: (target, bundle, status index, lag or None).
+Seen = tuple[str, str, int, int | None]
+
+
+class PerTarget:
+    """``reconciler_target_status`` and ``reconciler_skew_seconds``, from each environment's
+    last audit, kept as one small tuple per target and bundle and written out when scraped.
+
+    An environment's rows are replaced whole by each audit, so a target that left the
+    inventory is gone from the next scrape.
+    """
+
+    STATUS = (
+        "reconciler_target_status",
+        "What a target runs for a bundle, compared with desired: 1 for the current status, "
+        "0 for the others.",
+    )
+    SKEW = (
+        "reconciler_skew_seconds",
+        "Seconds a target has lagged the desired revision for a bundle (0 in sync; absent "
+        "when unknown: drifted, missing, invalid or unreachable).",
+    )
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[Seen]] = {}  #: by environment
+
+    def describe(self) -> list[Metric]:
+        return [GaugeMetricFamily(*self.STATUS), GaugeMetricFamily(*self.SKEW)]
+
+    def collect(self) -> Iterator[Metric]:
+        status = GaugeMetricFamily(
+            *self.STATUS, labels=("environment", "target", "bundle", "status")
+        )
+        skew = GaugeMetricFamily(*self.SKEW, labels=("environment", "target", "bundle"))
+        for env, rows in list(self.rows.items()):
+            for target, bundle, index, lag in rows:
+                for number, name in enumerate(STATUSES):
+                    status.add_metric((env, target, bundle, name), 1.0 if number == index else 0.0)
+                if lag is not None:
+                    skew.add_metric((env, target, bundle), float(lag))
+        yield status
+        yield skew
 
 
 class Families:
@@ -35,20 +87,8 @@ class Families:
         self.lock = threading.Lock()  # a scrape never sees half of an audit's update
         r = self.registry
         env = ("environment",)
-        self.target_status = Gauge(
-            "reconciler_target_status",
-            "What a target runs for a bundle, compared with desired: 1 for the current status, "
-            "0 for the others.",
-            (*env, "target", "bundle", "status"),
-            registry=r,
-        )
-        self.skew_seconds = Gauge(
-            "reconciler_skew_seconds",
-            "Seconds a target has lagged the desired revision for a bundle (0 in sync; absent "
-            "when unknown: drifted, missing, invalid or unreachable).",
-            (*env, "target", "bundle"),
-            registry=r,
-        )
+        self.per_target = PerTarget()
+        r.register(self.per_target)
         self.audit_duration = Histogram(
             "reconciler_audit_duration_seconds",
             "Wall time of one audit of the environment (fetch, classify, report).",
@@ -168,8 +208,6 @@ class Metrics:
         self.families = families or Families()
         self.registry = self.families.registry
         self._lock = self.families.lock
-        self._pairs: set[tuple[str, str]] = set()  # (target, bundle) series currently exported
-        self._skewed: set[tuple[str, str]] = set()
         self._rollouts: set[str] = set()
         self._deadlines: set[tuple[str, str]] = set()
         self.f = self.families  #: the metric families (shared by every environment's view)
@@ -180,27 +218,13 @@ class Metrics:
     def observe_audit(self, audit: Audit, duration: float, finished_at: float) -> None:
         """Export one completed audit; ``finished_at`` is Unix time, ``duration`` seconds."""
         env = self.environment
-        pairs: set[tuple[str, str]] = set()
-        skewed: set[tuple[str, str]] = set()
+        rows = [
+            (target.name, result.bundle, _INDEX[result.status], result.lag_seconds)
+            for target in audit.targets
+            for result in target.bundles
+        ]
         with self._lock:
-            for target in audit.targets:
-                for result in target.bundles:
-                    pair = (target.name, result.bundle)
-                    pairs.add(pair)
-                    current = str(result.status)
-                    for status in STATUSES:
-                        value = 1.0 if status == current else 0.0
-                        self.f.target_status.labels(env, *pair, status).set(value)
-                    if result.lag_seconds is not None:
-                        skewed.add(pair)
-                        self.f.skew_seconds.labels(env, *pair).set(result.lag_seconds)
-            for pair in self._pairs - pairs:
-                for status in STATUSES:
-                    self.f.target_status.remove(env, *pair, status)
-            for pair in self._skewed - skewed:
-                self.f.skew_seconds.remove(env, *pair)
-            self._pairs, self._skewed = pairs, skewed
-
+            self.f.per_target.rows[env] = rows
             for status, count in audit.counts().items():
                 self.f.targets.labels(env, status).set(count)
             self.f.coverage.labels(env).set(audit.coverage)
