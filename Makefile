@@ -34,6 +34,7 @@ bench: $(STAMP) servers
 	$(BIN)/python -m tests.bench.bench_rollback
 	$(BIN)/python -m tests.bench.bench_detection
 	$(BIN)/python -m tests.bench.bench_scale
+	$(BIN)/python -m tests.bench.bench_memory
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .ruff_cache
