@@ -299,6 +299,7 @@ class Auditor:
             behind=verdict.behind,
             lag_seconds=verdict.lag_seconds,
             changes=list(done.changes),
+            runs_any_of=done.runs_any_of,
         )
         if verdict.status is Status.DRIFTED and not (done.changes or verdict.matched_elsewhere):
             # Equal as values (numbers as numbers, sets as sets: design §6), only written
@@ -343,6 +344,7 @@ class _Judgement:
     observed_digest: str
     verdict: Verdict
     changes: list[Change]
+    runs_any_of: frozenset[str]
 
 
 def _judgement(
@@ -370,7 +372,13 @@ def _judgement(
         from ..diff.bundle import diff_bundle  # the diff engine loads when something differs
 
         changes = diff_bundle(observed, view.desired, digests, view.desired_digests)
-    return _Judgement(doc, doc.misstated(), carried, observed_digest, verdict, changes)
+    lineage = view.lineage
+    runs = frozenset(
+        sha
+        for sha, subset in zip(lineage.shas, lineage.subsets, strict=True)
+        if subset == observed_digest
+    )
+    return _Judgement(doc, doc.misstated(), carried, observed_digest, verdict, changes, runs)
 
 
 class Unparsable(SourceError):

@@ -45,26 +45,38 @@ def loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str]) 
 
 
 def torn_findings(results: list[TargetResult], tags: Mapping[str, str]) -> list[Finding]:
-    """One ``torn`` finding per group whose targets run different revisions of a bundle."""
-    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    """One ``torn`` finding per group whose targets run no one revision of a bundle together.
+
+    A part that carries some components runs every revision that kept them: a prompt registry
+    whose prompt v48 did not change runs v47 as well as v48, so a region at v47 beside it is not
+    torn. Out-of-band content beside anything else is.
+    """
+    groups: dict[tuple[str, str], list[tuple[str, str, frozenset[str] | None]]] = {}
     for target in results:
         if target.spec.group is None:
             continue
         for bundle in target.bundles:
+            part: tuple[str, frozenset[str] | None]
             if bundle.status is Status.DRIFTED:
-                label = "out-of-band content"
+                part = ("out-of-band content", None)
             elif bundle.observed_revision:
                 sha = bundle.observed_revision
-                label = revision_label(sha, tags)
+                part = (revision_label(sha, tags), bundle.runs_any_of or frozenset({sha}))
             else:
                 continue  # unobservable: its own status says so
-            groups.setdefault((target.spec.group, bundle.bundle), []).append((target.name, label))
+            groups.setdefault((target.spec.group, bundle.bundle), []).append((target.name, *part))
     found = []
     for (group, name), parts in sorted(groups.items()):
-        if len({label for _, label in parts}) > 1:
-            detail = "; ".join(f"{who} at {label}" for who, label in parts)
-            message = f"{group} runs a torn {name}: {detail}"
-            found.append(Finding("error", FindingCode.TORN, message, bundle=name))
+        if len({label for _, label, _ in parts}) == 1:
+            continue
+        revisions = [runs for _, _, runs in parts]
+        if all(runs is not None for runs in revisions) and frozenset.intersection(
+            *(runs for runs in revisions if runs is not None)
+        ):
+            continue  # one revision that every part runs
+        detail = "; ".join(f"{who} at {label}" for who, label, _ in parts)
+        message = f"{group} runs a torn {name}: {detail}"
+        found.append(Finding("error", FindingCode.TORN, message, bundle=name))
     return found
 
 

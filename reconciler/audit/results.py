@@ -67,6 +67,9 @@ class BundleResult:
     ignored: list[ignoring.Ignored] = field(default_factory=list)
     desired_digest: str | None = None  #: the digest of what this target should carry
     probe: dict[str, Any] | None = None  #: what the serving process reports it loaded
+    #: Every revision of the lineage whose carried content equals what the target serves (a
+    #: prompt registry that carries only the prompt runs every revision that kept the prompt).
+    runs_any_of: frozenset[str] = frozenset()
 
     @property
     def reason(self) -> str:
