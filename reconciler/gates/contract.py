@@ -120,31 +120,31 @@ def check(
     return Checked(n, total, max_invalid, message, owners.get(worst))
 
 
-def _judge_line(line: bytes, number: int, known: _Schemas) -> tuple[str, str, set[str]]:
+def _judge_line(line: bytes, number: int, known: _Schemas) -> tuple[str, str, list[str]]:
     """(the component it concerns, its schema's name, what is wrong with it: empty if valid)."""
     try:
         record = load_json(line, f"outputs line {number}", limit=MAX_DOCUMENT)
     except ConfigError:
-        return LINES, "", {"are not JSON lines"}
+        return LINES, "", ["are not JSON lines"]
     if not isinstance(record, dict) or not isinstance(record.get("schema"), str):
-        return LINES, "", {'are not {"schema", "output"} lines'}
+        return LINES, "", ['are not {"schema", "output"} lines']
     name = record["schema"]
     component = f"output_schema/{_short(name)}"
     if name not in known.schemas:
-        return component, name, {"name an output schema the bundle lacks"}
+        return component, name, ["name an output schema the bundle lacks"]
     if "output" not in record:
-        return component, name, {"carry no `output`"}
+        return component, name, ["carry no `output`"]
     validator = known.validator(name)
     if isinstance(validator, str):
-        return component, name, {f"cannot be checked: the schema is {validator}"}
+        return component, name, [f"cannot be checked: the schema is {validator}"]
     try:
         errors = list(itertools.islice(validator.iter_errors(record["output"]), ERRORS_PER_OUTPUT))
     except Exception as exc:  # an unresolvable $ref, a pathological pattern: say so, never crash
-        return component, name, {f"cannot be checked: {type(exc).__name__}"}
-    found: set[str] = set()
+        return component, name, [f"cannot be checked: {type(exc).__name__}"]
+    found: dict[str, None] = {}  # in the validator's order, each once
     for error in errors:
-        found.update(describe(error))
-    return component, name, found
+        found.update(dict.fromkeys(describe(error)))
+    return component, name, list(found)
 
 
 def _where(path: Sequence[Any]) -> str:
@@ -173,33 +173,35 @@ def _declared(schema: Any, key: str) -> bool:
         return True
 
 
-def _undeclared(error: Any) -> set[str]:
+def _undeclared(error: Any) -> list[str]:
     """Properties of the failing object its schema does not declare (a rename's new name)."""
     if not isinstance(error.instance, dict):
-        return set()
+        return []
     at = _where(error.absolute_path)
     prefix = f"{at}." if at else ""
-    return {
+    return [
         f"carry undeclared `{prefix}{_short(key)}`"
         for key in list(error.instance)[:50]
         if not _declared(error.schema, str(key))
-    }
+    ]
 
 
-def describe(error: Any) -> set[str]:
-    """What one ``jsonschema`` error says, as phrases that add up across outputs."""
+def describe(error: Any) -> list[str]:
+    """What one ``jsonschema`` error says, as phrases that add up across outputs (in a fixed
+    order: a missing property before the undeclared one beside it, so that equal shares are
+    always told in the same order)."""
     keyword = error.validator
     at = _where(error.absolute_path)
     if keyword == "required" and isinstance(error.instance, dict):
         prefix = f"{at}." if at else ""
         missing = [p for p in error.validator_value if p not in error.instance]
-        found = {f"miss required property `{prefix}{_short(p)}`" for p in missing}
-        return found | _undeclared(error)
+        found = [f"miss required property `{prefix}{_short(p)}`" for p in missing]
+        return found + _undeclared(error)
     if keyword in ("additionalProperties", "unevaluatedProperties"):
-        return _undeclared(error) or {f"fail `{keyword}` at `{at or 'the output'}`"}
+        return _undeclared(error) or [f"fail `{keyword}` at `{at or 'the output'}`"]
     where = f"`{at}`" if at else "the output"
     if keyword == "type":
-        return {f"give {where} the wrong type (expected {error.validator_value})"}
+        return [f"give {where} the wrong type (expected {error.validator_value})"]
     if keyword in ("enum", "const"):
-        return {f"give {where} a value outside its {keyword}"}
-    return {f"fail `{keyword}` at {where}"}
+        return [f"give {where} a value outside its {keyword}"]
+    return [f"fail `{keyword}` at {where}"]

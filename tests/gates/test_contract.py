@@ -4,6 +4,8 @@ out, in words that add up across outputs."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -110,3 +112,28 @@ def test_no_outputs_is_not_a_pass() -> None:
 )
 def test_percent(share: float, text: str) -> None:
     assert percent(share) == text
+
+
+def test_equal_shares_are_told_in_one_order_whatever_the_hash_seed() -> None:
+    """A rename misses `summary` and carries `exec_summary` on the same outputs: equal shares.
+    Their order once followed set iteration, so the message changed with PYTHONHASHSEED."""
+    code = (
+        "import json; from reconciler.gates.contract import check; "
+        "from tests.gates.test_contract import SCHEMAS, line; "
+        "print(check([line({'exec_summary': 'x'})] * 2 + [line({'summary': 'y'})], SCHEMAS, "
+        "0.01).message)"
+    )
+    said = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={"PYTHONHASHSEED": str(seed), "PATH": ""},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(6)
+    }
+    assert said == {
+        "output_schema/report: 67% of 3 outputs miss required property `summary`; 67% carry "
+        "undeclared `exec_summary` (67% invalid, above max_invalid 1%)\n"
+    }
