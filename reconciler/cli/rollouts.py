@@ -16,9 +16,7 @@ if TYPE_CHECKING:
     from ..rollout.step import Step
 
 
-def driver_for(
-    repo: Path, env: str, scope: str | None = None, verify: bool = False
-) -> Driver:
+def driver_for(repo: Path, env: str, scope: str | None = None, verify: bool = False) -> Driver:
     from ..clock import running
     from ..rollout.commands import signed_policy
     from ..rollout.driver import Driver

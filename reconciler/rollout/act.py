@@ -205,6 +205,4 @@ class WriteThenFetch:
                     self.failed[job] = exc
             return await source.fetch(job[1])
 
-        return await bounded(
-            jobs, one, concurrency=concurrency, on_done=on_done, deadline=deadline
-        )
+        return await bounded(jobs, one, concurrency=concurrency, on_done=on_done, deadline=deadline)

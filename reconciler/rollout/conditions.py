@@ -82,5 +82,3 @@ def failing(r: Rollout) -> list[tuple[str, TargetProgress]]:
     return sorted(
         (n, t) for n, t in r.targets.items() if t.wave <= r.wave and t.failure and not t.converged
     )
-
-

@@ -311,5 +311,3 @@ def _roll_back(
         blocked = tuple((n, why) for n in unknown) if unknown else r.blocking()
         actions.append(Notify("rollback_impossible", "firing", blocked, message))
     r.rollback_reason, r.rollback_message = Reason.ROLLBACK_IMPOSSIBLE, message
-
-

@@ -34,9 +34,7 @@ class LeaseHeld(ReconcilerError):
 class Deposed(ReconcilerError):
     """This writer's lease was taken over (pre-empted or expired): it must write nothing more."""
 
-    def __init__(
-        self, environment: str, token: int, now_holder: str | None, why: str = ""
-    ) -> None:
+    def __init__(self, environment: str, token: int, now_holder: str | None, why: str = "") -> None:
         self.environment = environment
         self.token = token
         self.now_holder = now_holder

@@ -16,14 +16,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from tests.bench.bench_audit import build_repo
+from tests.bench.daemon import Daemon
 from tests.servers.nginx import running_nginx
-from tests.support.cli import EXE
 
 SIZES = (1000, 5000)
 CYCLES = 3
@@ -31,50 +30,6 @@ INTERVAL = "1s"
 #: Goals (issue 15): peak RSS at 5,000 targets, and what each target beyond 1,000 adds.
 PEAK_GOAL_MB = 150
 MARGINAL_GOAL_KB = 20
-
-
-class Daemon:
-    """One ``reconciler daemon`` and the steps it logs."""
-
-    def __init__(self, repo: Path) -> None:
-        self.proc = subprocess.Popen(
-            [str(EXE), "--repo", str(repo), "daemon", "--env", "production",
-             "--interval", INTERVAL, "--listen", "127.0.0.1:0",
-             "--state", f"sqlite:///{repo / '.reconciler' / 'state.db'}"],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        self.steps: list[dict[str, Any]] = []
-        self.problems: list[str] = []
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                self.problems.append(line.strip())
-                continue
-            if record.get("event") == "step":
-                self.steps.append(record)
-            elif record.get("event") == "step_failed":
-                self.problems.append(str(record.get("error")))
-
-    def status_kb(self) -> dict[str, int]:
-        """VmHWM and VmRSS, in KiB."""
-        found = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                found[key] = int(value.split()[0])
-        return found
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def _inventory(base: str, count: int) -> str:
@@ -106,7 +61,10 @@ def run_size(count: int, work: Path) -> dict[str, Any]:
         subprocess.run(["git", "clone", "-q", "--bare", str(repo.root), str(origin)], check=True)
         clone = work / "daemon"
         subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True)
-        daemon = Daemon(clone)
+        daemon = Daemon(
+            clone, "--env", "production", "--interval", INTERVAL,
+            "--state", f"sqlite:///{clone / '.reconciler' / 'state.db'}",
+        )  # fmt: skip
         try:
             deadline = time.monotonic() + 900
             while len(daemon.steps) < CYCLES:
@@ -115,7 +73,7 @@ def run_size(count: int, work: Path) -> dict[str, Any]:
                 if daemon.proc.poll() is not None:
                     raise SystemExit(f"{count}: the daemon exited: {daemon.problems[-5:]}")
                 time.sleep(0.2)
-            memory = daemon.status_kb()
+            memory = daemon.memory_kb()
         finally:
             daemon.stop()
     steps = daemon.steps[:CYCLES]

@@ -19,15 +19,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from tests.bench.bench_audit import build_repo
+from tests.bench.daemon import Daemon
 from tests.servers.nginx import running_nginx
 from tests.servers.postgres import running_postgres
-from tests.support.cli import EXE
 
 ENVIRONMENTS = 10
 DAEMONS = 3
@@ -35,49 +34,12 @@ CYCLES = 3
 INTERVAL = "2s"
 
 
-class Daemon:
-    """One ``reconciler daemon`` and the step lines it logs."""
-
-    def __init__(self, repo: Path, url: str) -> None:
-        self.proc = subprocess.Popen(
-            [str(EXE), "--repo", str(repo), "daemon", "--env", "*", "--max-environments", "4",
-             "--interval", INTERVAL, "--listen", "127.0.0.1:0", "--state", url],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        self.steps: list[dict[str, Any]] = []
-        self.problems: list[str] = []
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("event") == "step":
-                self.steps.append(record)
-            elif record.get("event") == "step_failed":
-                self.problems.append(str(record.get("error")))
-
-    def cycles(self) -> int:
-        per_env: dict[str, int] = {}
-        for s in self.steps:
-            per_env[s["environment"]] = per_env.get(s["environment"], 0) + 1
-        return min(per_env.values()) if len(per_env) == ENVIRONMENTS else 0
-
-    def peak_rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+def cycles(daemon: Daemon) -> int:
+    """Steps the daemon has logged in every environment (0 until it has seen them all)."""
+    per_env: dict[str, int] = {}
+    for s in daemon.steps:
+        per_env[s["environment"]] = per_env.get(s["environment"], 0) + 1
+    return min(per_env.values()) if len(per_env) == ENVIRONMENTS else 0
 
 
 def _inventory(env: str, base: str, count: int) -> str:
@@ -119,16 +81,19 @@ def run_size(total: int, work: Path) -> dict[str, Any]:
         for number in range(DAEMONS):
             clone = work / f"daemon{number}"
             subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True)
-            daemons.append(Daemon(clone, url))
+            daemons.append(
+                Daemon(clone, "--env", "*", "--max-environments", "4", "--interval", INTERVAL,
+                       "--state", url)
+            )  # fmt: skip
         try:
             deadline = time.monotonic() + 1800
-            while min(d.cycles() for d in daemons) < CYCLES:
+            while min(cycles(d) for d in daemons) < CYCLES:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"{total}: fewer than {CYCLES} cycles in 30 min")
                 if any(d.proc.poll() is not None for d in daemons):
                     raise SystemExit(f"{total}: a daemon exited: {[d.problems for d in daemons]}")
                 time.sleep(0.5)
-            rss = [d.peak_rss_mb() for d in daemons]
+            rss = [d.memory_kb()["VmHWM"] / 1024 for d in daemons]
         finally:
             for d in daemons:
                 d.stop()

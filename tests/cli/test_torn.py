@@ -9,6 +9,22 @@ from pathlib import Path
 from tests.support.cli import reconciler
 from tests.support.configrepo import T0, ConfigRepo, inventory
 
+#: One region in two parts: its config store (everything) and its prompt registry (prompts).
+REGION = [
+    {
+        "name": "ap-south-1-store",
+        "group": "ap-south-1",
+        "source": {"type": "file", "path": "fleet/ap-south-1-store/{bundle}.json"},
+    },
+    {
+        "name": "ap-south-1-prompts",
+        "group": "ap-south-1",
+        "kind": "prompt-registry",
+        "carries": ["prompt/*"],
+        "source": {"type": "file", "path": "fleet/ap-south-1-prompts/{bundle}.json"},
+    },
+]
+
 
 def _place(repo: ConfigRepo, target: str, rev: str) -> None:
     doc = reconciler("--repo", repo.root, "render", "support-agent", "--revision", rev).out
@@ -18,30 +34,12 @@ def _place(repo: ConfigRepo, target: str, rev: str) -> None:
 def test_a_region_split_across_revisions_is_one_torn_finding(tmp_path: Path) -> None:
     repo = ConfigRepo(tmp_path / "config")
     repo.bundle()
-    repo.write(
-        "targets/production.yaml",
-        inventory(
-            [
-                {
-                    "name": "ap-south-1-store",
-                    "group": "ap-south-1",
-                    "source": {"type": "file", "path": "fleet/ap-south-1-store/{bundle}.json"},
-                },
-                {
-                    "name": "ap-south-1-prompts",
-                    "group": "ap-south-1",
-                    "kind": "prompt-registry",
-                    "carries": ["prompt/*"],
-                    "source": {"type": "file", "path": "fleet/ap-south-1-prompts/{bundle}.json"},
-                },
-                {
-                    "name": "us-east-1-store",
-                    "group": "us-east-1",
-                    "source": {"type": "file", "path": "fleet/us-east-1-store/{bundle}.json"},
-                },
-            ]
-        ),
-    )
+    us_east = {
+        "name": "us-east-1-store",
+        "group": "us-east-1",
+        "source": {"type": "file", "path": "fleet/us-east-1-store/{bundle}.json"},
+    }
+    repo.write("targets/production.yaml", inventory([*REGION, us_east]))
     v1 = repo.commit("v1", T0)
     repo.bundle(prompt="You help customers, briefly.\n")
     v2 = repo.commit("v2", T0 + dt.timedelta(minutes=5))
@@ -86,30 +84,12 @@ def test_a_region_split_across_revisions_is_one_torn_finding(tmp_path: Path) -> 
 
 
 def test_a_part_that_carries_what_a_newer_revision_kept_is_not_torn(tmp_path: Path) -> None:
-    """The demo's case: v2 changes only a model parameter, so the prompt registry (prompts only) runs v1
-    as much as v2 — its observed revision is v2, the newest that matches — and the region's store
-    still at v1 is not torn from it. Once the prompt changes too, the same split is torn."""
+    """The demo's case: v2 changes only a model parameter, so the prompt registry (prompts only)
+    runs v1 as much as v2 — its observed revision is v2, the newest that matches — and the
+    region's store still at v1 is not torn from it. Once the prompt changes too, it is torn."""
     repo = ConfigRepo(tmp_path / "config")
     repo.bundle()
-    repo.write(
-        "targets/production.yaml",
-        inventory(
-            [
-                {
-                    "name": "ap-south-1-store",
-                    "group": "ap-south-1",
-                    "source": {"type": "file", "path": "fleet/ap-south-1-store/{bundle}.json"},
-                },
-                {
-                    "name": "ap-south-1-prompts",
-                    "group": "ap-south-1",
-                    "kind": "prompt-registry",
-                    "carries": ["prompt/*"],
-                    "source": {"type": "file", "path": "fleet/ap-south-1-prompts/{bundle}.json"},
-                },
-            ]
-        ),
-    )
+    repo.write("targets/production.yaml", inventory(REGION))
     v1 = repo.commit("v1", T0)
     repo.bundle(temperature=0.5)
     v2 = repo.commit("v2: the model parameters only", T0 + dt.timedelta(minutes=5))

@@ -617,12 +617,15 @@ def test_rollback_impossible_when_what_a_target_ran_before_is_unknown() -> None:
         "nothing was written"
     )
     assert not any(isinstance(a, Revert) for a in actions), "never a partial, silent rollback"
-    assert Notify(
-        "rollback_impossible",
-        "firing",
-        (("eu", "what it ran before the rollout started is not known"),),
-        message,
-    ) in actions
+    assert (
+        Notify(
+            "rollback_impossible",
+            "firing",
+            (("eu", "what it ran before the rollout started is not known"),),
+            message,
+        )
+        in actions
+    )
     # Never RolledBack without having written: it stays Stalled, and says why.
     assert fleet.rollout.phase is Phase.PROGRESSING
     assert fleet.conditions["Ready"] == (False, "RollbackImpossible", message)

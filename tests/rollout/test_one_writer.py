@@ -113,9 +113,7 @@ def test_a_converge_started_during_a_rollback_writes_nothing_and_names_it(
     assert [_at(store, t) for t in TARGETS] == [v1] * 9
 
 
-def test_two_converges_at_once_the_second_names_the_first(
-    tmp_path: Path, store: DocStore
-) -> None:
+def test_two_converges_at_once_the_second_names_the_first(tmp_path: Path, store: DocStore) -> None:
     repo, _, v2 = _repo(tmp_path, store)
     first = _start_converge(repo)
     _wait_for_writes(store, 1)
