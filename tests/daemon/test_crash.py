@@ -13,12 +13,14 @@ from tests.daemon.test_daemon_e2e import _setup
 from tests.servers.nginx import Nginx
 
 ROLLOUTS = 20
+#: Seeded, so that every CI run kills at the same instants; CRASH_SEED tries others.
+SEED = 1129
 
 
 def test_sigkill_at_random_instants_never_leaves_a_target_silently_behind(
     tmp_path: Path, nginx: Nginx
 ) -> None:
-    seed = int(os.environ.get("CRASH_SEED", random.randrange(1 << 30)))
+    seed = int(os.environ.get("CRASH_SEED", SEED))
     chance = random.Random(seed)
     remote = _setup(tmp_path, nginx)
     outcomes: list[str] = []
