@@ -66,6 +66,14 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _MIGRATION_LOCK = 4_702_117
 #: Seconds to wait for PostgreSQL to answer a connection attempt.
 CONNECT_TIMEOUT = 5
+#: Milliseconds a session may sit inside a transaction without sending anything before the
+#: server ends it. A fenced write holds the lease row (FOR SHARE) for milliseconds; a leader
+#: frozen in the middle of one (SIGSTOP, a VM pause, a partition that keeps the socket open)
+#: would otherwise hold it for as long as it is frozen, and no follower could ever take over.
+IDLE_IN_TRANSACTION_MS = 5_000
+#: Milliseconds a statement waits for a row lock before it fails (and the step retries): longer
+#: than the idle limit, so a lock that a frozen session holds is always released first.
+LOCK_TIMEOUT_MS = 10_000
 
 
 def shown(url: str) -> str:
@@ -100,6 +108,10 @@ class _Postgres:
                 connect_timeout=CONNECT_TIMEOUT,
                 application_name="agent-reconciler",
             )
+            self.conn.execute(
+                f"SET idle_in_transaction_session_timeout = {int(IDLE_IN_TRANSACTION_MS)}"
+            )
+            self.conn.execute(f"SET lock_timeout = {int(LOCK_TIMEOUT_MS)}")
         return self.conn
 
     @contextmanager

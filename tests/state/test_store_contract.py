@@ -4,12 +4,19 @@ environment (a lease whose fencing token grows at every change of holder)."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from pathlib import Path
+
 import pytest
 
 from reconciler.model.inventory import RolloutPolicy
 from reconciler.model.rollout import Quarantine
 from reconciler.rollout import engine
-from reconciler.state import Deposed, EvalRecord, LeaseHeld, StateStore
+from reconciler.state import Deposed, EvalRecord, Lease, LeaseHeld, StateStore, open_store
+from reconciler.state import postgres as postgres_store
+from tests.servers.postgres import Postgres
 
 from .conftest import Opener
 
@@ -159,3 +166,40 @@ def test_a_transaction_that_fails_leaves_nothing(backend: tuple[str, Opener]) ->
         store.quarantine(Quarantine("p", "b", "sha256:bad", "v47", 1.0, "alice"))
     assert connect().quarantines("p") == []
     assert connect().events("p") == []
+
+
+def test_a_writer_frozen_inside_a_transaction_does_not_hold_the_lease_forever(
+    postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leader stopped (SIGSTOP, a VM pause) in the middle of a fenced write holds the lease
+    row's lock. Once its lease has expired, the follower must still take over: PostgreSQL ends
+    the idle transaction, and the follower's acquire waits for that, not for ever."""
+    monkeypatch.setattr(postgres_store, "IDLE_IN_TRANSACTION_MS", 1_000)
+    monkeypatch.setattr(postgres_store, "LOCK_TIMEOUT_MS", 5_000)
+    url = postgres.create_database("state_frozen_in_transaction")
+    leader, follower = open_store(tmp_path, url), open_store(tmp_path, url)
+    try:
+        lease = leader.acquire("production", "leader", 0.2)
+        leader.fence(lease)
+        frozen = leader._write("production")  # what a step does before it writes state
+        frozen.__enter__()  # ... and there the process stops, the row locked FOR SHARE
+        time.sleep(0.3)  # past the lease's TTL (on the database's clock)
+        taken: list[Lease] = []
+        acquiring = threading.Thread(
+            target=lambda: taken.append(follower.acquire("production", "follower", 10.0))
+        )
+        acquiring.start()
+        acquiring.join(timeout=8.0)
+        if acquiring.is_alive():  # blocked behind the frozen writer: unfreeze it, then fail
+            leader.close()
+            acquiring.join()
+            pytest.fail("the follower waited for the frozen writer's lock for over 8 s")
+        assert taken and taken[0].token == lease.token + 1
+        # The frozen writer wakes: its session was ended; it reconnects and is fenced out.
+        with contextlib.suppress(Exception):
+            frozen.__exit__(None, None, None)
+        with pytest.raises(Deposed):
+            leader.record_event("production", "late", {}, at=1.0)
+    finally:
+        leader.close()
+        follower.close()
