@@ -5,13 +5,13 @@ contract (``outputs:``). Plain types; the checking itself is :mod:`reconciler.ga
 from __future__ import annotations
 
 import math
-from fnmatch import fnmatchcase
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .duration import Duration, Timeout
-from .names import check_name
+from .methods import GateMethods
+from .names import check_http_url, check_name
 
 #: Most outputs one check reads from an ``outputs`` endpoint.
 MAX_SAMPLE = 10_000
@@ -23,12 +23,6 @@ PLACEHOLDERS = ("{target}", "{bundle}", "{environment}", "{revision}")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("url must start with http:// or https://")
-    return value
 
 
 def parse_share(value: object) -> float:
@@ -68,7 +62,7 @@ class OutputsSpec(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _http_url(value)
+        return check_http_url(value)
 
     @field_validator("max_invalid", mode="before")
     @classmethod
@@ -86,7 +80,7 @@ class PrometheusSpec(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _http_url(value)
+        return check_http_url(value)
 
 
 class AnalysisSpec(_Strict):
@@ -95,7 +89,7 @@ class AnalysisSpec(_Strict):
     prometheus: PrometheusSpec
 
 
-class AnalysisGate(_Strict):
+class AnalysisGate(_Strict, GateMethods):
     """One metric gate, evaluated during each wave's bake, for each target of the wave.
 
     Passes once ``query``'s value has stayed within ``max``/``min`` for ``for`` (counted
@@ -135,12 +129,3 @@ class AnalysisGate(_Strict):
         if self.max is None and self.min is None:
             raise ValueError("needs max: or min: (or both)")
         return self
-
-    def reads(self, target: str) -> bool:
-        """Whether this gate is evaluated for ``target``."""
-        return any(fnmatchcase(target, pattern) for pattern in self.targets)
-
-    def bounds(self) -> str:
-        """``max 0.02``, ``min 0.9`` or ``min 0.1, max 0.9``, for messages."""
-        parts = [f"{k} {v:g}" for k, v in (("min", self.min), ("max", self.max)) if v is not None]
-        return ", ".join(parts)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
-from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -12,7 +11,8 @@ from pydantic_core import PydanticCustomError
 
 from .duration import Duration, Timeout
 from .gates import AnalysisGate, AnalysisSpec, OutputsSpec
-from .names import check_name
+from .methods import PolicyMethods, RuleMethods, TargetMethods
+from .names import check_http_url, check_name
 
 TargetKind = Literal["region", "pop", "prompt-registry", "flag-platform", "eval", "other"]
 
@@ -61,9 +61,7 @@ class HttpSourceSpec(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("url must start with http:// or https://")
-        return value
+        return check_http_url(value)
 
 
 class S3SourceSpec(_Strict):
@@ -104,9 +102,6 @@ SourceSpec = Annotated[
     Field(discriminator="type"),
 ]
 
-#: What a source type can hold at most: a prompt registry holds prompts, a flag platform flags.
-SOURCE_CARRIES: dict[str, tuple[str, ...]] = {"mlflow": ("prompt/*",), "unleash": ("flag/*",)}
-
 
 class HealthSpec(_Strict):
     """An HTTP health check: healthy when the URL answers 2xx within the timeout.
@@ -131,15 +126,13 @@ class ProbeSpec(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("url must start with http:// or https://")
-        return value
+        return check_http_url(value)
 
     def as_source(self) -> HttpSourceSpec:
         return HttpSourceSpec(type="http", url=self.url, headers=self.headers, timeout=self.timeout)
 
 
-class TargetSpec(_Strict):
+class TargetSpec(_Strict, TargetMethods):
     """One place where effective config lives."""
 
     name: str
@@ -160,23 +153,8 @@ class TargetSpec(_Strict):
     def _name(cls, value: str) -> str:
         return check_name(value, "target name")
 
-    def carries_signature(self) -> tuple[object, ...]:
-        """Equal for two targets exactly when they carry the same components of any bundle."""
-        limit = SOURCE_CARRIES.get(self.source.type)
-        carries = self.carries if isinstance(self.carries, str) else tuple(self.carries)
-        return (limit, carries)
 
-    def carries_component(self, key: str) -> bool:
-        """Whether this target holds component ``key`` (e.g. ``prompt/system``)."""
-        limit = SOURCE_CARRIES.get(self.source.type)
-        if limit is not None and not any(fnmatchcase(key, pattern) for pattern in limit):
-            return False
-        if self.carries == "all":
-            return True
-        return any(fnmatchcase(key, pattern) for pattern in self.carries)
-
-
-class IgnoreRule(_Strict):
+class IgnoreRule(_Strict, RuleMethods):
     """An expected difference that is not drift; it must say why and who answers for it."""
 
     targets: list[str] = Field(default_factory=lambda: ["*"])
@@ -185,18 +163,6 @@ class IgnoreRule(_Strict):
     reason: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     expires: dt.date | None = Field(default=None, strict=False)  # "2027-03-01" quoted or not
-
-    def expired(self, today: dt.date) -> bool:
-        """After ``expires`` the rule stops applying (and the audit says so)."""
-        return self.expires is not None and today > self.expires
-
-    def names_target(self, target: str) -> bool:
-        """Whether the rule applies to ``target`` at all."""
-        return any(fnmatchcase(target, p) for p in self.targets)
-
-    def matches(self, target: str, component: str) -> bool:
-        """Whether the rule covers this target's component."""
-        return self.names_target(target) and any(fnmatchcase(component, p) for p in self.components)
 
 
 class Wave(_Strict):
@@ -214,7 +180,7 @@ class HealthPolicy(_Strict):
     failures: int = Field(default=2, ge=1)
 
 
-class RolloutPolicy(_Strict):
+class RolloutPolicy(_Strict, PolicyMethods):
     """How an environment moves to a new revision."""
 
     waves: list[Wave] = Field(default_factory=list)
@@ -235,19 +201,6 @@ class RolloutPolicy(_Strict):
         if twice:
             raise ValueError(f"analysis {', '.join(twice)} is listed twice")
         return value
-
-    def wave_index(self, target: str) -> int | None:
-        """The first wave whose globs name ``target`` (None when no wave does)."""
-        for index, wave in enumerate(self.waves):
-            if any(fnmatchcase(target, pattern) for pattern in wave.targets):
-                return index
-        return None
-
-    def stall_after(self, target: str) -> float:
-        """Seconds a target may lag before it is stalled: the deadline plus earlier waves' bakes."""
-        index = self.wave_index(target)
-        earlier = self.waves[:index] if index is not None else self.waves
-        return self.progress_deadline + sum(wave.bake for wave in earlier)
 
 
 class AlertSpec(_Strict):

@@ -1,4 +1,4 @@
-"""Names that end up in component keys, file paths and URLs must be plain."""
+"""Names that end up in component keys, file paths and URLs must be plain; URLs must be HTTP."""
 
 from __future__ import annotations
 
@@ -11,4 +11,11 @@ def check_name(value: str, what: str) -> str:
     """Accept letters, digits, ``.``, ``_`` and ``-`` (no slashes, no leading dot)."""
     if not _NAME.match(value) or ".." in value:
         raise ValueError(f"{what} {value!r} may hold only letters, digits, '.', '_' and '-'")
+    return value
+
+
+def check_http_url(value: str) -> str:
+    """Accept an ``http://`` or ``https://`` URL (targets, probes, health checks, gates)."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("url must start with http:// or https://")
     return value

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from fnmatch import fnmatchcase
 from typing import Any, ClassVar
+
+from .methods import GateMethods, PolicyMethods, RuleMethods, TargetMethods
 
 #: Fields whose value is a mapping of the user's (``headers``), not a nested model.
 MAPPINGS = frozenset({"headers"})
@@ -28,8 +29,6 @@ MAPPINGS = frozenset({"headers"})
 ALIASES: Mapping[str, str] = {"for": "hold"}
 #: Fields holding a date (dumped as ``YYYY-MM-DD``).
 DATES = frozenset({"expires"})
-#: What a source type can hold at most (as :data:`.inventory.SOURCE_CARRIES`).
-SOURCE_CARRIES: Mapping[str, tuple[str, ...]] = {"mlflow": ("prompt/*",), "unleash": ("flag/*",)}
 
 
 class Plain:
@@ -70,7 +69,7 @@ class PlainProbe(Plain):
         return Plain(**source, timeout=self.timeout, apply_method="PUT")
 
 
-class PlainTarget(Plain):
+class PlainTarget(Plain, TargetMethods):
     """A ``TargetSpec``."""
 
     model = "TargetSpec"
@@ -79,23 +78,8 @@ class PlainTarget(Plain):
     carries: str | list[str]
     source: Any
 
-    def carries_signature(self) -> tuple[object, ...]:
-        """Equal for two targets exactly when they carry the same components of any bundle."""
-        limit = SOURCE_CARRIES.get(self.source.type)
-        carries = self.carries if isinstance(self.carries, str) else tuple(self.carries)
-        return (limit, carries)
 
-    def carries_component(self, key: str) -> bool:
-        """Whether this target holds component ``key`` (e.g. ``prompt/system``)."""
-        limit = SOURCE_CARRIES.get(self.source.type)
-        if limit is not None and not any(fnmatchcase(key, pattern) for pattern in limit):
-            return False
-        if self.carries == "all":
-            return True
-        return any(fnmatchcase(key, pattern) for pattern in self.carries)
-
-
-class PlainRule(Plain):
+class PlainRule(Plain, RuleMethods):
     """An ``IgnoreRule``."""
 
     model = "IgnoreRule"
@@ -103,17 +87,8 @@ class PlainRule(Plain):
     components: list[str]
     expires: dt.date | None
 
-    def expired(self, today: dt.date) -> bool:
-        return self.expires is not None and today > self.expires
 
-    def names_target(self, target: str) -> bool:
-        return any(fnmatchcase(target, p) for p in self.targets)
-
-    def matches(self, target: str, component: str) -> bool:
-        return self.names_target(target) and any(fnmatchcase(component, p) for p in self.components)
-
-
-class PlainGate(Plain):
+class PlainGate(Plain, GateMethods):
     """An ``AnalysisGate``."""
 
     model = "AnalysisGate"
@@ -121,32 +96,14 @@ class PlainGate(Plain):
     max: float | None
     min: float | None
 
-    def reads(self, target: str) -> bool:
-        return any(fnmatchcase(target, pattern) for pattern in self.targets)
 
-    def bounds(self) -> str:
-        parts = [f"{k} {v:g}" for k, v in (("min", self.min), ("max", self.max)) if v is not None]
-        return ", ".join(parts)
-
-
-class PlainPolicy(Plain):
+class PlainPolicy(Plain, PolicyMethods):
     """A ``RolloutPolicy``."""
 
     model = "RolloutPolicy"
     nested = {"analysis": PlainGate}
     waves: list[Any]
     progress_deadline: float
-
-    def wave_index(self, target: str) -> int | None:
-        for index, wave in enumerate(self.waves):
-            if any(fnmatchcase(target, pattern) for pattern in wave.targets):
-                return index
-        return None
-
-    def stall_after(self, target: str) -> float:
-        index = self.wave_index(target)
-        earlier = self.waves[:index] if index is not None else self.waves
-        return self.progress_deadline + float(sum(wave.bake for wave in earlier))
 
 
 class PlainInventory(Plain):
