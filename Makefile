@@ -5,16 +5,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint servers bench clean
+.PHONY: demo test lint servers bench clean docs schemas
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/reconciler demo
+
+# The documentation site on http://127.0.0.1:8000 (make test builds it with --strict).
+docs: $(STAMP)
+	$(BIN)/mkdocs serve
+
+# The JSON Schemas of the two config files, generated from the models (a test compares them).
+schemas: $(STAMP)
+	$(BIN)/reconciler schema bundle > docs/schemas/bundle.schema.json
+	$(BIN)/reconciler schema targets > docs/schemas/targets.schema.json
 
 # Debian packages for the real servers the integration tests start (nginx for POPs).
 servers:

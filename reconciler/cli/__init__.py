@@ -13,13 +13,14 @@ import click
 from .evals import eval_group
 from .inspect import audit, diff, parity, plan, render, skew, validate
 from .rollouts import converge, rollback, rollout, state
+from .schema import schema
 from .service import daemon, demo
 from .shell import Group
 
 #: Every command, in the order ``--help`` lists them.
 COMMANDS = (
     validate, render, audit, plan, skew, diff, parity,
-    converge, rollback, rollout, eval_group, state, daemon, demo,
+    converge, rollback, rollout, eval_group, state, daemon, demo, schema,
 )  # fmt: skip
 
 

@@ -89,6 +89,22 @@ if TYPE_CHECKING:
     Timeout = Annotated[float, BeforeValidator(parse_timeout)]
 
 
+#: A duration as the JSON Schemas of the config files spell it (``reconciler schema``).
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?(ms|s|m|h|d))+\s*$"
+
+
+def duration_schema(name: str = "Duration") -> dict[str, object]:
+    """The JSON Schema of a duration (or a timeout): a string like ``90s`` or seconds."""
+    what = "a timeout from 100ms to 5m" if name == "Timeout" else "a duration"
+    return {
+        "anyOf": [
+            {"type": "string", "pattern": DURATION_PATTERN},
+            {"type": "number", "minimum": 0},
+        ],
+        "description": f"{what}, like '90s', '2m', '1h30m' or '1d', or a number of seconds",
+    }
+
+
 def __getattr__(name: str) -> object:
     """``Duration`` and ``Timeout``, made when a model first imports them (pydantic loads
     then): the functions above are also used where pydantic is not wanted, e.g. in the words
@@ -96,8 +112,8 @@ def __getattr__(name: str) -> object:
     checks = {"Duration": parse_duration, "Timeout": parse_timeout}
     if name not in checks:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from pydantic import BeforeValidator
+    from pydantic import BeforeValidator, WithJsonSchema
 
-    made = Annotated[float, BeforeValidator(checks[name])]
+    made = Annotated[float, BeforeValidator(checks[name]), WithJsonSchema(duration_schema(name))]
     globals()[name] = made
     return made

@@ -5,9 +5,9 @@ contract (``outputs:``). Plain types; the checking itself is :mod:`reconciler.ga
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from .duration import Duration, Timeout
 from .methods import GateMethods
@@ -23,6 +23,16 @@ PLACEHOLDERS = ("{target}", "{bundle}", "{environment}", "{revision}")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+#: A share as the JSON Schema of targets/<env>.yaml spells it (``reconciler schema``).
+SHARE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%\s*$"},
+        {"type": "number", "minimum": 0, "maximum": 1},
+    ],
+    "description": "a share of outputs: '1%', '0.5%', or a fraction from 0 to 1",
+}
 
 
 def parse_share(value: object) -> float:
@@ -57,7 +67,7 @@ class OutputsSpec(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: Timeout = 5.0
     sample: int = Field(default=200, ge=1, le=MAX_SAMPLE)
-    max_invalid: float = 0.01
+    max_invalid: Annotated[float, WithJsonSchema(SHARE_SCHEMA)] = 0.01
 
     @field_validator("url")
     @classmethod
