@@ -6,6 +6,9 @@ import re
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
+#: :func:`check_name` as one JSON Schema pattern (no lookahead: a dot is never followed by one).
+NAME_PATTERN = r"^[A-Za-z0-9](\.?[A-Za-z0-9_-])*\.?$"
+
 
 def check_name(value: str, what: str) -> str:
     """Accept letters, digits, ``.``, ``_`` and ``-`` (no slashes, no leading dot)."""

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.docs.markdown import skew_sample, without_shas
 from tests.support.cli import reconciler
 
 
@@ -21,6 +22,11 @@ def test_demo_shows_the_incident(tmp_path: Path) -> None:
     assert "summary -> exec_summary" in out
     assert "- Keep answers short: two paragraphs" in out  # the hand edit, line by line
     assert "Try next" in out and "--serve" in out
+    # The README and Getting started show its first step as it prints it (commit ids change
+    # with the day the demo's history is written).
+    for page in ("README.md", "docs/getting-started.md"):
+        shown = skew_sample(page)
+        assert shown in without_shas(out), f"{page}: the skew sample is not what make demo prints"
     # The write token is never printed, yet the line that exports it works when pasted.
     (export,) = [line for line in out.splitlines() if "export RECONCILER_DEMO_TOKEN=" in line]
     pasted = subprocess.run(

@@ -64,3 +64,16 @@ def headings(path: Path) -> list[str]:
         elif not in_code and re.match(r"^#{1,6} ", line):
             out.append(html.unescape(line.lstrip("#").strip()))
     return out
+
+
+def skew_sample(page: str) -> str:
+    """The ``reconciler skew`` output a page shows (``make demo``'s first step), without its
+    ``$`` line, commit ids as ``(<sha>)``: the demo writes its history relative to today."""
+    for block in blocks(ROOT / page):
+        if block.text.startswith("$ reconciler skew --env production\n"):
+            return without_shas(block.text.split("\n", 1)[1])
+    raise AssertionError(f"{page} shows no skew sample")
+
+
+def without_shas(text: str) -> str:
+    return re.sub(r"\(([0-9a-f]{7})\)", "(<sha>)", text)

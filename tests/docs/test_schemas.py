@@ -107,3 +107,20 @@ def test_the_schemas_refuse_what_validate_refuses(config_repo: ConfigRepo) -> No
         assert run.code == 1, (case.name, run.out, run.err)
         assert f"{rel}:" in run.err, (case.name, run.err)
         assert "Traceback" not in run.err
+
+
+def test_the_name_pattern_is_check_name() -> None:
+    # The schemas spell check_name as a pattern; the two must agree on every kind of name.
+    from reconciler.model.names import NAME_PATTERN, check_name
+
+    names = [
+        "a", "support-agent", "us-east-1", "v1.2", "a.", "a-", "a_b", "A9", "a._b", "a.-b",
+        "", ".a", "-a", "_a", "a..b", "..", "a/b", "a b", "é", "a\\b", "a..", "9", "a.b.c",
+    ]  # fmt: skip
+    for name in names:
+        try:
+            check_name(name, "name")
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert bool(re.search(NAME_PATTERN, name)) == accepted, name
