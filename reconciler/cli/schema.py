@@ -11,7 +11,7 @@ from .shell import echo
 @click.command("schema")
 @click.argument("kind", type=click.Choice(["bundle", "targets"]))
 def schema(kind: str) -> None:
-    """Print the JSON Schema of bundle.yaml (bundle) or targets/<env>.yaml (targets).
+    """Print the JSON Schema of bundle.yaml (bundle) or of an environment's targets file.
 
     Point an editor at it with a first line `# yaml-language-server: $schema=URL-or-path`, or
     check files in CI: `check-jsonschema --schemafile FILE targets/*.yaml`.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -92,21 +93,30 @@ def test_the_schemas_refuse_what_validate_refuses(config_repo: ConfigRepo) -> No
     assert len(cases) >= 8
     by_kind = {k: [c for c in cases if _case_kind(c) == k] for k in KINDS}
     refused = check("bundle", *by_kind["bundle"]) | check("targets", *by_kind["targets"])
+    # validate refuses each too, naming its file: every case in place at once, one validate
+    # (each in a file of its own name: an environment or a bundle named after the case).
+    placed = {}
     for case in cases:
+        name = case.name.split(".")[0]
+        text = case.read_text()
+        if _case_kind(case) == "bundle":
+            shutil.copytree(
+                config_repo.root / "bundles/support-agent", config_repo.root / "bundles" / name
+            )
+            rel = f"bundles/{name}/bundle.yaml"
+            text = text.replace("name: support-agent", f"name: {name}")
+        else:
+            rel = f"targets/{name}.yaml"
+            text = text.replace("environment: production", f"environment: {name}")
+        config_repo.write(rel, text)
+        placed[case] = rel
+    run = reconciler("--repo", config_repo.root, "validate", env=dict.fromkeys(SECRETS, "x"))
+    assert run.code == 1, run.err
+    assert "Traceback" not in run.err
+    blamed = {line.split(":", 1)[0] for line in run.err.splitlines()}
+    for case, rel in placed.items():
+        assert rel in blamed, f"validate accepts {case.name}:\n{run.err}"
         assert refused[str(case)], f"the schema accepts {case.name}, which validate refuses"
-        # validate refuses it too: one error line naming the file, exit 1.
-        rel = (
-            "bundles/support-agent/bundle.yaml"
-            if _case_kind(case) == "bundle"
-            else "targets/production.yaml"
-        )
-        original = (config_repo.root / rel).read_text()
-        config_repo.write(rel, case.read_text())
-        run = reconciler("--repo", config_repo.root, "validate", env=dict.fromkeys(SECRETS, "x"))
-        config_repo.write(rel, original)
-        assert run.code == 1, (case.name, run.out, run.err)
-        assert f"{rel}:" in run.err, (case.name, run.err)
-        assert "Traceback" not in run.err
 
 
 def test_the_name_pattern_is_check_name() -> None:
