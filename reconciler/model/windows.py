@@ -11,6 +11,7 @@ from each. A wall-clock time a spring-forward skips is read with the offset befo
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -43,22 +44,64 @@ def zone(name: str) -> ZoneInfo:
         ) from None
 
 
-@lru_cache(maxsize=256)
-def recurrence(rule: str, start: str) -> Any:
-    """The rrule of ``rule`` (``FREQ=WEEKLY;BYDAY=MO``) at wall-clock ``start`` (``09:00``)."""
-    from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
+_FREQ = re.compile(r"FREQ=(\w+)", re.IGNORECASE)
+_INTERVAL = re.compile(r"INTERVAL=(\d+)", re.IGNORECASE)
+#: Fixed-length recurrence periods (months and years are counted apart).
+_FIXED = {"WEEKLY": 7 * 86400, "DAILY": 86400, "HOURLY": 3600, "MINUTELY": 60, "SECONDLY": 1}
+#: An occurrence is looked for at least this far back (a window may last that long).
+LOOKBACK = dt.timedelta(days=8)
 
-    at = parse_clock(start)
+
+def recurrence(rule: str, start: str, near: dt.datetime | None = None) -> Any:
+    """The rrule of ``rule`` (``FREQ=WEEKLY;BYDAY=MO``) at wall-clock ``start`` (``09:00``).
+
+    Its occurrences are those of the rule counted from :data:`ANCHOR`; ``near`` (wall-clock)
+    moves the rule's start forward by whole periods to a little before it, which keeps the same
+    occurrences (a rule's defaults come from the anchor's weekday, day and minute, which whole
+    periods keep) while sparing dateutil the walk from the anchor. A rule with ``COUNT`` is
+    counted from the anchor itself.
+    """
     text = rule.strip()
     if text.upper().startswith("RRULE:"):
         text = text[6:]
     if "DTSTART" in text.upper() or "\n" in text:
         raise ValueError(f"invalid RRULE {rule!r}: one RRULE line; the time of day is start:")
+    at = parse_clock(start)
+    anchor = ANCHOR.replace(hour=at.hour, minute=at.minute)
+    if near is not None and "COUNT=" not in text.upper():
+        anchor = _shifted(text, anchor, near - LOOKBACK)
+    return _rule(text, anchor, rule)
+
+
+@lru_cache(maxsize=512)
+def _rule(text: str, anchor: dt.datetime, shown: str) -> Any:
+    from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
+
     try:
-        made = rrulestr(text, dtstart=ANCHOR.replace(hour=at.hour, minute=at.minute), cache=True)
+        return rrulestr(text, dtstart=anchor, cache=True)
     except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"invalid RRULE {rule!r}: {exc}") from None
-    return made
+        raise ValueError(f"invalid RRULE {shown!r}: {exc}") from None
+
+
+def _shifted(text: str, anchor: dt.datetime, before: dt.datetime) -> dt.datetime:
+    """``anchor`` moved forward by whole periods of the rule, to at most ``before``."""
+    freq = _FREQ.search(text)
+    step = _INTERVAL.search(text)
+    every = int(step.group(1)) if step else 1
+    kind = freq.group(1).upper() if freq else ""
+    if every < 1 or before <= anchor:
+        return anchor
+    if kind in _FIXED:
+        period = _FIXED[kind] * every
+        whole = int((before - anchor).total_seconds() // period)
+        return anchor + dt.timedelta(seconds=whole * period)
+    months = {"MONTHLY": every, "YEARLY": 12 * every}.get(kind)
+    if months is None:
+        return anchor
+    elapsed = (before.year - anchor.year) * 12 + before.month - anchor.month - 1
+    whole = max(elapsed // months, 0) * months
+    year, month = divmod(anchor.month - 1 + whole, 12)
+    return anchor.replace(year=anchor.year + year, month=month + 1)
 
 
 def parse_clock(text: str) -> dt.time:
@@ -95,7 +138,7 @@ def _allowed(windows: Any, tz: ZoneInfo, moment: float) -> tuple[bool, float | N
     here = _local(moment, tz)
     nearest: float | None = None
     for rule in windows.allow:
-        occurrences = recurrence(rule.rrule, rule.start)
+        occurrences = recurrence(rule.rrule, rule.start, here)
         last = occurrences.before(here, inc=True)
         if last is not None and _utc(last, tz) <= moment < _utc(last, tz) + rule.duration:
             return True, None
@@ -164,7 +207,7 @@ def opened_at(windows: Any, moment: float) -> float:
     if windows.allow:
         found = []
         for rule in windows.allow:
-            last = recurrence(rule.rrule, rule.start).before(here, inc=True)
+            last = recurrence(rule.rrule, rule.start, here).before(here, inc=True)
             if last is not None and moment < _utc(last, tz) + rule.duration:
                 found.append(_utc(last, tz))
         start = min(found, default=moment)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -110,3 +111,30 @@ def test_an_open_window_says_when_it_opened() -> None:
     assert _iso(opened_at(_windows(), _utc("2026-03-30T10:00"))) == "2026-03-30T07:00"
     freeze = SimpleNamespace(from_="2026-03-30T00:00", to="2026-03-30T12:00", reason="x")
     assert _iso(opened_at(_windows(deny=[freeze]), _utc("2026-03-30T11:00"))) == "2026-03-30T10:00"
+
+
+@pytest.mark.parametrize(
+    ("rule", "now", "opening"),
+    [
+        ("FREQ=MINUTELY;INTERVAL=20", "2026-06-01T10:15", "2026-06-01T10:20"),
+        ("FREQ=HOURLY;INTERVAL=5", "2026-06-01T10:15", "2026-06-01T15:00"),  # 17:00 Berlin
+        ("FREQ=WEEKLY;INTERVAL=2", "2026-06-02T10:00", "2026-06-15T07:00"),  # even weeks from 2024
+        ("FREQ=MONTHLY;BYMONTHDAY=15", "2026-06-16T10:00", "2026-07-15T07:00"),
+        ("FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=24", "2026-06-01T10:00", "2026-12-24T08:00"),
+    ],
+)
+def test_rules_far_from_the_anchor_keep_their_phase(rule: str, now: str, opening: str) -> None:
+    """Counting from near ``now`` gives the occurrences counted from the anchor itself."""
+    from dateutil.rrule import rrulestr
+
+    from reconciler.model.windows import ANCHOR
+
+    start = "09:00" if "MINUTELY" not in rule and "HOURLY" not in rule else "00:00"
+    windows = _windows(allow=[SimpleNamespace(rrule=rule, start=start, duration=60.0)])
+    found = state(windows, _utc(now))
+    assert _iso(found.opens_at) == opening
+    hour = 9 if start == "09:00" else 0
+    slow = rrulestr(rule, dtstart=ANCHOR.replace(hour=hour))
+    local = dt.datetime.fromtimestamp(_utc(now), ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+    expected = slow.after(local).replace(tzinfo=ZoneInfo("Europe/Berlin")).timestamp()
+    assert found.opens_at == expected

@@ -30,9 +30,13 @@ def _repo(tmp_path: Path) -> ConfigRepo:
     production = _targets("production", ["prod-us", "prod-eu"])
     repo.write("targets/staging.yaml", inventory(staging, environment="staging", rollout=policy))
     promotion = {"from": "staging", "soak": "2h"}
-    repo.write("targets/production.yaml", inventory(production, rollout=policy, promotion=promotion))
+    repo.write(
+        "targets/production.yaml", inventory(production, rollout=policy, promotion=promotion)
+    )
     # prod-eu runs an overlay of its own: its documents differ from staging's, its content not.
-    repo.write("bundles/support-agent/overlays/prod-eu.yaml", "model: {params: {temperature: 0.5}}\n")
+    repo.write(
+        "bundles/support-agent/overlays/prod-eu.yaml", "model: {params: {temperature: 0.5}}\n"
+    )
     repo.write(".gitignore", "fleet/\n")
     return repo
 
