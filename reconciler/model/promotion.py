@@ -27,7 +27,8 @@ class Upstream:
     error: str = ""  #: its state could not be read (then nothing above is known)
 
 
-def _at(moment: float) -> str:
+def at(moment: float) -> str:
+    """``2026-12-07 08:00 UTC``."""
     return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -44,7 +45,7 @@ def wait(upstream: Upstream, content: str, soak: float, now: float) -> Wait | No
         return Wait(reason, f"{up}: {why}", stalled=f"promotion from {up}: {why}")
     if upstream.quarantine is not None:
         q = upstream.quarantine
-        return Wait(reason, f"{up} rolled back {digest} ({q.by} at {_at(q.at)}): not promoted")
+        return Wait(reason, f"{up} rolled back {digest} ({q.by} at {at(q.at)}): not promoted")
     r = upstream.rollout
     if r is None or r.content != content:
         return Wait(reason, f"{up} has not started {digest}")
@@ -64,8 +65,8 @@ def wait(upstream: Upstream, content: str, soak: float, now: float) -> Wait | No
     done = r.completed_at if r.completed_at is not None else r.last_progress_at
     ends = done + soak
     if now < ends:
-        message = f"{up} completed {digest} at {_at(done)}; soak {format_duration(soak)} ends"
-        return Wait(reason, f"{message} {_at(ends)}", until=ends)
+        message = f"{up} completed {digest} at {at(done)}; soak {format_duration(soak)} ends"
+        return Wait(reason, f"{message} {at(ends)}", until=ends)
     return None
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..audit.results import Audit, Finding
 from ..config.inventory import load_inventory
 from ..errors import ReconcilerError
 from ..model import promotion, windows
+from ..model.codes import FindingCode
 from ..model.rollout import Reason, Rollout, Wait
 from ..state.interface import StateStore
 from ..statedir import cache_dir
@@ -69,3 +71,44 @@ def wait(
         if held is not None:
             return held
     return window(inventory.windows, now)
+
+
+def plan_findings(
+    repo_root: Path, audit: Audit, store: StateStore | None, now: float
+) -> list[Finding]:
+    """``plan``: for each bundle that would change, what its rollout would wait for, and until
+    when (a promotion not yet earned, a closed window)."""
+    inventory = audit.inventory
+    out = []
+    for bundle, rendered in audit.desired.items():
+        changing = any(
+            r.bundle == bundle and str(r.status) != "in_sync"
+            for t in audit.targets
+            for r in t.bundles
+        )
+        if not changing:
+            continue
+        said = []
+        spec = inventory.promotion
+        if spec is not None and store is None:
+            said.append(f"AwaitingPromotion: no state store here to read {spec.from_}'s from")
+        elif spec is not None and store is not None:
+            up = upstream(repo_root, store, spec.from_, bundle, rendered.digest)
+            held = promotion.wait(up, rendered.digest, spec.soak, now)
+            if held is not None:
+                said.append(_words(held))
+        closed = window(inventory.windows, now)
+        if closed is not None:
+            said.append(_words(closed))
+        for words in said:
+            out.append(
+                Finding("warning", FindingCode.WAITING, f"would wait: {words}", bundle=bundle)
+            )
+    return out
+
+
+def _words(held: Wait) -> str:
+    until = ""
+    if held.until is not None:
+        until = f" (until {promotion.at(held.until)})"
+    return f"{held.reason}: {held.message}{until}"

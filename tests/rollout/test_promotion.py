@@ -116,6 +116,9 @@ def test_a_content_difference_does_not_promote(tmp_path: Path) -> None:
     assert _at(repo, T0, "converge", "--env", "staging").code == 0
     repo.bundle(prompt="v2\n")  # a change of the bundle's own content
     repo.commit("v2", T0 + HOUR)
+    plan = _at(repo, T0 + 4 * HOUR, "plan", "--env", "production", "--format", "json").json()
+    [waiting] = [f for f in plan["findings"] if f["code"] == "waiting"]
+    assert waiting["message"].startswith("would wait: AwaitingPromotion: staging has not started")
     run = _at(repo, T0 + 4 * HOUR, "converge", "--env", "production")
     assert run.code == 2 and "staging has not started" in run.out
 

@@ -50,6 +50,8 @@ def test_a_freeze_holds_converge_and_rollback_goes_through_it_unless_in_window(
     assert run.code == 2
     opens = (T0 + dt.timedelta(days=10)).strftime("%a %Y-%m-%d 00:00 Europe/Berlin")
     assert f"WaitingForWindow: holiday freeze; opens {opens}" in run.out
+    plan = _at(repo, T0, "plan", "--env", "production").out
+    assert f"would wait: WaitingForWindow: holiday freeze; opens {opens}" in plan
     assert (repo.root / "fleet/a.json").read_text() == before
     # Days later, far past the 30m deadline: held, not stalled (audit's verdict as of now).
     report = _at(
