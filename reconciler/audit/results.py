@@ -185,6 +185,8 @@ class Survey:
                 recorded=recorded,
                 now=now,
                 label=lambda sha: revision_label(sha, self.tags),
+                windows=getattr(self.inventory, "windows", None),
+                soak=self.inventory.promotion.soak if self.inventory.promotion else 0.0,
             )
             verdicts[bundle] = done.verdict
             for s in seen:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bundle.render import render
+from ..config import promotions
 from ..config.inventory import environments, inventory_lines, load_inventory
 from ..config.worktree import WorkTreeFiles
 from ..errors import ConfigError, ReconcilerError
@@ -75,6 +76,11 @@ def validate_repo(
             for pattern in wave.targets:
                 if not any(fnmatchcase(name, pattern) for name in names):
                     warnings.append(f"{rel}: wave {wave.name!r}: {pattern!r} matches no target")
+    if inventories:
+        upstreams = {
+            inv.environment: inv.promotion.from_ if inv.promotion else None for inv in inventories
+        }
+        errors += promotions.check(root, {env: upstreams.get(env) for env in environments(root)})
     known = {t.name for inv in inventories for t in inv.targets}
     for bundle in bundle_names:
         for overlay in sorted((root / "bundles" / bundle / "overlays").glob("*.yaml")):

@@ -12,6 +12,12 @@ state and clock they all say the same. Its inputs, in order of authority:
    overdue`); a canary still baking is not stalled however old the commit;
 3. otherwise **git time**: a lagging target is stalled once its lag exceeds the progress deadline
    plus the bakes of the waves before its own, so a CI audit with no state catches a stall too.
+
+Legitimate waits (design §14) stop the clock: a rollout held by a promotion or a closed change
+window is never stalled while it waits within bounds (its verdict says what it waits for and
+until when); a wait on a stalled upstream, or one held past ``windows.max_wait``, is stalled.
+By git time, a promotion's ``soak`` adds to the deadline, and while windows are closed nothing
+is stalled before ``max_wait``; once they open, the lag counts from the opening.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..canonical import bundle_digest
 from ..diff.classify import Status
+from ..model import windows as windows_
 from ..model.codes import FindingCode
 from ..model.duration import format_duration
-from ..model.rollout import Phase, Quarantine, Rollout, overdue
+from ..model.rollout import Phase, Quarantine, Reason, Rollout, hold_overdue, overdue
 from ..revisions import revision_label
 
 if TYPE_CHECKING:
@@ -67,6 +74,9 @@ class Verdict:
     message: str = ""  #: the headline's words, e.g. "no progress for 16m05s at wave 2/3 (rest)"
     quarantine: Quarantine | None = None
     rollout: Rollout | None = None  #: the recorded rollout of the desired content, if any
+    #: A legitimate wait holds it (AwaitingPromotion, WaitingForWindow): (reason, message,
+    #: until as UTC seconds or None); None when nothing waits.
+    waiting: tuple[str, str, float | None] | None = None
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -76,6 +86,13 @@ class Verdict:
             "blocking": [{"target": t, "reason": r} for t, r in self.blocking],
             "message": self.message,
         }
+        if self.waiting is not None:
+            reason, message, until = self.waiting
+            data["waiting"] = {
+                "reason": reason,
+                "message": message,
+                "until": _iso(until) if until is not None else None,
+            }
         if self.quarantine is not None:
             q = self.quarantine
             data["quarantine"] = {
@@ -120,6 +137,13 @@ def rollout_stall(
     """Whether a recorded rollout is stalled as of ``now``, what blocks it, and the words."""
     if not overdue(rollout, policy.progress_deadline, now):
         return False, (), ""
+    held = rollout.held
+    if held is not None and not rollout.stalled:
+        why = hold_overdue(held, now)
+        if not why:  # the wait ended (as last stepped) and nobody stepped the rollout since
+            late = format_duration(now - (held.until or now))
+            why = f"no progress for {late} since its wait ended ({held.message})"
+        return True, rollout.blocking(), why
     last = max(rollout.started_at, rollout.last_progress_at)
     if rollout.wave_ready_at is not None and rollout.wave < len(rollout.bakes):
         last = max(last, rollout.wave_ready_at + rollout.bakes[rollout.wave])
@@ -143,8 +167,13 @@ def judge(
     recorded: Recorded | None,
     now: float,
     label: Callable[[str], str] = revision_label,
+    windows: Any = None,
+    soak: float = 0.0,
 ) -> Judged:
-    """The verdict on ``bundle`` as of ``now`` (see the module's docstring for the rules)."""
+    """The verdict on ``bundle`` as of ``now`` (see the module's docstring for the rules).
+
+    ``windows``: the inventory's ``windows:`` (None: none); ``soak``: its promotion's soak.
+    """
     record = recorded or Recorded()
     held = record.quarantine(bundle, desired_digest)
     if held is not None:
@@ -153,7 +182,19 @@ def judge(
     active = rollout is not None and rollout.phase is not Phase.ABORTED
     if rollout is not None and active and rollout.digest == fleet_digest(seen):
         return _by_rollout(bundle, seen, rollout, policy, now)
-    return _by_git(bundle, seen, policy)
+    return _by_git(bundle, seen, policy, _git_clock(windows, now), soak)
+
+
+def _git_clock(windows: Any, now: float) -> tuple[float | None, float | None, str]:
+    """By git time, with windows: (seconds since the open window opened, the closed window's
+    bound: max_wait, its words); (None, None, "") without windows."""
+    if windows is None:
+        return None, None, ""
+    found = windows_.state(windows, now)
+    if found.open:
+        return now - windows_.opened_at(windows, now), None, ""
+    bound = windows.max_wait if windows.max_wait is not None else float("inf")
+    return None, bound, f"{found.why}; {windows_.opens(windows, found)}"
 
 
 def _quarantined(
@@ -193,7 +234,11 @@ def _by_rollout(
 ) -> Judged:
     stalled, _, message = rollout_stall(rollout, policy, now)
     blocking = _blocking_now(rollout, seen) if stalled else ()
-    verdict = Verdict(bundle, Authority.ROLLOUT, stalled, blocking, message, rollout=rollout)
+    held = rollout.held
+    waiting = (held.reason, held.message, held.until) if held is not None and not stalled else None
+    verdict = Verdict(
+        bundle, Authority.ROLLOUT, stalled, blocking, message, rollout=rollout, waiting=waiting
+    )
     if not stalled:
         return Judged(verdict, frozenset(), frozenset(), ())
     names = {s.target for s in seen}
@@ -204,12 +249,26 @@ def _by_rollout(
     return Judged(verdict, marked, frozenset(), findings)
 
 
-def _by_git(bundle: str, seen: Sequence[Seen], policy: RolloutPolicy) -> Judged:
-    late = [
-        s
-        for s in seen
-        if s.status is Status.LAGGING and (s.lag_seconds or 0) > policy.stall_after(s.target)
-    ]
+def _by_git(
+    bundle: str,
+    seen: Sequence[Seen],
+    policy: RolloutPolicy,
+    clock: tuple[float | None, float | None, str],
+    soak: float,
+) -> Judged:
+    opened, closed_bound, closed = clock
+
+    def overdue_lag(s: Seen) -> bool:
+        lag = float(s.lag_seconds or 0)
+        allowed = policy.stall_after(s.target) + soak
+        if closed_bound is not None:  # held by a closed window: stalled only past max_wait
+            return lag > allowed + closed_bound
+        if opened is not None:  # the window opened `opened` seconds ago: the clock restarted
+            lag = min(lag, opened)
+        return lag > allowed
+
+    lagging = [s for s in seen if s.status is Status.LAGGING]
+    late = [s for s in lagging if overdue_lag(s)]
     findings = tuple(
         (
             FindingCode.STALLED,
@@ -221,7 +280,10 @@ def _by_git(bundle: str, seen: Sequence[Seen], policy: RolloutPolicy) -> Judged:
     )
     blocking = tuple((s.target, f"lagging for {format_duration(s.lag_seconds or 0)}") for s in late)
     message = f"{len(late)} target(s) lagging past the progress deadline" if late else ""
-    verdict = Verdict(bundle, Authority.GIT, bool(late), blocking, message)
+    waiting = None
+    if closed and lagging and not late:
+        waiting = (str(Reason.WAITING_FOR_WINDOW), closed, None)
+    verdict = Verdict(bundle, Authority.GIT, bool(late), blocking, message, waiting=waiting)
     return Judged(verdict, frozenset(s.target for s in late), frozenset(), findings)
 
 

@@ -162,12 +162,14 @@ def plan(
 
 def _eval_findings(repo: Path, result: Audit) -> list[Finding]:
     """Whether the new digest of a model, prompt or tool change was evaluated (read-only)."""
+    from ..rollout import waits
     from ..rollout.evals import plan_findings
     from ..state import open_existing
 
     store = open_existing(repo, state_of(click.get_current_context()))
     try:
-        return plan_findings(result, store)
+        now = result.generated_at.timestamp()
+        return plan_findings(result, store) + waits.plan_findings(repo, result, store, now)
     finally:
         if store is not None:
             store.close()

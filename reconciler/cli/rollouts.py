@@ -53,7 +53,8 @@ def echo_step(step: Step) -> None:
         elif bundle.rollout is not None:
             echo(headline(bundle.rollout, policy, now, audit.tags))
             ready = bundle.rollout.conditions.get("Ready")
-            if ready is not None and ready.reason in ("AnalysisFailed", "AwaitingEval"):
+            held = ("AnalysisFailed", "AwaitingEval", "AwaitingPromotion", "WaitingForWindow")
+            if ready is not None and ready.reason in held:
                 echo(f"  {ready.reason}: {ready.message}")
 
 
@@ -87,9 +88,12 @@ def converge(
     limit = duration(timeout, "--timeout") if timeout is not None else None
     driver = driver_for(repo_of(ctx), env, scope=only, verify=verify_signatures)
     if dry_run:
-        for bundle, targets in commands.dry_run(driver).items():
+        waiting: dict[str, str] = {}
+        for bundle, targets in commands.dry_run(driver, waiting).items():
             if targets is None:
                 echo(f"{bundle}: quarantined; nothing would be written")
+            elif bundle in waiting:
+                echo(f"{bundle}: would wait — {waiting[bundle]}; would apply to nothing")
             else:
                 echo(f"{bundle}: would apply to {', '.join(targets) or 'nothing'}")
         return
@@ -120,7 +124,11 @@ def rollback(ctx: click.Context, env: str, to: str) -> None:
     """Restore REV on every target at once, verify by re-fetching, quarantine desired."""
     from ..rollout import commands
 
-    done = commands.rollback(driver_for(repo_of(ctx), env), to)
+    try:
+        done = commands.rollback(driver_for(repo_of(ctx), env), to)
+    except commands.WindowClosed as exc:  # a state of the world (rollback: in_window)
+        echo(f"rollback: {exc}; nothing was written", err=True)
+        sys.exit(2)
     after = done.audit
     counts = after.counts()
     verified = counts["in_sync"]

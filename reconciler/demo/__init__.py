@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from . import upgrade
+from . import promotion_act, upgrade
 from .fleet import AGES, build_repo, place_fleet
 from .rollout_act import converge_until_stalled
 from .server import FleetServer
@@ -144,6 +144,9 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
             snapshot = _eval_snapshot(repo)
             _run(console, run, repo, "parity", "--env", "production", "--eval", str(snapshot))
             upgrade.tell(console, lambda *a: _run(console, run, repo, *a), repo, server.port, now)
+            _say(console, "\n[bold]12. Production waits for staging's soak[/] [dim](promotion: "
+                 "{from: staging, soak: 2h}, on a simulated clock)[/]")  # fmt: skip
+            promotion_act.tell(console, repo / "fleet" / "promotion", now)
         exe = _executable()
         prefix = f"{exe} --repo {repo}"
         _say(

@@ -23,3 +23,4 @@ class FindingCode(StrEnum):
     EQUAL_BUT_RESPELLED = "equal_but_respelled"  #: desired values, written differently
     IGNORE_EXPIRED = "ignore_expired"  #: an ignore rule's date passed: its differences count
     MODEL_ALIAS = "model_alias"  #: a model pinned to an alias, not a dated version
+    WAITING = "waiting"  #: plan: the rollout would wait (a promotion, a closed window), until when

@@ -13,6 +13,7 @@ from .duration import Duration, Timeout
 from .gates import AnalysisGate, AnalysisSpec, OutputsSpec
 from .methods import PolicyMethods, RuleMethods, TargetMethods
 from .names import check_http_url, check_name
+from .windows import parse_clock, parse_local, recurrence, zone
 
 TargetKind = Literal["region", "pop", "prompt-registry", "flag-platform", "eval", "other"]
 
@@ -245,6 +246,66 @@ class VerifySpec(_Strict):
         return cls(allowed_signers=DEFAULT_ALLOWED_SIGNERS)
 
 
+class PromotionSpec(_Strict):
+    """``promotion:`` (design §14): a digest starts here only after its rollout completed in
+    ``from`` and stayed there, unharmed, for ``soak``."""
+
+    from_: str = Field(alias="from")
+    soak: Duration = 0.0
+
+    @field_validator("from_")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        return check_name(value, "promotion.from environment")
+
+
+class AllowRule(_Strict):
+    """An allowed window: each occurrence of ``rrule`` at wall-clock ``start``, for ``duration``."""
+
+    rrule: str
+    start: str
+    duration: Duration
+
+    @model_validator(mode="after")
+    def _rule(self) -> AllowRule:
+        parse_clock(self.start)
+        recurrence(self.rrule, self.start)
+        if self.duration <= 0:
+            raise ValueError("duration must be longer than 0s")
+        return self
+
+
+class DenyPeriod(_Strict):
+    """A freeze: nothing but (with ``rollback: always``) rollbacks from ``from`` until ``to``."""
+
+    from_: str = Field(alias="from")
+    to: str
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> DenyPeriod:
+        if parse_local(self.to) <= parse_local(self.from_):
+            raise ValueError(f"deny period ends ({self.to}) before it starts ({self.from_})")
+        return self
+
+
+class WindowsSpec(_Strict):
+    """``windows:`` (design §14): when this environment may change, in ``timezone``."""
+
+    timezone: str
+    allow: list[AllowRule] = Field(default_factory=list)
+    deny: list[DenyPeriod] = Field(default_factory=list)
+    rollback: Literal["always", "in_window"] = "always"
+    #: Held by the windows longer than this: Stalled, loudly (None: no bound).
+    max_wait: Duration | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+
 class Inventory(_Strict):
     """The whole of targets/<environment>.yaml."""
 
@@ -258,6 +319,10 @@ class Inventory(_Strict):
     verify: VerifySpec | None = None
     #: Where ``rollout.analysis`` gates are evaluated (Prometheus).
     analysis: AnalysisSpec | None = None
+    #: Wave 1 of a digest waits for the upstream environment (None: no promotion).
+    promotion: PromotionSpec | None = None
+    #: When this environment may change (None: always).
+    windows: WindowsSpec | None = None
 
     @field_validator("environment")
     @classmethod
@@ -283,6 +348,12 @@ class Inventory(_Strict):
                     {"name": target.name, "at": ("targets", index, "name")},
                 )
             seen.add(target.name)
+        if self.promotion is not None and self.promotion.from_ == self.environment:
+            raise PydanticCustomError(
+                "promotion_cycle",
+                "promotion.from names this environment itself ({name})",
+                {"name": self.environment, "at": ("promotion", "from")},
+            )
         if self.rollout.analysis and self.analysis is None:
             raise PydanticCustomError(
                 "analysis_provider",

@@ -26,7 +26,7 @@ from .methods import GateMethods, PolicyMethods, RuleMethods, TargetMethods
 #: Fields whose value is a mapping of the user's (``headers``), not a nested model.
 MAPPINGS = frozenset({"headers"})
 #: Fields dumped under an alias, and the attribute each is read as.
-ALIASES: Mapping[str, str] = {"for": "hold"}
+ALIASES: Mapping[str, str] = {"for": "hold", "from": "from_"}
 #: Fields holding a date (dumped as ``YYYY-MM-DD``).
 DATES = frozenset({"expires"})
 

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from .duration import format_duration
+
 
 class Phase(StrEnum):
     """Where a rollout is."""
@@ -51,6 +53,8 @@ class Reason(StrEnum):
     QUARANTINED = "Quarantined"  #: the desired digest was rolled back from; nothing is applied
     ANALYSIS_FAILED = "AnalysisFailed"  #: a bake gate (metrics, output contract) said no: paused
     AWAITING_EVAL = "AwaitingEval"  #: require_eval: no passing eval of the desired digest yet
+    AWAITING_PROMOTION = "AwaitingPromotion"  #: promotion: the upstream has not completed + soaked
+    WAITING_FOR_WINDOW = "WaitingForWindow"  #: windows: closed now; nothing is applied
 
 
 @dataclass
@@ -80,6 +84,31 @@ class Pause:
     at: float
     #: "" for a person's pause or a failing health gate's, GATE_PAUSE for a failing bake gate.
     cause: str = ""
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What holds a rollout this step, legitimately (design §14): the driver's reading of the
+    promotion and the windows, handed to the engine. The progress clock does not run under it."""
+
+    reason: str  #: Reason.AWAITING_PROMOTION or Reason.WAITING_FOR_WINDOW
+    message: str  #: no countdown in it: it feeds a condition, whose time must not tick
+    until: float | None = None  #: when it ends, where known (the window opens, the soak ends)
+    max_wait: float | None = None  #: held longer than this (windows.max_wait): Stalled
+    stalled: str = ""  #: the wait is itself stalled, and why (the upstream is stalled)
+
+
+@dataclass
+class Hold:
+    """A :class:`Wait` as recorded on a rollout: since when it holds, so every consumer can
+    judge it as of now (:func:`overdue`)."""
+
+    reason: str
+    message: str
+    since: float
+    until: float | None = None
+    limit: float | None = None  #: since + max_wait: held past this, it is Stalled
+    stalled: str = ""
 
 
 @dataclass
@@ -134,6 +163,13 @@ class Rollout:
     rollback_message: str = ""
     #: require_eval: why no wave may start ("" once a passing eval of the digest exists).
     awaiting_eval: str = ""
+    #: The bundle's content digest (the desired render, no overlay): what promotion compares.
+    content: str = ""
+    completed_at: float | None = None  #: when it last became complete
+    #: A promotion wait let it start (it never waits for its upstream again).
+    promoted: bool = False
+    held: Hold | None = None  #: a legitimate wait (promotion, windows) holds it now
+    hold_ended_at: float | None = None  #: the last wait ended here: the deadline restarts
 
     @property
     def coverage(self) -> float:
@@ -154,7 +190,7 @@ class Rollout:
 
     def deadline(self, progress_deadline: float) -> float:
         """When the rollout stalls unless it progresses first; a wave's bake is not a stall."""
-        last = max(self.started_at, self.last_progress_at)
+        last = max(self.started_at, self.last_progress_at, self.hold_ended_at or 0.0)
         if self.wave_ready_at is not None and self.wave < len(self.bakes):
             last = max(last, self.wave_ready_at + self.bakes[self.wave])
         return last + progress_deadline
@@ -186,6 +222,7 @@ class Rollout:
         data["targets"] = {k: TargetProgress(**v) for k, v in data["targets"].items()}
         data["conditions"] = {k: Condition(**v) for k, v in data["conditions"].items()}
         data["pause"] = Pause(**data["pause"]) if data.get("pause") else None
+        data["held"] = Hold(**data["held"]) if data.get("held") else None
         data["phase"] = Phase(data["phase"])
         return cls(**data)
 
@@ -199,7 +236,27 @@ def overdue(rollout: Rollout, progress_deadline: float, now: float) -> bool:
     """
     if not rollout.active:
         return False
-    return rollout.stalled or now > rollout.deadline(progress_deadline)
+    if rollout.stalled:
+        return True
+    held = rollout.held
+    if held is None:
+        return now > rollout.deadline(progress_deadline)
+    # A legitimate wait stops the clock (design §14) until it ends; past its bound, it stalls.
+    if held.stalled or (held.limit is not None and now > held.limit):
+        return True
+    if held.until is not None and now >= held.until:
+        return now > held.until + progress_deadline
+    return False
+
+
+def hold_overdue(held: Hold, now: float) -> str:
+    """Why a wait is stalled as of ``now`` ("" when it is within its bounds)."""
+    if held.stalled:
+        return held.stalled
+    if held.limit is not None and now > held.limit:
+        bound = format_duration(held.limit - held.since)
+        return f"held past windows.max_wait ({bound}): {held.message}"
+    return ""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from ..diff.classify import Status
 from ..model.duration import format_duration
 from ..model.rollout import Phase, Rollout
 from ..report.labels import age, revision_label, verdict_mark, worst_change
+from ..report.rollout import waiting
 
 #: The skew table's columns: (sort key, heading), as ``reconciler skew`` names them.
 COLUMNS = (
@@ -76,7 +77,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Banner:
-    """A bundle whose rollout needs a person: STALLED, PAUSED or QUARANTINED, why and who."""
+    """A bundle whose rollout needs a person: STALLED, PAUSED or QUARANTINED, why and who; or
+    one that WAITING holds legitimately (a promotion, a closed window), until when."""
 
     word: str
     bundle: str
@@ -86,7 +88,7 @@ class Banner:
 
     @property
     def tone(self) -> str:
-        return "warn" if self.word == "PAUSED" else "bad"
+        return "warn" if self.word in ("PAUSED", "WAITING") else "bad"
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,10 @@ def banners(audit: Audit, rollouts: Mapping[str, Rollout | None], now: float) ->
             ago = format_duration(now - pause.at)
             why = f"{pause.reason} ({ago} ago; the progress deadline still runs)"
             out.append(Banner("PAUSED", bundle, why, f"paused by {pause.by}", rollout.blocking()))
+        elif verdict.waiting is not None:
+            reason, message, _ = verdict.waiting
+            words = waiting(rollout, now) if rollout is not None else f"{reason}: {message}"
+            out.append(Banner("WAITING", bundle, words, "a legitimate wait: not a stall"))
     return out
 
 

@@ -28,6 +28,19 @@ def quarantine_line(bundle: str, q: Quarantine, now: float, tags: Mapping[str, s
     )
 
 
+def waiting(r: Rollout, now: float) -> str:
+    """``AwaitingPromotion: staging completed … (1h20m of soak left)`` or ``WaitingForWindow:
+    …; opens Mon 2026-12-07 09:00 Europe/Berlin (in 2d3h)``; "" when nothing holds it."""
+    held = r.held
+    if held is None or not r.active:
+        return ""
+    left = ""
+    if held.until is not None and held.until > now:
+        left = format_duration(held.until - now)
+        left = f" ({left} of soak left)" if held.reason == "AwaitingPromotion" else f" (in {left})"
+    return f"{held.reason}: {held.message}{left}"
+
+
 def headline(r: Rollout, policy: RolloutPolicy, now: float, tags: Mapping[str, str]) -> str:
     """``support-agent v47: 4/6 targets (67%), STALLED 5h12m at wave 2 — ap-south-1: ...``."""
     done = sum(1 for t in r.targets.values() if t.converged)
@@ -44,6 +57,9 @@ def headline(r: Rollout, policy: RolloutPolicy, now: float, tags: Mapping[str, s
     elif r.phase is Phase.PAUSED and r.pause:
         left = r.deadline(policy.progress_deadline) - now
         text += f", PAUSED by {r.pause.by} at {wave} ({format_duration(left)} to the deadline)"
+    elif r.held is not None and r.active:
+        text += f", WAITING at {wave} — {waiting(r, now)}"
+        return text
     elif r.awaiting_eval and r.active:
         text += f", AWAITING EVAL at {wave}"
     elif r.phase is Phase.COMPLETE:
@@ -78,8 +94,19 @@ def status_json(
     data["stalled"] = rollout_stall(r, policy, now)[0]
     data["quarantined"] = quarantine is not None
     data["deadline_in_seconds"] = (
-        None if not r.active else round(r.deadline(policy.progress_deadline) - now, 3)
+        None
+        if not r.active or r.held is not None  # a legitimate wait stops the clock
+        else round(r.deadline(policy.progress_deadline) - now, 3)
     )
+    if r.held is not None and r.active:
+        until = r.held.until
+        data["waiting"] = {
+            "reason": r.held.reason,
+            "message": waiting(r, now),
+            "since": r.held.since,
+            "until": until,
+            "left_seconds": None if until is None else round(max(until - now, 0.0), 3),
+        }
     data["conditions"] = list(data["conditions"].values())
     return data
 
@@ -110,7 +137,10 @@ def status_text(
             if left >= 0
             else f"past the deadline by {format_duration(-left)}"
         )
-        if r.pause:
+        if r.held is not None:
+            lines.append(f"  waiting: {waiting(r, now)}")
+            lines.append("  deadline: stopped while it waits; it restarts when the wait ends")
+        elif r.pause:
             lines.append(
                 f"  paused by {r.pause.by} {format_duration(now - r.pause.at)} ago: "
                 f"{r.pause.reason}; {deadline}"
@@ -142,4 +172,7 @@ def verdict_lines(audit: Any, now: float) -> list[str]:
             lines.append(quarantine_line(bundle, verdict.quarantine, now, audit.tags))
         elif verdict.rollout is not None:
             lines.append(headline(verdict.rollout, audit.inventory.rollout, now, audit.tags))
+        elif verdict.waiting is not None:
+            reason, message, _ = verdict.waiting
+            lines.append(f"{bundle}: WAITING — {reason}: {message}")
     return lines

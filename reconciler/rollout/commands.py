@@ -12,8 +12,8 @@ from pathlib import Path
 from ..audit.results import Audit
 from ..diff.classify import Status
 from ..errors import ReconcilerError
-from ..model.rollout import Apply, Notify, Phase, Quarantine, Rollout
-from . import engine, notes, steering
+from ..model.rollout import Apply, Hold, Notify, Phase, Quarantine, Rollout
+from . import engine, notes, steering, waits
 from .act import WriteThenFetch
 from .driver import Driver
 from .signed import Signed
@@ -65,8 +65,11 @@ def _writing(driver: Driver, role: str, *, preempt: bool) -> Iterator[Writer]:
         driver.writer = before
 
 
-def dry_run(driver: Driver) -> dict[str, list[str] | None]:
-    """What one step would apply, per bundle (None: the desired digest is quarantined)."""
+def dry_run(driver: Driver, waiting: dict[str, str] | None = None) -> dict[str, list[str] | None]:
+    """What one step would apply, per bundle (None: the desired digest is quarantined).
+
+    ``waiting`` is filled with what holds each bundle that would wait (a promotion, a closed
+    window), with until when."""
     sighting = driver.sight()
     survey = sighting.survey
     now = driver.clock()
@@ -78,11 +81,33 @@ def dry_run(driver: Driver) -> dict[str, list[str] | None]:
             continue
         rollout = driver.current(sighting, bundle, now, persist=False)
         policy = survey.inventory.rollout
-        waiting = driver.awaiting_eval(survey, bundle)  # require_eval: nothing would be applied
+        evals = driver.awaiting_eval(survey, bundle)  # require_eval: nothing would be applied
+        wait = waits.wait(driver.repo_root, driver.store, survey.inventory, rollout, now)
         seen = sighting.observations(bundle)
-        _, actions = engine.advance(rollout, policy, seen, now, awaiting_eval=waiting)
+        after, actions = engine.advance(rollout, policy, seen, now, awaiting_eval=evals, wait=wait)
+        if waiting is not None and after.held is not None:
+            waiting[bundle] = report_waiting(after, now)
         planned[bundle] = [a.target for a in actions if isinstance(a, Apply)]
     return planned
+
+
+class WindowClosed(ReconcilerError):
+    """``windows.rollback: in_window`` and the window is closed: nothing is written."""
+
+
+def report_waiting(r: Rollout, now: float) -> str:
+    """The wait's reason and words, with how long is left where it is known."""
+    held: Hold | None = r.held
+    if held is None:
+        return ""
+    left = f" (until {_iso(held.until)})" if held.until is not None else ""
+    return f"{held.reason}: {held.message}{left}"
+
+
+def _iso(moment: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass(frozen=True)
@@ -116,6 +141,10 @@ def rollback(driver: Driver, to: str) -> RolledBack:
         repo.close()
     if target_sha == desired:
         raise ReconcilerError(f"--to {to} is the desired revision: nothing to roll back")
+    inventory = driver.observer.auditor().inventory()
+    closed = waits.rollback_allowed(inventory.windows, driver.clock())
+    if closed:
+        raise WindowClosed(f"rollback refused: {closed}")
     with _writing(driver, "rollback", preempt=True) as writer:
         return _roll_back(driver, writer, to, desired, target_sha)
 

@@ -46,6 +46,8 @@ def update(r: Rollout, now: float) -> None:
         if r.pause.cause:
             reason = Reason.ANALYSIS_FAILED
         message = f"paused by {r.pause.by}: {r.pause.reason}"
+    elif r.held is not None:
+        reason, message = r.held.reason, f"{counts}; {r.held.message}"
     elif r.awaiting_eval:
         reason = Reason.AWAITING_EVAL
         message = f"{counts}; {r.awaiting_eval}"

@@ -21,7 +21,7 @@ from ..model.inventory import RolloutPolicy
 from ..model.rollout import Apply, Notify, Quarantine, Revert, Rollout
 from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
-from . import bake, engine, evals, events, notes, steering
+from . import bake, engine, evals, events, notes, steering, waits
 from .act import Actor, Documents
 from .notify import Notifier
 from .observe import Observer, Sighting
@@ -204,8 +204,11 @@ class Driver:
         current = self.current(sighting, bundle, now)
         policy = survey.inventory.rollout
         waiting = self.awaiting_eval(survey, bundle)
+        wait = waits.wait(self.repo_root, self.store, survey.inventory, current, now)
         seen = bake.observations(sighting, current, bundle, self.environ, asking=not waiting)
-        advanced, actions = engine.advance(current, policy, seen, now, awaiting_eval=waiting)
+        advanced, actions = engine.advance(
+            current, policy, seen, now, awaiting_eval=waiting, wait=wait
+        )
         log = events.between(current, advanced, actions)
         if log or advanced != current:  # a steady fleet's step writes nothing
             self._save(advanced, now, log)
@@ -240,6 +243,7 @@ class Driver:
         rollout = self._load(bundle)
         digest = survey.fleet_digest(bundle)
         if rollout is not None and rollout.digest == digest:
+            rollout.content = rollout.content or survey.desired[bundle].digest
             return rollout
         started = engine.start(
             environment=self.environment,
@@ -251,6 +255,7 @@ class Driver:
             policy=self._policy(survey),
             now=now,
             before=sighting.before(bundle),
+            content=survey.desired[bundle].digest,
         )
         if persist:
             self._save(started, now, [events.started(started)])

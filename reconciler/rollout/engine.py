@@ -18,6 +18,7 @@ from ..model.rollout import (
     Action,
     Apply,
     ConditionType,
+    Hold,
     Notify,
     Observation,
     Pause,
@@ -26,6 +27,8 @@ from ..model.rollout import (
     Revert,
     Rollout,
     TargetProgress,
+    Wait,
+    hold_overdue,
 )
 from . import gating
 from .conditions import RECONCILER, set_condition, update, wave_name
@@ -46,6 +49,7 @@ def start(
     policy: RolloutPolicy,
     now: float,
     before: Mapping[str, str | None] | None = None,
+    content: str = "",
 ) -> Rollout:
     """A new rollout; targets no wave names go to a final implicit wave.
 
@@ -75,6 +79,7 @@ def start(
         targets=progress,
         waves=names,
         bakes=bakes,
+        content=content,
     )
     _drop_empty_waves(rollout)
     return rollout
@@ -96,12 +101,17 @@ def advance(
     now: float,
     *,
     awaiting_eval: str = "",
+    wait: Wait | None = None,
 ) -> tuple[Rollout, list[Action]]:
     """One step: take in observations, move waves, decide applies, detect stalls.
 
     ``awaiting_eval`` (require_eval): why no wave may start yet ("" when a passing eval of the
     desired digest exists): nothing is applied until it is "" (a wave whose targets all hold
     the digest already still bakes and passes: it needs no start).
+
+    ``wait`` (design §14): a promotion or a closed window holds the rollout: nothing is applied
+    and the progress clock stops; the deadline restarts when it ends; a wait that is itself
+    stalled, or held past ``max_wait``, is Stalled.
     """
     r = copy.deepcopy(rollout)
     actions: list[Action] = []
@@ -111,19 +121,46 @@ def advance(
     if progressed:
         r.last_progress_at = now
     r.awaiting_eval = "" if r.phase is Phase.COMPLETE else awaiting_eval
+    _hold(r, wait, now)
     # The gate first, so a recovered gate lifts its pause (and says so) before the last wave
     # completes; the stall before the applies, so a rollback applies nothing.
     _health_gate(r, policy, now, actions)
     if r.phase is not Phase.COMPLETE:
         _move_waves(r, observations, now, actions)
+        _completed(r, now)
     _advisory(r, actions)
     _stall(r, policy, now, actions)
-    progressing = r.phase is Phase.PROGRESSING and not r.awaiting_eval
-    applying = progressing or (r.phase is Phase.COMPLETE and policy.self_heal)
+    progressing = r.phase is Phase.PROGRESSING and not r.awaiting_eval and r.held is None
+    healing = r.phase is Phase.COMPLETE and policy.self_heal and wait is None
+    applying = progressing or healing
     if applying and not any(isinstance(a, Revert) for a in actions):
         _applies(r, now, actions)
     update(r, now)
     return r, actions
+
+
+def _hold(r: Rollout, wait: Wait | None, now: float) -> None:
+    """Record this step's legitimate wait (or its end, which restarts the deadline)."""
+    if wait is None or r.phase is Phase.COMPLETE:
+        if r.held is not None:
+            r.held = None
+            r.hold_ended_at = now
+        if wait is None:
+            r.promoted = True  # nothing held it this step: a promotion wait never comes back
+        return
+    same = r.held is not None and r.held.reason == wait.reason
+    since = r.held.since if same and r.held is not None else now
+    limit = since + wait.max_wait if wait.max_wait is not None else None
+    r.held = Hold(wait.reason, wait.message, since, wait.until, limit, wait.stalled)
+
+
+def _completed(r: Rollout, now: float) -> None:
+    """Note when it became complete (a promotion's soak counts from here); nothing holds it."""
+    if r.phase is not Phase.COMPLETE:
+        r.completed_at = None  # resumed after a rollback: it must complete (and soak) again
+    elif r.completed_at is None:
+        r.completed_at = now
+        r.held = None
 
 
 def _observe(
@@ -262,14 +299,13 @@ def _applies(r: Rollout, now: float, actions: list[Action]) -> None:
 
 
 def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action]) -> None:
+    if r.held is not None:
+        _held_stall(r, r.held, policy, now, actions)
+        return
     window = policy.progress_deadline
     # The same rule as model.rollout.overdue, which judges a rollout nobody steps any more.
     if now <= r.deadline(window) or r.phase is Phase.COMPLETE:
-        if r.stalled:
-            actions.append(Notify("stalled", "resolved", (), "the rollout is progressing again"))
-            r.conditions.pop(ConditionType.STALLED, None)
-            r.stall_alerted_at = None
-            r.rollback_reason, r.rollback_message = None, ""
+        _unstall(r, actions, "the rollout is progressing again")
         return
     deadline = r.deadline(window)
     where = f"wave {r.wave + 1}/{len(r.waves)} ({wave_name(r)})"
@@ -286,6 +322,29 @@ def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action])
         actions.append(Notify("stalled", "firing", r.blocking(), message))
     if policy.on_stall == "rollback" and not any(isinstance(a, Revert) for a in actions):
         _roll_back(r, actions)
+
+
+def _unstall(r: Rollout, actions: list[Action], why: str) -> None:
+    if r.stalled:
+        actions.append(Notify("stalled", "resolved", (), why))
+        r.conditions.pop(ConditionType.STALLED, None)
+        r.stall_alerted_at = None
+        r.rollback_reason, r.rollback_message = None, ""
+
+
+def _held_stall(
+    r: Rollout, held: Hold, policy: RolloutPolicy, now: float, actions: list[Action]
+) -> None:
+    """A legitimate wait is never a stall; one that is itself stalled (its upstream is) or that
+    held past ``max_wait`` is, loudly — and never rolled back for (nothing was applied)."""
+    why = hold_overdue(held, now)
+    if not why:
+        _unstall(r, actions, f"the rollout waits, legitimately: {held.message}")
+        return
+    set_condition(r, ConditionType.STALLED, True, held.reason, why, now)
+    if r.stall_alerted_at is None or now - r.stall_alerted_at >= policy.progress_deadline:
+        r.stall_alerted_at = now
+        actions.append(Notify("stalled", "firing", r.blocking(), why))
 
 
 def _roll_back(

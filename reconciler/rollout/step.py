@@ -31,6 +31,8 @@ class BundleStep:
         if r is None:
             return False
         waiting = r.active and bool(r.awaiting_eval)  # an eval is for a person (or CI) to record
+        # A promotion or a closed window: a one-shot converge stops; the daemon waits it out.
+        waiting = waiting or (r.active and r.held is not None)
         return waiting or r.stalled or r.phase in (Phase.PAUSED, Phase.ABORTED)
 
     @property

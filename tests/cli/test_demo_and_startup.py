@@ -38,6 +38,11 @@ def test_demo_shows_the_incident(tmp_path: Path) -> None:
     again = reconciler("--repo", tmp_path / "demo", "validate")
     assert again.code == 0, again.err
     model_upgrade_is_caught_by_the_output_contract(out, tmp_path / "demo")
+    promotion = out[out.index("12. Production waits for staging's soak") : out.index("Try next")]
+    assert "production support-agent" in promotion and "(1h00m of soak left)" in promotion
+    assert "staging    support-agent" in promotion
+    last = [line for line in promotion.splitlines() if "production support-agent" in line][-1]
+    assert last.endswith("1/1 targets (100%), complete")
 
 
 def model_upgrade_is_caught_by_the_output_contract(out: str, demo: Path) -> None:

@@ -67,6 +67,13 @@ alerts:
   - {type: webhook, url: 'https://hooks.example/${HOOK}'}
 verify: {allowed_signers: .signers}
 analysis: {prometheus: {url: 'http://prom.example:9090'}}
+promotion: {from: staging, soak: 2h}
+windows:
+  timezone: Europe/Berlin
+  allow: [{rrule: 'FREQ=WEEKLY;BYDAY=MO', start: '09:00', duration: 8h}]
+  deny: [{from: '2026-12-20T00:00', to: '2027-01-04T00:00', reason: holiday freeze}]
+  rollback: in_window
+  max_wait: 3d
 """
 
 KEYS = ["model", "prompt/system", "tool/lookup", "flag/new_ui", "guardrail/toxicity", "other"]

@@ -137,3 +137,50 @@ def test_blocking_targets_are_what_the_audit_sees_now() -> None:
     done = _judge(seen, Recorded(rollouts={"agent": rollout}), now=5000.0)
     assert done.verdict.blocking == (("eu", "eu: lagging"),)
     assert done.stalled == {"eu"}
+
+
+def _windows(max_wait: float | None = None) -> object:
+    from types import SimpleNamespace
+
+    monday = SimpleNamespace(rrule="FREQ=WEEKLY;BYDAY=MO", start="09:00", duration=8 * 3600.0)
+    return SimpleNamespace(timezone="UTC", allow=[monday], deny=[], max_wait=max_wait)
+
+
+MONDAY_9 = 1_796_634_000.0  # 2026-12-07 09:00 UTC, a Monday
+
+
+@pytest.mark.parametrize(
+    ("now", "lag", "max_wait", "stalled", "waiting"),
+    [
+        (MONDAY_9 - 3600, 9 * 3600, None, False, True),  # closed: held, however long the lag
+        (MONDAY_9 - 3600, 9 * 3600, 2 * 3600.0, True, False),  # ... past max_wait + deadline
+        (MONDAY_9 + 600, 9 * 3600, None, False, False),  # opened 10m ago: the clock restarted
+        (MONDAY_9 + 3 * 3600, 9 * 3600, None, True, False),  # opened 3h ago: past 1h15m
+    ],
+)
+def test_git_time_with_windows(
+    now: float, lag: int, max_wait: float | None, stalled: bool, waiting: bool
+) -> None:
+    done = judge(
+        "agent",
+        _seen(lag=lag),
+        POLICY,
+        desired_digest=DIGEST,
+        recorded=None,
+        now=now,
+        windows=_windows(max_wait),
+    )
+    assert done.verdict.authority is Authority.GIT
+    assert done.verdict.stalled is stalled
+    assert (done.verdict.waiting is not None) is waiting
+    if waiting:
+        assert done.verdict.waiting is not None
+        assert done.verdict.waiting[0] == "WaitingForWindow"
+        assert "opens Mon 2026-12-07 09:00 UTC" in done.verdict.waiting[1]
+
+
+def test_git_time_adds_a_promotions_soak() -> None:
+    # eu lags 2h: past 15m + 1h bake, but within them plus a 2h soak.
+    kwargs = {"desired_digest": DIGEST, "recorded": None, "now": 10_000.0}
+    assert judge("agent", _seen(lag=7200), POLICY, **kwargs).verdict.stalled  # type: ignore[arg-type]
+    assert not judge("agent", _seen(lag=7200), POLICY, soak=7200.0, **kwargs).verdict.stalled  # type: ignore[arg-type]

@@ -205,3 +205,21 @@ def test_jinja_is_imported_only_when_a_page_is_rendered(fleet: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stderr.strip().splitlines()[-1] == "False", out.stderr
     assert '"schema": "agent-reconciler.audit/v1"' in out.stdout
+
+
+def test_a_legitimate_wait_reads_waiting_never_stalled(audit: Audit, fleet: Path) -> None:
+    from dataclasses import replace
+
+    from reconciler.audit.verdict import Authority, Verdict
+
+    words = "holiday freeze; opens Mon 2027-01-04 00:00 Europe/Berlin"
+    verdicts = {
+        b: Verdict(b, Authority.GIT, waiting=("WaitingForWindow", words, None))
+        for b in audit.verdicts
+    }
+    published = OnCallPage("production", interval=30, clock=lambda: NOW.timestamp())
+    published.publish(replace(audit, verdicts=verdicts), {}, repo=fleet)
+    text = _text(published.respond("/", {})[1])
+    assert f"WAITING support-agent : WaitingForWindow: {words}" in text
+    assert "a legitimate wait: not a stall" in text
+    assert "STALLED support-agent" not in text

@@ -7,6 +7,11 @@ in-memory fleet and a fake clock: targets converge (by the driver's own writes),
 unreachable or refuse writes; health checks flap or fail; people pause and resume; the process
 driving the rollout exits and another starts on the same state; the clock advances. Seeded and
 bounded so it runs in ``make test`` in well under a minute.
+
+Production promotes from staging (design §14) and changes only inside an hourly window: the
+upstream completes, stalls, rolls back and resumes; the window opens and closes as time passes.
+The promise stays: every held rollout is within its legitimate wait (and then no consumer calls
+it stalled) or loudly stalled.
 """
 
 from __future__ import annotations
@@ -22,14 +27,18 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     rule,
     run_state_machine_as_test,
 )
 
+from reconciler.audit.verdict import rollout_stall
 from reconciler.failon import DEFAULT_FAIL_ON
-from reconciler.model.inventory import TargetSpec
-from reconciler.rollout import commands
+from reconciler.model import windows
+from reconciler.model.inventory import RolloutPolicy, TargetSpec
+from reconciler.model.rollout import Condition, Phase, Quarantine, hold_overdue
+from reconciler.rollout import commands, engine
 from reconciler.rollout.driver import Driver
 from reconciler.sources.interface import Health, PermanentError, TransientError
 from reconciler.sources.registry import SourceContext
@@ -42,7 +51,15 @@ INTERVAL = 120.0  #: the driver steps at least this often (a daemon's interval)
 DEADLINE = 300.0
 BAKE = 120.0
 TARGETS = ("canary", "eu", "us", "pop")
-START = 1_800_000_000.0
+START = 1_800_000_180.0  #: the window (below) closes a minute after the start
+SOAK = 200.0
+OPEN = 240.0  #: the window opens every 8 minutes for 4m ...
+MAX_WAIT = 60.0  #: ... and a hold longer than 1m is Stalled
+WINDOWS = {
+    "timezone": "UTC",
+    "allow": [{"rrule": "FREQ=MINUTELY;INTERVAL=8", "start": "00:00", "duration": f"{OPEN:g}s"}],
+    "max_wait": f"{MAX_WAIT:g}s",
+}
 
 
 class Fleet:
@@ -84,7 +101,9 @@ class _Source:
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, bytes, bytes]]:
+def config(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, bytes, bytes, str]]:
     repo = ConfigRepo(tmp_path_factory.mktemp("property") / "config")
     repo.bundle()
     check = {"url": "http://127.0.0.1:9/healthz"}  # never called: the fleet answers
@@ -107,7 +126,14 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, byt
         "progress_deadline": f"{DEADLINE:g}s",
         "health": {"successes": 1, "failures": 2},
     }
-    repo.write("targets/production.yaml", inventory(targets, rollout=policy))
+    promotion = {"from": "staging", "soak": f"{SOAK:g}s"}
+    repo.write(
+        "targets/production.yaml",
+        inventory(targets, rollout=policy, promotion=promotion, windows=WINDOWS),
+    )
+    staging = [{"name": "s1", "source": {"type": "http", "url": "http://x/s"}}]
+    upstream = {"progress_deadline": f"{DEADLINE:g}s"}
+    repo.write("targets/staging.yaml", inventory(staging, environment="staging", rollout=upstream))
     repo.write(".gitignore", ".reconciler/\n")
     repo.commit("v1")
     old = _render(repo, "HEAD")
@@ -115,7 +141,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, byt
     repo.commit("v2")
     drifted = json.loads(_render(repo, "HEAD"))
     drifted["components"]["prompt/system"]["text"] = "edited by hand\n"
-    yield repo.root, old, json.dumps(drifted).encode()
+    yield repo.root, old, json.dumps(drifted).encode(), json.loads(_render(repo, "HEAD"))["digest"]
 
 
 def _render(repo: ConfigRepo, revision: str) -> bytes:
@@ -134,6 +160,7 @@ class NeverQuiet(RuleBasedStateMachine):
     root: Path
     old: bytes
     drifted: bytes
+    content: str  #: the bundle's content digest at v2: what staging completes
 
     def __init__(self) -> None:
         super().__init__()
@@ -141,6 +168,15 @@ class NeverQuiet(RuleBasedStateMachine):
         self.fleet = Fleet(self.old)
         self.store = SqliteStore(Path(":memory:"))
         self.driver = self._driver()
+        self.policy = self.driver.observer.auditor().inventory().rollout
+
+    @initialize(upstream=st.sampled_from(["soaked", "soaking", "not started"]))
+    def begin(self, upstream: str) -> None:
+        """Staging holds the content already (soaked or soaking), or has not started it."""
+        if upstream != "not started":
+            self.now -= SOAK if upstream == "soaked" else SOAK / 2
+            self._upstream(Phase.COMPLETE)
+            self.now = START
         self.driver.step()
 
     def _driver(self) -> Driver:
@@ -189,6 +225,53 @@ class NeverQuiet(RuleBasedStateMachine):
     def resume(self) -> None:
         commands.steer(self.driver, "resume", None)
 
+    # -- the upstream and the window ------------------------------------------------------------
+
+    def _upstream(self, phase: Phase, stalled: bool = False) -> None:
+        policy = RolloutPolicy.model_validate({"progress_deadline": DEADLINE})
+        r = engine.start(
+            environment="staging",
+            bundle=BUNDLE,
+            from_revision=None,
+            to_revision="v2",
+            digest="sha256:staging",
+            targets=["s1"],
+            policy=policy,
+            now=self.now,
+            content=self.content,
+        )
+        r.phase = phase
+        r.completed_at = self.now if phase is Phase.COMPLETE else None
+        if stalled:
+            r.conditions["Stalled"] = Condition("Stalled", True, "X", "s1 refuses", "v2", self.now)
+        self.store.save_rollout(r, self.now)
+
+    @rule()
+    def upstream_completes(self) -> None:
+        self.store.lift_quarantine("staging", BUNDLE, "someone", self.now)
+        self._upstream(Phase.COMPLETE)
+
+    @rule()
+    def upstream_stalls(self) -> None:
+        self._upstream(Phase.PROGRESSING, stalled=True)
+
+    @rule()
+    def upstream_rolls_back(self) -> None:
+        held = Quarantine("staging", BUNDLE, self.content, "v2", self.now, "someone", "v1")
+        self.store.quarantine(held)
+        self._upstream(Phase.ABORTED)
+
+    @rule()
+    def window_turns(self) -> None:
+        """Time passes, stepped every interval, until the window opens or closes."""
+        spec = self.driver.observer.auditor().inventory().windows
+        was = windows.state(spec, self.now).open
+        for _ in range(3):
+            self.now += INTERVAL
+            self.driver.step()
+            if windows.state(spec, self.now).open != was:
+                return
+
     @rule()
     def restart(self) -> None:
         """The process driving the rollout exits; another starts on the same state."""
@@ -202,9 +285,19 @@ class NeverQuiet(RuleBasedStateMachine):
         assert rollout is not None, "the first step records the rollout"
         if not rollout.active:
             return  # complete (aborts and quarantines are not among these events)
-        if self.now <= rollout.deadline(DEADLINE) + INTERVAL:
+        held = rollout.held
+        if held is not None:
+            # Held as of the last step (at most one interval ago): legitimately, or loudly.
+            if not hold_overdue(held, self.now - INTERVAL):
+                if not hold_overdue(held, self.now) and not rollout.stalled:
+                    assert not rollout_stall(rollout, self.policy, self.now)[0]
+                    if self.now > rollout.deadline(DEADLINE):  # the clock alone would say so
+                        audit = self.driver.audit()
+                        assert not audit.stalled, "no consumer calls a legitimate wait stalled"
+                return
+        elif self.now <= rollout.deadline(DEADLINE) + INTERVAL:
             return
-        assert rollout.stalled, "past the deadline and one interval: Stalled is set"
+        assert rollout.stalled, "past the deadline (or the wait's bound) and one interval: Stalled"
         stalls = [a for a in self.store.alerts(ENV) if a["condition"] == "stalled"]
         assert stalls and stalls[-1]["state"] == "firing", "and whoever is on call was told"
         audit = self.driver.audit()
@@ -217,8 +310,8 @@ class NeverQuiet(RuleBasedStateMachine):
 EXAMPLES = int(os.environ.get("NEVER_QUIET_EXAMPLES", "300"))
 
 
-def test_a_rollout_never_goes_quiet(config: tuple[Path, bytes, bytes]) -> None:
-    NeverQuiet.root, NeverQuiet.old, NeverQuiet.drifted = config
+def test_a_rollout_never_goes_quiet(config: tuple[Path, bytes, bytes, str]) -> None:
+    NeverQuiet.root, NeverQuiet.old, NeverQuiet.drifted, NeverQuiet.content = config
     run_state_machine_as_test(
         NeverQuiet,
         settings=settings(
