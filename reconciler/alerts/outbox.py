@@ -1,0 +1,187 @@
+"""Alerts off the step's critical path (design §15): a step hands its alerts to the outbox and goes
+on; one background thread delivers them with :data:`~reconciler.alerts.send.QUEUED` bounds.
+
+Each destination has its own bounded queue, delivered in order (a PagerDuty ``resolve`` never
+overtakes its ``trigger``), so one receiver that is down delays no other. A full queue drops the
+alert, counted as a failure like any other: :func:`failures` feeds
+``reconciler_alert_failures_total{type}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..model.alerting import AlertSpec
+from .alert import Alert
+from .send import QUEUED, Bounds, Failed, Poster, Sleep, deliver_one, label, routed, session
+
+log = logging.getLogger(__name__)
+
+#: Alerts waiting per destination before new ones are dropped (and counted as failures).
+CAPACITY = 1000
+#: Errors kept for the caller to read (:meth:`Outbox.take_errors`).
+KEPT_ERRORS = 100
+#: Seconds a command waits, on exit, for its queued alerts.
+EXIT_WAIT = 30.0
+
+_failures: Counter[str] = Counter()
+_failures_lock = threading.Lock()
+
+
+def failures() -> dict[str, int]:
+    """Alerts not delivered since the process started, by destination type."""
+    with _failures_lock:
+        return dict(_failures)
+
+
+def _count(kind: str) -> None:
+    with _failures_lock:
+        _failures[kind] += 1
+
+
+@dataclass(frozen=True)
+class _Job:
+    alert: Alert
+    spec: AlertSpec
+    where: str
+    env: Mapping[str, str]
+    public_url: str | None
+
+
+class Outbox:
+    """Queues per destination, drained by one event loop on a daemon thread (started lazily)."""
+
+    def __init__(
+        self,
+        bounds: Bounds = QUEUED,
+        *,
+        capacity: int = CAPACITY,
+        sleep: Sleep | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.bounds = bounds
+        self.capacity = capacity
+        self._sleep = sleep
+        self._clock = clock
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queues: dict[str, asyncio.Queue[_Job]] = {}
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self._errors: deque[str] = deque(maxlen=KEPT_ERRORS)
+
+    def submit(
+        self,
+        alert: Alert,
+        specs: Sequence[AlertSpec],
+        env: Mapping[str, str],
+        public_url: str | None = None,
+    ) -> int:
+        """Queue ``alert`` for each destination it is routed to; how many. Never blocks."""
+        chosen = routed(alert, specs)
+        if not chosen:
+            return 0
+        loop = self._started()
+        with self._lock:
+            self._pending += len(chosen)
+        for number, spec in chosen:
+            job = _Job(alert, spec, label(number, spec), dict(env), public_url)
+            loop.call_soon_threadsafe(self._put, job)
+        return len(chosen)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for every queued alert to be delivered or given up."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def take_errors(self) -> list[str]:
+        """Failed deliveries since the last call (``"pagerduty 2: HTTP 503"``)."""
+        with self._lock:
+            errors = list(self._errors)
+            self._errors.clear()
+        return errors
+
+    # -- the delivering thread -----------------------------------------------------------------
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=self._loop.run_forever, name="alerts-outbox", daemon=True
+                )
+                thread.start()
+            return self._loop
+
+    def _put(self, job: _Job) -> None:
+        queue = self._queues.get(job.where)
+        if queue is None:
+            queue = self._queues[job.where] = asyncio.Queue(self.capacity)
+            asyncio.get_running_loop().create_task(self._deliver(queue))
+        try:
+            queue.put_nowait(job)
+        except asyncio.QueueFull:
+            self._done(job, "queue full; alert dropped")
+
+    async def _deliver(self, queue: asyncio.Queue[_Job]) -> None:
+        async with session() as client:
+            options = {"sleep": self._sleep, "clock": self._clock}
+            poster = Poster(client, self.bounds, **{k: v for k, v in options.items() if v})
+            while True:
+                job = await queue.get()
+                try:
+                    await deliver_one(poster, job.alert, job.spec, job.where, job.env, job.public_url)
+                except Failed as exc:
+                    self._done(job, str(exc))
+                except Exception as exc:  # a bug must not stop this destination's queue
+                    self._done(job, f"request failed ({type(exc).__name__})")
+                else:
+                    self._done(job, None)
+
+    def _done(self, job: _Job, problem: str | None) -> None:
+        if problem is not None:
+            _count(job.spec.type)
+            error = f"{job.where}: {problem}"
+            log.warning(
+                "alert %s/%s %s not delivered: %s",
+                job.alert.environment,
+                job.alert.bundle,
+                job.alert.condition,
+                error,
+            )
+        with self._idle:
+            if problem is not None:
+                self._errors.append(f"{job.where}: {problem}")
+            self._pending -= 1
+            self._idle.notify_all()
+
+
+_shared: Outbox | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> Outbox:
+    """The process's outbox; on exit the process waits up to :data:`EXIT_WAIT` for it."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Outbox()
+            atexit.register(_flush, _shared)
+        return _shared
+
+
+def _flush(outbox: Outbox) -> None:
+    import sys
+
+    from ..secrets import scrub
+
+    if not outbox.drain(EXIT_WAIT):
+        print("error: alerts still queued at exit were not delivered", file=sys.stderr)
+    for error in outbox.take_errors():
+        print(scrub(f"error: alert not delivered: {error}"), file=sys.stderr)
