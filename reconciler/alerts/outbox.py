@@ -70,6 +70,7 @@ class Outbox:
         self._sleep = sleep
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._queues: dict[str, asyncio.Queue[_Job]] = {}
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -107,16 +108,39 @@ class Outbox:
             self._errors.clear()
         return errors
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop delivering (what is still queued is given up) and end the thread."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+
+        async def stop() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+            if not thread.is_alive():
+                loop.close()
+        self._queues.clear()
+
     # -- the delivering thread -----------------------------------------------------------------
 
     def _started(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                thread = threading.Thread(
+                self._thread = threading.Thread(
                     target=self._loop.run_forever, name="alerts-outbox", daemon=True
                 )
-                thread.start()
+                self._thread.start()
             return self._loop
 
     def _put(self, job: _Job) -> None:
@@ -136,7 +160,9 @@ class Outbox:
             while True:
                 job = await queue.get()
                 try:
-                    await deliver_one(poster, job.alert, job.spec, job.where, job.env, job.public_url)
+                    await deliver_one(
+                        poster, job.alert, job.spec, job.where, job.env, job.public_url
+                    )
                 except Failed as exc:
                     self._done(job, str(exc))
                 except Exception as exc:  # a bug must not stop this destination's queue
@@ -183,5 +209,6 @@ def _flush(outbox: Outbox) -> None:
 
     if not outbox.drain(EXIT_WAIT):
         print("error: alerts still queued at exit were not delivered", file=sys.stderr)
+    outbox.close()
     for error in outbox.take_errors():
         print(scrub(f"error: alert not delivered: {error}"), file=sys.stderr)

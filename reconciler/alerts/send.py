@@ -149,7 +149,7 @@ async def deliver_one(
     env: Mapping[str, str],
     public_url: str | None,
 ) -> None:
-    """Send ``alert`` to ``spec``; :class:`Failed` with a URL-free reason when it did not take it."""
+    """Send ``alert`` to ``spec``; :class:`Failed` (a URL-free reason) when it did not take it."""
     try:
         await _send(poster, alert, spec, where, env, public_url)
     except Failed:

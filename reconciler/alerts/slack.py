@@ -39,7 +39,9 @@ def message(alert: Alert, public_url: str | None = None) -> dict[str, Any]:
         if more:
             lines.append(f"… and {more} more")
         listing = "*Blocking targets*\n" + "\n".join(lines)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listing[:SECTION_TEXT]}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": listing[:SECTION_TEXT]}}
+        )
     if public_url:
         label = {"type": "plain_text", "text": "Open the on-call page"[:BUTTON_TEXT]}
         button = {"type": "button", "text": label, "url": public_url}

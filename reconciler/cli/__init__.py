@@ -15,11 +15,12 @@ from .inspect import audit, diff, parity, plan, render, skew, validate
 from .rollouts import converge, rollback, rollout, state
 from .service import daemon, demo
 from .shell import Group
+from .trail import events
 
 #: Every command, in the order ``--help`` lists them.
 COMMANDS = (
     validate, render, audit, plan, skew, diff, parity,
-    converge, rollback, rollout, eval_group, state, daemon, demo,
+    converge, rollback, rollout, eval_group, events, state, daemon, demo,
 )  # fmt: skip
 
 

@@ -114,6 +114,11 @@ def _moment(event: Mapping[str, Any], label: Callable[[str | None], str], now: f
     if kind in ("pause", "resume", "abort"):
         word = {"pause": "paused", "resume": "resumed", "abort": "aborted"}[kind]
         return _make(event, now, word, "warn", f"rollout {word}{by}{reason}")
+    if kind == "command":  # the trail (design §15): who ran what, why, and how it ended
+        bundles = f" {', '.join(d.get('bundles') or [])}" if d.get("bundles") else ""
+        text = f"{d.get('command')}{bundles}{by}: {d.get('outcome')}{reason}"
+        tone = "ok" if d.get("outcome") == "succeeded" else "warn"
+        return _make(event, now, str(d.get("command")).split()[-1], tone, text)
     if kind == "rolled_back":
         return _make(event, now, "rollback", "bad", f"rolled back to {label(d.get('to'))}{by}")
     if kind == "quarantined":

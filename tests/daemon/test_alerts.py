@@ -160,7 +160,9 @@ def test_https_to_a_plain_http_server_is_a_tls_error(webhook: Webhook) -> None:
     "url", ["http://[::1/x", "https:///x", "http://127.0.0.1:99999/", "http://" + "a" * 70 + ".io/"]
 )
 def test_malformed_urls_are_errors_not_exceptions(url: str) -> None:
-    assert deliver(STALLED, [hook("${HOOK}")], {"HOOK": url}) == ["webhook 1: invalid request URL or header"]
+    assert deliver(STALLED, [hook("${HOOK}")], {"HOOK": url}) == [
+        "webhook 1: invalid request URL or header"
+    ]
 
 
 def test_unset_variable_is_an_error_naming_the_variable() -> None:
