@@ -65,6 +65,7 @@ def daemon(
 ) -> None:
     """The long-running reconciler: fetch git, audit, advance the rollout, alert."""
     import os
+
     from ..clock import running
     from ..daemon.loop import Daemon
     from ..daemon.server import parse_listen
@@ -79,7 +80,8 @@ def daemon(
                 raise click.BadParameter(str(exc), param_hint="--env") from None
     if public_url is not None:
         if not public_url.startswith(("http://", "https://")):
-            raise click.BadParameter("must start with http:// or https://", param_hint="--public-url")
+            hint = "--public-url"
+            raise click.BadParameter("must start with http:// or https://", param_hint=hint)
         os.environ["RECONCILER_PUBLIC_URL"] = public_url  # the notifiers read their environ
     try:
         parse_listen(listen)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.alerts import Alert, dedup_key
-from reconciler.alerts import github, pagerduty, slack
+from reconciler.alerts import Alert, dedup_key, github, pagerduty, slack
 from reconciler.model.alerting import CONDITIONS
 from tests.alerts.schemas import check
 
@@ -97,7 +96,7 @@ def test_the_schemas_refuse_what_the_services_refuse() -> None:
                 "text": "t",
                 "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}],
             },
-        ),  # fmt: skip
+        ),
         ("github/create-deployment", {"environment": "production"}),
         ("github/create-deployment-status", {"state": "done"}),
     ]

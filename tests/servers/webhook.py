@@ -9,10 +9,10 @@ N accepted requests on a :class:`threading.Condition` (never a sleep loop).
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import subprocess
 import threading
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
