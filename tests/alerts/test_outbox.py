@@ -59,7 +59,11 @@ def test_a_receiver_down_for_30s_loses_nothing_and_keeps_the_order(webhook: Webh
     time_ = VirtualTime(webhook, up_at=30.0)
     outbox = Outbox(QUEUED, sleep=time_.sleep, clock=time_.clock)
     try:
-        sent = [_alert("stalled", "firing"), _alert("paused", "firing"), _alert("stalled", "resolved")]
+        sent = [
+            _alert("stalled", "firing"),
+            _alert("paused", "firing"),
+            _alert("stalled", "resolved"),
+        ]
         for alert in sent:
             assert outbox.submit(alert, [_pagerduty(webhook.url)], {"KEY": KEY}) == 1
         assert outbox.drain(timeout=10)
