@@ -1,6 +1,7 @@
 """GitHub deployments (design §15): one Deployment per (environment, desired revision), and a
-deployment status per alert — ``failure`` when it stalls, ``in_progress`` while it moves,
-``inactive`` once rolled back from (quarantined), ``success`` when complete."""
+deployment status per alert and per step of its life — ``in_progress`` when its rollout starts
+and while it moves, ``failure`` when it stalls, ``success`` when complete, ``inactive`` when a
+newer revision supersedes it or it is rolled back from (quarantined)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from .alert import Alert, headline
 DESCRIPTION = 140
 #: Conditions whose firing means the deployment failed.
 FAILURES = frozenset({"stalled", "rollback_failed", "rollback_impossible"})
+#: The moments of a deployment's life that are not alerts (GitHub alone is told them).
+LIFECYCLE = {
+    "deploying": "in_progress",  #: its rollout started
+    "complete": "success",  #: every target runs it (after a rollback: runs it again)
+    "superseded": "inactive",  #: a newer revision's rollout started
+    "rolled_back": "inactive",  #: ``reconciler rollback`` put an older revision back
+}
 
 
 def deployment(alert: Alert) -> dict[str, Any]:
@@ -32,8 +40,8 @@ def deployment(alert: Alert) -> dict[str, Any]:
 
 def state(alert: Alert) -> str:
     """The deployment status ``alert`` means."""
-    if alert.condition == "complete":
-        return "success"
+    if alert.condition in LIFECYCLE:
+        return LIFECYCLE[alert.condition]
     if alert.condition == "quarantined" and alert.state == "firing":
         return "inactive"  # rolled back from: this revision is not what runs any more
     if alert.state == "firing" and alert.condition in FAILURES:

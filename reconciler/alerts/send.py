@@ -63,7 +63,15 @@ def label(number: int, spec: AlertSpec) -> str:
 
 
 def routed(alert: Alert, specs: Sequence[AlertSpec]) -> list[tuple[int, AlertSpec]]:
-    """The destinations (numbered from 1) ``alert`` goes to by their ``on:`` and ``bundles:``."""
+    """The destinations (numbered from 1) ``alert`` goes to by their ``on:`` and ``bundles:``;
+    a deployment's life (:data:`~reconciler.alerts.github.LIFECYCLE`) goes to GitHub only,
+    whatever its ``on:``."""
+    if alert.condition in github.LIFECYCLE:
+        return [
+            (n, s)
+            for n, s in enumerate(specs, start=1)
+            if s.type == "github" and routes(s.model_copy(update={"on": []}), alert.bundle, "")
+        ]
     return [
         (n, s) for n, s in enumerate(specs, start=1) if routes(s, alert.bundle, alert.condition)
     ]

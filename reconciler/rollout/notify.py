@@ -72,6 +72,21 @@ class Notifier:
         )
         return errors
 
+    def lifecycle(
+        self, inventory: Inventory, bundle: str, moment: str, revision: str, now: float
+    ) -> None:
+        """A moment of a deployment's life — ``deploying``, ``complete``, ``superseded`` — for
+        the GitHub destinations (not an alert: nothing is recorded or shown for it)."""
+        from ..alerts import Alert
+        from ..alerts.outbox import shared
+
+        if not any(spec.type == "github" for spec in inventory.alerts):
+            return
+        alert = Alert(self.environment, bundle, moment, "firing", revision, (), moment)
+        self.fence()
+        public = self.environ.get(PUBLIC_URL) or None
+        (self.outbox or shared()).submit(alert, inventory.alerts, self.environ, public)
+
     def drift(
         self,
         inventory: Inventory,

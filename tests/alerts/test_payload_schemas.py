@@ -72,11 +72,17 @@ def test_github_bodies_are_valid_deployments_and_statuses(alert: Alert, page: st
         ("stalled", "resolved", "in_progress"),
         ("paused", "firing", "in_progress"),
         ("quarantined", "firing", "inactive"),  # rolled back from
+        ("deploying", "firing", "in_progress"),
+        ("complete", "firing", "success"),
+        ("superseded", "firing", "inactive"),
+        ("rolled_back", "firing", "inactive"),
     ],
 )
 def test_github_status_follows_the_condition(condition: str, state: str, expected: str) -> None:
     alert = Alert("production", "support-agent", condition, state, SHA, ())  # type: ignore[arg-type]
-    assert github.status(alert)["state"] == expected
+    body = github.status(alert, PAGE)
+    check("github/create-deployment-status", body)
+    assert body["state"] == expected
 
 
 def test_the_dedup_key_names_environment_bundle_and_condition() -> None:

@@ -118,11 +118,12 @@ def test_a_stall_opens_one_incident_and_its_end_resolves_it(
         check("slack/incoming-webhook", message)
         assert message["blocks"][-1]["elements"][0]["url"] == PAGE
 
-    # GitHub: one deployment of the revision, failure at the stall, back in progress after.
+    # GitHub: one deployment of the revision: in progress, failure at the stall, in progress again.
     deployments: GitHubDeployments = receivers["github"].responder  # type: ignore[assignment]
     [deployment] = deployments.deployments
     assert deployment["environment"] == "production" and len(deployment["ref"]) == 40
-    assert [s["state"] for _, s in deployments.statuses] == ["failure", "in_progress"]
+    states = [s["state"] for _, s in deployments.statuses]
+    assert states == ["in_progress", "failure", "in_progress"]
     for request in receivers["github"].received:
         assert request.headers is not None
         assert request.headers["Authorization"] == f"Bearer {GH_TOKEN}"
@@ -147,3 +148,66 @@ def test_a_stall_opens_one_incident_and_its_end_resolves_it(
     for run in (stalled, aborted):
         for secret in (PD_KEY, GH_TOKEN, SECRET):
             assert secret not in run.out + run.err
+
+
+def test_github_deployments_follow_a_revision_from_start_to_superseded(
+    tmp_path: Path, receivers: dict[str, Webhook]
+) -> None:
+    """Success when complete; a newer revision supersedes it (inactive) and starts its own;
+    a rollback makes the rolled-back-from revision inactive and the restored one a success.
+    The deployment's life reaches GitHub whatever its ``on:`` (which routes alerts only)."""
+    repo = ConfigRepo(tmp_path / "config")
+    repo.bundle()
+    targets = [
+        {"name": n, "kind": "region", "source": {"type": "file", "path": f"fleet/{n}.json"}}
+        for n in ("a", "b")
+    ]
+    alerts = [
+        {"type": "github", "repository": "acme/agents", "token": "${GH_TOKEN}",
+         "api_url": "${GH_API}", "on": ["stalled"]},
+    ]  # fmt: skip
+    repo.write("targets/production.yaml", inventory(targets, alerts=alerts))
+    repo.write(".gitignore", "fleet/\n")
+    (repo.root / "fleet").mkdir()
+    repo.commit("v1")
+    github = receivers["github"]
+    env = {"GH_TOKEN": GH_TOKEN, "GH_API": github.url.removesuffix("/hooks/alerts")}
+
+    def run(*args: str) -> Run:
+        return reconciler("--repo", repo.root, *args, "--env", "production", env=env)
+
+    assert run("converge").code == 0
+    first = _head(repo)
+    repo.bundle(prompt="v2\n")
+    repo.commit("v2")
+    assert run("converge").code == 0
+    second = _head(repo)
+    assert run("rollback", "--to", first, "--reason", "v2 regressed").code == 0
+
+    deployments: GitHubDeployments = github.responder  # type: ignore[assignment]
+    by_id = {d["id"]: d["ref"] for d in deployments.deployments}
+    assert sorted(by_id.values()) == sorted([first, second])
+    said = [(by_id[number], body["state"]) for number, body in deployments.statuses]
+    assert said == [
+        (first, "in_progress"),
+        (first, "success"),
+        (second, "in_progress"),
+        (first, "inactive"),  # superseded by v2
+        (second, "success"),
+        (second, "inactive"),  # rolled back from
+        (first, "success"),  # what runs again
+    ]
+    for request in github.received:
+        if request.method == "POST" and request.path.endswith("/deployments"):
+            check("github/create-deployment", request.body)
+        elif request.method == "POST":
+            check("github/create-deployment-status", request.body)
+
+
+def _head(repo: ConfigRepo) -> str:
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "-C", str(repo.root), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    return done.stdout.strip()
