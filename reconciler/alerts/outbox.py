@@ -155,8 +155,11 @@ class Outbox:
 
     async def _deliver(self, queue: asyncio.Queue[_Job]) -> None:
         async with session() as client:
-            options = {"sleep": self._sleep, "clock": self._clock}
-            poster = Poster(client, self.bounds, **{k: v for k, v in options.items() if v})
+            poster = Poster(client, self.bounds)
+            if self._sleep is not None:
+                poster.sleep = self._sleep
+            if self._clock is not None:
+                poster.clock = self._clock
             while True:
                 job = await queue.get()
                 try:

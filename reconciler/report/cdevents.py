@@ -125,9 +125,13 @@ def _subjects(
             (EVAL_FINISHED, {"id": f"{environment}/eval", "source": source, "content": content})
         ]
     kind = CUSTOM.get(command, "dev.cdeventsx.reconciler-command.recorded.0.1.0")
-    content = {"environment": environment, "outcome": d.get("outcome"), "digests": dict(digests)}
+    facts: dict[str, Any] = {
+        "environment": environment,
+        "outcome": d.get("outcome"),
+        "digests": dict(digests),
+    }
     return [
-        (kind, {"id": f"{environment}/{b}", "source": source, "content": content}) for b in bundles
+        (kind, {"id": f"{environment}/{b}", "source": source, "content": facts}) for b in bundles
     ]
 
 
