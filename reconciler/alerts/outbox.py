@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import threading
 from collections import Counter, deque
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from ..model.alerting import AlertSpec
 from .alert import Alert
-from .send import QUEUED, Bounds, Failed, Poster, Sleep, deliver_one, label, routed, session
+from .send import NOW, QUEUED, Bounds, Failed, Poster, Sleep, deliver_one, label, routed, session
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 CAPACITY = 1000
 #: Errors kept for the caller to read (:meth:`Outbox.take_errors`).
 KEPT_ERRORS = 100
-#: Seconds a command waits, on exit, for its queued alerts.
-EXIT_WAIT = 30.0
+#: Seconds a process waits, on exit, for its queued alerts (retried as a command's own then).
+EXIT_WAIT = 15.0
 
 _failures: Counter[str] = Counter()
 _failures_lock = threading.Lock()
@@ -76,6 +77,8 @@ class Outbox:
         self._idle = threading.Condition(self._lock)
         self._pending = 0
         self._errors: deque[str] = deque(maxlen=KEPT_ERRORS)
+        self._posters: list[Poster] = []
+        self._hurry: asyncio.Event | None = None  #: set: wait no more between retries
 
     def submit(
         self,
@@ -100,6 +103,22 @@ class Outbox:
         """Wait up to ``timeout`` seconds for every queued alert to be delivered or given up."""
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def hurry(self) -> None:
+        """From now on retry as a command does (:data:`~reconciler.alerts.send.NOW`): a process
+        about to exit waits seconds for a receiver that is down, not minutes."""
+        loop = self._loop
+        if loop is None:
+            return
+
+        def now() -> None:
+            for poster in self._posters:
+                poster.bounds = NOW
+            if self._hurry is None:
+                self._hurry = asyncio.Event()
+            self._hurry.set()
+
+        loop.call_soon_threadsafe(now)
 
     def take_errors(self) -> list[str]:
         """Failed deliveries since the last call (``"pagerduty 2: HTTP 503"``)."""
@@ -155,11 +174,10 @@ class Outbox:
 
     async def _deliver(self, queue: asyncio.Queue[_Job]) -> None:
         async with session() as client:
-            poster = Poster(client, self.bounds)
-            if self._sleep is not None:
-                poster.sleep = self._sleep
+            poster = Poster(client, self.bounds, sleep=self._sleep or self._nap)
             if self._clock is not None:
                 poster.clock = self._clock
+            self._posters.append(poster)
             while True:
                 job = await queue.get()
                 try:
@@ -172,6 +190,13 @@ class Outbox:
                     self._done(job, f"request failed ({type(exc).__name__})")
                 else:
                     self._done(job, None)
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep between retries, cut short by :meth:`hurry`."""
+        if self._hurry is None:
+            self._hurry = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._hurry.wait(), seconds)
 
     def _done(self, job: _Job, problem: str | None) -> None:
         if problem is not None:
@@ -210,6 +235,7 @@ def _flush(outbox: Outbox) -> None:
 
     from ..secrets import scrub
 
+    outbox.hurry()
     if not outbox.drain(EXIT_WAIT):
         print("error: alerts still queued at exit were not delivered", file=sys.stderr)
     outbox.close()

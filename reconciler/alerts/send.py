@@ -97,11 +97,11 @@ class Poster:
         self, method: str, url: str, data: bytes | None, headers: Mapping[str, str]
     ) -> bytes:
         """The body of a 2xx answer; :class:`Failed` once the bounds are spent."""
-        b = self.bounds
         started = self.clock()
         attempt = 0
         while True:
             attempt += 1
+            b = self.bounds  # read each time: an outbox may hurry it (see Outbox.hurry)
             try:
                 async with self.session.request(
                     method,

@@ -206,3 +206,21 @@ def test_routing_by_bundle_and_condition_queue_by_queue() -> None:
             "production/support-agent/stalled",
             "production/billing-agent/stalled",
         ]
+
+
+def test_at_exit_a_receiver_that_is_down_costs_seconds_not_minutes(webhook: Webhook) -> None:
+    """``hurry`` (what a process does at exit) cuts the queued backoff short: the alert is given
+    up after a command's own bounds, and said."""
+    webhook.down()
+    outbox = Outbox(QUEUED)  # real time, real sleeps: the first retry would wait 1 s, then 2 s...
+    try:
+        outbox.submit(_alert("stalled", "firing"), [_pagerduty(webhook.url)], {"KEY": KEY})
+        webhook.wait_for_requests(1)
+        started = time.monotonic()
+        outbox.hurry()
+        assert outbox.drain(timeout=10)
+        assert time.monotonic() - started < 5
+    finally:
+        outbox.close()
+    assert outbox.take_errors() == ["pagerduty 1: HTTP 503"]
+    assert len(webhook.received) <= 3

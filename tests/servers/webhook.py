@@ -118,6 +118,12 @@ class Webhook:
                 raise AssertionError(f"webhook: {got} of {count} alerts within {timeout} s")
         return self.alerts()
 
+    def wait_for_requests(self, count: int, timeout: float = 5.0) -> None:
+        """Block until ``count`` requests arrived, answered or not (AssertionError on timeout)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self._received) >= count, timeout):
+                raise AssertionError(f"receiver: {len(self._received)} of {count} requests")
+
     def reset(self) -> None:
         with self._changed:
             self._received.clear()
