@@ -64,7 +64,8 @@ def recorded(
         raise
     finally:
         outcome = entry.outcome or trail.OUTCOMES.get(code, f"exit {code}")
-        _write(ctx, [env], command, entry, outcome, reason, now().timestamp())
+        # A command that failed has said why; a store too broken for the trail is that reason.
+        _write(ctx, [env], command, entry, outcome, reason, now().timestamp(), quiet=code != 0)
 
 
 def _write(
@@ -75,14 +76,17 @@ def _write(
     outcome: str,
     reason: str | None,
     at: float,
+    *,
+    quiet: bool = False,
 ) -> None:
     from ..rollout import trail
     from ..state import open_store
 
     try:
         store = open_store(repo_of(ctx), state_of(ctx))
-    except Exception as exc:  # the command's own failure says more than this one
-        echo(f"error: the trail could not be written: {exc}", err=True)
+    except Exception as exc:
+        if not quiet:
+            echo(f"error: the trail could not be written: {exc}", err=True)
         return
     try:
         for env in environments:
@@ -99,7 +103,8 @@ def _write(
                 details=entry.details,
             )
     except Exception as exc:
-        echo(f"error: the trail could not be written: {exc}", err=True)
+        if not quiet:
+            echo(f"error: the trail could not be written: {exc}", err=True)
     finally:
         store.close()
 
@@ -113,7 +118,9 @@ def record_reset(ctx: click.Context, code: int, reason: str | None, who: str | N
     repo = repo_of(ctx)
     entry = Entry(trail.actor(who, os.environ, repo))
     outcome = trail.OUTCOMES.get(code, f"exit {code}")
-    _write(ctx, list(environments(repo)), "state reset", entry, outcome, reason, now().timestamp())
+    at = now().timestamp()
+    envs = list(environments(repo))
+    _write(ctx, envs, "state reset", entry, outcome, reason, at, quiet=code != 0)
 
 
 @click.command()
