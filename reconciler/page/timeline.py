@@ -18,6 +18,8 @@ from .view import iso
 
 #: Moments the page shows at most.
 SHOWN = 40
+#: Trail commands whose rollout events (``pause``, ``resume``, ``abort``) already say who and why.
+STEERING = frozenset({"rollout pause", "rollout resume", "rollout abort"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ def timeline(
             pending.append(event)
             continue
         flush()
+        if event.get("kind") == "command" and (event.get("data") or {}).get("command") in STEERING:
+            continue  # the rollout's own pause/resume/abort event says who and why already
         if event.get("kind") == "condition":
             # Ready and Reconciling change together, in the same words: one line says it.
             d = event.get("data") or {}

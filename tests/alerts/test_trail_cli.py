@@ -186,6 +186,16 @@ def test_the_page_timeline_shows_commands_with_their_reasons() -> None:
     )
     assert (moment.word, moment.tone) == ("rollback", "ok")
 
+    # A pause is said once: the rollout's own event carries who and why; its trail event is
+    # not repeated beside it.
+    pause = {"kind": "pause", "at": 120.0, "data": {"bundle": "support-agent", "by": "bob",
+             "reason": "latency"}}  # fmt: skip
+    trail = {"kind": "command", "at": 120.0, "data": {"command": "rollout pause", "by": "bob",
+             "reason": "latency", "outcome": "succeeded"}}  # fmt: skip
+    assert [m.text for m in timeline([pause, trail], {}, 160.0)] == [
+        "rollout paused by bob: latency"
+    ]
+
 
 @pytest.mark.parametrize(
     ("alert", "needles"),
