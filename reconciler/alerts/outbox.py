@@ -76,7 +76,7 @@ class Outbox:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
-        self._errors: deque[str] = deque(maxlen=KEPT_ERRORS)
+        self._errors: deque[tuple[str, str]] = deque(maxlen=KEPT_ERRORS)  #: (environment, error)
         self._posters: list[Poster] = []
         self._hurry: asyncio.Event | None = None  #: set: wait no more between retries
 
@@ -120,12 +120,15 @@ class Outbox:
 
         loop.call_soon_threadsafe(now)
 
-    def take_errors(self) -> list[str]:
-        """Failed deliveries since the last call (``"pagerduty 2: HTTP 503"``)."""
+    def take_errors(self, environment: str | None = None) -> list[str]:
+        """Failed deliveries (of ``environment``'s alerts, or all) not taken yet
+        (``"pagerduty 2: HTTP 503"``)."""
         with self._lock:
-            errors = list(self._errors)
+            taken = [e for e in self._errors if environment in (None, e[0])]
+            kept = [e for e in self._errors if e not in taken]
             self._errors.clear()
-        return errors
+            self._errors.extend(kept)
+        return [error for _, error in taken]
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop delivering (what is still queued is given up) and end the thread."""
@@ -211,7 +214,7 @@ class Outbox:
             )
         with self._idle:
             if problem is not None:
-                self._errors.append(f"{job.where}: {problem}")
+                self._errors.append((job.alert.environment, f"{job.where}: {problem}"))
             self._pending -= 1
             self._idle.notify_all()
 

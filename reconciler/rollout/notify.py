@@ -66,7 +66,7 @@ class Notifier:
         if inventory.alerts:
             public = self.environ.get(PUBLIC_URL) or None
             outbox.submit(alert, inventory.alerts, self.environ, public)
-        errors = outbox.take_errors() if inventory.alerts else []
+        errors = outbox.take_errors(self.environment) if inventory.alerts else []
         self.store.record_alert(
             self.environment, bundle, action.condition, action.state, now, alert.payload()
         )
