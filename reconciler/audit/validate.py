@@ -21,6 +21,7 @@ from ..config import promotions
 from ..config.inventory import environments, inventory_lines, load_inventory
 from ..config.worktree import WorkTreeFiles
 from ..errors import ConfigError, ReconcilerError
+from ..model.alerting import plain_secrets
 from ..model.inventory import Inventory, TargetSpec
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -63,6 +64,12 @@ def validate_repo(
     for inventory in inventories:
         rel = f"targets/{inventory.environment}.yaml"
         _check_sources(root, inventory, environ, errors, warnings)
+        for number, alert in enumerate(inventory.alerts, start=1):
+            for key in plain_secrets(alert):
+                warnings.append(
+                    f"{rel}: alert {number} ({alert.type}): {key} is not a ${{VAR}} reference; "
+                    "secrets belong in the environment"
+                )
         for bundle in inventory.bundles:
             if bundle not in bundle_names:
                 errors.append(

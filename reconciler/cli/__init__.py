@@ -16,11 +16,12 @@ from .rollouts import converge, rollback, rollout, state
 from .schema import schema
 from .service import daemon, demo
 from .shell import Group
+from .trail import events
 
 #: Every command, in the order ``--help`` lists them.
 COMMANDS = (
     validate, render, audit, plan, skew, diff, parity,
-    converge, rollback, rollout, eval_group, state, daemon, demo, schema,
+    converge, rollback, rollout, eval_group, events, state, daemon, demo, schema,
 )  # fmt: skip
 
 

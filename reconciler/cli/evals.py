@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import click
 
 from .shell import echo, env_option, fatal, repo_of, state_of
+from .trail import reason_option, recorded, who_option
 
 
 @click.group("eval")
@@ -25,24 +25,44 @@ def eval_group() -> None:
 )
 @click.option("--result", type=click.Choice(["passed", "failed"]), required=True)
 @click.option("--report", help="Where the eval's report is (a URL).")
+@reason_option
+@who_option
 @click.pass_context
-def record(ctx: click.Context, env: str, digest: str, result: str, report: str | None) -> None:
+def record(
+    ctx: click.Context,
+    env: str,
+    digest: str,
+    result: str,
+    report: str | None,
+    reason: str | None,
+    who: str | None,
+) -> None:
     """Record an eval of exactly DIGEST (passed or failed) in ENV's state."""
+    from ..rollout.evals import check_digest
+
+    try:
+        check_digest(digest)  # a malformed digest writes nothing, not even the trail
+    except ValueError as exc:
+        fatal(f"--digest: {exc}")
+    with recorded(ctx, env, "eval record", reason, who) as entry:
+        entry.details.update({"digest": digest, "result": result})
+        _record(ctx, env, digest, result, report, entry.who)
+
+
+def _record(
+    ctx: click.Context, env: str, digest: str, result: str, report: str | None, who: str
+) -> None:
     from ..clock import now
     from ..config.inventory import load_inventory
-    from ..rollout.evals import check_digest, describe
+    from ..rollout.evals import describe
     from ..rollout.evals import record as write
     from ..state import open_store
 
-    try:
-        check_digest(digest)
-    except ValueError as exc:
-        fatal(f"--digest: {exc}")
     repo = repo_of(ctx)
     inventory = load_inventory(repo, env)  # a typo in --env is an error, not a stray record
     store = open_store(repo, state_of(ctx))
     try:
-        entry = write(store, env, digest, result, by=_user(), at=now().timestamp(), report=report)
+        entry = write(store, env, digest, result, by=who, at=now().timestamp(), report=report)
     finally:
         store.close()
     echo(f"recorded in {env}: eval of {digest} {describe(entry)}")
@@ -66,10 +86,3 @@ def _desired(repo: Path, bundles: list[str]) -> dict[str, str]:
         except Exception:  # a bundle that does not render at HEAD: nothing to say about it
             continue
     return found
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown user"

@@ -10,13 +10,17 @@ from typing import TYPE_CHECKING
 import click
 
 from .shell import duration, echo, env_option, repo_of, state_of
+from .trail import reason_option, record_reset, recorded, who_option
 
 if TYPE_CHECKING:
     from ..rollout.driver import Driver
     from ..rollout.step import Step
+    from .trail import Entry
 
 
-def driver_for(repo: Path, env: str, scope: str | None = None, verify: bool = False) -> Driver:
+def driver_for(
+    repo: Path, env: str, scope: str | None = None, verify: bool = False, user: str | None = None
+) -> Driver:
     from ..clock import running
     from ..rollout.commands import signed_policy
     from ..rollout.driver import Driver
@@ -24,7 +28,7 @@ def driver_for(repo: Path, env: str, scope: str | None = None, verify: bool = Fa
 
     signed = signed_policy(repo, env, verify)
     store = open_store(repo, state_of(click.get_current_context()))
-    return Driver(repo, env, store, clock=running(), scope=scope, signed=signed)
+    return Driver(repo, env, store, clock=running(), scope=scope, signed=signed, user=user)
 
 
 def echo_step(step: Step) -> None:
@@ -71,6 +75,8 @@ def echo_step(step: Step) -> None:
     is_flag=True,
     help="Apply only revisions whose commit signature verifies (default: .reconciler-signers).",
 )
+@reason_option
+@who_option
 @click.pass_context
 def converge(
     ctx: click.Context,
@@ -79,15 +85,15 @@ def converge(
     only: str | None,
     timeout: str | None,
     verify_signatures: bool,
+    reason: str | None,
+    who: str | None,
 ) -> None:
     """Run the rollout to the desired revision, wave by wave, until complete or blocked."""
     from ..rollout import commands
-    from ..rollout.signed import Unverified
-    from ..state.interface import Deposed, LeaseHeld
 
     limit = duration(timeout, "--timeout") if timeout is not None else None
-    driver = driver_for(repo_of(ctx), env, scope=only, verify=verify_signatures)
     if dry_run:
+        driver = driver_for(repo_of(ctx), env, scope=only, verify=verify_signatures)
         waiting: dict[str, str] = {}
         for bundle, targets in commands.dry_run(driver, waiting).items():
             if targets is None:
@@ -97,6 +103,18 @@ def converge(
             else:
                 echo(f"{bundle}: would apply to {', '.join(targets) or 'nothing'}")
         return
+    with recorded(ctx, env, "converge", reason, who) as entry:
+        if only:
+            entry.details["target"] = only
+        driver = driver_for(repo_of(ctx), env, only, verify_signatures, entry.who)
+        _converge(driver, entry, limit, only)
+
+
+def _converge(driver: Driver, entry: Entry, limit: float | None, only: str | None) -> None:
+    from ..rollout import commands
+    from ..rollout.signed import Unverified
+    from ..state.interface import Deposed, LeaseHeld
+
     if limit is None:
         policy = driver.observer.auditor().inventory().rollout
         limit = policy.progress_deadline + sum(w.bake for w in policy.waves)
@@ -104,7 +122,11 @@ def converge(
         code, step = commands.converge(driver, limit, on_step=echo_step)
     except (LeaseHeld, Deposed, Unverified) as exc:  # a state of the world, not an error
         echo(f"converge: {exc}", err=True)
+        entry.outcome = f"not run: {exc}"
         sys.exit(2)
+    entry.bundles = sorted(step.audit.desired)
+    entry.digests = {b: r.digest for b, r in step.audit.desired.items()}
+    entry.details["revision"] = step.audit.desired_revision
     for sha, reason in driver.unverified[:1]:
         echo(f"Unverified: {sha[:7]}: {reason}; nothing of it was written", err=True)
         code = 2
@@ -113,22 +135,36 @@ def converge(
         echo(f"converged: {scope} with the desired content")
     elif not step.blocked:
         echo(f"not complete within {limit:.0f}s", err=True)
+    if code != 0:
+        entry.outcome = "blocked" if step.blocked else "timed out"
     sys.exit(code)
 
 
 @click.command()
 @env_option
 @click.option("--to", "to", required=True, help="The revision to restore everywhere.")
+@reason_option
+@who_option
 @click.pass_context
-def rollback(ctx: click.Context, env: str, to: str) -> None:
+def rollback(ctx: click.Context, env: str, to: str, reason: str | None, who: str | None) -> None:
     """Restore REV on every target at once, verify by re-fetching, quarantine desired."""
+    with recorded(ctx, env, "rollback", reason, who) as entry:
+        _rollback(driver_for(repo_of(ctx), env, user=entry.who), entry, to)
+
+
+def _rollback(driver: Driver, entry: Entry, to: str) -> None:
     from ..rollout import commands
 
+    entry.details["to"] = to
     try:
-        done = commands.rollback(driver_for(repo_of(ctx), env), to)
+        done = commands.rollback(driver, to)
     except commands.WindowClosed as exc:  # a state of the world (rollback: in_window)
         echo(f"rollback: {exc}; nothing was written", err=True)
+        entry.outcome = f"not run: {exc}"
         sys.exit(2)
+    entry.bundles = sorted(done.audit.desired)
+    entry.digests = {b: r.digest for b, r in done.audit.desired.items()}
+    entry.details["revision"] = done.audit.desired_revision
     after = done.audit
     counts = after.counts()
     verified = counts["in_sync"]
@@ -194,11 +230,14 @@ def status(ctx: click.Context, env: str, fmt: str) -> None:
             echo(f"{bundle}: no rollout yet (run `reconciler converge --env {env}`)")
 
 
-def _steer(ctx: click.Context, env: str, verb: str, reason: str | None) -> None:
+def _steer(ctx: click.Context, env: str, verb: str, reason: str | None, who: str | None) -> None:
     from ..rollout import commands
 
-    for line in commands.steer(driver_for(repo_of(ctx), env), verb, reason):
-        echo(line, err=line.startswith("  error"))
+    with recorded(ctx, env, f"rollout {verb}", reason, who) as entry:
+        driver = driver_for(repo_of(ctx), env, user=entry.who)
+        entry.bundles = list(driver.observer.auditor().inventory().bundles)
+        for line in commands.steer(driver, verb, reason):
+            echo(line, err=line.startswith("  error"))
 
 
 @rollout.command()
@@ -206,26 +245,31 @@ def _steer(ctx: click.Context, env: str, verb: str, reason: str | None) -> None:
 @click.option(
     "--reason", default="paused by hand", show_default=True, help="Why (shown in status, alerts)."
 )
+@who_option
 @click.pass_context
-def pause(ctx: click.Context, env: str, reason: str) -> None:
+def pause(ctx: click.Context, env: str, reason: str, who: str | None) -> None:
     """Stop applying (the progress deadline keeps running)."""
-    _steer(ctx, env, "pause", reason)
+    _steer(ctx, env, "pause", reason, who)
 
 
 @rollout.command()
 @env_option
+@reason_option
+@who_option
 @click.pass_context
-def resume(ctx: click.Context, env: str) -> None:
+def resume(ctx: click.Context, env: str, reason: str | None, who: str | None) -> None:
     """Lift a pause, and a quarantine of the desired digest."""
-    _steer(ctx, env, "resume", None)
+    _steer(ctx, env, "resume", reason, who)
 
 
 @rollout.command()
 @env_option
+@reason_option
+@who_option
 @click.pass_context
-def abort(ctx: click.Context, env: str) -> None:
+def abort(ctx: click.Context, env: str, reason: str | None, who: str | None) -> None:
     """Stop the rollout; nothing more is applied."""
-    _steer(ctx, env, "abort", None)
+    _steer(ctx, env, "abort", reason, who)
 
 
 @click.group()
@@ -235,12 +279,16 @@ def state() -> None:
 
 @state.command()
 @click.option("--yes", is_flag=True, help="Really reset (without it, only say what is lost).")
+@reason_option
+@who_option
 @click.pass_context
-def reset(ctx: click.Context, yes: bool) -> None:
+def reset(ctx: click.Context, yes: bool, reason: str | None, who: str | None) -> None:
     """Set a damaged state store aside and start a new one; quarantines come back from git."""
     from ..rollout.commands import reset_state
 
     code, lines = reset_state(repo_of(ctx), state_of(ctx), yes=yes)
     for line in lines:
         echo(line, err=code != 0)
+    if yes:  # without --yes nothing changed: nothing to record
+        record_reset(ctx, code, reason, who)
     sys.exit(code)

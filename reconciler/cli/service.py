@@ -46,6 +46,11 @@ from .shell import duration, repo_of, state_of
     type=click.IntRange(min=1),
     help="Lead at most this many environments; audit the others read-only.",
 )
+@click.option(
+    "--public-url",
+    help="Where people reach this daemon's on-call page (https://...): alerts link to it "
+    "(sets $RECONCILER_PUBLIC_URL).",
+)
 @click.pass_context
 def daemon(
     ctx: click.Context,
@@ -56,8 +61,11 @@ def daemon(
     verify_signatures: bool,
     state: str | None,
     max_environments: int | None,
+    public_url: str | None,
 ) -> None:
     """The long-running reconciler: fetch git, audit, advance the rollout, alert."""
+    import os
+
     from ..clock import running
     from ..daemon.loop import Daemon
     from ..daemon.server import parse_listen
@@ -70,6 +78,11 @@ def daemon(
                 check_name(env, "environment")
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--env") from None
+    if public_url is not None:
+        if not public_url.startswith(("http://", "https://")):
+            hint = "--public-url"
+            raise click.BadParameter("must start with http:// or https://", param_hint=hint)
+        os.environ["RECONCILER_PUBLIC_URL"] = public_url  # the notifiers read their environ
     try:
         parse_listen(listen)
     except ValueError as exc:

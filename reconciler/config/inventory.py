@@ -85,6 +85,11 @@ def remember_secrets(inventory: Inventory, text: str, env: Mapping[str, str]) ->
         for name in set(_VARIABLE.findall(text)):
             secrets.remember(env.get(name))
     for alert in inventory.alerts:
+        for written in (alert.routing_key, alert.token, alert.secret):
+            if written is not None and "${" not in written:  # a secret written in the file
+                secrets.remember(written)
+        if alert.url is None:
+            continue
         url = _VARIABLE.sub(lambda m: env.get(m.group(1), m.group(0)), alert.url)
         if "${" not in url:  # an unset variable: nothing to remember but the template
             secrets.remember_url(url)

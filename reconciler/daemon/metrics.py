@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..diff.classify import Status
 
@@ -78,6 +78,27 @@ class PerTarget:
         yield skew
 
 
+class AlertFailures:
+    """``reconciler_alert_failures_total{type}``: alerts a destination did not take within the
+    retry bounds (or dropped from a full queue), read at scrape time from the process's tally."""
+
+    NAME = "reconciler_alert_failures"
+    HELP = "Alerts not delivered after bounded retries, by destination type."
+
+    def describe(self) -> list[Metric]:
+        return [CounterMetricFamily(self.NAME, self.HELP, labels=("type",))]
+
+    def collect(self) -> Iterator[Metric]:
+        from ..alerts.outbox import failures
+        from ..model.alerting import KEYS
+
+        family = CounterMetricFamily(self.NAME, self.HELP, labels=("type",))
+        counted = failures()
+        for kind in KEYS:
+            family.add_metric((kind,), float(counted.get(kind, 0)))
+        yield family
+
+
 class Families:
     """Every metric family, once per registry: one daemon serves all its environments' series
     from one registry (two registries would expose each family twice)."""
@@ -89,6 +110,7 @@ class Families:
         env = ("environment",)
         self.per_target = PerTarget()
         r.register(self.per_target)
+        r.register(AlertFailures())
         self.audit_duration = Histogram(
             "reconciler_audit_duration_seconds",
             "Wall time of one audit of the environment (fetch, classify, report).",

@@ -61,6 +61,9 @@ def converge_until_stalled(console: Any, repo: Path, server: FleetServer, start:
                 console.print(status_text(rollout, policy, now[0], step.audit.tags))
     finally:
         store.close()
+    from ..alerts.outbox import shared
+
+    shared().drain(timeout=10)  # alerts go out off the step's path: let them arrive first
     for alert in server.alerts:
         if alert.get("condition") == "stalled":
             console.print("\n[bold]The chat channel received:[/]")

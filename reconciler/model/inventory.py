@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from .alerting import AlertSpec
 from .duration import Duration, Timeout
 from .gates import AnalysisGate, AnalysisSpec, OutputsSpec
 from .methods import PolicyMethods, RuleMethods, TargetMethods
@@ -204,13 +205,6 @@ class RolloutPolicy(_Strict, PolicyMethods):
         return value
 
 
-class AlertSpec(_Strict):
-    """Where alerts go."""
-
-    type: Literal["webhook"]
-    url: str
-
-
 #: The allowed-signers file ``--verify-signatures`` uses when the inventory has no ``verify:``.
 DEFAULT_ALLOWED_SIGNERS = ".reconciler-signers"
 
@@ -315,6 +309,8 @@ class Inventory(_Strict):
     ignore: list[IgnoreRule] = Field(default_factory=list)
     rollout: RolloutPolicy = Field(default_factory=RolloutPolicy)
     alerts: list[AlertSpec] = Field(default_factory=list)
+    #: ``rollback``, ``rollout resume`` and ``rollout abort`` need ``--reason`` (design §15).
+    require_reason: bool = False
     #: Apply only signed revisions (None: no verification unless ``--verify-signatures``).
     verify: VerifySpec | None = None
     #: Where ``rollout.analysis`` gates are evaluated (Prometheus).

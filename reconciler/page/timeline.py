@@ -18,6 +18,8 @@ from .view import iso
 
 #: Moments the page shows at most.
 SHOWN = 40
+#: Trail commands whose rollout events (``pause``, ``resume``, ``abort``) already say who and why.
+STEERING = frozenset({"rollout pause", "rollout resume", "rollout abort"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ def timeline(
             pending.append(event)
             continue
         flush()
+        if event.get("kind") == "command" and (event.get("data") or {}).get("command") in STEERING:
+            continue  # the rollout's own pause/resume/abort event says who and why already
         if event.get("kind") == "condition":
             # Ready and Reconciling change together, in the same words: one line says it.
             d = event.get("data") or {}
@@ -114,6 +118,11 @@ def _moment(event: Mapping[str, Any], label: Callable[[str | None], str], now: f
     if kind in ("pause", "resume", "abort"):
         word = {"pause": "paused", "resume": "resumed", "abort": "aborted"}[kind]
         return _make(event, now, word, "warn", f"rollout {word}{by}{reason}")
+    if kind == "command":  # the trail (design §15): who ran what, why, and how it ended
+        bundles = f" {', '.join(d.get('bundles') or [])}" if d.get("bundles") else ""
+        text = f"{d.get('command')}{bundles}{by}: {d.get('outcome')}{reason}"
+        tone = "ok" if d.get("outcome") == "succeeded" else "warn"
+        return _make(event, now, str(d.get("command")).split()[-1], tone, text)
     if kind == "rolled_back":
         return _make(event, now, "rollback", "bad", f"rolled back to {label(d.get('to'))}{by}")
     if kind == "quarantined":

@@ -194,6 +194,10 @@ def _roll_back(
     # Done when every target re-fetches REV: a write that failed where the target holds REV
     # anyway (another writer put it there) does not undo that.
     verified = all(t.status is Status.IN_SYNC for t in after.targets)
+    for bundle in inventory.bundles:  # GitHub: the rolled-back-from deployment ends
+        driver.notifier.lifecycle(inventory, bundle, "rolled_back", desired, now)
+        if verified:
+            driver.notifier.lifecycle(inventory, bundle, "complete", target_sha, now)
     return RolledBack(0 if verified else 2, after, elapsed, unwritten, alert_errors)
 
 

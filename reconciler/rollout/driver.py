@@ -18,7 +18,7 @@ from pathlib import Path
 from ..audit.results import Audit, Survey
 from ..audit.verdict import Recorded
 from ..model.inventory import RolloutPolicy
-from ..model.rollout import Apply, Notify, Quarantine, Revert, Rollout
+from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
 from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
 from . import bake, engine, evals, events, notes, steering, waits
@@ -212,6 +212,9 @@ class Driver:
         log = events.between(current, advanced, actions)
         if log or advanced != current:  # a steady fleet's step writes nothing
             self._save(advanced, now, log)
+        if advanced.phase is Phase.COMPLETE and current.phase is not Phase.COMPLETE:
+            done = advanced.to_revision
+            self.notifier.lifecycle(survey.inventory, bundle, "complete", done, now)
         step.rollout, step.actions = advanced, actions
         self._act(survey, step, now)
         return step
@@ -259,6 +262,11 @@ class Driver:
         )
         if persist:
             self._save(started, now, [events.started(started)])
+            revision = started.to_revision
+            self.notifier.lifecycle(survey.inventory, bundle, "deploying", revision, now)
+            if rollout is not None and rollout.to_revision != revision:
+                old = rollout.to_revision
+                self.notifier.lifecycle(survey.inventory, bundle, "superseded", old, now)
         return started
 
     def _policy(self, survey: Survey) -> RolloutPolicy:

@@ -1,4 +1,5 @@
-"""Alerts of one environment: deliver each to every webhook and record it (never the URL).
+"""Alerts of one environment: queue each for every destination it is routed to (off the step's
+path, :mod:`reconciler.alerts.outbox`) and record it (never a URL or key).
 
 The engine says *what* to tell (a :class:`~reconciler.model.rollout.Notify`); this module says
 it, once: drift alerts follow target status transitions, a quarantine is told once per revision.
@@ -7,11 +8,18 @@ it, once: drift alerts follow target status transitions, a quarantine is told on
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from ..model.inventory import Inventory
 from ..model.rollout import Notify, Quarantine
 from ..revisions import revision_label
 from ..state.interface import StateStore
+
+if TYPE_CHECKING:
+    from ..alerts.outbox import Outbox
+
+#: Where the on-call page is reachable (``daemon --public-url`` sets it): alerts link to it.
+PUBLIC_URL = "RECONCILER_PUBLIC_URL"
 
 
 class Notifier:
@@ -25,7 +33,9 @@ class Notifier:
         *,
         scope: str = "",
         fence: Callable[[], None] = lambda: None,
+        outbox: Outbox | None = None,
     ) -> None:
+        self.outbox = outbox  #: None: the process's shared outbox
         self.fence = fence  #: a pre-empted writer alerts nobody: raises Deposed first
         self.environment = environment
         self.store = store
@@ -35,8 +45,10 @@ class Notifier:
     def send(
         self, inventory: Inventory, bundle: str, action: Notify, now: float, revision: str | None
     ) -> list[str]:
-        """Deliver ``action`` to every webhook and record it; one error per failed webhook."""
-        from ..alerts import Alert, deliver
+        """Queue ``action`` for its destinations and record it; the deliveries that failed since
+        the last send (one error each; they are retried within bounds before that)."""
+        from ..alerts import Alert
+        from ..alerts.outbox import shared
 
         alert = Alert(
             environment=self.environment,
@@ -50,11 +62,30 @@ class Notifier:
             scope=self.scope or None,
         )
         self.fence()
-        errors = deliver(alert, inventory.alerts, self.environ) if inventory.alerts else []
+        outbox = self.outbox or shared()
+        if inventory.alerts:
+            public = self.environ.get(PUBLIC_URL) or None
+            outbox.submit(alert, inventory.alerts, self.environ, public)
+        errors = outbox.take_errors(self.environment) if inventory.alerts else []
         self.store.record_alert(
             self.environment, bundle, action.condition, action.state, now, alert.payload()
         )
         return errors
+
+    def lifecycle(
+        self, inventory: Inventory, bundle: str, moment: str, revision: str, now: float
+    ) -> None:
+        """A moment of a deployment's life — ``deploying``, ``complete``, ``superseded`` — for
+        the GitHub destinations (not an alert: nothing is recorded or shown for it)."""
+        from ..alerts import Alert
+        from ..alerts.outbox import shared
+
+        if not any(spec.type == "github" for spec in inventory.alerts):
+            return
+        alert = Alert(self.environment, bundle, moment, "firing", revision, (), moment)
+        self.fence()
+        public = self.environ.get(PUBLIC_URL) or None
+        (self.outbox or shared()).submit(alert, inventory.alerts, self.environ, public)
 
     def drift(
         self,

@@ -138,7 +138,7 @@ def test_pause_blocks_converge_and_status_says_who(repo: ConfigRepo) -> None:
         "production",
         "--reason",
         "investigating latency",
-        env={"USER": "alice"},
+        env={"RECONCILER_ACTOR": "alice"},
     )
     assert "paused" in paused.out
     run = reconciler("--repo", repo.root, "converge", "--env", "production")
@@ -153,7 +153,7 @@ def test_pause_blocks_converge_and_status_says_who(repo: ConfigRepo) -> None:
     repo.commit("v3")
     reconciler("--repo", repo.root, "converge", "--env", "production", "--timeout", "0s")
     pause = ("rollout", "pause", "--env", "production")
-    assert reconciler("--repo", repo.root, *pause, env={"USER": "bob"}).code == 0
+    assert reconciler("--repo", repo.root, *pause, env={"RECONCILER_ACTOR": "bob"}).code == 0
     status = reconciler("--repo", repo.root, "rollout", "status", "--env", "production")
     assert "paused by bob" in status.out and "paused by hand" in status.out
 
