@@ -132,6 +132,25 @@ class GitRepo:
             self._blobs[entry[2]] = data
         return data
 
+    def entry_id(self, sha: str, path: str) -> str | None:
+        """What file ``path`` is at ``sha``: its mode and object id (None when absent).
+
+        Equal answers mean equal bytes: the render cache keys on them, without reading a blob.
+        A folder on the way that is not a folder answers as itself (reading it is refused).
+        """
+        *folders, name = path.split("/")
+        tree, rest = self._start(sha, folders)
+        walked = folders[: len(folders) - len(rest)]
+        for folder in [*rest, name]:
+            entry = self._entries(tree, "/".join(walked) or ".", sha).get(folder)
+            walked.append(folder)
+            if entry is None:
+                return None
+            if entry[0] != "tree" or len(walked) == len(folders) + 1:
+                return f"{entry[1]:o} {entry[2]}"
+            tree = entry[2]
+        return None
+
     def _object(self, oid: str, path: str, sha: str) -> bytes:
         """The contents of object ``oid``; a missing object names the path and the revision."""
         found = self._reader.get(oid)

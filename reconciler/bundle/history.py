@@ -17,10 +17,11 @@ from typing import Any, overload
 
 from ..canonical import bundle_digest, component_digests
 from ..diff.classify import Lineage
-from ..errors import ConfigError, ReconcilerError
+from ..errors import ConfigError
 from ..revisions import revision_label
 from ..statedir import code_digest
 from .gitrepo import GitFiles, GitRepo, batch_check
+from .inputs import InputRenders
 from .rendered import Rendered, bundle_dir
 
 CACHE_VERSION = 1
@@ -155,6 +156,7 @@ class BundleHistory:
         self._overlaid: frozenset[str] | None = None  #: targets with an overlay at any revision
         self._renders: dict[str, Rendered | None] = {}
         self._behind: dict[str, int] = {}
+        self.inputs = InputRenders(repo, bundle)
         self._index(self.shas)
 
     def _index(self, shas: list[str]) -> None:
@@ -202,21 +204,18 @@ class BundleHistory:
         if key is None:
             return None
         if key not in self._renders:
-            stored = self.renders.get(key, sha) if sha == self.desired else None
+            if sha != self.desired:  # history: once per distinct set of input blobs
+                self._renders[key] = self.inputs.render(sha, target)
+                return self._renders[key]
+            stored = self.renders.get(key, sha)
             if stored is not None:
                 self._renders[key] = stored
                 return stored
             from .render import render  # YAML and pydantic: only when something must render
 
-            try:
-                done = render(GitFiles(self.repo, sha), self.bundle, sha, target)
-            except (ConfigError, ReconcilerError):
-                if sha == self.desired:
-                    raise
-                done = None
+            done = render(GitFiles(self.repo, sha), self.bundle, sha, target)
             self._renders[key] = done
-            if done is not None and sha == self.desired:
-                self.renders.put(key, done)
+            self.renders.put(key, done)
         return self._renders[key]
 
     def digests(self, sha: str, target: str | None) -> dict[str, str] | None:
@@ -262,12 +261,15 @@ class BundleHistory:
     ) -> Lineage:
         """The history through one target's eyes (its overlay, carried subset, ignore rules);
         ``arrived`` gives when each change reached the branch (default :meth:`arrived`)."""
-        self._prefetch(self.shas, target, strip is not None)
-        subsets = [self._subset(sha, target, carried, strip) for sha in self.shas]
+
+        def subsets(shas: list[str]) -> list[str | None]:
+            self._prefetch(shas, target, strip is not None)
+            return [self._subset(sha, target, carried, strip) for sha in shas]
+
         return Lineage(
             shas=self.shas,
             times=_Arrivals(arrived or self.arrived, self.shas),
-            subsets=subsets,
+            subsets=_Subsets(subsets, self.shas),
             elsewhere=lambda subset: self.elsewhere(subset, target, carried, strip),
         )
 
@@ -330,6 +332,55 @@ class BundleHistory:
         if sha not in self._behind:
             self._behind[sha] = self.repo.count_between(sha, self.desired, self.folder)
         return self._behind[sha]
+
+
+class _Subsets(Sequence[str | None]):
+    """``Lineage.subsets``, computed newest first and only as far as someone looks.
+
+    A target in sync looks at none; one a revision behind at the first few; only a drifted one
+    (its content found nowhere) walks the whole history. Revisions are read in growing batches,
+    each a few batched git calls.
+    """
+
+    FIRST = 8  #: revisions in the first batch; each next one doubles
+
+    def __init__(self, compute: Callable[[list[str]], list[str | None]], shas: list[str]) -> None:
+        self._compute = compute
+        self._shas = shas
+        self._done: list[str | None] = []
+
+    def _fill(self, upto: int) -> None:
+        """Compute every subset up to index ``upto`` (inclusive)."""
+        while len(self._done) <= upto < len(self._shas):
+            start = len(self._done)
+            self._done.extend(self._compute(self._shas[start : start + max(self.FIRST, start)]))
+
+    def __len__(self) -> int:
+        return len(self._shas)
+
+    @overload
+    def __getitem__(self, index: int) -> str | None: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str | None]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str | None] | None:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        self._fill(index)
+        return self._done[index]
+
+    def index(self, value: object, start: int = 0, stop: int | None = None) -> int:
+        """The first (newest) index holding ``value``: the walk stops there."""
+        end = len(self) if stop is None else min(stop, len(self))
+        for at in range(start, end):
+            if self[at] == value:
+                return at
+        raise ValueError(value)
 
 
 class _Arrivals(Sequence[float]):

@@ -46,6 +46,17 @@ class Rendered:
         return (text + "\n").encode("utf-8")
 
 
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else in the overlay replaces the base value."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def bundle_dir(bundle: str) -> str:
     """The bundle's folder in the repo."""
     return f"bundles/{bundle}"

@@ -65,14 +65,14 @@ def test_cache_on_disk_is_reused_and_keyed_by_tree_ids(repo: ConfigRepo, tmp_pat
     head = git.commit("HEAD").hexsha
     path = tmp_path / "cache.json"
     first = DigestCache(path)
-    BundleHistory(git, "support-agent", head, first).lineage(None, lambda _: True)
+    list(BundleHistory(git, "support-agent", head, first).lineage(None, lambda _: True).subsets)
     first.save()
     entries = json.loads(path.read_text())["entries"]
     assert len(entries) == 3
     assert all(len(key) == 40 for key in entries)  # git tree ids: content hashes
     second = DigestCache(path)
     history = BundleHistory(git, "support-agent", head, second)
-    history.lineage(None, lambda _: True)
+    list(history.lineage(None, lambda _: True).subsets)
     assert not second.dirty  # every revision came from the cache, nothing re-rendered
     assert history._renders == {}
 
