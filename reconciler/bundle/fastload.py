@@ -12,12 +12,13 @@ import functools
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ..canonical import digest
 from ..config import fastyaml
 from ..config.jsonfile import load_json
 from ..errors import ConfigError
 from ..limits import MAX_YAML
 from ..model.bundle import BundleSpec
-from .rendered import bundle_dir, deep_merge, overlay_path
+from .rendered import bundle_dir, deep_merge, overlay_path, prompt_component
 
 
 class BundleFiles(Protocol):
@@ -94,3 +95,29 @@ def _values(raw: bytes, file: str) -> Any:
 def json_once(raw: bytes, file: str) -> Any:
     """:func:`~reconciler.config.jsonfile.load_json` once per blob (shared: never mutate it)."""
     return load_json(raw, file)
+
+
+@functools.lru_cache(maxsize=KEEP)
+def prompt_once(raw: bytes, file: str) -> dict[str, Any]:
+    """A prompt's component once per blob (shared: never mutate it)."""
+    return prompt_component(raw, file)
+
+
+#: Digests of the shared values above, by identity; each value is held so its id stays its own.
+_DIGESTS: dict[int, tuple[Any, str]] = {}
+
+
+def digests_once(components: dict[str, Any]) -> dict[str, str]:
+    """Component digests, each shared value's computed once (flags are built per render)."""
+    found: dict[str, str] = {}
+    for key, value in components.items():
+        hit = _DIGESTS.get(id(value))
+        if hit is not None and hit[0] is value:
+            found[key] = hit[1]
+            continue
+        found[key] = digest(value)
+        if not key.startswith("flag/"):
+            if len(_DIGESTS) >= 4 * KEEP:
+                _DIGESTS.clear()
+            _DIGESTS[id(value)] = (value, found[key])
+    return found

@@ -140,13 +140,16 @@ class GitRepo:
         """
         *folders, name = path.split("/")
         tree, rest = self._start(sha, folders)
-        walked = folders[: len(folders) - len(rest)]
-        for folder in [*rest, name]:
-            entry = self._entries(tree, "/".join(walked) or ".", sha).get(folder)
-            walked.append(folder)
+        rest.append(name)
+        last = len(rest) - 1
+        for at, part in enumerate(rest):
+            entries = self._trees.get(tree)
+            if entries is None:
+                entries = self._entries(tree, path, sha)
+            entry = entries.get(part)
             if entry is None:
                 return None
-            if entry[0] != "tree" or len(walked) == len(folders) + 1:
+            if entry[0] != "tree" or at == last:
                 return f"{entry[1]:o} {entry[2]}"
             tree = entry[2]
         return None

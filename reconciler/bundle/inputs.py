@@ -56,10 +56,9 @@ class InputRenders:
             self.repo.entry_id(sha, over) if over is not None else None,
         )
         paths = self._reads.get(base)
-        if paths is not None:
-            key = self._inputs(sha, paths)
-            if key in self._done:
-                return _at(self._done[key], sha)
+        key = self._inputs(sha, paths) if paths is not None else None
+        if key is not None and key in self._done:
+            return _at(self._done[key], sha)
         from .render import render  # YAML and pydantic: only when something must render
 
         files = _Recording(GitFiles(self.repo, sha))
@@ -69,8 +68,11 @@ class InputRenders:
             done = render(files, self.bundle, sha, target, fast=True)
         except (ConfigError, ReconcilerError):
             done = None
-        paths = self._reads[base] = tuple(dict.fromkeys(files.paths))
-        self._done[self._inputs(sha, paths)] = done
+        read = tuple(dict.fromkeys(files.paths))
+        if key is None or read != paths:
+            self._reads[base] = read
+            key = self._inputs(sha, read)
+        self._done[key] = done
         return done
 
     def distinct(self) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..canonical import RENDERED_SCHEMA, bundle_digest, component_digests
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,13 @@ class Rendered:
     @classmethod
     def build(cls, name: str, revision: str | None, components: dict[str, Any]) -> Rendered:
         digests = component_digests(components)
+        return cls(name, revision, components, digests, bundle_digest(digests))
+
+    @classmethod
+    def known(
+        cls, name: str, revision: str | None, components: dict[str, Any], digests: dict[str, str]
+    ) -> Rendered:
+        """:meth:`build`, with the component digests already computed (once per blob)."""
         return cls(name, revision, components, digests, bundle_digest(digests))
 
     def to_json(self) -> dict[str, Any]:
@@ -55,6 +63,14 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def prompt_component(raw: bytes, path: str) -> dict[str, Any]:
+    """A prompt file's component: its text."""
+    try:
+        return {"text": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        raise ConfigError("not valid UTF-8 text", file=path) from None
 
 
 def bundle_dir(bundle: str) -> str:
