@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..canonical import digest
-from ..config import fastyaml
+from ..config import yamlfile
 from ..config.jsonfile import load_json
 from ..errors import ConfigError
 from ..limits import MAX_YAML
@@ -88,7 +88,7 @@ def _values(raw: bytes, file: str) -> Any:
     """The plain values of one YAML blob (shared: never mutate them)."""
     if len(raw) > MAX_YAML:
         raise ConfigError("too large", file=file)
-    return fastyaml.values(raw.decode("utf-8"), file)
+    return yamlfile.values(raw.decode("utf-8"), file)
 
 
 @functools.lru_cache(maxsize=KEEP)

@@ -139,7 +139,8 @@ def main() -> None:
         print(
             f"  index, cold cache: {got['cold']:.2f} s = {per:.2f} s per 1,000 commits "
             f"(goal <= 1.0 s {'ok' if per <= 1.0 else 'MISSED'}); {ratio:.1f}x the floor "
-            f"(goal <= 2x {'ok' if ratio <= 2 else 'MISSED'}); {got['cold'] / got['naive']:.2f}x naive"
+            f"(goal <= 2x {'ok' if ratio <= 2 else 'MISSED'}); "
+            f"{got['cold'] / got['naive']:.2f}x naive"
         )
         print(f"  index, warm cache: {got['warm']:.2f} s ({got['warm'] / got['naive']:.3f}x naive)")
 
