@@ -17,7 +17,7 @@ from typing import Any, overload
 
 from ..canonical import bundle_digest, component_digests
 from ..diff.classify import Lineage
-from ..errors import ConfigError
+from ..errors import ConfigError, ReconcilerError
 from ..revisions import revision_label
 from ..statedir import code_digest
 from .gitrepo import GitFiles, GitRepo, batch_check
@@ -211,12 +211,21 @@ class BundleHistory:
             if stored is not None:
                 self._renders[key] = stored
                 return stored
-            from .render import render  # YAML and pydantic: only when something must render
-
-            done = render(GitFiles(self.repo, sha), self.bundle, sha, target)
+            done = self._render_desired(target)
             self._renders[key] = done
             self.renders.put(key, done)
         return self._renders[key]
+
+    def _render_desired(self, target: str | None) -> Rendered:
+        """The desired revision rendered with the C loader; when that fails, rendered again
+        with the round trip, whose error names the file and line."""
+        from .render import render  # YAML and pydantic: only when something must render
+
+        files = GitFiles(self.repo, self.desired)
+        try:
+            return render(files, self.bundle, self.desired, target, fast=True)
+        except (ConfigError, ReconcilerError):
+            return render(files, self.bundle, self.desired, target)
 
     def digests(self, sha: str, target: str | None) -> dict[str, str] | None:
         """Component digests at ``sha``, from the disk cache when it has them."""
@@ -235,9 +244,7 @@ class BundleHistory:
         """The desired render for ``target`` (raises ConfigError when it does not render)."""
         done = self.rendered(self.shas[0], target) if self.shas[0] == self.desired else None
         if done is None:
-            from .render import render
-
-            done = render(GitFiles(self.repo, self.desired), self.bundle, self.desired, target)
+            done = self._render_desired(target)
         return Rendered(done.name, self.desired, done.components, done.digests, done.digest)
 
     def _subset(
