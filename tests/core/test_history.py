@@ -83,3 +83,24 @@ def test_damaged_cache_is_only_slower(repo: ConfigRepo, tmp_path: Path) -> None:
     git = GitRepo(repo.root)
     history = BundleHistory(git, "support-agent", git.commit("HEAD").hexsha, DigestCache(path))
     assert len(history.lineage(None, lambda _: True).subsets) == 3
+
+
+def test_a_lineage_is_computed_only_as_far_as_it_is_read() -> None:
+    from reconciler.bundle.lineage import Subsets
+
+    asked: list[list[str]] = []
+
+    def compute(shas: list[str]) -> list[str | None]:
+        asked.append(shas)
+        return [f"subset-{sha}" for sha in shas]
+
+    shas = [f"c{n}" for n in range(100)]
+    subsets = Subsets(compute, shas)
+    assert asked == []  # a target in sync reads none of it
+    assert subsets.index("subset-c3") == 3
+    assert asked == [shas[:8]]  # one behind: the first batch only
+    assert subsets[20] == "subset-c20" and [len(batch) for batch in asked] == [8, 8, 16]
+    with pytest.raises(ValueError):
+        subsets.index("drifted")
+    assert sum(len(batch) for batch in asked) == 100  # drifted: the whole history, once
+    assert subsets[-1] == "subset-c99" and subsets[1:3] == ["subset-c1", "subset-c2"]
