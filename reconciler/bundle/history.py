@@ -71,8 +71,8 @@ class DigestCache:
             return
         try:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cache-")
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"version": CACHE_VERSION, "entries": self.entries}, handle)
+            with os.fdopen(fd, "w") as handle:  # one string: json.dump writes piece by piece
+                handle.write(json.dumps({"version": CACHE_VERSION, "entries": self.entries}))
             os.replace(tmp, self.path)
             self.dirty = False
         except OSError:

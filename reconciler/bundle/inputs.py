@@ -18,16 +18,25 @@ from .rendered import Rendered, bundle_dir, overlay_path
 Inputs = tuple[tuple[str, str | None], ...]
 
 
-class _Recording:
-    """A :class:`~.render.BundleFiles` that remembers every path it was asked for."""
+#: Modes of a regular file in a git tree, as :meth:`GitRepo.entry_id` spells them.
+_FILES = ("100644 ", "100755 ")
 
-    def __init__(self, files: GitFiles) -> None:
+
+class _Recording:
+    """A :class:`~.render.BundleFiles` that remembers every path it was asked for, reading the
+    blobs whose ids are already known straight from them."""
+
+    def __init__(self, files: GitFiles, known: Inputs = ()) -> None:
         self.files = files
+        self.known = dict(known)
         self.paths: list[str] = []
 
     def read(self, path: str) -> bytes:
         self.paths.append(path)
-        return self.files.read(path)
+        ident = self.known.get(path)
+        if ident is not None and ident.startswith(_FILES):
+            return self.files.repo.blob(ident.split(" ", 1)[1], path, self.files.sha)
+        return self.files.read(path)  # absent, a link, a folder: as the walk says
 
 
 class InputRenders:
@@ -61,7 +70,7 @@ class InputRenders:
             return _at(self._done[key], sha)
         from .render import render  # YAML and pydantic: only when something must render
 
-        files = _Recording(GitFiles(self.repo, sha))
+        files = _Recording(GitFiles(self.repo, sha), key or ())
         self.renders += 1
         done: Rendered | None
         try:
