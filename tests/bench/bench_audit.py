@@ -8,8 +8,8 @@ aiohttp imported; 256 worker coroutines, one session) fetching the same URLs; th
 serves the same bytes, a handful of commits, no overlays, a warm cache); the realistic fleet,
 cold and warm, is :mod:`tests.bench.bench_fleet`. Medians of :data:`PROCESS_ROUNDS` (7), each
 round running both; both wall and CPU time (user + system) are shown, since a shared 2-core
-machine makes wall time noisy. The package is byte-compiled first, as an installed one is. The goals (issue 15) are beside
-the figures; none is a pass/fail test.
+machine makes wall time noisy. The package is byte-compiled first, as an installed one is. The
+goals (issue 15) are beside the figures; none is a pass/fail test.
 
 Then: ``reconciler --help``'s start-up, the import profile of ``reconciler audit`` (the largest
 top-level imports, ``-X importtime``), and, for reference, the in-process audit against an
