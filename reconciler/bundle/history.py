@@ -370,10 +370,14 @@ class Snapshot:
 
     @property
     def tags(self) -> dict[str, str]:
-        """Commit sha -> tag name, read once per snapshot."""
+        """Commit sha -> tag name, read once per audit (see :func:`snapshot`)."""
         if self._tags is None:
             self._tags = self.repo.read_tags()
         return self._tags
+
+    def forget_tags(self) -> None:
+        """Tags come and go (one pushed after its commit): the next audit reads them again."""
+        self._tags = None
 
 
 #: Open repositories by (folder, identity of its .git) and snapshots by (folder, desired sha),
@@ -395,6 +399,7 @@ def snapshot(repo_root: Path, revision: str | None, cache_file: Path | None) -> 
             cache_file.parent / "renders" / code_digest(*RENDERER) if cache_file else None
         )
         found = _SNAPSHOTS[key] = Snapshot(repo, desired, DigestCache(cache_file), renders)
+    found.forget_tags()  # one git for-each-ref per audit; everything else here never changes
     _SNAPSHOTS.move_to_end(key)
     while len(_SNAPSHOTS) > _KEEP:
         _SNAPSHOTS.popitem(last=False)[1].cache.save()

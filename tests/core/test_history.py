@@ -104,3 +104,16 @@ def test_a_lineage_is_computed_only_as_far_as_it_is_read() -> None:
         subsets.index("drifted")
     assert sum(len(batch) for batch in asked) == 100  # drifted: the whole history, once
     assert subsets[-1] == "subset-c99" and subsets[1:3] == ["subset-c1", "subset-c2"]
+
+
+def test_a_tag_pushed_after_its_commit_is_seen_by_the_next_audit(repo: ConfigRepo) -> None:
+    """A reused snapshot (the daemon's, same desired revision) reads tags once per audit: a
+    faster first audit must not pin the revision's label to what it found then."""
+    from reconciler.bundle.history import snapshot
+
+    first = snapshot(repo.root, None, None)
+    assert first.desired not in first.tags
+    repo.git("tag", "v9")
+    again = snapshot(repo.root, None, None)
+    assert again is first  # everything else is reused
+    assert again.tags[again.desired] == "v9"
