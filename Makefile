@@ -40,6 +40,7 @@ test: $(STAMP) servers lint
 
 bench: $(STAMP) servers
 	$(BIN)/python -m tests.bench.bench_audit
+	$(BIN)/python -m tests.bench.bench_fleet
 	$(BIN)/python -m tests.bench.bench_history
 	$(BIN)/python -m tests.bench.bench_rollback
 	$(BIN)/python -m tests.bench.bench_detection

@@ -13,7 +13,7 @@ import gc
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from ..canonical import bundle_digest, component_digests
 from ..config.inventory import load_inventory
 from ..diff import ignore as ignoring
 from ..diff.change import Change
-from ..diff.classify import Status, Verdict, classify
+from ..diff.classify import Lineage, Status, Verdict, classify
 from ..diff.document import Document, InvalidDocument, parse
 from ..diff.findings import model_pin_findings
 from ..errors import ConfigError
@@ -299,7 +299,8 @@ class Auditor:
             behind=verdict.behind,
             lag_seconds=verdict.lag_seconds,
             changes=list(done.changes),
-            runs_any_of=done.runs_any_of,
+            # Only a group is judged torn by it: a target alone never walks the whole history.
+            runs_any_of=done.runs_any_of() if target.group is not None else frozenset(),
         )
         if verdict.status is Status.DRIFTED and not (done.changes or verdict.matched_elsewhere):
             # Equal as values (numbers as numbers, sets as sets: design §6), only written
@@ -344,7 +345,21 @@ class _Judgement:
     observed_digest: str
     verdict: Verdict
     changes: list[Change]
-    runs_any_of: frozenset[str]
+    lineage: Lineage
+    _runs: list[frozenset[str]] = field(default_factory=list)
+
+    def runs_any_of(self) -> frozenset[str]:
+        """Every revision of the lineage whose carried content is the observed one (walks the
+        whole lineage, once)."""
+        if not self._runs:
+            self._runs.append(
+                frozenset(
+                    sha
+                    for sha, subset in zip(self.lineage.shas, self.lineage.subsets, strict=True)
+                    if subset == self.observed_digest
+                )
+            )
+        return self._runs[0]
 
 
 def _judgement(
@@ -372,13 +387,9 @@ def _judgement(
         from ..diff.bundle import diff_bundle  # the diff engine loads when something differs
 
         changes = diff_bundle(observed, view.desired, digests, view.desired_digests)
-    lineage = view.lineage
-    runs = frozenset(
-        sha
-        for sha, subset in zip(lineage.shas, lineage.subsets, strict=True)
-        if subset == observed_digest
+    return _Judgement(
+        doc, doc.misstated(), carried, observed_digest, verdict, changes, view.lineage
     )
-    return _Judgement(doc, doc.misstated(), carried, observed_digest, verdict, changes, runs)
 
 
 class Unparsable(SourceError):

@@ -121,16 +121,47 @@ class GitRepo:
             if entry is None or entry[0] != "tree":
                 raise FileNotFoundError(path)
             tree = entry[2]
+        if rest:
+            self.anchor(sha, "/".join(folders), tree)  # its next file starts here
         entry = self._entries(tree, "/".join(walked) or ".", sha).get(name)
         if entry is None or entry[0] != "blob":
             raise FileNotFoundError(path)
         if entry[1] == SYMLINK_MODE:
             raise ConfigError("symbolic links are not allowed in a bundle", file=path)
-        data = self._blobs.get(entry[2])
+        return self.blob(entry[2], path, sha)
+
+    def blob(self, oid: str, path: str, sha: str) -> bytes:
+        """The bytes of blob ``oid`` (``path`` at ``sha``, to name it when it is missing)."""
+        data = self._blobs.get(oid)
         if data is None:
-            data = self._object(entry[2], path, sha)
-            self._blobs[entry[2]] = data
+            data = self._blobs[oid] = self._object(oid, path, sha)
         return data
+
+    def entry_id(self, sha: str, path: str) -> str | None:
+        """What file ``path`` is at ``sha``: its mode and object id (None when absent).
+
+        Equal answers mean equal bytes: the render cache keys on them, without reading a blob.
+        A folder on the way that is not a folder answers as itself (reading it is refused).
+        """
+        *folders, name = path.split("/")
+        tree, rest = self._start(sha, folders)
+        for part in rest:
+            entries = self._trees.get(tree)
+            if entries is None:
+                entries = self._entries(tree, path, sha)
+            entry = entries.get(part)
+            if entry is None:
+                return None
+            if entry[0] != "tree":
+                return f"{entry[1]:o} {entry[2]}"
+            tree = entry[2]
+        if rest:
+            self.anchor(sha, "/".join(folders), tree)  # its next file starts here
+        entries = self._trees.get(tree)
+        if entries is None:
+            entries = self._entries(tree, path, sha)
+        entry = entries.get(name)
+        return f"{entry[1]:o} {entry[2]}" if entry is not None else None
 
     def _object(self, oid: str, path: str, sha: str) -> bytes:
         """The contents of object ``oid``; a missing object names the path and the revision."""

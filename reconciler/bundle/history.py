@@ -11,9 +11,9 @@ import json
 import os
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from ..canonical import bundle_digest, component_digests
 from ..diff.classify import Lineage
@@ -21,6 +21,8 @@ from ..errors import ConfigError, ReconcilerError
 from ..revisions import revision_label
 from ..statedir import code_digest
 from .gitrepo import GitFiles, GitRepo, batch_check
+from .inputs import InputRenders
+from .lineage import Arrivals, Subsets
 from .rendered import Rendered, bundle_dir
 
 CACHE_VERSION = 1
@@ -69,8 +71,8 @@ class DigestCache:
             return
         try:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cache-")
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"version": CACHE_VERSION, "entries": self.entries}, handle)
+            with os.fdopen(fd, "w") as handle:  # one string: json.dump writes piece by piece
+                handle.write(json.dumps({"version": CACHE_VERSION, "entries": self.entries}))
             os.replace(tmp, self.path)
             self.dirty = False
         except OSError:
@@ -155,6 +157,7 @@ class BundleHistory:
         self._overlaid: frozenset[str] | None = None  #: targets with an overlay at any revision
         self._renders: dict[str, Rendered | None] = {}
         self._behind: dict[str, int] = {}
+        self.inputs = InputRenders(repo, bundle)
         self._index(self.shas)
 
     def _index(self, shas: list[str]) -> None:
@@ -202,22 +205,28 @@ class BundleHistory:
         if key is None:
             return None
         if key not in self._renders:
-            stored = self.renders.get(key, sha) if sha == self.desired else None
+            if sha != self.desired:  # history: once per distinct set of input blobs
+                self._renders[key] = self.inputs.render(sha, target)
+                return self._renders[key]
+            stored = self.renders.get(key, sha)
             if stored is not None:
                 self._renders[key] = stored
                 return stored
-            from .render import render  # YAML and pydantic: only when something must render
-
-            try:
-                done = render(GitFiles(self.repo, sha), self.bundle, sha, target)
-            except (ConfigError, ReconcilerError):
-                if sha == self.desired:
-                    raise
-                done = None
+            done = self._render_desired(target)
             self._renders[key] = done
-            if done is not None and sha == self.desired:
-                self.renders.put(key, done)
+            self.renders.put(key, done)
         return self._renders[key]
+
+    def _render_desired(self, target: str | None) -> Rendered:
+        """The desired revision rendered with the C loader; when that fails, rendered again
+        with the round trip, whose error names the file and line."""
+        from .render import render  # YAML and pydantic: only when something must render
+
+        files = GitFiles(self.repo, self.desired)
+        try:
+            return render(files, self.bundle, self.desired, target, fast=True)
+        except (ConfigError, ReconcilerError):
+            return render(files, self.bundle, self.desired, target)
 
     def digests(self, sha: str, target: str | None) -> dict[str, str] | None:
         """Component digests at ``sha``, from the disk cache when it has them."""
@@ -236,9 +245,7 @@ class BundleHistory:
         """The desired render for ``target`` (raises ConfigError when it does not render)."""
         done = self.rendered(self.shas[0], target) if self.shas[0] == self.desired else None
         if done is None:
-            from .render import render
-
-            done = render(GitFiles(self.repo, self.desired), self.bundle, self.desired, target)
+            done = self._render_desired(target)
         return Rendered(done.name, self.desired, done.components, done.digests, done.digest)
 
     def _subset(
@@ -262,12 +269,15 @@ class BundleHistory:
     ) -> Lineage:
         """The history through one target's eyes (its overlay, carried subset, ignore rules);
         ``arrived`` gives when each change reached the branch (default :meth:`arrived`)."""
-        self._prefetch(self.shas, target, strip is not None)
-        subsets = [self._subset(sha, target, carried, strip) for sha in self.shas]
+
+        def subsets(shas: list[str]) -> list[str | None]:
+            self._prefetch(shas, target, strip is not None)
+            return [self._subset(sha, target, carried, strip) for sha in shas]
+
         return Lineage(
             shas=self.shas,
-            times=_Arrivals(arrived or self.arrived, self.shas),
-            subsets=subsets,
+            times=Arrivals(arrived or self.arrived, self.shas),
+            subsets=Subsets(subsets, self.shas),
             elsewhere=lambda subset: self.elsewhere(subset, target, carried, strip),
         )
 
@@ -332,28 +342,6 @@ class BundleHistory:
         return self._behind[sha]
 
 
-class _Arrivals(Sequence[float]):
-    """``Lineage.times``, computed only for the revisions a lagging target asks about."""
-
-    def __init__(self, arrived: Callable[[str], float], shas: list[str]) -> None:
-        self._arrived = arrived
-        self._shas = shas
-
-    def __len__(self) -> int:
-        return len(self._shas)
-
-    @overload
-    def __getitem__(self, index: int) -> float: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[float]: ...
-
-    def __getitem__(self, index: int | slice) -> float | list[float]:
-        if isinstance(index, slice):
-            return [self._arrived(sha) for sha in self._shas[index]]
-        return self._arrived(self._shas[index])
-
-
 class Snapshot:
     """The git side of an audit at one desired revision: the repo, and each bundle's history.
 
@@ -382,10 +370,14 @@ class Snapshot:
 
     @property
     def tags(self) -> dict[str, str]:
-        """Commit sha -> tag name, read once per snapshot."""
+        """Commit sha -> tag name, read once per audit (see :func:`snapshot`)."""
         if self._tags is None:
             self._tags = self.repo.read_tags()
         return self._tags
+
+    def forget_tags(self) -> None:
+        """Tags come and go (one pushed after its commit): the next audit reads them again."""
+        self._tags = None
 
 
 #: Open repositories by (folder, identity of its .git) and snapshots by (folder, desired sha),
@@ -407,6 +399,7 @@ def snapshot(repo_root: Path, revision: str | None, cache_file: Path | None) -> 
             cache_file.parent / "renders" / code_digest(*RENDERER) if cache_file else None
         )
         found = _SNAPSHOTS[key] = Snapshot(repo, desired, DigestCache(cache_file), renders)
+    found.forget_tags()  # one git for-each-ref per audit; everything else here never changes
     _SNAPSHOTS.move_to_end(key)
     while len(_SNAPSHOTS) > _KEEP:
         _SNAPSHOTS.popitem(last=False)[1].cache.save()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..canonical import RENDERED_SCHEMA, bundle_digest, component_digests
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,13 @@ class Rendered:
         digests = component_digests(components)
         return cls(name, revision, components, digests, bundle_digest(digests))
 
+    @classmethod
+    def known(
+        cls, name: str, revision: str | None, components: dict[str, Any], digests: dict[str, str]
+    ) -> Rendered:
+        """:meth:`build`, with the component digests already computed (once per blob)."""
+        return cls(name, revision, components, digests, bundle_digest(digests))
+
     def to_json(self) -> dict[str, Any]:
         """The contract document (design §7)."""
         return {
@@ -44,6 +52,25 @@ class Rendered:
         """The document as sources store it (UTF-8 JSON, keys sorted, readable)."""
         text = json.dumps(self.to_json(), sort_keys=True, indent=2, ensure_ascii=False)
         return (text + "\n").encode("utf-8")
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else in the overlay replaces the base value."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def prompt_component(raw: bytes, path: str) -> dict[str, Any]:
+    """A prompt file's component: its text."""
+    try:
+        return {"text": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        raise ConfigError("not valid UTF-8 text", file=path) from None
 
 
 def bundle_dir(bundle: str) -> str:

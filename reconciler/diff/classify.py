@@ -47,14 +47,15 @@ class Lineage:
     ``shas``, ``times`` and ``subsets`` run newest first over the commits that touched the
     bundle and are ancestors of the desired revision; ``times[i]`` is when ``shas[i]`` reached
     the tracked branch (possibly computed lazily); ``subsets[i]`` is the digest of the carried
-    components at ``shas[i]`` (None when that revision did not render).
+    components at ``shas[i]`` (None when that revision did not render; possibly computed lazily,
+    newest first, as far as :func:`classify` looks).
     ``elsewhere`` maps a subset digest to a commit with that content which is not an ancestor
     of the desired revision (asked only for drifted targets, so it may be lazy).
     """
 
     shas: list[str]
     times: Sequence[float]
-    subsets: list[str | None]
+    subsets: Sequence[str | None]
     elsewhere: Callable[[str], str | None] = _nowhere
 
 

@@ -4,10 +4,12 @@ Everything runs on this machine in one run: a real nginx on 127.0.0.1 serves one
 bundle per target. What users run is a process (CI on every merge, on-call at a terminal), so the
 headline compares processes, start-up included: the floor is ``tests/bench/floor.py`` (only
 aiohttp imported; 256 worker coroutines, one session) fetching the same URLs; the audit is
-``reconciler audit --format json`` over them, all in sync. Medians of 5, each round running both;
-both wall and CPU time (user + system) are shown, since a shared 2-core machine makes wall time
-noisy. The package is byte-compiled first, as an installed one is. The goals (issue 15) are beside
-the figures; none is a pass/fail test.
+``reconciler audit --format json`` over them, all in sync. This is the best case (every target
+serves the same bytes, a handful of commits, no overlays, a warm cache); the realistic fleet,
+cold and warm, is :mod:`tests.bench.bench_fleet`. Medians of :data:`PROCESS_ROUNDS` (7), each
+round running both; both wall and CPU time (user + system) are shown, since a shared 2-core
+machine makes wall time noisy. The package is byte-compiled first, as an installed one is. The
+goals (issue 15) are beside the figures; none is a pass/fail test.
 
 Then: ``reconciler --help``'s start-up, the import profile of ``reconciler audit`` (the largest
 top-level imports, ``-X importtime``), and, for reference, the in-process audit against an
@@ -153,7 +155,10 @@ def processes(repo: ConfigRepo, urls: list[str], work: Path) -> dict[str, float]
 
 def process_table(nginx: Nginx, base: Path, sizes: list[int]) -> None:
     repo, body, _ = build_repo(base / "process-config")
-    print(f"# document size: {len(body) / 1024:.1f} KB; package byte-compiled; medians of 7")
+    print(
+        f"# best case (all in sync, one body, warm cache); document size: "
+        f"{len(body) / 1024:.1f} KB; package byte-compiled; medians of {PROCESS_ROUNDS}"
+    )
     rows = []
     for count in sizes:
         urls = []
@@ -271,7 +276,7 @@ def in_process(repo: ConfigRepo, urls: list[str], drift: float) -> tuple[float, 
 
 def in_process_table(nginx: Nginx, base: Path, sizes: list[int]) -> None:
     repo, body, drifted = build_repo(base / "config")
-    print("\nin process, for reference (medians of 3):")
+    print(f"\nin process, for reference (medians of {ROUNDS}):")
     print("| targets | latency | drift | aiohttp loop | Auditor.run | ratio |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for count in sizes:

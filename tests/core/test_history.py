@@ -65,14 +65,14 @@ def test_cache_on_disk_is_reused_and_keyed_by_tree_ids(repo: ConfigRepo, tmp_pat
     head = git.commit("HEAD").hexsha
     path = tmp_path / "cache.json"
     first = DigestCache(path)
-    BundleHistory(git, "support-agent", head, first).lineage(None, lambda _: True)
+    list(BundleHistory(git, "support-agent", head, first).lineage(None, lambda _: True).subsets)
     first.save()
     entries = json.loads(path.read_text())["entries"]
     assert len(entries) == 3
     assert all(len(key) == 40 for key in entries)  # git tree ids: content hashes
     second = DigestCache(path)
     history = BundleHistory(git, "support-agent", head, second)
-    history.lineage(None, lambda _: True)
+    list(history.lineage(None, lambda _: True).subsets)
     assert not second.dirty  # every revision came from the cache, nothing re-rendered
     assert history._renders == {}
 
@@ -83,3 +83,37 @@ def test_damaged_cache_is_only_slower(repo: ConfigRepo, tmp_path: Path) -> None:
     git = GitRepo(repo.root)
     history = BundleHistory(git, "support-agent", git.commit("HEAD").hexsha, DigestCache(path))
     assert len(history.lineage(None, lambda _: True).subsets) == 3
+
+
+def test_a_lineage_is_computed_only_as_far_as_it_is_read() -> None:
+    from reconciler.bundle.lineage import Subsets
+
+    asked: list[list[str]] = []
+
+    def compute(shas: list[str]) -> list[str | None]:
+        asked.append(shas)
+        return [f"subset-{sha}" for sha in shas]
+
+    shas = [f"c{n}" for n in range(100)]
+    subsets = Subsets(compute, shas)
+    assert asked == []  # a target in sync reads none of it
+    assert subsets.index("subset-c3") == 3
+    assert asked == [shas[:8]]  # one behind: the first batch only
+    assert subsets[20] == "subset-c20" and [len(batch) for batch in asked] == [8, 8, 16]
+    with pytest.raises(ValueError):
+        subsets.index("drifted")
+    assert sum(len(batch) for batch in asked) == 100  # drifted: the whole history, once
+    assert subsets[-1] == "subset-c99" and subsets[1:3] == ["subset-c1", "subset-c2"]
+
+
+def test_a_tag_pushed_after_its_commit_is_seen_by_the_next_audit(repo: ConfigRepo) -> None:
+    """A reused snapshot (the daemon's, same desired revision) reads tags once per audit: a
+    faster first audit must not pin the revision's label to what it found then."""
+    from reconciler.bundle.history import snapshot
+
+    first = snapshot(repo.root, None, None)
+    assert first.desired not in first.tags
+    repo.git("tag", "v9")
+    again = snapshot(repo.root, None, None)
+    assert again is first  # everything else is reused
+    assert again.tags[again.desired] == "v9"

@@ -75,6 +75,31 @@ def test_ci_runs_make_test() -> None:
     assert "make test" in runs
 
 
+def test_ci_tests_on_the_debian_the_installer_names() -> None:
+    """tests/servers/install.sh installs Debian 12's packages (postgresql-15, nginx-light,
+    chromium): the test job runs in a Debian 12 container, as root, with its Python 3.11."""
+    ci = _load(ROOT / ".github" / "workflows" / "ci.yml")
+    job = ci["jobs"]["test"]
+    assert job["container"] == "python:3.11-bookworm"
+    installer = (ROOT / "tests" / "servers" / "install.sh").read_text()
+    assert "postgresql-15" in installer and "Debian 12" in installer
+    uses = [step.get("uses", "") for step in job["steps"]]
+    assert not any(u.startswith("actions/setup-python") for u in uses)  # the image's Python
+
+
+def test_the_action_caches_the_history_index() -> None:
+    """The composite action restores and saves .reconciler/cache (content-addressed, never
+    stale) with actions/cache, keyed by the repository and the bundles' files."""
+    action = _load(ROOT / "action.yml")
+    step = next(
+        s for s in action["runs"]["steps"] if s.get("uses", "").startswith("actions/cache@")
+    )
+    assert step["with"]["path"].endswith(".reconciler/cache")
+    assert "github.repository" in step["with"]["key"] and "bundles/" in step["with"]["key"]
+    assert "github.repository" in step["with"]["restore-keys"]
+    assert "cache" in action["inputs"]
+
+
 def test_action_contract() -> None:
     action = _load(ROOT / "action.yml")
     assert {"command", "env", "fail-on", "python-version"} <= set(action["inputs"])

@@ -1,0 +1,96 @@
+"""Past revisions rendered once per distinct set of input blobs.
+
+A render reads bundle.yaml, the target's overlay and the files bundle.yaml names, and nothing
+else; which files it names is fixed by the first two. So the render at a revision is known from
+the blob ids of what a render with the same bundle.yaml and overlay read before: consecutive
+revisions that did not touch a target's inputs share its render, whatever else changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import ConfigError, ReconcilerError
+from .gitrepo import GitFiles, GitRepo
+from .rendered import Rendered, bundle_dir, overlay_path
+
+#: What a render read: (path, its mode and blob id at that revision, None when absent).
+Inputs = tuple[tuple[str, str | None], ...]
+
+
+#: Modes of a regular file in a git tree, as :meth:`GitRepo.entry_id` spells them.
+_FILES = ("100644 ", "100755 ")
+
+
+class _Recording:
+    """A :class:`~.render.BundleFiles` that remembers every path it was asked for, reading the
+    blobs whose ids are already known straight from them."""
+
+    def __init__(self, files: GitFiles, known: Inputs = ()) -> None:
+        self.files = files
+        self.known = dict(known)
+        self.paths: list[str] = []
+
+    def read(self, path: str) -> bytes:
+        self.paths.append(path)
+        ident = self.known.get(path)
+        if ident is not None and ident.startswith(_FILES):
+            return self.files.repo.blob(ident.split(" ", 1)[1], path, self.files.sha)
+        return self.files.read(path)  # absent, a link, a folder: as the walk says
+
+
+class InputRenders:
+    """One bundle's renders at past revisions, keyed by their inputs' blob ids.
+
+    ``renders`` counts the renders actually made (a test holds it to the distinct input sets).
+    """
+
+    def __init__(self, repo: GitRepo, bundle: str) -> None:
+        self.repo = repo
+        self.bundle = bundle
+        self.spec_file = f"{bundle_dir(bundle)}/bundle.yaml"
+        #: (bundle.yaml, overlay) ids -> the paths a render with them read, in order.
+        self._reads: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
+        self._done: dict[Inputs, Rendered | None] = {}
+        self.renders = 0
+
+    def _inputs(self, sha: str, paths: tuple[str, ...]) -> Inputs:
+        return tuple((path, self.repo.entry_id(sha, path)) for path in paths)
+
+    def render(self, sha: str, target: str | None) -> Rendered | None:
+        """The render at ``sha`` as ``target`` sees it; None when it does not render there."""
+        over = overlay_path(self.bundle, target) if target is not None else None
+        base = (
+            self.repo.entry_id(sha, self.spec_file),
+            self.repo.entry_id(sha, over) if over is not None else None,
+        )
+        paths = self._reads.get(base)
+        key = self._inputs(sha, paths) if paths is not None else None
+        if key is not None and key in self._done:
+            return _at(self._done[key], sha)
+        from .render import render  # YAML and pydantic: only when something must render
+
+        files = _Recording(GitFiles(self.repo, sha), key or ())
+        self.renders += 1
+        done: Rendered | None
+        try:
+            done = render(files, self.bundle, sha, target, fast=True)
+        except (ConfigError, ReconcilerError):
+            done = None
+        read = tuple(dict.fromkeys(files.paths))
+        if key is None or read != paths:
+            self._reads[base] = read
+            key = self._inputs(sha, read)
+        self._done[key] = done
+        return done
+
+    def distinct(self) -> int:
+        """How many distinct input sets were rendered (for the test that counts renders)."""
+        return len(self._done)
+
+
+def _at(done: Rendered | None, sha: str) -> Rendered | None:
+    """A shared render, labelled with the revision it was asked for."""
+    if done is None or done.revision == sha:
+        return done
+    return dataclasses.replace(done, revision=sha)
