@@ -31,6 +31,8 @@ class ConditionType(StrEnum):
     RECONCILING = "Reconciling"  #: present while the rollout is making progress
     STALLED = "Stalled"  #: present while no target converged for progress_deadline
     QUARANTINED = "Quarantined"  #: present while the rollout's digest is quarantined
+    #: present after a group switch failed on one part and the others were switched back
+    SWITCH_REVERTED = "SwitchReverted"
 
 
 class Reason(StrEnum):
@@ -51,6 +53,7 @@ class Reason(StrEnum):
     QUARANTINED = "Quarantined"  #: the desired digest was rolled back from; nothing is applied
     ANALYSIS_FAILED = "AnalysisFailed"  #: a bake gate (metrics, output contract) said no: paused
     AWAITING_EVAL = "AwaitingEval"  #: require_eval: no passing eval of the desired digest yet
+    SWITCH_REVERTED = "SwitchReverted"  #: a part's switch failed: the group went back whole
 
 
 @dataclass

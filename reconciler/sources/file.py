@@ -30,6 +30,7 @@ class FileSource:
         self._root = root.resolve()
         self._template = path
         self._max_body = max_body
+        self.root, self.template, self.max_body = self._root, path, max_body
         # {bundle} is a plain name (no "/", never ".."), so checking the template with the
         # placeholder in place checks every bundle; symbolic links are checked per call.
         lexical = os.path.normpath(self._root / path)
@@ -47,6 +48,16 @@ class FileSource:
         if not path.is_relative_to(self._root):
             raise PermanentError("path resolves outside the repo root (symbolic link?)")
         return path
+
+    def path_of(self, bundle: str) -> Path:
+        """Where ``bundle``'s document lives (symbolic links checked)."""
+        return self._path(bundle)
+
+    def staging(self) -> object:
+        """Staged copies beside the file (design §12)."""
+        from .file_staging import FileStager
+
+        return FileStager(self)
 
     def _shown(self, path: Path) -> str:
         return path.relative_to(self._root).as_posix() or "."

@@ -116,6 +116,14 @@ class threaded:  # lower case: it reads as an adapter, threaded(FileSource(...))
     async def close(self) -> None:
         await self._run(self.inner.close)
 
+    def staging(self) -> Any:
+        """The inner source's stager, run in the same executor (None when it stages nothing)."""
+        from .staging import ThreadedStager
+
+        inner = getattr(self.inner, "staging", None)
+        found = inner() if callable(inner) else None
+        return None if found is None else ThreadedStager(found, self._executor)
+
 
 # -- for backends that keep a bundle's components one by one (mlflow, unleash) ---------------------
 

@@ -154,6 +154,37 @@ class S3Source:
     def _client(self) -> Any:
         return client_for(self._endpoint_url, self._region, timeout=TIMEOUT, attempts=MAX_ATTEMPTS)
 
+    # -- for staging (design §12, :mod:`.s3_staging`) ------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    @property
+    def max_body(self) -> int:
+        return self._max_body
+
+    def key_of(self, bundle: str) -> str:
+        return self._key.replace("{bundle}", bundle)
+
+    def error(self, exc: boto.ClientError, bundle: str) -> SourceError:
+        return self._error(exc, bundle)
+
+    def forget(self, bundle: str) -> None:
+        """Forget the ETag last seen for ``bundle`` (the object changed by a copy)."""
+        self._etags.pop(bundle, None)
+
+    def staging(self) -> object:
+        from .s3_staging import S3Stager
+
+        return S3Stager(self)
+
+    # -- the serving object ----------------------------------------------------------------------
+
     def fetch(self, bundle: str) -> bytes:
         key = self._key.replace("{bundle}", bundle)
         try:
