@@ -59,7 +59,7 @@ def _digest(repo: ConfigRepo, sha: str) -> str:
 def test_rollback_of_staged_targets_switches_and_uploads_nothing(
     tmp_path: Path, nginx: Nginx
 ) -> None:
-    repo, base = _setup(tmp_path, nginx)
+    repo, _ = _setup(tmp_path, nginx)
     v1 = _release(repo, 1)
     _release(repo, 2)
     seen = len(nginx.dav_log())

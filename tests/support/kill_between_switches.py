@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.clock import running
-from reconciler.rollout.writer import Writer, holder_name
 from reconciler.rollout.driver import Driver
+from reconciler.rollout.writer import Writer, holder_name
 from reconciler.sources.registry import SourceContext, open_source
 from reconciler.sources.staging import stager_of
 from reconciler.state import open_store
-
 
 LEASE = 2.0
 
