@@ -22,12 +22,17 @@ class MlflowStager:
 
     def __init__(self, source: MlflowSource) -> None:
         self.source = source
+        #: (MLflow name, text) -> the version staged with it, as this stager last saw it: the
+        #: switch is then one request per prompt (a short torn window). A stale entry (someone
+        #: deleted the version) fails the switch with the registry's own error.
+        self._versions: dict[tuple[str, str], str] = {}
 
     async def stage(self, bundle: str, hex_: str, document: bytes) -> None:
         writes = self.source.writes(bundle, document)
         existing = set((await self.source.find_prompts(bundle)).values())
         for key, name, text, tags in writes:
-            await self.source.stage_prompt(key, name, text, tags, name in existing)
+            version = await self.source.stage_prompt(key, name, text, tags, name in existing)
+            self._versions[(name, text)] = version
 
     async def read_staged(self, bundle: str, hex_: str, document: bytes) -> Document:
         components: dict[str, Any] = {}
@@ -35,6 +40,7 @@ class MlflowStager:
             version = await self.source.version_with(name, text)
             if version is None:
                 raise NotFound(f"{key}: no staged version holds its text")
+            self._versions[(name, text)] = version
             answer = await self.source.call_get(
                 "model-versions/get", {"name": name, "version": version}
             )
@@ -43,12 +49,14 @@ class MlflowStager:
 
     async def switch(self, bundle: str, hex_: str, document: bytes) -> None:
         for key, name, text, _ in self.source.writes(bundle, document):
-            if await self.source.serves(name, text):
-                continue  # idempotent: the alias is there already
-            version = await self.source.version_with(name, text)
+            version = self._versions.get((name, text))
             if version is None:
-                raise NotFound(f"{key}: staged copy {hex_[:12]} is gone")
-            await self.source.set_alias(key, name, version)
+                if await self.source.serves(name, text):
+                    continue  # idempotent: the alias is there already
+                version = await self.source.version_with(name, text)
+                if version is None:
+                    raise NotFound(f"{key}: staged copy {hex_[:12]} is gone")
+            await self.source.set_alias(key, name, version)  # setting it again changes nothing
 
     async def staged(self, bundle: str) -> list[str] | None:
         return None  # the state store remembers what was staged
