@@ -330,14 +330,14 @@ class WriteThenFetch:
         """A switch to the staged copy where there is one; else (or when it is gone) the whole
         content (design §12: rollback is a switch)."""
         stager = stager_of(source)
-        if not stager.stages:
+        if not stager.stages or stager.uploads:  # its switch is a full write anyway
             await source.apply(job[1], document)
             return
         hex_ = digest_hex(document)
         try:
             await stager.switch(job[1], hex_, document)
-        except NotFound as exc:
-            self.fallback[job] = f"{exc}: written in full"
+        except NotFound:
+            self.fallback[job] = f"no staged copy of {hex_[:12]}: written in full"
             await source.apply(job[1], document)
             return
         self.switched[job] = hex_

@@ -179,7 +179,23 @@ class Switcher:
         got = _carried(part.spec, found)
         if got != want:
             raise TransientError(f"staged copy {hex_[:12]} reads back other content")
+        await self._keep_before(bundle, stager, part, hex_)
         return hex_
+
+    async def _keep_before(self, bundle: str, stager: Stager, part: Part, hex_: str) -> None:
+        """Stage what the part runs now too, when it is not staged yet: a rollback to it is
+        then a switch, not an upload (best effort: a failure costs only that)."""
+        if part.before is None:
+            return
+        before = digest_hex(part.before)
+        if before == hex_:
+            return
+        try:
+            listed = await stager.staged(bundle)
+            if listed is None or before not in listed:
+                await stager.stage(bundle, before, part.before)
+        except SourceError:
+            return
 
     # -- switch -------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ class FileStager:
     """The staged copies of one file target (a :class:`~.staging.SyncStager`)."""
 
     stages = True
+    uploads = False
 
     def __init__(self, source: FileSource) -> None:
         self.source = source

@@ -103,6 +103,7 @@ class HttpStager:
 
     def __init__(self, source: HttpSource) -> None:
         self.source = source
+        self.uploads = source.switch_method == "put"
 
     async def stage(self, bundle: str, hex_: str, document: bytes) -> None:
         await self.source.put(self.source.staged_url(bundle, hex_), document)

@@ -19,6 +19,7 @@ class MlflowStager:
     """The staged prompt versions of one prompt registry."""
 
     stages = True
+    uploads = False
 
     def __init__(self, source: MlflowSource) -> None:
         self.source = source

@@ -20,6 +20,7 @@ class S3Stager:
     """The staged objects of one S3 target (a :class:`~.staging.SyncStager`)."""
 
     stages = True
+    uploads = False
 
     def __init__(self, source: S3Source) -> None:
         self.source = source

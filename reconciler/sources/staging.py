@@ -47,6 +47,8 @@ class Stager(Protocol):
 
     #: Whether anything is staged (False: the switch carries the whole content).
     stages: bool
+    #: Whether the switch sends the whole content even so (``http`` with ``switch: put``).
+    uploads: bool
 
     async def stage(self, bundle: str, hex_: str, document: bytes) -> None:
         """Put ``document`` where it does not serve; idempotent."""
@@ -73,6 +75,7 @@ class Direct:
     """A target that stages nothing: its switch is the plain write of the whole content."""
 
     stages = False
+    uploads = True
 
     def __init__(self, source: Source) -> None:
         self.source = source
@@ -97,6 +100,7 @@ class SyncStager(Protocol):
     """The same operations for a backend whose client blocks (files, boto3)."""
 
     stages: bool
+    uploads: bool
 
     def stage(self, bundle: str, hex_: str, document: bytes) -> None: ...
 
@@ -115,6 +119,7 @@ class ThreadedStager:
     def __init__(self, inner: SyncStager, executor: Executor | None) -> None:
         self.inner = inner
         self.stages = inner.stages
+        self.uploads = inner.uploads
         self._executor = executor
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:

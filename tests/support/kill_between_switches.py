@@ -25,7 +25,7 @@ LEASE = 2.0
 class _Stager:
     def __init__(self, inner: Any, name: str, first: str, last: str, acked: list[str]) -> None:
         self.inner, self.name, self.first, self.last, self.acked = inner, name, first, last, acked
-        self.stages = inner.stages
+        self.stages, self.uploads = inner.stages, inner.uploads
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self.inner, attribute)
