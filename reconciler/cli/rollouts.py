@@ -41,6 +41,11 @@ def echo_step(step: Step) -> None:
         for target in bundle.written:
             verb = "revert" if target in reverted else "apply"
             echo(f"  {verb} {bundle.bundle} -> {target}")
+        for target in bundle.came_along:
+            echo(f"  {target} came along: its group switches whole")
+        for group, outcome, seconds in bundle.switches:
+            window = "" if seconds is None else f": torn window {seconds * 1000:.0f} ms"
+            echo(f"  group {group} {outcome}{window}")
         for target, why in sorted(bundle.failed.items()):
             echo(f"  error: {target}: apply failed: {why}", err=True)
         for action in bundle.actions:
