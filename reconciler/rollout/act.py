@@ -164,8 +164,6 @@ class Actor:
         at = self.clock()
         for (intent, _), outcome in zip(work, outcomes, strict=True):
             self.store.close_intent(intent, f"resumed: {outcome.outcome}", outcome.torn_seconds, at)
-            if outcome.served:
-                self.store.record_served(self.environment, intent.bundle, outcome.served, at)
             lines.append(f"group {intent.group}: unfinished switch re-issued: {outcome.outcome}")
         return lines
 

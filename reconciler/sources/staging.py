@@ -9,18 +9,14 @@ Switches are idempotent: switching a target to the digest it serves changes noth
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable, Collection
-from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Protocol
 
 from .interface import PermanentError, Source
 
 if TYPE_CHECKING:
     from ..diff.document import Document
-
-T = TypeVar("T")
 
 #: Where a file or an S3 object keeps its staged copies: beside the serving one.
 STAGED_SUFFIX = ".staged/"
@@ -94,51 +90,6 @@ class Direct:
 
     async def drop(self, bundle: str, hexes: Collection[str]) -> None:
         return None
-
-
-class SyncStager(Protocol):
-    """The same operations for a backend whose client blocks (files, boto3)."""
-
-    stages: bool
-    uploads: bool
-
-    def stage(self, bundle: str, hex_: str, document: bytes) -> None: ...
-
-    def read_staged(self, bundle: str, hex_: str, document: bytes) -> bytes: ...
-
-    def switch(self, bundle: str, hex_: str, document: bytes) -> None: ...
-
-    def staged(self, bundle: str) -> list[str] | None: ...
-
-    def drop(self, bundle: str, hexes: Collection[str]) -> None: ...
-
-
-class ThreadedStager:
-    """A :class:`SyncStager` run in an executor (as :class:`~.interface.threaded` runs sources)."""
-
-    def __init__(self, inner: SyncStager, executor: Executor | None) -> None:
-        self.inner = inner
-        self.stages = inner.stages
-        self.uploads = inner.uploads
-        self._executor = executor
-
-    async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    async def stage(self, bundle: str, hex_: str, document: bytes) -> None:
-        await self._run(self.inner.stage, bundle, hex_, document)
-
-    async def read_staged(self, bundle: str, hex_: str, document: bytes) -> bytes:
-        return await self._run(self.inner.read_staged, bundle, hex_, document)
-
-    async def switch(self, bundle: str, hex_: str, document: bytes) -> None:
-        await self._run(self.inner.switch, bundle, hex_, document)
-
-    async def staged(self, bundle: str) -> list[str] | None:
-        return await self._run(self.inner.staged, bundle)
-
-    async def drop(self, bundle: str, hexes: Collection[str]) -> None:
-        await self._run(self.inner.drop, bundle, hexes)
 
 
 def stager_of(source: Source) -> Stager:

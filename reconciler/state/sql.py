@@ -60,6 +60,8 @@ class Dialect(Protocol):
 class SqlStore(SwitchRecords):
     """A :class:`~reconciler.state.interface.StateStore` over one :class:`Dialect`."""
 
+    sql: Dialect
+
     def __init__(self, dialect: Dialect, where: str) -> None:
         self.sql = dialect
         self.where = where

@@ -9,10 +9,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from .sql import Dialect
+from typing import Any, Protocol
 
 #: SQLite's migration (appended to its list); PostgreSQL's is the same with its own types.
 SQLITE_MIGRATION = """
@@ -100,10 +97,18 @@ _COLUMNS = (
 )
 
 
+class _Sql(Protocol):
+    """The part of the store's SQL dialect these records use."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
 class SwitchRecords:
     """The staged-delivery half of :class:`~reconciler.state.sql.SqlStore` (a mixin)."""
 
-    sql: Dialect
+    sql: _Sql
     _fence: Any
 
     def _write(self, environment: str | None) -> AbstractContextManager[None]:
