@@ -8,10 +8,14 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.state import open_store
+from tests.servers.postgres import Postgres
 from tests.support.cli import reconciler
 from tests.support.configrepo import ConfigRepo, inventory
 
@@ -53,8 +57,19 @@ def _served(repo: ConfigRepo, part: str) -> str:
     return str(json.loads((repo.root / f"fleet/{part}/support-agent.json").read_text())["revision"])
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The store every writer of the test shares: the embedded one, or a PostgreSQL database
+    (where the next writer is whoever takes the lease over, as a follower daemon would)."""
+    if request.param == "postgresql":
+        postgres: Postgres = request.getfixturevalue("postgres")
+        url = postgres.create_database(f"intent_{uuid.uuid4().hex[:12]}")
+        monkeypatch.setenv("RECONCILER_STATE_URL", url)
+    return str(request.param)
+
+
 def test_a_writer_killed_between_switches_leaves_an_intent_the_next_writer_finishes(
-    tmp_path: Path,
+    tmp_path: Path, state: str
 ) -> None:
     repo = _repo(tmp_path)
     v1 = repo.git("rev-parse", "HEAD").strip()
