@@ -25,6 +25,7 @@ from . import bake, engine, evals, events, groups, notes, steering, switchback
 from .act import Actor, Documents
 from .notify import Notifier
 from .observe import Observer, Sighting
+from .recorded import note_staged
 from .signed import Signed, none_verified, unverified_notice
 from .step import BundleStep, Step
 from .writer import Writer
@@ -187,6 +188,7 @@ class Driver:
         if self.scope is not None:  # the scoped run's rollouts are its own, not the record
             rollouts = self.stored(list(steps))
         audit = survey.judged(self.recorded(rollouts), self.clock())
+        note_staged(audit, self.store.staged_copies(self.environment))
         return Step(audit, steps, self.scope)
 
     def _step_bundle(self, sighting: Sighting, bundle: str) -> BundleStep:
