@@ -156,8 +156,8 @@ class Switcher:
                 outcome.failed[part.name] = result
             elif isinstance(result, BaseException):
                 raise result
-            elif result is not None:
-                outcome.staged.append((part.name, result))
+            else:
+                outcome.staged += [(part.name, hex_) for hex_ in result]
         if outcome.failed:
             name, error = sorted(outcome.failed.items())[0]
             outcome.outcome = "stage_failed"
@@ -167,11 +167,11 @@ class Switcher:
             outcome.failed = {p.name: shared for p in group.parts}
         return outcome
 
-    async def _stage(self, bundle: str, part: Part) -> str | None:
-        """Stage and verify one part; the digest hex staged (None: nothing to stage)."""
+    async def _stage(self, bundle: str, part: Part) -> list[str]:
+        """Stage and verify one part; the digest hexes staged (none: it stages nothing)."""
         stager = self.stager(part.spec)
         if not stager.stages:
-            return None
+            return []
         hex_ = digest_hex(part.document)
         await stager.stage(bundle, hex_, part.document)
         found = await stager.read_staged(bundle, hex_, part.document)
@@ -179,23 +179,24 @@ class Switcher:
         got = _carried(part.spec, found)
         if got != want:
             raise TransientError(f"staged copy {hex_[:12]} reads back other content")
-        await self._keep_before(bundle, stager, part, hex_)
-        return hex_
+        kept = await self._keep_before(bundle, stager, part, hex_)
+        return [hex_] if kept is None else [hex_, kept]
 
-    async def _keep_before(self, bundle: str, stager: Stager, part: Part, hex_: str) -> None:
+    async def _keep_before(self, bundle: str, stager: Stager, part: Part, hex_: str) -> str | None:
         """Stage what the part runs now too, when it is not staged yet: a rollback to it is
-        then a switch, not an upload (best effort: a failure costs only that)."""
+        then a switch, not an upload (best effort: a failure costs only that). Its hex."""
         if part.before is None:
-            return
+            return None
         before = digest_hex(part.before)
         if before == hex_:
-            return
+            return None
         try:
             listed = await stager.staged(bundle)
             if listed is None or before not in listed:
                 await stager.stage(bundle, before, part.before)
         except SourceError:
-            return
+            return None
+        return before
 
     # -- switch -------------------------------------------------------------------------------
 
