@@ -26,8 +26,8 @@ from ..state.switches import SwitchIntent
 
 #: Attempts of one switch request within a step (design §12), and the waits between them.
 SWITCH_ATTEMPTS = 3
-#: Groups staged or switched at once.
-GROUPS_AT_ONCE = 64
+#: Groups staged or switched at once (the audit's own fan-out).
+GROUPS_AT_ONCE = 256
 
 
 def backoff(attempt: int) -> float:
