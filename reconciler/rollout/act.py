@@ -117,7 +117,14 @@ class Actor:
             return {}
         specs = {t.name: t for t in inventory.targets}
         docs = self.documents.for_targets(bundle, revision, targets)
-        old = self._befores(bundle, before or {})
+        # What each part ran is needed to switch a group back, or to keep a staged copy of it:
+        # never rendered for a lone part that stages nothing (most HTTP fleets).
+        needed = {
+            t: rev
+            for t, rev in (before or {}).items()
+            if specs[t].group is not None or _stages(specs[t].source)
+        }
+        old = self._befores(bundle, needed)
         groups: dict[str, Group] = {}
         for name in targets:
             key = specs[name].group or f"\0{name}"
@@ -277,6 +284,12 @@ class Actor:
         for revision, names in sorted(by_revision.items()):
             failed.update(self.write(inventory, bundle, revision, names))
         return failed
+
+
+def _stages(source: object) -> bool:
+    """Whether a target of this source type keeps staged copies (design §12)."""
+    kind = getattr(source, "type", None)
+    return kind in ("file", "s3", "mlflow") or getattr(source, "stage_url", None) is not None
 
 
 def _digest(group: Group) -> str:
