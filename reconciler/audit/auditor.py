@@ -455,6 +455,11 @@ class Read:
     async def apply(self, bundle: str, document: bytes) -> None:
         await self.source.apply(bundle, document)
 
+    def staging(self) -> object:
+        """The source's stager, if it stages (a rollback switches back through it)."""
+        inner = getattr(self.source, "staging", None)
+        return inner() if callable(inner) else None
+
     async def health(self) -> Health:
         return await self.source.health()
 

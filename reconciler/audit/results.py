@@ -113,6 +113,8 @@ class TargetResult:
 
     spec: TargetSpec
     bundles: list[BundleResult]
+    #: The digests staged on it (design §12), where the state store knows them (None: unknown).
+    staged: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -138,6 +140,7 @@ class TargetResult:
             "status": str(self.status),
             "error": self.error,
             "bundles": [b.to_json() for b in self.bundles],
+            **({"staged": self.staged} if self.staged is not None else {}),
         }
 
 

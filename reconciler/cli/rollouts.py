@@ -15,6 +15,7 @@ from .trail import reason_option, record_reset, recorded, who_option
 if TYPE_CHECKING:
     from ..rollout.driver import Driver
     from ..rollout.step import Step
+    from ..state.switches import SwitchIntent
     from .trail import Entry
 
 
@@ -44,6 +45,11 @@ def echo_step(step: Step) -> None:
         for target in bundle.written:
             verb = "revert" if target in reverted else "apply"
             echo(f"  {verb} {bundle.bundle} -> {target}")
+        for target in bundle.came_along:
+            echo(f"  {target} came along: its group switches whole")
+        for group, outcome, seconds in bundle.switches:
+            window = "" if seconds is None else f": torn window {seconds * 1000:.0f} ms"
+            echo(f"  group {group} {outcome}{window}")
         for target, why in sorted(bundle.failed.items()):
             echo(f"  error: {target}: apply failed: {why}", err=True)
         for action in bundle.actions:
@@ -173,6 +179,9 @@ def _rollback(driver: Driver, entry: Entry, to: str) -> None:
         f"{verified} verified by re-fetching"
         + ("" if done.code == 0 else f", {len(after.targets) - verified} NOT verified")
     )
+    echo(f"  {len(done.switched)} targets switched back from staged copies (no upload)")
+    for name, because in sorted(done.fallback.items()):
+        echo(f"  {name}: fell back to a full write: {because}")
     for target in after.targets:
         if str(target.status) != "in_sync":
             why = [w for w in (target.error, done.unwritten.get(target.name)) if w]
@@ -212,6 +221,9 @@ def status(ctx: click.Context, env: str, fmt: str) -> None:
         out = {
             b: (status_json(r, policy, now, held.get(b)) if r else None) for b, r in found.items()
         }
+        for b, data in out.items():
+            if data is not None:
+                data["switches"] = [_switch_json(s) for s in driver.store.switches(env, b, 10)]
         echo(json.dumps(out, indent=2))
         return
     from ..bundle.gitrepo import GitRepo
@@ -224,10 +236,32 @@ def status(ctx: click.Context, env: str, fmt: str) -> None:
     for bundle, r in found.items():
         if r is not None:
             echo(status_text(r, policy, now, tags, held.get(bundle)))
+            for switch in driver.store.switches(env, bundle, 3):
+                echo(f"  {_switch_line(switch)}")
         elif bundle in held:
             echo(quarantine_line(bundle, held[bundle], now, tags))
         else:
             echo(f"{bundle}: no rollout yet (run `reconciler converge --env {env}`)")
+
+
+def _switch_json(switch: SwitchIntent) -> dict[str, object]:
+    return {
+        "group": switch.group,
+        "digest": switch.digest,
+        "parts": sorted(switch.parts),
+        "outcome": switch.outcome,
+        "torn_window_seconds": switch.torn_seconds,
+        "started_at": switch.started_at,
+    }
+
+
+def _switch_line(switch: SwitchIntent) -> str:
+    """``group ap-south-1 switched (3 parts): torn window 12 ms``."""
+    window = (
+        "" if switch.torn_seconds is None else f": torn window {switch.torn_seconds * 1000:.0f} ms"
+    )
+    outcome = switch.outcome or "unfinished (re-issued by the next writer)"
+    return f"group {switch.group} {outcome} ({len(switch.parts)} parts){window}"
 
 
 def _steer(ctx: click.Context, env: str, verb: str, reason: str | None, who: str | None) -> None:

@@ -30,6 +30,8 @@ STATUSES = tuple(s.value for s in Status)
 _INDEX = {status: number for number, status in enumerate(Status)}
 #: Audit durations range from a handful of file targets to a thousand HTTP targets.
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+#: Torn windows: milliseconds on loopback, seconds when a part is retried.
+SWITCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: Outcomes :meth:`Metrics.count_apply` expects (others are counted as given).
 APPLY_OUTCOMES = ("ok", "failed", "skipped")
 
@@ -173,6 +175,14 @@ class Families:
             (*env, "condition", "state"),
             registry=r,
         )
+        self.switch_seconds = Histogram(
+            "reconciler_switch_seconds",
+            "Torn window of each group switch (design 12): first switch request to last "
+            "acknowledgement.",
+            bundle,
+            buckets=SWITCH_BUCKETS,
+            registry=r,
+        )
         self.applies = Counter(
             "reconciler_applies",
             "Writes of a bundle to a target, by outcome.",
@@ -305,6 +315,10 @@ class Metrics:
     def count_apply(self, outcome: str) -> None:
         """One apply to a target finished with ``outcome`` (see :data:`APPLY_OUTCOMES`)."""
         self.f.applies.labels(self.environment, outcome).inc()
+
+    def observe_switch(self, bundle: str, seconds: float) -> None:
+        """One group switch of ``bundle`` took ``seconds`` from first request to last ack."""
+        self.f.switch_seconds.labels(self.environment, bundle).observe(seconds)
 
     def count_step_error(self) -> None:
         """One step failed with an unexpected error."""

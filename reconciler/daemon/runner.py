@@ -188,6 +188,9 @@ class Runner:
                 self.metrics.count_apply("failed")
             for _ in one.written:
                 self.metrics.count_apply("ok")
+            for _, _, seconds in one.switches:
+                if seconds is not None:
+                    self.metrics.observe_switch(bundle, seconds)
             for error in one.alert_errors:
                 log("alert_failed", bundle=bundle, error=error)
             for action in one.actions:

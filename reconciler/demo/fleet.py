@@ -222,5 +222,12 @@ def place_fleet(root: Path, shas: dict[str, str]) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             body = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
             (folder / f"{BUNDLE}.json").write_text(body)
+            if place.transport == "file" and place.runs == "v47":
+                # v46 served here before: its staged copy is still kept (design §12, keep_staged).
+                before = render(GitFiles(repo, shas["v46"]), BUNDLE, shas["v46"], overlay)
+                staged = folder / f"{BUNDLE}.json.staged"
+                staged.mkdir(exist_ok=True)
+                hex_ = before.digest.removeprefix("sha256:")
+                (staged / f"{hex_}.json").write_bytes(before.to_bytes())
     finally:
         repo.close()

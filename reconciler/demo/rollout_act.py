@@ -43,6 +43,11 @@ def converge_until_stalled(console: Any, repo: Path, server: FleetServer, start:
             done = step.bundles["support-agent"]
             for target in done.written:
                 console.print(f"  [dim]+{elapsed:>6}[/] apply v47 -> {target}")
+            for group, outcome, seconds in done.switches:
+                window = f", torn window {seconds * 1000:.0f} ms" if seconds is not None else ""
+                console.print(
+                    f"  [dim]+{elapsed:>6}[/] group {group}: staged, then {outcome}{window}"
+                )
             for action in done.actions:
                 if isinstance(action, Notify):
                     console.print(

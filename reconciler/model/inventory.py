@@ -59,11 +59,32 @@ class HttpSourceSpec(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: Timeout = 5.0
     apply_method: Literal["PUT", "POST", "PATCH"] = "PUT"
+    #: Where a digest is staged before it serves (design §12): ``{bundle}`` and ``{digest_hex}``.
+    stage_url: str | None = None
+    #: How a staged digest is made to serve: PUT the content to ``url``, or WebDAV COPY.
+    switch: Literal["put", "copy"] = "put"
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         return check_http_url(value)
+
+    @field_validator("stage_url")
+    @classmethod
+    def _stage_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "{digest_hex}" not in value:
+            raise ValueError(
+                "stage_url must contain {digest_hex}: two digests would be staged in one place"
+            )
+        return check_http_url(value)
+
+    @model_validator(mode="after")
+    def _copy_needs_stage(self) -> HttpSourceSpec:
+        if self.switch == "copy" and self.stage_url is None:
+            raise ValueError("switch: copy needs a stage_url to copy from")
+        return self
 
 
 class S3SourceSpec(_Strict):
@@ -194,6 +215,8 @@ class RolloutPolicy(_Strict, PolicyMethods):
     require_eval: bool = False
     #: Metric gates evaluated during each wave's bake, per target of the wave.
     analysis: list[AnalysisGate] = Field(default_factory=list)
+    #: Staged copies kept per target: its last N served digests (design §12; at least 1).
+    keep_staged: int = Field(default=3, ge=1)
 
     @field_validator("analysis")
     @classmethod

@@ -66,7 +66,9 @@ class PlainProbe(Plain):
 
     def as_source(self) -> Plain:
         source = {"type": "http", "url": self.url, "headers": self.headers}
-        return Plain(**source, timeout=self.timeout, apply_method="PUT")
+        return Plain(
+            **source, timeout=self.timeout, apply_method="PUT", stage_url=None, switch="put"
+        )
 
 
 class PlainTarget(Plain, TargetMethods):

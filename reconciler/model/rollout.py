@@ -33,6 +33,8 @@ class ConditionType(StrEnum):
     RECONCILING = "Reconciling"  #: present while the rollout is making progress
     STALLED = "Stalled"  #: present while no target converged for progress_deadline
     QUARANTINED = "Quarantined"  #: present while the rollout's digest is quarantined
+    #: present after a group switch failed on one part and the others were switched back
+    SWITCH_REVERTED = "SwitchReverted"
 
 
 class Reason(StrEnum):
@@ -55,6 +57,7 @@ class Reason(StrEnum):
     AWAITING_EVAL = "AwaitingEval"  #: require_eval: no passing eval of the desired digest yet
     AWAITING_PROMOTION = "AwaitingPromotion"  #: promotion: the upstream has not completed + soaked
     WAITING_FOR_WINDOW = "WaitingForWindow"  #: windows: closed now; nothing is applied
+    SWITCH_REVERTED = "SwitchReverted"  #: a part's switch failed: the group went back whole
 
 
 @dataclass

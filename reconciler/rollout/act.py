@@ -16,9 +16,12 @@ from ..bundle.gitrepo import GitFiles, GitRepo
 from ..bundle.render import overlay_path, render
 from ..diff.document import Document
 from ..model.inventory import Inventory
-from ..sources.interface import Source, SourceError
+from ..sources.interface import NotFound, Source, SourceError
 from ..sources.registry import SourceContext, SourceOpener, open_source
-from ..state.interface import Deposed, StateStore
+from ..sources.staging import digest_hex, stager_of
+from ..state.interface import StateStore
+from ..state.switches import SwitchIntent
+from .switching import Group, GroupOutcome, Part, Switcher
 
 #: target -> why its write failed (absent: written).
 Failed = dict[str, SourceError]
@@ -89,44 +92,160 @@ class Actor:
         self.environ = environ
         self.clock = clock
         self.opener = opener
+        #: How each group of the last :meth:`write` went.
+        self.outcomes: list[GroupOutcome] = []
 
     def write(
-        self, inventory: Inventory, bundle: str, revision: str, targets: Sequence[str]
+        self,
+        inventory: Inventory,
+        bundle: str,
+        revision: str,
+        targets: Sequence[str],
+        before: Mapping[str, str | None] | None = None,
     ) -> Failed:
-        """Write ``revision``'s render of ``bundle`` to ``targets`` concurrently.
+        """Stage ``revision``'s render of ``bundle`` on ``targets``, then switch them, group by
+        group (design §12; :mod:`.switching`). ``before``: the revision each target runs, what
+        a failed group switch puts it back on.
 
-        Each write first checks the fence (:class:`~reconciler.rollout.writer.Writer`): once
-        this writer is pre-empted, no further target is written, what was written is recorded,
-        and :class:`~reconciler.state.interface.Deposed` is raised.
+        The fence is checked before staging and before switching (:class:`~.writer.Writer`):
+        once this writer is pre-empted nothing more switches and
+        :class:`~reconciler.state.interface.Deposed` is raised. What happened to each group is
+        left in :attr:`outcomes`.
         """
+        self.outcomes = []
         if not targets:
             return {}
         specs = {t.name: t for t in inventory.targets}
         docs = self.documents.for_targets(bundle, revision, targets)
-        stopped: list[Deposed] = []
+        # What each part ran is needed to switch a group back, or to keep a staged copy of it:
+        # never rendered for a lone part that stages nothing (most HTTP fleets).
+        needed = {
+            t: rev
+            for t, rev in (before or {}).items()
+            if specs[t].group is not None or _stages(specs[t].source)
+        }
+        old = self._befores(bundle, needed)
+        groups: dict[str, Group] = {}
+        for name in targets:
+            key = specs[name].group or f"\0{name}"
+            groups.setdefault(key, Group(key.lstrip("\0"), []))
+            groups[key].parts.append(Part(specs[name], docs[name], old.get(name)))
+        plan = list(groups.values())
+        keep = inventory.rollout.keep_staged
 
-        async def run() -> list[SourceError | None]:
+        async def run() -> tuple[list[GroupOutcome], list[SwitchIntent]]:
             async with SourceContext(self.files_root, self.environ) as ctx:
-
-                async def one(target: str) -> None:
-                    try:
-                        self.fence()
-                    except Deposed as exc:
-                        stopped.append(exc)
-                        raise _NotWritten("not written: pre-empted") from None
-                    await self.opener(specs[target], ctx).apply(bundle, docs[target])
-
-                return await bounded(list(targets), one)
+                switcher = Switcher(
+                    ctx, self.opener, fence=self.fence, open_intents=self._intents(bundle, revision)
+                )
+                outcomes, intents = await switcher.run(bundle, plan)
+                await self._collect(switcher, bundle, plan, outcomes, keep)
+                return outcomes, intents
 
         with gc_paused():
-            outcomes = dict(zip(targets, asyncio.run(run()), strict=True))
-        written = [t for t in targets if not isinstance(outcomes[t], _NotWritten)]
-        failed = {t: o for t in written if (o := outcomes[t]) is not None}
-        if stopped:
-            self.record(bundle, revision, written, failed, fenced=False)
-            raise stopped[0]
+            outcomes, intents = asyncio.run(run())
+        self.outcomes = outcomes
+        self._close(bundle, outcomes, intents)
+        failed = {t: e for o in outcomes for t, e in o.failed.items()}
         self.record(bundle, revision, targets, failed)
         return failed
+
+    def resume(self, inventory: Inventory, intents: Sequence[SwitchIntent]) -> list[str]:
+        """Re-issue the switches of unfinished intents and close them; one line for each."""
+        specs = {t.name: t for t in inventory.targets}
+        work: list[tuple[SwitchIntent, list[Part]]] = []
+        for intent in intents:
+            names = [n for n in intent.parts if n in specs]
+            docs = self.documents.for_targets(intent.bundle, intent.revision, names)
+            work.append((intent, [Part(specs[n], docs[n]) for n in names]))
+
+        async def run() -> list[GroupOutcome]:
+            async with SourceContext(self.files_root, self.environ) as ctx:
+                switcher = Switcher(ctx, self.opener, fence=self.fence)
+                self.fence()
+                return list(await asyncio.gather(*(switcher.resume(i, p) for i, p in work)))
+
+        with gc_paused():
+            outcomes = asyncio.run(run())
+        lines = []
+        at = self.clock()
+        for (intent, _), outcome in zip(work, outcomes, strict=True):
+            self.store.close_intent(intent, f"resumed: {outcome.outcome}", outcome.torn_seconds, at)
+            lines.append(f"group {intent.group}: unfinished switch re-issued: {outcome.outcome}")
+        return lines
+
+    def _befores(self, bundle: str, before: Mapping[str, str | None]) -> dict[str, bytes]:
+        """Each target's document at the revision it runs (to switch back to)."""
+        by_revision: dict[str, list[str]] = {}
+        for target, rev in before.items():
+            if rev is not None:
+                by_revision.setdefault(rev, []).append(target)
+        out: dict[str, bytes] = {}
+        for rev, names in by_revision.items():
+            try:
+                out.update(self.documents.for_targets(bundle, rev, names))
+            except Exception:
+                continue
+        return out
+
+    def _intents(
+        self, bundle: str, revision: str
+    ) -> Callable[[Sequence[Group], Mapping[str, Mapping[str, str]]], list[SwitchIntent]]:
+        def record(
+            groups: Sequence[Group], hexes: Mapping[str, Mapping[str, str]]
+        ) -> list[SwitchIntent]:
+            at = self.clock()
+            return [
+                self.store.open_intent(
+                    self.environment, bundle, g.name, revision, _digest(g), hexes[g.name], at
+                )
+                for g in groups
+                if len(g.parts) > 1  # one part alone is never torn
+            ]
+
+        return record
+
+    def _close(
+        self, bundle: str, outcomes: Sequence[GroupOutcome], intents: Sequence[SwitchIntent]
+    ) -> None:
+        """Close the step's intents, and remember what is staged and what serves."""
+        at = self.clock()
+        by_group = {o.group: o for o in outcomes}
+        for intent in intents:
+            done = by_group[intent.group]
+            self.store.close_intent(intent, done.outcome, done.torn_seconds, at)
+        staged = [pair for o in outcomes for pair in o.staged]
+        served = [pair for o in outcomes for pair in o.served if pair in staged]
+        if staged:
+            self.store.record_staged(self.environment, bundle, staged, at)
+        if served:
+            self.store.record_served(self.environment, bundle, served, at)
+
+    async def _collect(
+        self,
+        switcher: Switcher,
+        bundle: str,
+        plan: Sequence[Group],
+        outcomes: Sequence[GroupOutcome],
+        keep: int,
+    ) -> None:
+        """Delete staged copies beyond the last ``keep`` served digests of each switched part;
+        never the serving one, nor the one it ran before (a rollback's)."""
+        parts = {p.name: p for g in plan for p in g.parts}
+        switched = [t for o in outcomes if o.outcome == "switched" for t, _ in o.staged]
+        if not switched:
+            return
+        copies = self.store.staged_copies(self.environment)
+        for target in switched:
+            part = parts[target]
+            rows = copies.get((target, bundle), [])
+            served = [d for d, at in rows if at is not None][: max(keep - 1, 0)]
+            kept = {digest_hex(part.document), *served}
+            if part.before is not None:
+                kept.add(digest_hex(part.before))
+            gone = await switcher.collect(bundle, part.spec, kept, [d for d, _ in rows])
+            if gone:
+                self.store.forget_staged(self.environment, bundle, target, gone)
 
     def record(
         self,
@@ -167,8 +286,15 @@ class Actor:
         return failed
 
 
-class _NotWritten(SourceError):
-    """A write skipped because the writer was pre-empted first."""
+def _stages(source: object) -> bool:
+    """Whether a target of this source type keeps staged copies (design §12)."""
+    kind = getattr(source, "type", None)
+    return kind in ("file", "s3", "mlflow") or getattr(source, "stage_url", None) is not None
+
+
+def _digest(group: Group) -> str:
+    """The digest a group switches to (its first part's render; overlays differ per part)."""
+    return "sha256:" + digest_hex(group.parts[0].document)
 
 
 class WriteThenFetch:
@@ -184,6 +310,10 @@ class WriteThenFetch:
         self.documents = documents
         self.fence = fence  #: raises Deposed once the writer lost its lease: then no write
         self.failed: dict[Job, SourceError] = {}
+        #: Jobs switched back to a staged copy (no content uploaded), by digest hex.
+        self.switched: dict[Job, str] = {}
+        #: Jobs whose staged copy was gone: written in full instead, and why.
+        self.fallback: dict[Job, str] = {}
 
     async def __call__(
         self,
@@ -200,9 +330,25 @@ class WriteThenFetch:
             if document is not None:
                 self.fence()
                 try:
-                    await source.apply(job[1], document)
+                    await self._write(job, source, document)
                 except SourceError as exc:
                     self.failed[job] = exc
             return await source.fetch(job[1])
 
         return await bounded(jobs, one, concurrency=concurrency, on_done=on_done, deadline=deadline)
+
+    async def _write(self, job: Job, source: Source, document: bytes) -> None:
+        """A switch to the staged copy where there is one; else (or when it is gone) the whole
+        content (design §12: rollback is a switch)."""
+        stager = stager_of(source)
+        if not stager.stages or stager.uploads:  # its switch is a full write anyway
+            await source.apply(job[1], document)
+            return
+        hex_ = digest_hex(document)
+        try:
+            await stager.switch(job[1], hex_, document)
+        except NotFound:
+            self.fallback[job] = f"no staged copy of {hex_[:12]}: written in full"
+            await source.apply(job[1], document)
+            return
+        self.switched[job] = hex_

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..audit.results import Audit
@@ -119,6 +119,10 @@ class RolledBack:
     elapsed: float
     unwritten: dict[str, str]  #: target -> why its write failed
     alert_errors: list[str]  #: alerts that could not be sent
+    #: Targets switched back to a staged copy (no content uploaded).
+    switched: list[str] = field(default_factory=list)
+    #: Target -> why it was written in full (its staged copy was gone).
+    fallback: dict[str, str] = field(default_factory=dict)
 
 
 def rollback(driver: Driver, to: str) -> RolledBack:
@@ -174,7 +178,13 @@ def _roll_back(
             second = WriteThenFetch(again, fence=writer.check)
             after = _verified(driver, target_sha, second, now)
             failed = {job: e for job, e in failed.items() if job not in again} | second.failed
+            first.switched.update(second.switched)
+            first.fallback.update(second.fallback)
     elapsed = time.perf_counter() - started
+    for bundle in inventory.bundles:
+        served = [(t, h) for (t, b), h in first.switched.items() if b == bundle]
+        if served:
+            driver.store.record_served(driver.environment, bundle, served, now)
     for bundle in inventory.bundles:
         driver.actor.record(
             bundle, target_sha, names, {t: e for (t, b), e in failed.items() if b == bundle}
@@ -198,7 +208,15 @@ def _roll_back(
         driver.notifier.lifecycle(inventory, bundle, "rolled_back", desired, now)
         if verified:
             driver.notifier.lifecycle(inventory, bundle, "complete", target_sha, now)
-    return RolledBack(0 if verified else 2, after, elapsed, unwritten, alert_errors)
+    return RolledBack(
+        0 if verified else 2,
+        after,
+        elapsed,
+        unwritten,
+        alert_errors,
+        sorted({t for t, _ in first.switched}),
+        {t: why for (t, _), why in first.fallback.items()},
+    )
 
 
 def _verified(driver: Driver, revision: str, fetcher: WriteThenFetch, now: float) -> Audit:

@@ -21,10 +21,11 @@ from ..model.inventory import RolloutPolicy
 from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
 from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
-from . import bake, engine, evals, events, notes, steering, waits
+from . import bake, engine, evals, events, groups, notes, steering, switchback, waits
 from .act import Actor, Documents
 from .notify import Notifier
 from .observe import Observer, Sighting
+from .recorded import note_staged
 from .signed import Signed, none_verified, unverified_notice
 from .step import BundleStep, Step
 from .writer import Writer
@@ -179,6 +180,7 @@ class Driver:
         """
         if self.writer is not None:
             self.writer.keep()
+        self.resume_intents()
         sighting = self.sight()
         survey = sighting.survey
         steps = {b: self._step_bundle(sighting, b) for b in survey.inventory.bundles}
@@ -186,6 +188,7 @@ class Driver:
         if self.scope is not None:  # the scoped run's rollouts are its own, not the record
             rollouts = self.stored(list(steps))
         audit = survey.judged(self.recorded(rollouts), self.clock())
+        note_staged(audit, self.store.staged_copies(self.environment))
         return Step(audit, steps, self.scope)
 
     def _step_bundle(self, sighting: Sighting, bundle: str) -> BundleStep:
@@ -296,8 +299,13 @@ class Driver:
         inventory = survey.inventory
         rollout = step.rollout
         assert rollout is not None
-        applies = [a.target for a in step.actions if isinstance(a, Apply)]
-        failed = self.actor.write(inventory, step.bundle, survey.desired_revision, applies)
+        asked = [a.target for a in step.actions if isinstance(a, Apply)]
+        seen = _statuses(survey, step.bundle)
+        status = {t: s for t, (s, _) in seen.items()}
+        applies, step.came_along = groups.with_groups(inventory.targets, asked, status)
+        before = {t: seen[t][1] if t in seen else None for t in applies}
+        failed = self.actor.write(inventory, step.bundle, survey.desired_revision, applies, before)
+        self._switched(survey, step, now)
         step.written += [t for t in applies if t not in failed]
         step.failed.update({t: str(e) for t, e in failed.items()})
         for action in list(step.actions):
@@ -307,6 +315,42 @@ class Driver:
                 )
             elif isinstance(action, Revert):
                 self._revert(survey, step, action, now)
+
+    def _switched(self, survey: Survey, step: BundleStep, now: float) -> None:
+        """Say how each group switch went: its torn window; a switch that went back whole
+        (``SwitchReverted`` and an alert) or could not (an alert naming the torn group)."""
+        rollout = step.rollout
+        assert rollout is not None
+        for outcome in self.actor.outcomes:
+            if len(outcome.parts) < 2 or outcome.outcome == "stage_failed":
+                continue
+            step.switches.append((outcome.group, outcome.outcome, outcome.torn_seconds))
+            if outcome.outcome not in ("reverted", "torn"):
+                continue
+            marked = switchback.reverted(rollout, outcome.group, outcome.reason, now)
+            self._save(marked, now, [("switch_reverted", {"group": outcome.group})])
+            step.rollout = rollout = marked
+            notice = switchback.notice(
+                outcome.group, outcome.outcome, outcome.reason, outcome.parts
+            )
+            step.actions.append(notice)
+            step.alert_errors += self.notifier.send(
+                survey.inventory, step.bundle, notice, now, rollout.to_revision
+            )
+        if any(o == "switched" for _, o, _ in step.switches):
+            cleared = switchback.cleared(rollout, now)
+            if cleared is not rollout:
+                self._save(cleared, now, [])
+                step.rollout = cleared
+
+    def resume_intents(self) -> list[str]:
+        """Re-issue every switch of the intents a writer left unfinished (it died, or lost its
+        lease, between the first switch of a group and the last); say what was finished."""
+        intents = self.store.unfinished_intents(self.environment)
+        if not intents:
+            return []
+        inventory = self.observer.auditor().inventory()
+        return self.actor.resume(inventory, intents)
 
     def _revert(self, survey: Survey, step: BundleStep, action: Revert, now: float) -> None:
         """``on_stall: rollback``: write each target's before revision, then say how it went."""

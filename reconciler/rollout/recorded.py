@@ -8,7 +8,7 @@ desired revision, so the skew clock of a fast-forward starts then, not at the co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ..audit.auditor import Auditor
@@ -43,8 +43,22 @@ def judged_audit(
             first_seen=store.first_seen(environment),
         )
         result = auditor.run(now=now, progress=progress)
+        note_staged(result, store.staged_copies(environment))
         if result.desired_revision not in auditor.recorded.first_seen:
             store.saw_revision(environment, result.desired_revision, now.timestamp())
         return result
     finally:
         store.close()
+
+
+def note_staged(
+    audit: Audit, copies: Mapping[tuple[str, str], Sequence[tuple[str, float | None]]]
+) -> None:
+    """Each target's staged digests (``staged: [digest, ...]`` in the audit JSON), as recorded."""
+    for target in audit.targets:
+        found = [
+            f"sha256:{hex_}"
+            for bundle in target.bundles
+            for hex_, _ in copies.get((target.name, bundle.bundle), ())
+        ]
+        target.staged = found

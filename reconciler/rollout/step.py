@@ -21,6 +21,10 @@ class BundleStep:
     written: list[str] = field(default_factory=list)  #: targets whose write succeeded
     failed: dict[str, str] = field(default_factory=dict)  #: target -> why its write failed
     alert_errors: list[str] = field(default_factory=list)  #: webhooks that did not take one
+    #: Parts written because another part of their group was (design §12).
+    came_along: list[str] = field(default_factory=list)
+    #: (group, outcome, torn window in seconds) of each group switch of more than one part.
+    switches: list[tuple[str, str, float | None]] = field(default_factory=list)
 
     @property
     def blocked(self) -> bool:

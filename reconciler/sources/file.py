@@ -10,6 +10,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -21,6 +22,7 @@ from .interface import (
     SourceError,
     TransientError,
 )
+from .staging import STAGED_SUFFIX, staged_name
 
 
 class FileSource:
@@ -30,6 +32,7 @@ class FileSource:
         self._root = root.resolve()
         self._template = path
         self._max_body = max_body
+        self.root, self.template, self.max_body = self._root, path, max_body
         # {bundle} is a plain name (no "/", never ".."), so checking the template with the
         # placeholder in place checks every bundle; symbolic links are checked per call.
         lexical = os.path.normpath(self._root / path)
@@ -47,6 +50,14 @@ class FileSource:
         if not path.is_relative_to(self._root):
             raise PermanentError("path resolves outside the repo root (symbolic link?)")
         return path
+
+    def path_of(self, bundle: str) -> Path:
+        """Where ``bundle``'s document lives (symbolic links checked)."""
+        return self._path(bundle)
+
+    def staging(self) -> FileStager:
+        """Staged copies beside the file (design §12)."""
+        return FileStager(self)
 
     def _shown(self, path: Path) -> str:
         return path.relative_to(self._root).as_posix() or "."
@@ -98,6 +109,53 @@ class FileSource:
 
     def close(self) -> None:
         return None
+
+
+class FileStager:
+    """The staged copies of one file target (a :class:`~.staging.SyncStager`)."""
+
+    stages = True
+    uploads = False
+
+    def __init__(self, source: FileSource) -> None:
+        self.source = source
+
+    def _copy(self, hex_: str) -> FileSource:
+        source = self.source
+        return FileSource(
+            source.root,
+            staged_name(source.template, hex_),
+            target="staged copy",
+            max_body=source.max_body,
+        )
+
+    def stage(self, bundle: str, hex_: str, document: bytes) -> None:
+        self._copy(hex_).apply(bundle, document)
+
+    def read_staged(self, bundle: str, hex_: str, document: bytes) -> bytes:
+        copy = self._copy(hex_)
+        if not copy.path_of(bundle).is_file():
+            raise NotFound(f"staged copy {hex_[:12]} is gone")
+        return copy.fetch(bundle)
+
+    def switch(self, bundle: str, hex_: str, document: bytes) -> None:
+        staged = self.read_staged(bundle, hex_, document)
+        self.source.apply(bundle, staged)  # a temp copy renamed onto the path: atomic
+
+    def staged(self, bundle: str) -> list[str] | None:
+        folder = self.source.path_of(bundle).parent / (
+            self.source.path_of(bundle).name + STAGED_SUFFIX.rstrip("/")
+        )
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return []
+        return sorted(n.removesuffix(".json") for n in names if n.endswith(".json"))
+
+    def drop(self, bundle: str, hexes: Collection[str]) -> None:
+        for hex_ in hexes:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._copy(hex_).path_of(bundle))
 
 
 def _write_atomically(path: Path, document: bytes) -> None:

@@ -13,7 +13,7 @@ event loop can fan out over thousands of HTTP targets; a backend with a synchron
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -115,6 +115,57 @@ class threaded:  # lower case: it reads as an adapter, threaded(FileSource(...))
 
     async def close(self) -> None:
         await self._run(self.inner.close)
+
+    def staging(self) -> Any:
+        """The inner source's stager, run in the same executor (None when it stages nothing)."""
+        inner = getattr(self.inner, "staging", None)
+        found = inner() if callable(inner) else None
+        return None if found is None else ThreadedStager(found, self._executor)
+
+
+class SyncStager(Protocol):
+    """The same operations for a backend whose client blocks (files, boto3)."""
+
+    stages: bool
+    uploads: bool
+
+    def stage(self, bundle: str, hex_: str, document: bytes) -> None: ...
+
+    def read_staged(self, bundle: str, hex_: str, document: bytes) -> bytes: ...
+
+    def switch(self, bundle: str, hex_: str, document: bytes) -> None: ...
+
+    def staged(self, bundle: str) -> list[str] | None: ...
+
+    def drop(self, bundle: str, hexes: Collection[str]) -> None: ...
+
+
+class ThreadedStager:
+    """A :class:`SyncStager` run in an executor (as :class:`~.interface.threaded` runs sources)."""
+
+    def __init__(self, inner: SyncStager, executor: Executor | None) -> None:
+        self.inner = inner
+        self.stages = inner.stages
+        self.uploads = inner.uploads
+        self._executor = executor
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def stage(self, bundle: str, hex_: str, document: bytes) -> None:
+        await self._run(self.inner.stage, bundle, hex_, document)
+
+    async def read_staged(self, bundle: str, hex_: str, document: bytes) -> bytes:
+        return await self._run(self.inner.read_staged, bundle, hex_, document)
+
+    async def switch(self, bundle: str, hex_: str, document: bytes) -> None:
+        await self._run(self.inner.switch, bundle, hex_, document)
+
+    async def staged(self, bundle: str) -> list[str] | None:
+        return await self._run(self.inner.staged, bundle)
+
+    async def drop(self, bundle: str, hexes: Collection[str]) -> None:
+        await self._run(self.inner.drop, bundle, hexes)
 
 
 # -- for backends that keep a bundle's components one by one (mlflow, unleash) ---------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..canonical import bundle_digest
@@ -93,7 +93,7 @@ class MlflowSource:
 
     async def fetch(self, bundle: str) -> Document:
         check_bundle(bundle)
-        found = await self._find_prompts(bundle)
+        found = await self.find_prompts(bundle)
         versions = await asyncio.gather(
             *(self._aliased(name) for name in found.values()), return_exceptions=True
         )
@@ -114,7 +114,7 @@ class MlflowSource:
         revision = revisions.pop() if len(revisions) == 1 else None
         return observed(bundle, components, revision=revision, what="a prompt text")
 
-    async def _find_prompts(self, bundle: str) -> dict[str, str]:
+    async def find_prompts(self, bundle: str) -> dict[str, str]:
         """``{prompt: MLflow name}``: the prompts named after ``bundle`` that the target carries."""
         matcher = self._names.matcher(bundle)
         query = {"filter": f"{PROMPTS_ONLY} AND name LIKE '{self._names.like(bundle)}'"}
@@ -162,31 +162,45 @@ class MlflowSource:
     # -- writing -----------------------------------------------------------------------------
 
     async def apply(self, bundle: str, document: bytes) -> None:
+        writes = self.writes(bundle, document)  # every prompt is checked before the first write
+        existing = set((await self.find_prompts(bundle)).values())
+        for key, name, text, tags in writes:
+            if name in existing and await self.serves(name, text):
+                continue  # already there: write nothing
+            version = await self.stage_prompt(key, name, text, tags, name in existing)
+            await self.set_alias(key, name, version)
+
+    def writes(self, bundle: str, document: bytes) -> list[tuple[str, str, str, dict[str, str]]]:
+        """``(key, MLflow name, text, tags)`` of every carried prompt of ``document``."""
         check_bundle(bundle)
         doc = to_apply(bundle, document)
         stamp = {BUNDLE_DIGEST_TAG: bundle_digest(doc.digests)}
         if doc.stated_revision:
             stamp[REVISION_TAG] = doc.stated_revision
-        writes = [
-            (key, prompt_text(key, doc.components[key]), {**stamp, DIGEST_TAG: doc.digests[key]})
+        return [
+            (
+                key,
+                self._names.name(bundle, key.removeprefix("prompt/")),
+                prompt_text(key, doc.components[key]),
+                {**stamp, DIGEST_TAG: doc.digests[key]},
+            )
             for key in sorted(doc.components)
             if key.startswith("prompt/") and self._target.carries_component(key)
-        ]  # every prompt is checked before the first write
-        existing = set((await self._find_prompts(bundle)).values())
-        for key, text, tags in writes:
-            name = self._names.name(bundle, key.removeprefix("prompt/"))
-            await self._apply_prompt(key, name, text, tags, name in existing)
+        ]
 
-    async def _apply_prompt(
+    async def serves(self, name: str, text: str) -> bool:
+        """Whether the alias of ``name`` points at a version with exactly ``text``."""
+        current = await self._aliased(name)
+        return current is not None and tags_of(current).get(TEXT) == text
+
+    async def stage_prompt(
         self, key: str, name: str, text: str, tags: dict[str, str], exists: bool
-    ) -> None:
-        if exists:
-            current = await self._aliased(name)
-            if current is not None and tags_of(current).get(TEXT) == text:
-                return  # already there: write nothing
-        else:
+    ) -> str:
+        """The version of ``name`` holding ``text`` (registered now when none does); the alias
+        does not move."""
+        if not exists:
             await self._create_prompt(key, name)
-        version = await self._version_with(name, text)
+        version = await self.version_with(name, text)
         if version is None:
             created = await self._post(
                 "model-versions/create",
@@ -199,11 +213,18 @@ class MlflowSource:
                 f"{key}: creating a version",
             )
             version = version_number(field_object(created, "model_version"))
+        return version
+
+    async def set_alias(self, key: str, name: str, version: str) -> None:
         await self._post(
             "registered-models/alias",
             {"name": name, "alias": self._alias, "version": version},
             f"{key}: setting alias {self._alias!r}",
         )
+
+    def staging(self) -> MlflowStager:
+        """A version registered per digest, then the alias (design §12)."""
+        return MlflowStager(self)
 
     async def _create_prompt(self, key: str, name: str) -> None:
         """Create prompt ``name``; a registered model (not a prompt) of that name is an error."""
@@ -222,7 +243,7 @@ class MlflowSource:
         if tags_of(field_object(answer, "registered_model")).get(IS_PROMPT, "").lower() != "true":
             raise PermanentError(f"cannot apply {key}: {name} is a registered model, not a prompt")
 
-    async def _version_with(self, name: str, text: str) -> str | None:
+    async def version_with(self, name: str, text: str) -> str | None:
         """The newest version of ``name`` whose text is exactly ``text`` (None when none is)."""
         query = {"filter": f"name = '{name}' AND {PROMPTS_ONLY}"}
         best: tuple[int, str] | None = None
@@ -237,6 +258,8 @@ class MlflowSource:
 
     async def _get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         return await self._call("GET", path, params=params)
+
+    call_get = _get
 
     async def _post(self, path: str, body: dict[str, Any], context: str) -> dict[str, Any]:
         return await self._call("POST", path, body=body, context=context)
@@ -268,6 +291,57 @@ class MlflowSource:
 
     async def close(self) -> None:
         return None  # the session belongs to the HttpClient, closed with the SourceContext
+
+
+class MlflowStager:
+    """The staged prompt versions of one prompt registry."""
+
+    stages = True
+    uploads = False
+
+    def __init__(self, source: MlflowSource) -> None:
+        self.source = source
+        #: (MLflow name, text) -> the version staged with it, as this stager last saw it: the
+        #: switch is then one request per prompt (a short torn window). A stale entry (someone
+        #: deleted the version) fails the switch with the registry's own error.
+        self._versions: dict[tuple[str, str], str] = {}
+
+    async def stage(self, bundle: str, hex_: str, document: bytes) -> None:
+        writes = self.source.writes(bundle, document)
+        existing = set((await self.source.find_prompts(bundle)).values())
+        for key, name, text, tags in writes:
+            version = await self.source.stage_prompt(key, name, text, tags, name in existing)
+            self._versions[(name, text)] = version
+
+    async def read_staged(self, bundle: str, hex_: str, document: bytes) -> Document:
+        components: dict[str, Any] = {}
+        for key, name, text, _ in self.source.writes(bundle, document):
+            version = await self.source.version_with(name, text)
+            if version is None:
+                raise NotFound(f"{key}: no staged version holds its text")
+            self._versions[(name, text)] = version
+            answer = await self.source.call_get(
+                "model-versions/get", {"name": name, "version": version}
+            )
+            components[key] = {"text": version_text(name, field_object(answer, "model_version"))}
+        return observed(bundle, components, what="a prompt text")
+
+    async def switch(self, bundle: str, hex_: str, document: bytes) -> None:
+        for key, name, text, _ in self.source.writes(bundle, document):
+            version = self._versions.get((name, text))
+            if version is None:
+                if await self.source.serves(name, text):
+                    continue  # idempotent: the alias is there already
+                version = await self.source.version_with(name, text)
+                if version is None:
+                    raise NotFound(f"{key}: staged copy {hex_[:12]} is gone")
+            await self.source.set_alias(key, name, version)  # setting it again changes nothing
+
+    async def staged(self, bundle: str) -> list[str] | None:
+        return None  # the state store remembers what was staged
+
+    async def drop(self, bundle: str, hexes: Collection[str]) -> None:
+        return None  # prompt versions are the registry's history
 
 
 def open_mlflow(

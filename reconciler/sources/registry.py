@@ -55,6 +55,10 @@ def _open_http(spec: HttpSourceSpec, target: TargetSpec, ctx: SourceContext) -> 
         timeout=spec.timeout,
         apply_method=spec.apply_method,
         max_body=ctx.max_body,
+        stage_url=resolve_url(spec.stage_url, ctx.env, f"{where}: stage_url")
+        if spec.stage_url
+        else None,
+        switch=spec.switch,
     )
 
 
@@ -132,6 +136,11 @@ class _Checked:
 
     async def close(self) -> None:
         await self.source.close()
+
+    def staging(self) -> Any:
+        """The wrapped source's stager (None: it stages nothing)."""
+        inner = getattr(self.source, "staging", None)
+        return inner() if callable(inner) else None
 
 
 def open_source(target: TargetSpec, ctx: SourceContext) -> Source:

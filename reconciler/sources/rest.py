@@ -41,7 +41,7 @@ USER_AGENT = "agent-reconciler"
 
 #: Methods worth a second attempt: sending one again cannot do anything twice. Anything else
 #: goes out once, even after a failed connection (a retried POST could create twice).
-IDEMPOTENT = frozenset({"GET", "HEAD", "PUT"})
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "COPY"})
 #: Statuses worth another try: the target's proxy or the target itself is overloaded or restarting.
 RETRY_STATUSES = frozenset({502, 503, 504})
 #: Idempotent requests get this many attempts, :func:`backoff` apart: a dead target costs about
@@ -177,11 +177,13 @@ class Transport:
         answers: Collection[int] = (),
         read: bool = True,
         retry: bool = True,
+        extra: Mapping[str, str] | None = None,
     ) -> Answer:
         """One request, redirects not followed; a 2xx or a status in ``answers`` comes back.
 
         ``data`` or ``json_body`` is sent as JSON. ``read=False`` drains a 2xx's body instead of
-        reading it; ``retry=False`` sends even an idempotent request once. Any other status and
+        reading it; ``retry=False`` sends even an idempotent request once; ``extra`` headers
+        go with this request only. Any other status and
         every transport failure raise from the ``SourceError`` family, prefixed with ``what``.
         """
         session = self._client.session
@@ -189,6 +191,8 @@ class Transport:
         if json_body is not None:
             data = json.dumps(json_body).encode("utf-8")
         headers = self._headers if data is None else self._json_headers
+        if extra:  # per request (a WebDAV COPY's Destination)
+            headers = {**(headers or {}), **extra}
         attempt = 0
         while True:
             attempt += 1

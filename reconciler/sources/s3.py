@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ from .interface import (
     Unauthorized,
     threaded,
 )
+from .staging import STAGED_SUFFIX, staged_name
 
 if TYPE_CHECKING:
     from .context import SourceContext
@@ -154,6 +156,36 @@ class S3Source:
     def _client(self) -> Any:
         return client_for(self._endpoint_url, self._region, timeout=TIMEOUT, attempts=MAX_ATTEMPTS)
 
+    # -- for staging (design §12, :mod:`.s3_staging`) ------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    @property
+    def max_body(self) -> int:
+        return self._max_body
+
+    def key_of(self, bundle: str) -> str:
+        return self._key.replace("{bundle}", bundle)
+
+    def error(self, exc: boto.ClientError, bundle: str) -> SourceError:
+        return self._error(exc, bundle)
+
+    def forget(self, bundle: str) -> None:
+        """Forget the ETag last seen for ``bundle`` (the object changed by a copy)."""
+        self._etags.pop(bundle, None)
+
+    def staging(self) -> S3Stager:
+        """PutObject of a staged object, then a server-side CopyObject (design §12)."""
+        return S3Stager(self)
+
+    # -- the serving object ----------------------------------------------------------------------
+
     def fetch(self, bundle: str) -> bytes:
         key = self._key.replace("{bundle}", bundle)
         try:
@@ -236,6 +268,82 @@ class S3Source:
         if code in WRONG_REGION_CODES:
             return PermanentError(f"bucket {self._shown_bucket} is in another region ({what})")
         return PermanentError(f"S3 error ({what})")
+
+
+class S3Stager:
+    """The staged objects of one S3 target (a :class:`~.staging.SyncStager`)."""
+
+    stages = True
+    uploads = False
+
+    def __init__(self, source: S3Source) -> None:
+        self.source = source
+
+    def _key(self, bundle: str, hex_: str | None = None) -> str:
+        key = self.source.key_of(bundle)
+        return key if hex_ is None else staged_name(key, hex_)
+
+    def _call(self, bundle: str, method: str, **kwargs: object) -> dict[str, object]:
+        source = self.source
+        try:
+            answer: dict[str, object] = getattr(source.client, method)(
+                Bucket=source.bucket, **kwargs
+            )
+        except boto.ClientError as exc:
+            raise source.error(exc, bundle) from None
+        except boto.BotoCoreError as exc:
+            raise _core_error(exc) from None
+        return answer
+
+    def stage(self, bundle: str, hex_: str, document: bytes) -> None:
+        self._call(
+            bundle,
+            "put_object",
+            Key=self._key(bundle, hex_),
+            Body=document,
+            ContentType="application/json",
+            Metadata=stamps(document),
+        )
+
+    def read_staged(self, bundle: str, hex_: str, document: bytes) -> bytes:
+        try:
+            answer = self._call(bundle, "get_object", Key=self._key(bundle, hex_))
+        except NotFound:
+            raise NotFound(f"staged copy {hex_[:12]} is gone") from None
+        body = answer["Body"]
+        try:
+            data: bytes = body.read(self.source.max_body + 1)  # type: ignore[attr-defined]
+        finally:
+            body.close()  # type: ignore[attr-defined]
+        if len(data) > self.source.max_body:
+            raise InvalidResponse(f"object larger than {self.source.max_body} bytes")
+        return data
+
+    def switch(self, bundle: str, hex_: str, document: bytes) -> None:
+        source = self.source
+        try:
+            self._call(
+                bundle,
+                "copy_object",
+                Key=self._key(bundle),
+                CopySource={"Bucket": source.bucket, "Key": self._key(bundle, hex_)},
+                MetadataDirective="COPY",
+                ContentType="application/json",
+            )
+        except NotFound:
+            raise NotFound(f"staged copy {hex_[:12]} is gone") from None
+        finally:
+            source.forget(bundle)  # the next conditional write reads the ETag again
+
+    def staged(self, bundle: str) -> list[str] | None:
+        prefix = self._key(bundle) + STAGED_SUFFIX
+        answer = self._call(bundle, "list_objects_v2", Prefix=prefix, MaxKeys=1000)
+        keys = [str(o["Key"]) for o in answer.get("Contents") or []]  # type: ignore[attr-defined]
+        return sorted(k.removeprefix(prefix).removesuffix(".json") for k in keys)
+
+    def drop(self, bundle: str, hexes: Collection[str]) -> None:
+        for hex_ in hexes:
+            self._call(bundle, "delete_object", Key=self._key(bundle, hex_))
 
 
 def stamps(document: bytes) -> dict[str, str]:

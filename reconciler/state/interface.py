@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ..errors import ReconcilerError
 from ..model.rollout import Quarantine, Rollout
+from .switches import SwitchStore
 
 
 class StateUnavailable(ReconcilerError):
@@ -83,7 +84,7 @@ class EvalRecord:
     report: str | None = None
 
 
-class StateStore(Protocol):
+class StateStore(SwitchStore, Protocol):
     """What every backend does; one parametrized test suite runs against each."""
 
     #: Where the store lives, for messages (a file path, or a URL without its password).

@@ -16,6 +16,7 @@ from typing import Any
 
 from .interface import StateUnavailable
 from .sql import SqlStore
+from .switches import POSTGRES_MIGRATION
 
 #: Each entry moves the schema one version forward.
 MIGRATIONS: tuple[str, ...] = (
@@ -60,6 +61,8 @@ CREATE TABLE evals (
     environment TEXT NOT NULL, digest TEXT NOT NULL, result TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL, by TEXT NOT NULL, report TEXT);
 """,
+    # 2: staged delivery (design §12): switch intents, staged copies per target
+    POSTGRES_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: Any number: the advisory lock every daemon takes to migrate the schema.

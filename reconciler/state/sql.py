@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from ..model.rollout import Quarantine, Rollout
 from ..secrets import scrub, scrub_data
 from .interface import Deposed, EvalRecord, Lease, LeaseHeld, LeaseInfo, StateUnavailable
+from .switches import SwitchRecords
 
 #: Statuses that open a skew episode (a target running something other than desired).
 SKEWED = frozenset({"lagging", "drifted", "missing", "invalid", "unreachable", "not_loaded"})
@@ -56,8 +57,10 @@ class Dialect(Protocol):
     def close(self) -> None: ...
 
 
-class SqlStore:
+class SqlStore(SwitchRecords):
     """A :class:`~reconciler.state.interface.StateStore` over one :class:`Dialect`."""
+
+    sql: Dialect
 
     def __init__(self, dialect: Dialect, where: str) -> None:
         self.sql = dialect

@@ -14,6 +14,7 @@ from typing import Any
 
 from .interface import StateUnavailable
 from .sql import SqlStore
+from .switches import SQLITE_MIGRATION
 
 #: Each entry moves the schema one version forward; a store is migrated on open.
 MIGRATIONS: tuple[str, ...] = (
@@ -64,6 +65,8 @@ CREATE TABLE evals (
 CREATE INDEX skew_target ON skew_episodes (environment, bundle, target, id);
 CREATE INDEX events_env ON events (environment, id);
 """,
+    # 4: staged delivery (design §12): switch intents, staged copies per target
+    SQLITE_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: What to do about a store that cannot be read.

@@ -58,7 +58,7 @@ def test_rollback_without_a_reason_under_require_reason_writes_nothing(tmp_path:
     repo.commit("v2")
     assert _run(repo, "converge", "--env", "production", at=10).code == 0
     state = repo.root / ".reconciler" / "state.db"
-    fleet = {p.name: p.read_bytes() for p in (repo.root / "fleet").iterdir()}
+    fleet = {p: p.read_bytes() for p in (repo.root / "fleet").rglob("*") if p.is_file()}
     before = (state.stat().st_mtime_ns, state.read_bytes())
 
     for args in (
@@ -69,7 +69,7 @@ def test_rollback_without_a_reason_under_require_reason_writes_nothing(tmp_path:
         run = _run(repo, *args, at=20)
         _one_line_error(run, "--reason is required", "require_reason: true", "nothing was done")
     assert (state.stat().st_mtime_ns, state.read_bytes()) == before  # not a byte written
-    assert {p.name: p.read_bytes() for p in (repo.root / "fleet").iterdir()} == fleet
+    assert {p: p.read_bytes() for p in (repo.root / "fleet").rglob("*") if p.is_file()} == fleet
 
     done = _run(
         repo, "rollback", "--env", "production", "--to", first, "--reason", "v2 answers in French",

@@ -33,6 +33,7 @@ error_log {prefix}/error.log warn;
 events {{ worker_connections 8192; }}
 http {{
     access_log off;
+    log_format dav '$request_method $uri $status';
     types {{ application/json json; text/plain txt; }}
     default_type application/octet-stream;
     keepalive_requests 100000;
@@ -52,6 +53,14 @@ http {{
             dav_methods PUT DELETE;
             create_full_put_path on;
             dav_access user:rw group:r all:r;
+        }}
+        # WebDAV with COPY (design §12: a staged copy switched server-side); logged, so a test
+        # can tell a switch (COPY, no body) from an upload (PUT).
+        location /dav/ {{
+            dav_methods PUT DELETE COPY;
+            create_full_put_path on;
+            dav_access user:rw group:r all:r;
+            access_log {prefix}/dav.log dav;
         }}
         location = /healthz {{ return 200 "ok\\n"; }}
         location /private/ {{
@@ -113,6 +122,12 @@ class Nginx:
         link.parent.mkdir(exist_ok=True)
         link.symlink_to(directory.resolve(), target_is_directory=True)
         return self.url(name + "/")
+
+    def dav_log(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every request under /dav/ so far."""
+        path = self.prefix / "dav.log"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [(m, u, int(s)) for m, u, s in (line.split(" ") for line in lines)]
 
     def error_log(self) -> str:
         path = self.prefix / "error.log"
