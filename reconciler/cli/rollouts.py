@@ -227,12 +227,17 @@ def state() -> None:
 
 @state.command()
 @click.option("--yes", is_flag=True, help="Really reset (without it, only say what is lost).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Reset even while a writer holds a live lease (it carries over to the new store).",
+)
 @click.pass_context
-def reset(ctx: click.Context, yes: bool) -> None:
+def reset(ctx: click.Context, yes: bool, force: bool) -> None:
     """Set a damaged state store aside and start a new one; quarantines come back from git."""
-    from ..rollout.commands import reset_state
+    from ..rollout.reset import reset_state
 
-    code, lines = reset_state(repo_of(ctx), state_of(ctx), yes=yes)
+    code, lines = reset_state(repo_of(ctx), state_of(ctx), yes=yes, force=force)
     for line in lines:
         echo(line, err=code != 0)
     sys.exit(code)

@@ -10,7 +10,6 @@ end the loop; SIGTERM/SIGINT finish the current step and exit 0.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import re
 import signal
@@ -24,6 +23,7 @@ from typing import Any
 
 from ..errors import ReconcilerError
 from ..state.interface import StateUnavailable
+from ..state.owned import OwnedStore
 from ..statedir import state_dir
 from .log import log
 from .metrics import Families
@@ -165,7 +165,7 @@ class Daemon:
         self._stop = threading.Event()
         self._heartbeat = time.monotonic()
         self._failures = 0  #: failed ticks in a row (git, the store), before any environment
-        self._store: Any = None
+        self._store: OwnedStore | None = None  #: the one handle on the store (reopens it)
         for name in self.wanted:  # named ones answer "starting" before their first audit
             if name != "*":
                 self._runner(name)
@@ -322,16 +322,16 @@ class Daemon:
             **({} if known else {"traceback": traceback.format_exc()}),
         )
         if isinstance(exc, StateUnavailable) and self._store is not None:
-            with contextlib.suppress(Exception):
-                self._store.close()
-            self._store = None  # opened again (reconnected) at the next step
+            self._store.drop()  # opened again (reconnected) at the next step
         return min(self.interval, RETRY_FIRST * 2 ** (failures - 1))
 
-    def _open_store(self) -> Any:
+    def _open_store(self) -> OwnedStore:
+        """The daemon's store handle; every runner keeps it, never the store behind it."""
         from ..state import open_store
 
         if self._store is None:
-            self._store = open_store(self.repo_root, self.state)
+            self._store = OwnedStore(lambda: open_store(self.repo_root, self.state))
+        self._store.current()  # opened (again) now: a store that cannot be is this tick's error
         return self._store
 
     def _environments(self) -> list[str]:
