@@ -2,8 +2,9 @@
 answer judged against the gate's bounds (:class:`~reconciler.model.gates.AnalysisGate`).
 
 Missing data — an empty answer, only NaN, or Prometheus not answering — is the gate's
-``on_missing`` (fail by default: it fails closed). A query Prometheus refuses (bad PromQL) fails
-whatever ``on_missing`` says: no data will ever come. Messages quote the query, never the URL
+``on_missing`` (fail by default: it fails closed). A query Prometheus refuses (bad PromQL), or
+whose result is not a number per series (a matrix, a string, malformed), fails whatever
+``on_missing`` says: no data will ever come. Messages quote the query, never the URL
 (it may carry a secret).
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 from ..model.gates import AnalysisGate, PrometheusSpec
 from ..model.rollout import GateReading
 from ..sources.env import expand_headers
-from ..sources.interface import SourceError
+from ..sources.interface import SourceError, TooLarge
 from ..sources.rest import HttpClient, Transport, resolve_url
 
 #: Largest answer read from Prometheus (a vector of a few thousand series).
@@ -66,8 +67,16 @@ def values_of(body: bytes) -> list[float]:
         if kind == "scalar":
             return [float(result[1])]
     except (TypeError, KeyError, IndexError, ValueError):
-        raise QueryFailed("Prometheus answered a malformed result") from None
-    raise QueryFailed(f"the query gives a {kind}, not a number per series: use an instant vector")
+        raise QueryFailed("Prometheus answered a malformed result", refused=True) from None
+    # A matrix or a string never gives a number per series: no data will ever come.
+    raise QueryFailed(
+        f"the query gives a {_kind(kind)}, not a number per series: use an instant vector",
+        refused=True,
+    )
+
+
+def _kind(kind: object) -> str:
+    return kind if isinstance(kind, str) and kind.isalpha() and len(kind) < 20 else "result"
 
 
 async def query(transport: Transport, base_url: str, promql: str) -> list[float]:
@@ -75,6 +84,8 @@ async def query(transport: Transport, base_url: str, promql: str) -> list[float]
     url = base_url.rstrip("/") + "/api/v1/query"
     try:
         answer = await transport.request("GET", url, params={"query": promql}, answers=EXPLAINED)
+    except TooLarge as exc:  # over MAX_ANSWER: it answered, too much
+        raise QueryFailed(f"Prometheus's answer is too large ({exc})") from None
     except SourceError as exc:
         raise QueryFailed(f"Prometheus unreachable ({exc})") from None
     return values_of(answer.body)
