@@ -182,10 +182,13 @@ class Daemon:
         return runners[0] if len(runners) == 1 and "*" not in self.wanted else None
 
     def status(self, environment: str | None = None) -> dict[str, Any] | None:
-        """One environment's document; for several, all of them by name."""
+        """One environment's document; for several, all of them by name. An environment this
+        daemon does not watch is a :class:`LookupError` (``/status/<name>`` answers 404)."""
         if environment is not None:
             runner = self.runners.get(environment)
-            return runner.status if runner is not None else None
+            if runner is None:
+                raise LookupError(environment)
+            return runner.status
         single = self._single()
         if single is not None:
             return single.status
