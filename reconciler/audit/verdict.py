@@ -49,6 +49,9 @@ class Recorded:
     quarantines: Sequence[Quarantine] = ()  #: the environment's active quarantines
     #: Revision -> the first time the reconciler saw it desired here (the skew clock's floor).
     first_seen: Mapping[str, float] = field(default_factory=dict)
+    #: With ``verify:``, the commits newer than the desired revision whose signature does not
+    #: verify, newest first: (sha, why). Never applied, so never lagged behind (no stall).
+    unverified: Sequence[tuple[str, str]] = ()
 
     def quarantine(self, bundle: str, digest: str) -> Quarantine | None:
         """The newest active quarantine of ``bundle``'s ``digest``, if any."""
@@ -154,6 +157,21 @@ def judge(
     if rollout is not None and active and rollout.digest == fleet_digest(seen):
         return _by_rollout(bundle, seen, rollout, policy, now)
     return _by_git(bundle, seen, policy)
+
+
+def unverified_finding(
+    recorded: Recorded | None, desired: str, label: Callable[[str], str] = revision_label
+) -> str | None:
+    """The words of the audit's one ``unverified`` finding (None: every newer commit verifies).
+
+    Every command judges against the same desired revision — with ``verify:``, the newest one
+    whose signature verifies — so an unsigned tip is this finding, never a stall."""
+    if recorded is None or not recorded.unverified:
+        return None
+    sha, why = recorded.unverified[0]
+    more = len(recorded.unverified) - 1
+    before = f" (and {more} unverified commit(s) before it)" if more else ""
+    return f"commit {label(sha)} is not applied: {why}{before}; {label(desired)} stays desired"
 
 
 def _quarantined(

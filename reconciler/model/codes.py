@@ -23,3 +23,4 @@ class FindingCode(StrEnum):
     EQUAL_BUT_RESPELLED = "equal_but_respelled"  #: desired values, written differently
     IGNORE_EXPIRED = "ignore_expired"  #: an ignore rule's date passed: its differences count
     MODEL_ALIAS = "model_alias"  #: a model pinned to an alias, not a dated version
+    UNVERIFIED = "unverified"  #: a newer commit's signature does not verify: never applied

@@ -1,0 +1,44 @@
+"""What is desired, decided once for every command (design §10): the tracked revision, or —
+with ``verify:`` — the newest one whose commit signature verifies. ``audit``, ``skew``,
+``plan``, ``converge`` and the daemon all ask here, so none of them lags a fleet behind a
+commit that, by design, is never applied; the newer, unverified commits go to the verdict
+(:attr:`~reconciler.audit.verdict.Recorded.unverified`) as one ``unverified`` finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .signed import Signed, none_verified
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The revision to judge and apply (None: the tracked one as it is), and the newer
+    commits that did not verify, newest first: (sha, why)."""
+
+    revision: str | None
+    unverified: tuple[tuple[str, str], ...] = ()
+    none_verified: bool = False  #: with verify:, no revision within reach verifies
+
+    def require(self) -> str | None:
+        """The revision; :class:`~reconciler.rollout.signed.Unverified` when none verifies."""
+        if self.none_verified:
+            raise none_verified(list(self.unverified))
+        return self.revision
+
+
+def desired(repo: Path, revision: str | None, signed: Signed | None) -> Desired:
+    """The desired revision of ``repo`` at ``revision`` (None: HEAD) under ``signed``'s trust."""
+    if signed is None:
+        return Desired(revision)
+    verified, unverified = signed.last_verified(repo, revision or "HEAD")
+    return Desired(verified, tuple(unverified), none_verified=verified is None)
+
+
+def for_environment(repo: Path, environment: str, revision: str | None) -> Desired:
+    """:func:`desired` with the environment's own ``verify:`` (read commands have no flag)."""
+    from .commands import signed_policy
+
+    return desired(repo, revision, signed_policy(repo, environment, False))
