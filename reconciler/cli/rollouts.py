@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def driver_for(repo: Path, env: str, scope: str | None = None, verify: bool = False) -> Driver:
     from ..clock import running
-    from ..rollout.commands import signed_policy
+    from ..rollout.desired import signed_policy
     from ..rollout.driver import Driver
     from ..state import open_store
 

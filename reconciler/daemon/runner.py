@@ -118,7 +118,7 @@ class Runner:
             self._writer.give_up()
 
     def _driver_for(self, root: Path, store: StateStore) -> Driver:
-        from ..rollout.commands import signed_policy
+        from ..rollout.desired import signed_policy
         from ..rollout.driver import Driver
         from ..rollout.writer import Writer, holder_name
 

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..audit.results import Audit
 from ..diff.classify import Status
@@ -16,7 +15,6 @@ from ..model.rollout import Apply, Notify, Phase, Quarantine, Rollout
 from . import engine, notes, steering
 from .act import WriteThenFetch
 from .driver import Driver
-from .signed import Signed
 from .step import Step
 from .writer import COMMAND_TTL, Writer, holder_name
 
@@ -249,15 +247,3 @@ def _steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
         driver.store.save_rollout(changed, now, [event])
         lines.append(f"{bundle}: {changed.phase}")
     return lines
-
-
-def signed_policy(trust_root: Path, environment: str, flag: bool) -> Signed | None:
-    """Whether (and against what) signatures are verified: the inventory's ``verify:`` in the
-    operator's checkout ``trust_root``, else ``--verify-signatures`` with the default file."""
-    from ..config.inventory import load_inventory
-    from ..model.inventory import VerifySpec
-
-    spec = load_inventory(trust_root, environment).verify
-    if spec is None and flag:
-        spec = VerifySpec.default()
-    return Signed(trust_root, spec) if spec is not None else None

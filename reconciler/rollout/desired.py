@@ -39,6 +39,16 @@ def desired(repo: Path, revision: str | None, signed: Signed | None) -> Desired:
 
 def for_environment(repo: Path, environment: str, revision: str | None) -> Desired:
     """:func:`desired` with the environment's own ``verify:`` (read commands have no flag)."""
-    from .commands import signed_policy
-
     return desired(repo, revision, signed_policy(repo, environment, False))
+
+
+def signed_policy(trust_root: Path, environment: str, flag: bool) -> Signed | None:
+    """Whether (and against what) signatures are verified: the inventory's ``verify:`` in the
+    operator's checkout ``trust_root``, else ``--verify-signatures`` with the default file."""
+    from ..config.inventory import load_inventory
+    from ..model.inventory import VerifySpec
+
+    spec = load_inventory(trust_root, environment).verify
+    if spec is None and flag:
+        spec = VerifySpec.default()
+    return Signed(trust_root, spec) if spec is not None else None
