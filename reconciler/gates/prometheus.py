@@ -75,6 +75,10 @@ def values_of(body: bytes) -> list[float]:
     )
 
 
+def _bounded(left: float | None) -> float | None:
+    return None if left is None else max(left, 0.0)
+
+
 def _kind(kind: object) -> str:
     return kind if isinstance(kind, str) and kind.isalpha() and len(kind) < 20 else "result"
 
@@ -127,9 +131,14 @@ def judge(gate: AnalysisGate, seen: Measured) -> GateReading:
 
 
 async def measure_all(
-    spec: PrometheusSpec, environ: Mapping[str, str], queries: Sequence[str]
+    spec: PrometheusSpec,
+    environ: Mapping[str, str],
+    queries: Sequence[str],
+    *,
+    left: float | None = None,
 ) -> dict[str, Measured]:
-    """Each distinct query, at most :data:`CONCURRENCY` at a time, on one client."""
+    """Each distinct query, at most :data:`CONCURRENCY` at a time, on one client; none waits
+    past ``left`` seconds (a command's deadline), its timeout and retries included."""
     where = "analysis.prometheus"
     url = resolve_url(spec.url, environ, where)
     headers = expand_headers(spec.headers, environ, where)
@@ -140,9 +149,14 @@ async def measure_all(
     async def one(promql: str) -> Measured:
         async with slots:
             try:
-                return Measured(promql, tuple(await query(transport, url, promql)))
+                asked = query(transport, url, promql)
+                values = await asyncio.wait_for(asked, timeout=_bounded(left))
+                return Measured(promql, tuple(values))
             except QueryFailed as exc:
                 return Measured(promql, error=exc)
+            except TimeoutError:  # wait_for's only: the transport maps its own
+                late = QueryFailed("the command's --timeout passed before Prometheus answered")
+                return Measured(promql, error=late)
 
     try:
         distinct = list(dict.fromkeys(queries))

@@ -35,6 +35,8 @@ def converge(
     """
     with _writing(driver, "converge", preempt=False):
         started = driver.clock()
+        if timeout is not None:  # every wait of every step, gate queries included
+            driver.observer.deadline = time.monotonic() + timeout
         while True:
             step = driver.step()
             if on_step is not None:

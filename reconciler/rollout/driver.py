@@ -205,7 +205,9 @@ class Driver:
         current = self.current(sighting, bundle, now)
         policy = survey.inventory.rollout
         waiting = self.awaiting_eval(survey, bundle)
-        seen = bake.observations(sighting, current, bundle, self.environ, asking=not waiting)
+        seen = bake.observations(
+            sighting, current, bundle, self.environ, asking=not waiting, left=self.observer.left()
+        )
         advanced, actions = engine.advance(current, policy, seen, now, awaiting_eval=waiting)
         log = events.between(current, advanced, actions)
         if log or advanced != current:  # a steady fleet's step writes nothing

@@ -6,15 +6,20 @@ Prometheus is unreachable."""
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from reconciler.gates.prometheus import MAX_ANSWER, judge
 from tests.gates.test_analysis_prometheus import gate, measure
 from tests.servers.prometheus import Prometheus
+from tests.support.agentrepo import AgentRepo, file_target
+from tests.support.cli import reconciler
 
 
 @pytest.mark.parametrize(
@@ -62,3 +67,44 @@ def test_an_answer_over_the_cap_is_too_large_not_unreachable(huge: str) -> None:
     seen = measure(huge, "up")
     assert seen.error is not None
     assert "too large" in str(seen.error) and "unreachable" not in str(seen.error)
+
+
+def test_converge_timeout_bounds_a_prometheus_that_never_answers(tmp_path: Path) -> None:
+    """A hung Prometheus kept ``converge --timeout 15s`` running past 60 s (3 tries x its
+    query timeout, inside one step)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel accepts; nobody ever answers
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    repo = AgentRepo(tmp_path / "config")
+    repo.agent()
+    names = ("canary", "eu")
+    repo.targets(
+        [file_target(name) for name in names],
+        analysis={"prometheus": {"url": url, "timeout": "1m"}},
+        rollout={
+            "waves": [
+                {"name": "canary", "targets": ["canary"], "bake": "1s"},
+                {"name": "rest", "targets": ["*"]},
+            ],
+            "progress_deadline": "10m",
+            "analysis": [{"name": "errors", "query": "max(up)", "max": 0.02}],
+        },
+    )
+    repo.commit("v1")
+    for name in names:
+        repo.place(name)
+    repo.agent(version="2025-08-07")
+    repo.commit("v2")
+    try:
+        started = time.monotonic()
+        run = reconciler(
+            "--repo", repo.root, "converge", "--env", "production", "--timeout", "3s",
+            timeout=90,
+        )  # fmt: skip
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert run.code == 2, run.out + run.err
+    assert took < 12, f"converge --timeout 3s took {took:.1f}s"
+    assert repo.runs_version("eu") == "2025-04-14", "nothing past the canary"
