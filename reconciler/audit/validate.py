@@ -18,6 +18,7 @@ from typing import Any
 
 from ..bundle.render import render
 from ..config.inventory import environments, inventory_lines, load_inventory
+from ..config.trustfiles import missing_trust_file
 from ..config.worktree import WorkTreeFiles
 from ..errors import ConfigError, ReconcilerError
 from ..model.inventory import Inventory, TargetSpec
@@ -62,6 +63,10 @@ def validate_repo(
     for inventory in inventories:
         rel = f"targets/{inventory.environment}.yaml"
         _check_sources(root, inventory, environ, errors, warnings)
+        if inventory.verify is not None:
+            missing = missing_trust_file(root, inventory.environment, inventory.verify)
+            if missing is not None:
+                errors.append(missing)
         for bundle in inventory.bundles:
             if bundle not in bundle_names:
                 errors.append(

@@ -46,9 +46,13 @@ def signed_policy(trust_root: Path, environment: str, flag: bool) -> Signed | No
     """Whether (and against what) signatures are verified: the inventory's ``verify:`` in the
     operator's checkout ``trust_root``, else ``--verify-signatures`` with the default file."""
     from ..config.inventory import load_inventory
+    from ..config.trustfiles import missing_trust_file
     from ..model.inventory import VerifySpec
 
     spec = load_inventory(trust_root, environment).verify
+    missing = missing_trust_file(trust_root, environment, spec) if spec is not None else None
+    if missing is not None:
+        raise missing
     if spec is None and flag:
         spec = VerifySpec.default()
     return Signed(trust_root, spec) if spec is not None else None

@@ -291,6 +291,20 @@ CASES = [
         "a timeout must be between 100ms and 5m",
         _line("timeout-absurd.inventory.yaml", "timeout"),
     ),
+    Case(
+        "max_invalid: 1 (read as 100%, it turned the output contract off)",
+        _copy("max-invalid-one.inventory.yaml", INVENTORY),
+        INVENTORY,
+        "write a percentage like '1%', or a fraction below 1",
+        _line("max-invalid-one.inventory.yaml", "max_invalid"),
+    ),
+    Case(
+        "verify: names an allowed_signers file that does not exist",
+        _copy("missing-signers.inventory.yaml", INVENTORY),
+        INVENTORY,
+        ".reconciler-signers-missing",
+        _line("missing-signers.inventory.yaml", "allowed_signers"),
+    ),
 ]
 
 
