@@ -30,7 +30,7 @@ def record(ctx: click.Context, env: str, digest: str, result: str, report: str |
     """Record an eval of exactly DIGEST (passed or failed) in ENV's state."""
     from ..clock import now
     from ..config.inventory import load_inventory
-    from ..rollout.evals import check_digest, describe
+    from ..rollout.evals import check_digest, check_report, describe
     from ..rollout.evals import record as write
     from ..state import open_store
 
@@ -38,6 +38,11 @@ def record(ctx: click.Context, env: str, digest: str, result: str, report: str |
         check_digest(digest)
     except ValueError as exc:
         fatal(f"--digest: {exc}")
+    try:
+        if report is not None:
+            check_report(report)
+    except ValueError as exc:
+        fatal(f"--report: {exc}")
     repo = repo_of(ctx)
     inventory = load_inventory(repo, env)  # a typo in --env is an error, not a stray record
     store = open_store(repo, state_of(ctx))
