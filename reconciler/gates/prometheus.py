@@ -27,6 +27,8 @@ from ..sources.rest import HttpClient, Transport, resolve_url
 MAX_ANSWER = 4 * 1024 * 1024
 #: Queries in flight at once (one wave's targets times its gates).
 CONCURRENCY = 16
+#: Seconds a gate query may take even when the command's deadline is (nearly) reached.
+QUERY_FLOOR = 1.0
 #: Statuses Prometheus answers with an explanation: 400 bad_data, 422 execution, 503 timeout.
 EXPLAINED = (400, 422, 503)
 
@@ -76,7 +78,9 @@ def values_of(body: bytes) -> list[float]:
 
 
 def _bounded(left: float | None) -> float | None:
-    return None if left is None else max(left, 0.0)
+    # A step that starts just before the deadline still gets its answers from a Prometheus
+    # that answers: at most this floor past the deadline, never a query timeout and retries.
+    return None if left is None else max(left, QUERY_FLOOR)
 
 
 def _kind(kind: object) -> str:
