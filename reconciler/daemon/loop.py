@@ -56,8 +56,15 @@ class Tracker:
 
     @property
     def ready(self) -> bool:
-        """Desired state can be read: no remote, or a clone exists (fresh or last known)."""
-        return not self.remote or (self.clone / ".git").is_dir()
+        """Desired state can be read: no remote, or a clone with a revision checked out (fresh
+        or last known; a clone whose branch was never found has none)."""
+        if not self.remote:
+            return True
+        try:
+            head = (self.clone / ".git" / "HEAD").read_text()
+        except OSError:
+            return False
+        return not head.startswith("ref:")  # every checkout here is detached at a revision
 
     @property
     def tracking(self) -> str:
@@ -79,12 +86,25 @@ class Tracker:
             else:
                 _git(self.clone, "fetch", "-q", "--prune", "origin")
             branch = self.branch or self._default_branch()
+            self._require(branch)
             _git(self.clone, "checkout", "-q", "--force", "--detach", f"origin/{branch}")
         except ReconcilerError as exc:
             self.fetch_error = str(exc)
             return False
         self.fetch_error = None
         return True
+
+    def _require(self, branch: str) -> None:
+        """The remote has ``branch``, or one line naming it and the branches it does have."""
+        ref = f"refs/remotes/origin/{branch}"
+        if _git(self.clone, "rev-parse", "--verify", "--quiet", ref, check=False):
+            return
+        listed = _git(self.clone, "for-each-ref", "--format=%(refname:lstrip=3)", "refs/remotes/")
+        has = sorted(b for b in listed.splitlines() if b and b != "HEAD")
+        raise ReconcilerError(
+            f"git: the remote has no branch {branch!r} (it has: {', '.join(has) or 'none'}); "
+            "pass --branch with one of those, or leave --branch out to track its default"
+        )
 
     def _default_branch(self) -> str:
         """The remote's default branch, as the clone recorded it (asked again when missing)."""
