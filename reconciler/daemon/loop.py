@@ -14,7 +14,6 @@ import random
 import re
 import signal
 import subprocess
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from .log import log
 from .metrics import Families
 from .runner import Runner
 from .server import StatusServer
+from .stopping import Stop
 
 __all__ = ["Daemon", "Tracker", "log"]
 
@@ -182,7 +182,7 @@ class Daemon:
             page=self.page,
             roles=self.roles,
         )
-        self._stop = threading.Event()
+        self._stop = Stop()  #: set by SIGTERM/SIGINT: never a lock in a signal handler
         self._heartbeat = time.monotonic()
         self._failures = 0  #: failed ticks in a row (git, the store), before any environment
         self._store: OwnedStore | None = None  #: the one handle on the store (reopens it)
@@ -281,6 +281,7 @@ class Daemon:
             if self._store is not None:
                 self._store.close()
             log("stopped", environment=",".join(self.wanted))
+            self._stop.close()
         return 0
 
     def _tick(self) -> float:
