@@ -50,7 +50,7 @@ def test_a_lock_held_past_the_busy_timeout_fails_steps_then_the_daemon_is_ready_
 ) -> None:
     # The campaign held the lock 14 s against a 10 s busy timeout; the same, scaled down.
     monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT", 0.2)
-    interval = 1.0
+    interval = 0.5
     daemon = Daemon(repo.root, "production", interval=interval, listen="127.0.0.1:0")
     db = repo.root / ".reconciler" / "state.db"
     try:
@@ -63,9 +63,16 @@ def test_a_lock_held_past_the_busy_timeout_fails_steps_then_the_daemon_is_ready_
             text=True,
         )
         assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
-        for _ in range(4):
+        locked_at = time.monotonic()
+        ticks = 0
+        while ticks < 4 or time.monotonic() - locked_at < 3 * interval:  # past the lease's TTL
             assert daemon._tick() <= interval, "a failed step is retried within an interval"
+            ticks += 1
         assert not daemon.ready(), "steps failed while the file was locked"
+        # Cut off from the store longer than the TTL: it may no longer hold the lease.
+        assert daemon.roles().startswith("leader of none"), daemon.roles()
+        metrics = daemon.families.render()[0].decode()
+        assert 'reconciler_leader{environment="production"} 0.0' in metrics
         assert locker.stdin is not None
         locker.stdin.close()
         assert locker.wait(10) == 0
