@@ -5,9 +5,12 @@ verifies — never a pass that turns into "nothing verifies" at the first rollou
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..model.inventory import VerifySpec
+
+if TYPE_CHECKING:
+    from ..model.inventory import VerifySpec
 
 
 def missing_trust_file(root: Path, environment: str, spec: VerifySpec) -> ConfigError | None:

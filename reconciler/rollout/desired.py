@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .signed import Signed, none_verified
+if TYPE_CHECKING:  # imported where used: an audit without verify: loads no pydantic model
+    from .signed import Signed
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Desired:
     def require(self) -> str | None:
         """The revision; :class:`~reconciler.rollout.signed.Unverified` when none verifies."""
         if self.none_verified:
+            from .signed import none_verified
+
             raise none_verified(list(self.unverified))
         return self.revision
 
@@ -47,12 +51,19 @@ def signed_policy(trust_root: Path, environment: str, flag: bool) -> Signed | No
     operator's checkout ``trust_root``, else ``--verify-signatures`` with the default file."""
     from ..config.inventory import load_inventory
     from ..config.trustfiles import missing_trust_file
-    from ..model.inventory import VerifySpec
+    from ..statedir import cache_dir
 
-    spec = load_inventory(trust_root, environment).verify
+    inventory = load_inventory(trust_root, environment, cache_dir(trust_root), plain=True)
+    spec = inventory.verify
     missing = missing_trust_file(trust_root, environment, spec) if spec is not None else None
     if missing is not None:
         raise missing
     if spec is None and flag:
+        from ..model.inventory import VerifySpec
+
         spec = VerifySpec.default()
-    return Signed(trust_root, spec) if spec is not None else None
+    if spec is None:
+        return None
+    from .signed import Signed
+
+    return Signed(trust_root, spec)

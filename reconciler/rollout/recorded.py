@@ -35,9 +35,9 @@ def judged_audit(
     if deadline is not None:
         auditor.deadline = deadline
     store = open_existing(repo, state)
-    if store is None:
-        auditor.recorded = Recorded(unverified=chosen.unverified)
-        return auditor.run(now=now, progress=progress)
+    if store is None:  # git time alone decides (no first sightings); verify: still counts
+        survey = auditor.observe(now, progress)
+        return survey.judged(Recorded(unverified=chosen.unverified), now.timestamp())
     try:
         bundles = auditor.inventory().bundles
         auditor.recorded = Recorded(
