@@ -361,5 +361,5 @@ def _clone(base: Path, to: Path) -> ConfigRepo:
 def test_corpus_files_are_small() -> None:
     # Large inputs are generated at test time, never committed.
     files = [p for p in CORPUS.iterdir() if p.suffix in (".yaml", ".json")]
-    assert len(files) == 12
+    assert len(files) == 14
     assert all(p.stat().st_size < 2048 for p in files)
