@@ -24,7 +24,7 @@ class OwnedStore:
         self._fence: Lease | None = None
         self._written = 0.0  #: write seconds of the stores already dropped
         self.where = ""  #: the store's, once opened
-        self.created = False  #: the first store this handle opened was new
+        self.created = False  #: a store this handle opened was new (missing before)
 
     def current(self) -> StateStore:
         """The open store, opened now when there is none (raises :class:`StateUnavailable`)."""
