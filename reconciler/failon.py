@@ -17,4 +17,10 @@ DEFAULT_FAIL_ON: tuple[str, ...] = (
     "output_contract",
 )
 #: Finding codes ``--fail-on`` accepts beside statuses and severities.
-FAIL_ON_FINDINGS: tuple[str, ...] = ("stalled", "quarantined", "torn", "output_contract")
+FAIL_ON_FINDINGS: tuple[str, ...] = (
+    "stalled",
+    "quarantined",
+    "torn",
+    "output_contract",
+    "unverified",
+)

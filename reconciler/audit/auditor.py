@@ -12,6 +12,7 @@ import datetime as dt
 import gc
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,7 @@ class Auditor:
     ) -> Survey:
         """Fetch and classify every target; :meth:`Survey.judged` then gives the audit."""
         now = now or dt.datetime.now(dt.UTC)
+        started = time.monotonic()  # the deadline bounds every wait: fetches, then outputs
         inventory = self.inventory()
         git = snapshot(self.repo_root, self.revision, cache_dir(self.repo_root) / "history.json")
         try:
@@ -119,7 +121,9 @@ class Auditor:
         if any(t.outputs is not None for t in inventory.targets):
             from .outputs import check_outputs  # jsonschema loads only where outputs are read
 
-            check_outputs(survey, git, self.environ)
+            deadline = self.deadline
+            left = None if deadline is None else max(deadline - (time.monotonic() - started), 0)
+            check_outputs(survey, git, self.environ, left=left, deadline=deadline)
         return survey
 
     def inventory(self) -> Inventory:

@@ -26,13 +26,21 @@ _KNOWN = (Status.IN_SYNC, Status.LAGGING, Status.NOT_LOADED)
 SCHEMA = "output_schema/"
 
 
-def check_outputs(survey: Survey, git: Snapshot, environ: Mapping[str, str]) -> None:
-    """Sample and check every target's outputs; record each check and its finding."""
+def check_outputs(
+    survey: Survey,
+    git: Snapshot,
+    environ: Mapping[str, str],
+    *,
+    left: float | None = None,
+    deadline: float | None = None,
+) -> None:
+    """Sample and check every target's outputs; record each check and its finding. ``left``
+    is what remains of the audit's ``deadline``: sampling waits no longer."""
     checked = [t for t in survey.targets if t.spec.outputs is not None]
     if not checked:
         return
     asks = [(t.spec.outputs, t.name) for t in checked if t.spec.outputs is not None]
-    samples = asyncio.run(sample_all(asks, environ))
+    samples = asyncio.run(sample_all(asks, environ, left=left, deadline=deadline))
     for target, got in zip(checked, samples, strict=True):
         spec = target.spec.outputs
         assert spec is not None

@@ -17,7 +17,7 @@ from ..diff.classify import Status, worst_status
 from ..failon import FAIL_ON_FINDINGS
 from ..model.codes import FindingCode
 from ..revisions import revision_label
-from .verdict import Judged, Recorded, Seen, Verdict, fleet_digest, judge
+from .verdict import Judged, Recorded, Seen, Verdict, fleet_digest, judge, unverified_finding
 
 if TYPE_CHECKING:
     from ..gates.contract import Checked
@@ -195,6 +195,11 @@ class Survey:
             for s in seen:
                 marks[(s.target, bundle)] = (s.target in done.stalled, s.target in done.held)
             findings += [Finding("error", code, text, t, bundle) for code, text, t in _swap(done)]
+        unverified = unverified_finding(
+            recorded, self.desired_revision, lambda sha: revision_label(sha, self.tags)
+        )
+        if unverified is not None:
+            findings.append(Finding("warning", FindingCode.UNVERIFIED, unverified))
         targets = [
             TargetResult(t.spec, [_marked(b, marks[(t.name, b.bundle)]) for b in t.bundles])
             for t in self.targets
@@ -302,6 +307,8 @@ class Audit:
             reasons.append("torn bundle")
         if FindingCode.OUTPUT_CONTRACT in fail_on and FindingCode.OUTPUT_CONTRACT in codes:
             reasons.append("output contract broken")
+        if FindingCode.UNVERIFIED in fail_on and FindingCode.UNVERIFIED in codes:
+            reasons.append("unverified commit")
         severities = {c.severity.value for t in self.targets for b in t.bundles for c in b.changes}
         reasons += [
             f"{s} change" for s in (s.value for s in Severity) if s in fail_on and s in severities

@@ -19,6 +19,7 @@ from typing import Any
 from ..bundle.render import render
 from ..config import promotions
 from ..config.inventory import environments, inventory_lines, load_inventory
+from ..config.trustfiles import missing_trust_file
 from ..config.worktree import WorkTreeFiles
 from ..errors import ConfigError, ReconcilerError
 from ..model.alerting import plain_secrets
@@ -70,6 +71,10 @@ def validate_repo(
                     f"{rel}: alert {number} ({alert.type}): {key} is not a ${{VAR}} reference; "
                     "secrets belong in the environment"
                 )
+        if inventory.verify is not None:
+            missing = missing_trust_file(root, inventory.environment, inventory.verify)
+            if missing is not None:
+                errors.append(missing)
         for bundle in inventory.bundles:
             if bundle not in bundle_names:
                 errors.append(

@@ -56,6 +56,9 @@ class Recorded:
     quarantines: Sequence[Quarantine] = ()  #: the environment's active quarantines
     #: Revision -> the first time the reconciler saw it desired here (the skew clock's floor).
     first_seen: Mapping[str, float] = field(default_factory=dict)
+    #: With ``verify:``, the commits newer than the desired revision whose signature does not
+    #: verify, newest first: (sha, why). Never applied, so never lagged behind (no stall).
+    unverified: Sequence[tuple[str, str]] = ()
 
     def quarantine(self, bundle: str, digest: str) -> Quarantine | None:
         """The newest active quarantine of ``bundle``'s ``digest``, if any."""
@@ -195,6 +198,21 @@ def _git_clock(windows: Any, now: float) -> tuple[float | None, float | None, st
         return now - windows_.opened_at(windows, now), None, ""
     bound = windows.max_wait if windows.max_wait is not None else float("inf")
     return None, bound, f"{found.why}; {windows_.opens(windows, found)}"
+
+
+def unverified_finding(
+    recorded: Recorded | None, desired: str, label: Callable[[str], str] = revision_label
+) -> str | None:
+    """The words of the audit's one ``unverified`` finding (None: every newer commit verifies).
+
+    Every command judges against the same desired revision — with ``verify:``, the newest one
+    whose signature verifies — so an unsigned tip is this finding, never a stall."""
+    if recorded is None or not recorded.unverified:
+        return None
+    sha, why = recorded.unverified[0]
+    more = len(recorded.unverified) - 1
+    before = f" (and {more} unverified commit(s) before it)" if more else ""
+    return f"commit {label(sha)} is not applied: {why}{before}; {label(desired)} stays desired"
 
 
 def _quarantined(

@@ -38,12 +38,18 @@ def record(
     who: str | None,
 ) -> None:
     """Record an eval of exactly DIGEST (passed or failed) in ENV's state."""
-    from ..rollout.evals import check_digest
+    from ..rollout.evals import check_digest, check_report
 
+    # Bad arguments write nothing, not even the trail.
     try:
-        check_digest(digest)  # a malformed digest writes nothing, not even the trail
+        check_digest(digest)
     except ValueError as exc:
         fatal(f"--digest: {exc}")
+    try:
+        if report is not None:
+            check_report(report)
+    except ValueError as exc:
+        fatal(f"--report: {exc}")
     with recorded(ctx, env, "eval record", reason, who) as entry:
         entry.details.update({"digest": digest, "result": result})
         _record(ctx, env, digest, result, report, entry.who)

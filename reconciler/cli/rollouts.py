@@ -23,7 +23,7 @@ def driver_for(
     repo: Path, env: str, scope: str | None = None, verify: bool = False, user: str | None = None
 ) -> Driver:
     from ..clock import running
-    from ..rollout.commands import signed_policy
+    from ..rollout.desired import signed_policy
     from ..rollout.driver import Driver
     from ..state import open_store
 
@@ -313,14 +313,19 @@ def state() -> None:
 
 @state.command()
 @click.option("--yes", is_flag=True, help="Really reset (without it, only say what is lost).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Reset even while a writer holds a live lease (it carries over to the new store).",
+)
 @reason_option
 @who_option
 @click.pass_context
-def reset(ctx: click.Context, yes: bool, reason: str | None, who: str | None) -> None:
+def reset(ctx: click.Context, yes: bool, force: bool, reason: str | None, who: str | None) -> None:
     """Set a damaged state store aside and start a new one; quarantines come back from git."""
-    from ..rollout.commands import reset_state
+    from ..rollout.reset import reset_state
 
-    code, lines = reset_state(repo_of(ctx), state_of(ctx), yes=yes)
+    code, lines = reset_state(repo_of(ctx), state_of(ctx), yes=yes, force=force)
     for line in lines:
         echo(line, err=code != 0)
     if yes:  # without --yes nothing changed: nothing to record

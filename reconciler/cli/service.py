@@ -87,6 +87,9 @@ def daemon(
         parse_listen(listen)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
+    from ..state import check_state
+
+    check_state(repo_of(ctx), state or state_of(ctx))  # a URL no retry can mend: exit 1 now
     runner = Daemon(
         repo_of(ctx),
         list(dict.fromkeys(envs)),

@@ -15,14 +15,16 @@ from typing import Any, NoReturn
 
 import click
 
+from ..display import visible
 from ..secrets import scrub
 
 EXIT_OK, EXIT_ERROR, EXIT_FAIL = 0, 1, 2
 
 
 def echo(message: object = None, *, err: bool = False, nl: bool = True) -> None:
-    """``click.echo`` with every known secret masked (:func:`reconciler.secrets.scrub`)."""
-    click.echo(None if message is None else scrub(str(message)), err=err, nl=nl)
+    """``click.echo`` with every known secret masked (:func:`reconciler.secrets.scrub`) and
+    every bidirectional or control character shown escaped (:func:`reconciler.display.visible`)."""
+    click.echo(None if message is None else scrub(visible(str(message))), err=err, nl=nl)
 
 
 def fatal(message: str) -> NoReturn:

@@ -10,12 +10,10 @@ end the loop; SIGTERM/SIGINT finish the current step and exit 0.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import re
 import signal
 import subprocess
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -24,11 +22,13 @@ from typing import Any
 
 from ..errors import ReconcilerError
 from ..state.interface import StateUnavailable
+from ..state.owned import OwnedStore
 from ..statedir import state_dir
 from .log import log
 from .metrics import Families
 from .runner import Runner
 from .server import StatusServer
+from .stopping import Stop
 
 __all__ = ["Daemon", "Tracker", "log"]
 
@@ -56,8 +56,15 @@ class Tracker:
 
     @property
     def ready(self) -> bool:
-        """Desired state can be read: no remote, or a clone exists (fresh or last known)."""
-        return not self.remote or (self.clone / ".git").is_dir()
+        """Desired state can be read: no remote, or a clone with a revision checked out (fresh
+        or last known; a clone whose branch was never found has none)."""
+        if not self.remote:
+            return True
+        try:
+            head = (self.clone / ".git" / "HEAD").read_text()
+        except OSError:
+            return False
+        return not head.startswith("ref:")  # every checkout here is detached at a revision
 
     @property
     def tracking(self) -> str:
@@ -79,12 +86,25 @@ class Tracker:
             else:
                 _git(self.clone, "fetch", "-q", "--prune", "origin")
             branch = self.branch or self._default_branch()
+            self._require(branch)
             _git(self.clone, "checkout", "-q", "--force", "--detach", f"origin/{branch}")
         except ReconcilerError as exc:
             self.fetch_error = str(exc)
             return False
         self.fetch_error = None
         return True
+
+    def _require(self, branch: str) -> None:
+        """The remote has ``branch``, or one line naming it and the branches it does have."""
+        ref = f"refs/remotes/origin/{branch}"
+        if _git(self.clone, "rev-parse", "--verify", "--quiet", ref, check=False):
+            return
+        listed = _git(self.clone, "for-each-ref", "--format=%(refname:lstrip=3)", "refs/remotes/")
+        has = sorted(b for b in listed.splitlines() if b and b != "HEAD")
+        raise ReconcilerError(
+            f"git: the remote has no branch {branch!r} (it has: {', '.join(has) or 'none'}); "
+            "pass --branch with one of those, or leave --branch out to track its default"
+        )
 
     def _default_branch(self) -> str:
         """The remote's default branch, as the clone recorded it (asked again when missing)."""
@@ -162,10 +182,10 @@ class Daemon:
             page=self.page,
             roles=self.roles,
         )
-        self._stop = threading.Event()
+        self._stop = Stop()  #: set by SIGTERM/SIGINT: never a lock in a signal handler
         self._heartbeat = time.monotonic()
         self._failures = 0  #: failed ticks in a row (git, the store), before any environment
-        self._store: Any = None
+        self._store: OwnedStore | None = None  #: the one handle on the store (reopens it)
         for name in self.wanted:  # named ones answer "starting" before their first audit
             if name != "*":
                 self._runner(name)
@@ -182,10 +202,13 @@ class Daemon:
         return runners[0] if len(runners) == 1 and "*" not in self.wanted else None
 
     def status(self, environment: str | None = None) -> dict[str, Any] | None:
-        """One environment's document; for several, all of them by name."""
+        """One environment's document; for several, all of them by name. An environment this
+        daemon does not watch is a :class:`LookupError` (``/status/<name>`` answers 404)."""
         if environment is not None:
             runner = self.runners.get(environment)
-            return runner.status if runner is not None else None
+            if runner is None:
+                raise LookupError(environment)
+            return runner.status
         single = self._single()
         if single is not None:
             return single.status
@@ -258,6 +281,7 @@ class Daemon:
             if self._store is not None:
                 self._store.close()
             log("stopped", environment=",".join(self.wanted))
+            self._stop.close()
         return 0
 
     def _tick(self) -> float:
@@ -322,16 +346,16 @@ class Daemon:
             **({} if known else {"traceback": traceback.format_exc()}),
         )
         if isinstance(exc, StateUnavailable) and self._store is not None:
-            with contextlib.suppress(Exception):
-                self._store.close()
-            self._store = None  # opened again (reconnected) at the next step
+            self._store.drop()  # opened again (reconnected) at the next step
         return min(self.interval, RETRY_FIRST * 2 ** (failures - 1))
 
-    def _open_store(self) -> Any:
+    def _open_store(self) -> OwnedStore:
+        """The daemon's store handle; every runner keeps it, never the store behind it."""
         from ..state import open_store
 
         if self._store is None:
-            self._store = open_store(self.repo_root, self.state)
+            self._store = OwnedStore(lambda: open_store(self.repo_root, self.state))
+        self._store.current()  # opened (again) now: a store that cannot be is this tick's error
         return self._store
 
     def _environments(self) -> list[str]:

@@ -52,7 +52,7 @@ class Runner:
         self.verify = verify
         self.metrics = Metrics(environment, families)
         self.page = OnCallPage(environment, interval=interval, clock=clock, base=page_base)
-        self.role: Role = "starting"
+        self._role: Role = "starting"
         self.failures = 0  #: failed steps in a row
         self.state_seconds = 0.0  #: the last step's time in state writes
         self._driver: Driver | None = None
@@ -73,7 +73,20 @@ class Runner:
 
     @property
     def leading(self) -> bool:
-        return self._writer is not None and self._writer.lease is not None
+        """Holding the lease of a store that is still the one at its path (a reset replaced
+        it: not any more), renewed within the TTL (an outage longer than that: not any more)."""
+        writer = self._writer
+        if writer is None or not writer.holds():
+            return False
+        replaced = getattr(writer.store, "replaced", None)
+        return not (replaced and replaced())
+
+    @property
+    def role(self) -> Role:
+        """What ``/readyz`` says: a lease that lapsed or whose store was replaced leads no more."""
+        if self._role == "leader" and not self.leading:
+            return "follower"
+        return self._role
 
     # -- one step --------------------------------------------------------------------------
 
@@ -94,6 +107,10 @@ class Runner:
     def failed(self) -> None:
         self.failures += 1
         self.metrics.count_step_error()
+        if self._role == "leader" and not self.leading:  # the lease lapsed while the step failed
+            assert self._writer is not None
+            self._writer.give_up()
+            self._became("follower")
 
     def stop(self) -> None:
         """Give the lease up (its release tells a rollback this writer stopped)."""
@@ -101,7 +118,7 @@ class Runner:
             self._writer.give_up()
 
     def _driver_for(self, root: Path, store: StateStore) -> Driver:
-        from ..rollout.commands import signed_policy
+        from ..rollout.desired import signed_policy
         from ..rollout.driver import Driver
         from ..rollout.writer import Writer, holder_name
 
@@ -138,7 +155,7 @@ class Runner:
             driver.writer = writer
             done = driver.step()
         except (LeaseHeld, Deposed) as exc:
-            if self.role == "leader":
+            if self._role == "leader":
                 log("stepped_down", environment=self.environment, reason=str(exc))
             writer.give_up()
             driver.writer = None
@@ -159,9 +176,9 @@ class Runner:
         return Step(audit, {b: BundleStep(b, r) for b, r in rollouts.items()})
 
     def _became(self, role: Role) -> None:
-        if role == self.role:
+        if role == self._role:
             return
-        was, self.role = self.role, role
+        was, self._role = self._role, role
         if role == "leader" or was == "leader":
             self.metrics.lease_changed(role == "leader")
         holder = self._writer.holder if self._writer is not None else ""

@@ -12,7 +12,9 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,7 +63,11 @@ def parse_listen(listen: str) -> tuple[str, int]:
 #: trickled a byte at a time, cannot hold a thread); connections served at once.
 READ_TIMEOUT = 5.0
 LIFETIME = 15.0
-MAX_CONNECTIONS = 32
+#: Seconds for the whole request line and headers, however they trickle in: a slow client
+#: holds a slot this long at most, not :data:`LIFETIME`.
+HEADER_DEADLINE = 3.0
+#: Enough that dozens of slow clients leave room for every probe (a thread each, mostly idle).
+MAX_CONNECTIONS = 128
 
 
 class _Server(ThreadingHTTPServer):
@@ -86,6 +92,17 @@ class _Server(ThreadingHTTPServer):
         finally:
             self.slots.release()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One scrubbed JSON line, never socketserver's traceback on stderr."""
+        from .log import log as event
+
+        error = sys.exc_info()[1]
+        gone = isinstance(error, (ConnectionError, TimeoutError))
+        event(
+            "status_client_disconnected" if gone else "status_connection_failed",
+            error=f"{type(error).__name__}: {error}",
+        )
+
 
 class _IPv6Server(_Server):
     address_family = socket.AF_INET6
@@ -99,14 +116,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        # However slowly a client trickles its request, the connection ends after LIFETIME.
-        self._reaper = threading.Timer(LIFETIME, self._reap)
-        self._reaper.daemon = True
-        self._reaper.start()
+        # However slowly a client trickles its request line and headers, the connection ends
+        # after HEADER_DEADLINE; whatever it does after, it ends after LIFETIME.
+        self._reaper = self._timer(min(HEADER_DEADLINE, LIFETIME))
+        self._started = time.monotonic()
+
+    def _timer(self, seconds: float) -> threading.Timer:
+        timer = threading.Timer(seconds, self._reap)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def _reap(self) -> None:
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        if parsed:  # the headers are in: the rest of the lifetime is the deadline now
+            self._reaper.cancel()
+            left = LIFETIME - (time.monotonic() - self._started)
+            self._reaper = self._timer(max(left, 0.0))
+        return parsed
 
     def finish(self) -> None:
         self._reaper.cancel()
@@ -126,7 +157,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._probe(owner.ready(), owner.roles())
             elif path == "/status" or path.startswith("/status/"):
                 name = unquote(path.removeprefix("/status").strip("/")) or None
-                status = owner.status(name) if name else owner.status()
+                try:
+                    status = owner.status(name) if name else owner.status()
+                except LookupError:  # an environment this daemon does not watch
+                    self._json(HTTPStatus.NOT_FOUND, {"error": "no such environment here"})
+                    return
                 if status is None:
                     self._json(HTTPStatus.SERVICE_UNAVAILABLE, STARTING)
                 else:
@@ -136,6 +171,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus(code), body, headers.pop("Content-Type"), **headers)
             else:
                 self._send(HTTPStatus.NOT_FOUND, b"not found\n", _TEXT)
+        except (ConnectionError, TimeoutError) as exc:
+            # The client hung up mid-answer: one line, and nothing more to send it.
+            from .log import log as event
+
+            self.close_connection = True
+            event("status_client_disconnected", path=path, error=f"{type(exc).__name__}: {exc}")
         except Exception as exc:
             # A broken callback answers 500 and leaves the server (and the daemon) running; the
             # daemon's log says so in one JSON line, scrubbed like every other (no traceback,

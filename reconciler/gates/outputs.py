@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..limits import MAX_DOCUMENT, size_text
 from ..model.gates import OutputsSpec
 from ..sources.env import expand_headers
-from ..sources.interface import InvalidResponse, SourceError
+from ..sources.interface import InvalidResponse, SourceError, TransientError
 from ..sources.rest import HttpClient, exception_error, resolve_url, status_error
 
 #: Most bytes read from one outputs endpoint (the fetch cap of a rendered bundle).
@@ -71,9 +71,16 @@ async def _lines(response: aiohttp.ClientResponse, wanted: int, max_bytes: int) 
 
 
 async def sample_all(
-    asks: Sequence[tuple[OutputsSpec, str]], environ: Mapping[str, str]
+    asks: Sequence[tuple[OutputsSpec, str]],
+    environ: Mapping[str, str],
+    *,
+    left: float | None = None,
+    deadline: float | None = None,
 ) -> list[list[bytes] | SourceError | ConfigError]:
-    """Each ``(spec, owner)``'s sample, concurrently, on one client; a failure in its place."""
+    """Each ``(spec, owner)``'s sample, concurrently, on one client; a failure in its place.
+
+    ``left`` (seconds) is what remains of the audit's ``deadline``: no sample outlasts it,
+    whatever the endpoint's own timeout."""
     client = HttpClient(limit=64)
     try:
 
@@ -82,11 +89,14 @@ async def sample_all(
             try:
                 url = resolve_url(spec.url, environ, where)
                 headers = expand_headers(spec.headers, environ, where)
-                return await sample(
+                reading = sample(
                     client, url, headers=headers, timeout=spec.timeout, lines=spec.sample
                 )
+                return await asyncio.wait_for(reading, timeout=left)
             except (SourceError, ConfigError) as exc:
                 return exc
+            except TimeoutError:  # only wait_for's: sample() maps its own timeouts
+                return TransientError(f"audit deadline ({deadline:g}s) passed before it answered")
 
         return list(await asyncio.gather(*(one(spec, owner) for spec, owner in asks)))
     finally:

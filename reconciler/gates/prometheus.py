@@ -2,8 +2,9 @@
 answer judged against the gate's bounds (:class:`~reconciler.model.gates.AnalysisGate`).
 
 Missing data — an empty answer, only NaN, or Prometheus not answering — is the gate's
-``on_missing`` (fail by default: it fails closed). A query Prometheus refuses (bad PromQL) fails
-whatever ``on_missing`` says: no data will ever come. Messages quote the query, never the URL
+``on_missing`` (fail by default: it fails closed). A query Prometheus refuses (bad PromQL), or
+whose result is not a number per series (a matrix, a string, malformed), fails whatever
+``on_missing`` says: no data will ever come. Messages quote the query, never the URL
 (it may carry a secret).
 """
 
@@ -19,13 +20,15 @@ from typing import Any
 from ..model.gates import AnalysisGate, PrometheusSpec
 from ..model.rollout import GateReading
 from ..sources.env import expand_headers
-from ..sources.interface import SourceError
+from ..sources.interface import SourceError, TooLarge
 from ..sources.rest import HttpClient, Transport, resolve_url
 
 #: Largest answer read from Prometheus (a vector of a few thousand series).
 MAX_ANSWER = 4 * 1024 * 1024
 #: Queries in flight at once (one wave's targets times its gates).
 CONCURRENCY = 16
+#: Seconds a gate query may take even when the command's deadline is (nearly) reached.
+QUERY_FLOOR = 1.0
 #: Statuses Prometheus answers with an explanation: 400 bad_data, 422 execution, 503 timeout.
 EXPLAINED = (400, 422, 503)
 
@@ -66,8 +69,22 @@ def values_of(body: bytes) -> list[float]:
         if kind == "scalar":
             return [float(result[1])]
     except (TypeError, KeyError, IndexError, ValueError):
-        raise QueryFailed("Prometheus answered a malformed result") from None
-    raise QueryFailed(f"the query gives a {kind}, not a number per series: use an instant vector")
+        raise QueryFailed("Prometheus answered a malformed result", refused=True) from None
+    # A matrix or a string never gives a number per series: no data will ever come.
+    raise QueryFailed(
+        f"the query gives a {_kind(kind)}, not a number per series: use an instant vector",
+        refused=True,
+    )
+
+
+def _bounded(left: float | None) -> float | None:
+    # A step that starts just before the deadline still gets its answers from a Prometheus
+    # that answers: at most this floor past the deadline, never a query timeout and retries.
+    return None if left is None else max(left, QUERY_FLOOR)
+
+
+def _kind(kind: object) -> str:
+    return kind if isinstance(kind, str) and kind.isalpha() and len(kind) < 20 else "result"
 
 
 async def query(transport: Transport, base_url: str, promql: str) -> list[float]:
@@ -75,6 +92,8 @@ async def query(transport: Transport, base_url: str, promql: str) -> list[float]
     url = base_url.rstrip("/") + "/api/v1/query"
     try:
         answer = await transport.request("GET", url, params={"query": promql}, answers=EXPLAINED)
+    except TooLarge as exc:  # over MAX_ANSWER: it answered, too much
+        raise QueryFailed(f"Prometheus's answer is too large ({exc})") from None
     except SourceError as exc:
         raise QueryFailed(f"Prometheus unreachable ({exc})") from None
     return values_of(answer.body)
@@ -116,9 +135,14 @@ def judge(gate: AnalysisGate, seen: Measured) -> GateReading:
 
 
 async def measure_all(
-    spec: PrometheusSpec, environ: Mapping[str, str], queries: Sequence[str]
+    spec: PrometheusSpec,
+    environ: Mapping[str, str],
+    queries: Sequence[str],
+    *,
+    left: float | None = None,
 ) -> dict[str, Measured]:
-    """Each distinct query, at most :data:`CONCURRENCY` at a time, on one client."""
+    """Each distinct query, at most :data:`CONCURRENCY` at a time, on one client; none waits
+    past ``left`` seconds (a command's deadline), its timeout and retries included."""
     where = "analysis.prometheus"
     url = resolve_url(spec.url, environ, where)
     headers = expand_headers(spec.headers, environ, where)
@@ -129,9 +153,14 @@ async def measure_all(
     async def one(promql: str) -> Measured:
         async with slots:
             try:
-                return Measured(promql, tuple(await query(transport, url, promql)))
+                asked = query(transport, url, promql)
+                values = await asyncio.wait_for(asked, timeout=_bounded(left))
+                return Measured(promql, tuple(values))
             except QueryFailed as exc:
                 return Measured(promql, error=exc)
+            except TimeoutError:  # wait_for's only: the transport maps its own
+                late = QueryFailed("the command's --timeout passed before Prometheus answered")
+                return Measured(promql, error=late)
 
     try:
         distinct = list(dict.fromkeys(queries))

@@ -24,3 +24,4 @@ class FindingCode(StrEnum):
     IGNORE_EXPIRED = "ignore_expired"  #: an ignore rule's date passed: its differences count
     MODEL_ALIAS = "model_alias"  #: a model pinned to an alias, not a dated version
     WAITING = "waiting"  #: plan: the rollout would wait (a promotion, a closed window), until when
+    UNVERIFIED = "unverified"  #: a newer commit's signature does not verify: never applied

@@ -36,7 +36,7 @@ SHARE_SCHEMA = {
 
 
 def parse_share(value: object) -> float:
-    """A share of outputs: ``1%``, ``0.5%``, or a fraction from 0 to 1 (``0.01``)."""
+    """A share of outputs: ``1%``, ``0.5%``, or a fraction below 1 (``0.01``)."""
     if isinstance(value, bool):
         raise ValueError("a share like '1%' or 0.01")
     if isinstance(value, str):
@@ -49,6 +49,11 @@ def parse_share(value: object) -> float:
             raise ValueError(f"{value!r} is not a share like '1%'") from None
     elif isinstance(value, int | float):
         share = float(value)
+        if share >= 1.0:  # `max_invalid: 1` read as 100% silently turned the contract off
+            raise ValueError(
+                f"{value!r} as a fraction is {share:.0%}: write a percentage like '1%', "
+                "or a fraction below 1 like 0.01"
+            )
     else:
         raise ValueError("a share like '1%' or 0.01")
     if not math.isfinite(share) or not 0.0 <= share <= 1.0:

@@ -13,6 +13,7 @@ import threading
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from ..display import visible
 from ..secrets import scrub
 from .view import TONE
 
@@ -31,9 +32,9 @@ _environment: jinja2.Environment | None = None
 
 def shown(value: Any) -> Any:
     """What a template prints: text with every known secret masked (design §11: the page is
-    an output path too), then escaped by autoescape."""
+    an output path too) and bidirectional controls shown escaped, then escaped by autoescape."""
     if isinstance(value, str) and not hasattr(value, "__html__"):
-        return scrub(value)
+        return scrub(visible(value))
     return value
 
 

@@ -12,6 +12,7 @@ import sys
 from functools import cache
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from ..display import visible
 from ..secrets import MASK, scrub, spans
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def _scrubbing_console() -> type[Console]:
 
     class ScrubbingConsole(Console):
         def render_str(self, text: str, **kwargs: Any) -> Text:
-            return super().render_str(scrub(text), **kwargs)
+            return super().render_str(scrub(visible(text)), **kwargs)
 
         def render(self, renderable: Any, options: Any = None) -> Any:
             if isinstance(renderable, Text):

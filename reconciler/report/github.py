@@ -14,6 +14,7 @@ from ..audit.locate import Locator
 from ..audit.results import Audit
 from ..diff.change import Severity
 from ..diff.classify import Status
+from ..display import visible
 from ..secrets import scrub
 from .markdown import render_markdown
 
@@ -73,7 +74,7 @@ def render_github(
 ) -> str:
     """Append the markdown report to ``$GITHUB_STEP_SUMMARY``; return the annotations."""
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    markdown = scrub(render_markdown(audit, tags, failures))
+    markdown = scrub(visible(render_markdown(audit, tags, failures)))
     if summary:
         with Path(summary).open("a", encoding="utf-8") as handle:
             handle.write(markdown + "\n")

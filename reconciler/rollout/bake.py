@@ -30,6 +30,7 @@ def observations(
     environ: Mapping[str, str],
     *,
     asking: bool = True,
+    left: float | None = None,
 ) -> dict[str, Observation]:
     """The engine's input for ``bundle``: each target's observation with its gate readings."""
     seen = sighting.observations(bundle)
@@ -54,7 +55,7 @@ def observations(
         }
     values = {"bundle": bundle, "environment": inventory.environment}
     values["revision"] = survey.desired_revision
-    readings = _readings(inventory, sorted(asked), values, survey.outputs, environ)
+    readings = _readings(inventory, sorted(asked), values, survey.outputs, environ, left)
     return {
         name: dataclasses.replace(obs, gates=readings.get(name)) if name in gated else obs
         for name, obs in seen.items()
@@ -67,8 +68,10 @@ def _readings(
     values: dict[str, str],
     outputs: Mapping[str, Checked],
     environ: Mapping[str, str],
+    left: float | None = None,
 ) -> dict[str, tuple[GateReading, ...]]:
-    """Every gate of every asked target, the Prometheus queries all at once."""
+    """Every gate of every asked target, the Prometheus queries all at once, within ``left``
+    seconds (the command's deadline) whatever Prometheus's timeout and retries."""
     asks = [
         (target, gate, substitute(gate.query, {**values, "target": target}))
         for target in targets
@@ -79,7 +82,7 @@ def _readings(
     if asks and inventory.analysis is not None:
         queries = [query for _, _, query in asks]
         prometheus = inventory.analysis.prometheus
-        measured = asyncio.run(measure_all(prometheus, environ, queries))
+        measured = asyncio.run(measure_all(prometheus, environ, queries, left=left))
     found: dict[str, list[GateReading]] = {target: [] for target in targets}
     for target, gate, query in asks:
         found[target].append(judge(gate, measured[query]))

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..audit.results import Audit
 from ..diff.classify import Status
@@ -16,7 +15,6 @@ from ..model.rollout import Apply, Hold, Notify, Phase, Quarantine, Rollout
 from . import engine, notes, steering, waits
 from .act import WriteThenFetch
 from .driver import Driver
-from .signed import Signed
 from .step import Step
 from .writer import COMMAND_TTL, Writer, holder_name
 
@@ -37,6 +35,8 @@ def converge(
     """
     with _writing(driver, "converge", preempt=False):
         started = driver.clock()
+        if timeout is not None:  # every wait of every step, gate queries included
+            driver.observer.deadline = time.monotonic() + timeout
         while True:
             step = driver.step()
             if on_step is not None:
@@ -300,59 +300,3 @@ def _steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
         driver.store.save_rollout(changed, now, [event])
         lines.append(f"{bundle}: {changed.phase}")
     return lines
-
-
-def reset_state(repo_root: Path, url: str | None, *, yes: bool) -> tuple[int, list[str]]:
-    """``reconciler state reset``: set a damaged or unwanted SQLite store aside and start over.
-
-    Says what is lost first; without ``yes`` it changes nothing. Quarantines come back from the
-    git notes every rollback wrote (see :mod:`.notes`), so the bad content stays held.
-    """
-    from ..state import open_store, state_url
-
-    resolved = state_url(repo_root, url)
-    if not resolved.startswith("sqlite:///"):
-        return 1, [
-            "error: only an SQLite store is reset here; reset a shared PostgreSQL store with "
-            "your database's own tools (it serves other daemons)"
-        ]
-    path = Path(resolved.removeprefix("sqlite:///"))
-    path = path if path.is_absolute() else repo_root / path
-    noted = notes.read([repo_root])
-    lost = (
-        f"resetting {path} forgets every rollout and its conditions, the alert history, the "
-        "skew episodes, the first sightings of revisions (skew clocks restart from git time), "
-        "eval records, and the leases"
-    )
-    kept = f"{len(noted)} quarantine(s) noted in git (refs/notes/agent-reconciler) come back"
-    if not yes:
-        return 1, [lost, kept, "nothing was changed: run again with --yes to reset"]
-    lines = [lost, kept]
-    if path.exists():
-        aside = path.with_name(f"{path.name}.broken-{int(time.time())}")
-        path.rename(aside)
-        for suffix in ("-wal", "-shm"):
-            side = path.with_name(path.name + suffix)
-            if side.exists():
-                side.rename(aside.with_name(aside.name + suffix))
-        lines.append(f"the old store is kept at {aside}")
-    store = open_store(repo_root, url)
-    try:
-        for q in noted:
-            store.quarantine(q)
-    finally:
-        store.close()
-    lines.append(f"a new, empty store is at {path}; {len(noted)} quarantine(s) restored")
-    return 0, lines
-
-
-def signed_policy(trust_root: Path, environment: str, flag: bool) -> Signed | None:
-    """Whether (and against what) signatures are verified: the inventory's ``verify:`` in the
-    operator's checkout ``trust_root``, else ``--verify-signatures`` with the default file."""
-    from ..config.inventory import load_inventory
-    from ..model.inventory import VerifySpec
-
-    spec = load_inventory(trust_root, environment).verify
-    if spec is None and flag:
-        spec = VerifySpec.default()
-    return Signed(trust_root, spec) if spec is not None else None

@@ -23,10 +23,11 @@ from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
 from . import bake, engine, evals, events, groups, notes, steering, switchback, waits
 from .act import Actor, Documents
+from .desired import desired
 from .notify import Notifier
 from .observe import Observer, Sighting
 from .recorded import note_staged
-from .signed import Signed, none_verified, unverified_notice
+from .signed import Signed, unverified_notice
 from .step import BundleStep, Step
 from .writer import Writer
 
@@ -124,6 +125,7 @@ class Driver:
             rollouts=rollouts,
             quarantines=self.store.quarantines(self.environment),
             first_seen=self.store.first_seen(self.environment),
+            unverified=tuple(self.unverified),
         )
 
     def stored(self, bundles: list[str]) -> dict[str, Rollout | None]:
@@ -150,9 +152,8 @@ class Driver:
     def _verified(self) -> str:
         """The newest revision whose signature verifies; a newer one is said once, per commit."""
         assert self.signed is not None
-        verified, self.unverified = self.signed.last_verified(
-            self.repo_root, self.revision or "HEAD"
-        )
+        chosen = desired(self.repo_root, self.revision, self.signed)
+        verified, self.unverified = chosen.revision, list(chosen.unverified)
         for sha, reason in self.unverified[:1]:  # the newest: what people just pushed
             sent = self.store.alerts(self.environment)
             if not any(
@@ -162,9 +163,9 @@ class Driver:
                 inventory = self.observer.auditor().inventory()
                 for bundle in inventory.bundles:
                     self.notifier.send(inventory, bundle, notice, self.clock(), sha)
-        if verified is None:
-            raise none_verified(self.unverified)
-        return verified
+        revision = chosen.require()
+        assert revision is not None
+        return revision
 
     def audit(self) -> Audit:
         """The judged audit as of now, stepping nothing."""
@@ -208,7 +209,9 @@ class Driver:
         policy = survey.inventory.rollout
         waiting = self.awaiting_eval(survey, bundle)
         wait = waits.wait(self.repo_root, self.store, survey.inventory, current, now)
-        seen = bake.observations(sighting, current, bundle, self.environ, asking=not waiting)
+        seen = bake.observations(
+            sighting, current, bundle, self.environ, asking=not waiting, left=self.observer.left()
+        )
         advanced, actions = engine.advance(
             current, policy, seen, now, awaiting_eval=waiting, wait=wait
         )

@@ -31,6 +31,25 @@ def check_digest(digest: str) -> str:
     return digest
 
 
+#: Longest ``--report`` URL kept (it is shown in plans, pages and PR comments).
+MAX_REPORT = 2048
+
+
+def check_report(url: str) -> str:
+    """An ``http(s)://`` URL of at most :data:`MAX_REPORT` bytes, visible ASCII only (no
+    spaces, no control or bidirectional characters, no markup), or a ValueError saying so."""
+    if len(url.encode()) > MAX_REPORT:
+        raise ValueError(f"the report URL is longer than {MAX_REPORT} bytes")
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
+        raise ValueError("the report must be an http:// or https:// URL")
+    if any(not 0x21 <= ord(c) <= 0x7E or c in '<>"\\`{}|^' for c in url):
+        raise ValueError(
+            "the report URL holds a space, a control or non-ASCII character, or markup "
+            "(percent-encode it)"
+        )
+    return url
+
+
 def record(
     store: StateStore,
     environment: str,

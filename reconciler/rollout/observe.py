@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,8 @@ class Observer:
         self.environ = environ
         self.revision = revision
         self.opener = opener
+        #: A command's deadline (``time.monotonic()``), bounding every wait of a step.
+        self.deadline: float | None = None
 
     def auditor(
         self,
@@ -88,7 +91,7 @@ class Observer:
         recorded: Recorded | None = None,
         revision: str | None = None,
     ) -> Auditor:
-        return Auditor(
+        auditor = Auditor(
             self.repo_root,
             self.environment,
             revision=revision or self.revision,
@@ -98,6 +101,14 @@ class Observer:
             recorded=recorded,
             opener=self.opener,
         )
+        left = self.left()
+        if left is not None:  # a command's --timeout bounds the step's audit too
+            auditor.deadline = min(auditor.deadline or left, max(left, 0.1))
+        return auditor
+
+    def left(self) -> float | None:
+        """Seconds left before :attr:`deadline` (None: no deadline)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     def sight(
         self,

@@ -15,6 +15,7 @@ from ..audit.auditor import Auditor
 from ..audit.results import Audit
 from ..audit.verdict import Recorded
 from ..state import open_existing
+from .desired import for_environment
 
 
 def judged_audit(
@@ -29,18 +30,21 @@ def judged_audit(
     state: str | None = None,
 ) -> Audit:
     """Audit ``environment`` and judge it as of ``now`` with the recorded state, if any."""
-    auditor = Auditor(repo, environment, revision=revision, only=only, plain=True)
+    chosen = for_environment(repo, environment, revision)  # verify: included, as converge
+    auditor = Auditor(repo, environment, revision=chosen.require(), only=only, plain=True)
     if deadline is not None:
         auditor.deadline = deadline
     store = open_existing(repo, state)
-    if store is None:
-        return auditor.run(now=now, progress=progress)
+    if store is None:  # git time alone decides (no first sightings); verify: still counts
+        survey = auditor.observe(now, progress)
+        return survey.judged(Recorded(unverified=chosen.unverified), now.timestamp())
     try:
         bundles = auditor.inventory().bundles
         auditor.recorded = Recorded(
             rollouts={b: store.load_rollout(environment, b) for b in bundles},
             quarantines=store.quarantines(environment),
             first_seen=store.first_seen(environment),
+            unverified=chosen.unverified,
         )
         result = auditor.run(now=now, progress=progress)
         note_staged(result, store.staged_copies(environment))

@@ -79,6 +79,11 @@ class Writer:
         self._checked_at = self._renewed_at = self._monotonic()
         return left
 
+    def holds(self) -> bool:
+        """The lease is held and, on this process's clock, cannot have run out since its last
+        renewal (a writer cut off from its store longer than the TTL no longer leads)."""
+        return self.lease is not None and self._monotonic() - self._renewed_at < self.ttl
+
     def check(self) -> None:
         """Before a target write: still the holder? Sticky: once deposed, always deposed."""
         if self._deposed is not None:

@@ -8,7 +8,7 @@ process later (a reason a target reflects the header back in, a log line, state)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .. import secrets
 from ..errors import ConfigError
@@ -18,8 +18,11 @@ _REFERENCE = re.compile(r"\$\{(?:([A-Za-z_][A-Za-z0-9_]*)\})?")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
 
 
-def expand(value: str, env: Mapping[str, str], where: str) -> str:
-    """``value`` with every ``${NAME}`` replaced by ``env[NAME]``.
+def expand(
+    value: str, env: Mapping[str, str], where: str, encode: Callable[[str], str] | None = None
+) -> str:
+    """``value`` with every ``${NAME}`` replaced by ``env[NAME]`` (passed through ``encode``
+    first when given: a value spliced into a URL is percent-encoded).
 
     ``where`` names the owner for messages, e.g. ``"target us-east-1"``. A variable that is not
     set, or a ``${`` that is not a well-formed reference, is a :class:`ConfigError`.
@@ -36,7 +39,7 @@ def expand(value: str, env: Mapping[str, str], where: str) -> str:
         except KeyError:
             raise ConfigError(f"{where}: environment variable {name} is not set") from None
         secrets.remember(found)
-        return found
+        return encode(found) if encode is not None else found
 
     return _REFERENCE.sub(substitute, value)
 

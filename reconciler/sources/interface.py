@@ -53,6 +53,10 @@ class InvalidResponse(PermanentError):
     """The target answered with something that cannot be a rendered bundle (too large, not JSON)."""
 
 
+class TooLarge(InvalidResponse):
+    """The answer is larger than the caller reads (it answered: it is not unreachable)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Health:
     """One health check: ``ok`` and a short human reason when it is not."""

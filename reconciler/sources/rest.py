@@ -33,6 +33,7 @@ from .interface import (
     NotFound,
     PermanentError,
     SourceError,
+    TooLarge,
     TransientError,
     Unauthorized,
 )
@@ -252,7 +253,7 @@ async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The whole body, refusing one over ``limit`` bytes before or while reading it."""
     length = response.content_length
     if length is not None and length > limit:
-        raise InvalidResponse(f"response larger than {limit} bytes")
+        raise TooLarge(f"response larger than {limit} bytes")
     if length is not None and aiohttp.hdrs.CONTENT_ENCODING not in response.headers:
         return await response.read()  # aiohttp stops at Content-Length
     # Chunked or compressed: the decoded size is only known by counting.
@@ -260,7 +261,7 @@ async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
     async for chunk in response.content.iter_any():
         body += chunk
         if len(body) > limit:
-            raise InvalidResponse(f"response larger than {limit} bytes")
+            raise TooLarge(f"response larger than {limit} bytes")
     return bytes(body)
 
 

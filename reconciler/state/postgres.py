@@ -13,7 +13,9 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote
 
+from .. import secrets
 from .interface import StateUnavailable
 from .sql import SqlStore
 from .switches import POSTGRES_MIGRATION
@@ -80,8 +82,34 @@ LOCK_TIMEOUT_MS = 10_000
 
 
 def shown(url: str) -> str:
-    """``url`` without a password, for messages."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """``url`` without a password, for messages: everything between ``user:`` and the last
+    ``@`` (a password may hold ``@``, ``/`` or ``:`` unencoded), and any ``password=``."""
+    head, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        userinfo, _, host = rest.rpartition("@")
+        if ":" in userinfo:
+            rest = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    return head + sep + re.sub(r"(?i)(password=)[^&\s]*", r"\1***", rest)
+
+
+def _password(url: str) -> str | None:
+    """The password written in ``url`` (as :func:`shown` reads it), None when there is none."""
+    _head, sep, rest = url.partition("://")
+    userinfo = rest.rpartition("@")[0] if sep else ""
+    found = re.search(r"(?i)password=([^&\s]*)", url)
+    if ":" in userinfo:
+        return userinfo.split(":", 1)[1]
+    return found.group(1) if found else None
+
+
+def scrubbed(text: str, url: str) -> str:
+    """``text`` (an error about ``url``) with the URL's password masked, in any form: psycopg
+    quotes a token it cannot parse, and that token may be the password."""
+    password = _password(url)
+    if password:
+        secrets.remember(password, always=True)
+        secrets.remember(unquote(password), always=True)
+    return shown(secrets.scrub(text))
 
 
 class _Postgres:
@@ -95,6 +123,7 @@ class _Postgres:
         import psycopg
 
         self.url = url
+        scrubbed("", url)  # the password is known to the scrubber before anything can fail
         self.errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         self.conn: Any = None
         self._connect()
@@ -132,11 +161,23 @@ class _Postgres:
 
     def describe(self, error: BaseException) -> str:
         text = str(error).strip().splitlines()
-        return shown(text[0]) if text else type(error).__name__
+        return scrubbed(text[0], self.url) if text else type(error).__name__
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
+
+
+def check_url(url: str) -> None:
+    """A user or password holding ``@``, ``/``, ``?`` or ``#`` unencoded: refused before libpq
+    splits it somewhere inside the password (and names a piece of it as the host)."""
+    rest = url.partition("://")[2]
+    userinfo, at, host = rest.rpartition("@")
+    if at and "=" not in host and any(c in userinfo for c in "@/?#"):
+        raise StateUnavailable(
+            f"--state {shown(url)}: the user or password holds '@', '/', '?' or '#' "
+            "unencoded; percent-encode it, or pass it as ${VAR} (encoded for you)"
+        )
 
 
 class PostgresStore(SqlStore):
@@ -144,11 +185,13 @@ class PostgresStore(SqlStore):
 
     def __init__(self, url: str) -> None:
         where = shown(url)
+        scrubbed("", url)
+        check_url(url)
         try:
             dialect = _Postgres(url)
         except Exception as exc:  # psycopg's errors, and a URL it cannot parse
             text = str(exc).strip().splitlines()
-            why = shown(text[0]) if text else type(exc).__name__
+            why = scrubbed(text[0], url) if text else type(exc).__name__
             raise StateUnavailable(f"{where}: cannot connect to the state store ({why})") from None
         super().__init__(dialect, where)
         try:

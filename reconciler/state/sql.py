@@ -113,7 +113,16 @@ class SqlStore(SwitchRecords):
         rows = self._rows(
             "SELECT state FROM rollouts WHERE environment=? AND bundle=?", (environment, bundle)
         )
-        return Rollout.from_json(json.loads(rows[0][0])) if rows else None
+        if not rows:
+            return None
+        try:
+            return Rollout.from_json(json.loads(rows[0][0]))
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise StateUnavailable(
+                f"{self.where}: the rollout of {bundle} in {environment} is damaged "
+                f"({type(exc).__name__}); restore the store from a backup, or run "
+                "`reconciler state reset --yes`"
+            ) from None
 
     def save_rollout(
         self, rollout: Rollout, now: float, events: Sequence[tuple[str, Mapping[str, Any]]] = ()

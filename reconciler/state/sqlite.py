@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..model.rollout import Quarantine
 from .interface import StateUnavailable
 from .sql import SqlStore
 from .switches import SQLITE_MIGRATION
@@ -69,6 +70,8 @@ CREATE INDEX events_env ON events (environment, id);
     SQLITE_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+#: Seconds a statement waits for another process's lock on the file before the step fails.
+BUSY_TIMEOUT = 10.0
 #: What to do about a store that cannot be read.
 RESET = "restore it from a backup, or run `reconciler state reset --yes` to start over"
 
@@ -81,13 +84,29 @@ class _Sqlite:
     share = ""
     errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self.db = db
+        self.path = path
+        self.identity = _identity(path)  #: the file this connection opened (device, inode)
+
+    def replaced(self) -> bool:
+        """Another file is at the path now (``state reset`` set this one aside)."""
+        return str(self.path) != ":memory:" and _identity(self.path) != self.identity
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error)."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error).
+
+        Nothing is written to a file that was set aside: its writer learns it here, under the
+        write lock, and opens the store again (the reset's new file).
+        """
         self.db.execute("BEGIN IMMEDIATE")
+        if self.replaced():
+            self.db.execute("ROLLBACK")
+            raise StateUnavailable(
+                f"{self.path}: the state store was replaced (state reset); nothing more is "
+                "written to the old one"
+            )
         try:
             yield
         except BaseException:
@@ -119,8 +138,8 @@ class SqliteStore(SqlStore):
         try:
             if existed:
                 _check_file(path)
-            db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
-            super().__init__(_Sqlite(db), where)
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            super().__init__(_Sqlite(db, path), where)
             self.created = not existed  #: a new store: quarantines noted in git come back
             if existed:
                 ok = db.execute("PRAGMA quick_check").fetchone()[0]
@@ -160,6 +179,38 @@ class SqliteStore(SqlStore):
     @property
     def db(self) -> sqlite3.Connection:
         return self.sql.db  # type: ignore[attr-defined]
+
+    def start_over(self, aside: Path, quarantines: Sequence[Quarantine]) -> None:
+        """``state reset`` of a readable store: a copy to ``aside``, then, in one transaction in
+        this same file, everything forgotten but the leases (their holders keep writing here,
+        their fencing tokens keep growing) and ``quarantines`` held again."""
+        with sqlite3.connect(aside) as copy:
+            self.db.backup(copy)
+        copy.close()
+        tables = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        with self.sql.transaction():
+            for table in tables:
+                if table != "leases":
+                    self.db.execute(f"DELETE FROM {table}")
+        for q in quarantines:
+            self.quarantine(q)
+
+    def replaced(self) -> bool:
+        """The file at :attr:`path` is no longer the one this store opened."""
+        return bool(self.sql.replaced())  # type: ignore[attr-defined]
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _check_file(path: Path) -> None:

@@ -51,3 +51,38 @@ def test_a_silent_target_cannot_outlast_the_audit_deadline(tmp_path: Path) -> No
 def test_timeouts_outside_the_range_are_refused() -> None:
     run = reconciler("--repo", ".", "audit", "--env", "production", "--timeout", "x")
     assert run.code == 1 and "--timeout" in run.err
+
+
+def test_a_silent_outputs_endpoint_cannot_outlast_the_audit_deadline(tmp_path: Path) -> None:
+    """Output sampling is inside the audit's deadline (it took 31 s of a 3 s one)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    repo = ConfigRepo(tmp_path / "config")
+    repo.bundle()
+    outputs = {"url": f"http://127.0.0.1:{port}/outputs", "timeout": "5m"}
+    source = {"type": "file", "path": "fleet/fine.json"}
+    repo.write(
+        "targets/production.yaml",
+        inventory([{"name": "fine", "source": source, "outputs": outputs}]),
+    )
+    repo.commit("v1")
+    (repo.root / "fleet").mkdir()
+    rendered = reconciler("--repo", repo.root, "render", "support-agent").out
+    (repo.root / "fleet" / "fine.json").write_text(rendered)
+    try:
+        started = time.monotonic()
+        run = reconciler(
+            "--repo", repo.root, "audit", "--env", "production", "--format", "json",
+            "--timeout", "1s",
+        )  # fmt: skip
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert took < 8, took
+    document = run.json()
+    [target] = document["targets"]
+    assert target["status"] == "in_sync"
+    [unchecked] = [f for f in document["findings"] if f["code"] == "outputs_unchecked"]
+    assert "audit deadline (1s) passed before it answered" in unchecked["message"], unchecked

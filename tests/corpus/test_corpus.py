@@ -291,6 +291,20 @@ CASES = [
         "a timeout must be between 100ms and 5m",
         _line("timeout-absurd.inventory.yaml", "timeout"),
     ),
+    Case(
+        "max_invalid: 1 (read as 100%, it turned the output contract off)",
+        _copy("max-invalid-one.inventory.yaml", INVENTORY),
+        INVENTORY,
+        "write a percentage like '1%', or a fraction below 1",
+        _line("max-invalid-one.inventory.yaml", "max_invalid"),
+    ),
+    Case(
+        "verify: names an allowed_signers file that does not exist",
+        _copy("missing-signers.inventory.yaml", INVENTORY),
+        INVENTORY,
+        ".reconciler-signers-missing",
+        _line("missing-signers.inventory.yaml", "allowed_signers"),
+    ),
 ]
 
 
@@ -347,5 +361,5 @@ def _clone(base: Path, to: Path) -> ConfigRepo:
 def test_corpus_files_are_small() -> None:
     # Large inputs are generated at test time, never committed.
     files = [p for p in CORPUS.iterdir() if p.suffix in (".yaml", ".json")]
-    assert len(files) == 12
+    assert len(files) == 14
     assert all(p.stat().st_size < 2048 for p in files)

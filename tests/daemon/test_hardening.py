@@ -153,3 +153,33 @@ def test_a_remote_with_only_master_is_tracked_by_its_default_branch(tmp_path: Pa
         assert started["tracking"] == "origin/HEAD (the remote's default)"
     finally:
         daemon.kill()
+
+
+def test_a_branch_the_remote_lacks_is_named_on_every_step(tmp_path: Path) -> None:
+    remote = Remote(tmp_path)
+    subprocess.run(
+        ["git", "-C", str(remote.origin), "symbolic-ref", "HEAD", "refs/heads/master"], check=True
+    )
+    author = remote.author
+    author.bundle()
+    source = {"type": "file", "path": "fleet/a/{bundle}.json"}
+    author.write("targets/production.yaml", inventory([{"name": "a", "source": source}]))
+    author.commit("v1")
+    author.git("push", "-q", "origin", "HEAD:master")
+    user = remote.clone_user()
+    daemon = DaemonProcess(user, "--interval", "0.2s", "--branch", "main")
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            failed = [r for r in daemon.lines if r["event"] == "step_failed"]
+            if len(failed) >= 2:
+                break
+            time.sleep(0.1)
+        code, body = daemon.get("/readyz")
+    finally:
+        daemon.kill()
+    assert len(failed) >= 2, daemon.lines[-5:]
+    for record in failed:
+        assert "the remote has no branch 'main' (it has: master)" in record["error"], record
+        assert "no such environment" not in record["error"]
+    assert code == 503, body

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -95,3 +96,45 @@ def test_sigterm_to_the_whole_process_group_exits_0(tmp_path: Path) -> None:
         assert code == 0, (seed, attempt, daemon.lines[-5:])
         assert "internal error" not in text, (seed, attempt)
         assert daemon.lines[-1]["event"] == "stopped", (seed, attempt, daemon.lines[-3:])
+
+
+def test_sigterm_at_interval_0s_never_hangs(tmp_path: Path) -> None:
+    """At ``--interval 0s`` the loop waits thousands of times a second; a SIGTERM landing while
+    it held the wait's lock (threading.Event) deadlocked the handler with its own thread — once
+    in 47 tries. Repeated a bounded number of times, each must exit 0 promptly."""
+    repo = ConfigRepo(tmp_path / "config")
+    repo.bundle()
+    source = {"type": "file", "path": "fleet/a/{bundle}.json"}
+    repo.write("targets/production.yaml", inventory([{"name": "a", "source": source}]))
+    repo.write(".gitignore", "fleet/\n")
+    (repo.root / "fleet" / "a").mkdir(parents=True)
+    repo.commit("v1")
+    chance = random.Random(47)
+    for attempt in range(8):
+        daemon = DaemonProcess(repo.root, "--interval", "0s", session=True)
+        daemon.wait_until(lambda s: True, what="the first audit")
+        time.sleep(chance.uniform(0.0, 0.2))
+        os.killpg(daemon.proc.pid, signal.SIGTERM)
+        try:
+            code = daemon.finish(timeout=15)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            raise AssertionError(f"attempt {attempt}: SIGTERM did not end the daemon") from None
+        assert code == 0, (attempt, daemon.lines[-3:])
+        assert daemon.lines[-1]["event"] == "stopped", (attempt, daemon.lines[-3:])
+
+
+def test_a_stop_from_a_signal_handler_takes_no_lock() -> None:
+    from reconciler.daemon.stopping import Stop
+
+    stop = Stop()
+    previous = signal.signal(signal.SIGALRM, stop.set)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        started = time.monotonic()
+        assert stop.wait(10.0), "woken by the signal"
+        assert time.monotonic() - started < 2.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        stop.close()

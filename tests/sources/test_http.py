@@ -13,7 +13,6 @@ import pytest
 from reconciler.errors import ConfigError
 from reconciler.sources import (
     Health,
-    InvalidResponse,
     NotFound,
     PermanentError,
     Source,
@@ -23,6 +22,7 @@ from reconciler.sources import (
     Unauthorized,
     open_source,
 )
+from reconciler.sources.interface import TooLarge
 from tests.servers.nginx import PRIVATE_AUTHORIZATION, Nginx
 
 from .support import apply, closed_port, failure, fetch, run, silent_port, target
@@ -110,7 +110,7 @@ def test_oversized_body_by_content_length(nginx: Nginx, tmp_path: Path) -> None:
     spec = target(http(nginx.url("agents/{bundle}.json")))
     assert run(spec, fetch("at-cap"), root=tmp_path, max_body=1000) == b"x" * 1000
     error = failure(spec, fetch("over-cap"), root=tmp_path, max_body=1000)
-    assert type(error) is InvalidResponse
+    assert type(error) is TooLarge  # an InvalidResponse: it answered, too much
     assert str(error) == "response larger than 1000 bytes"
 
 
@@ -124,7 +124,7 @@ def test_oversized_body_without_content_length_is_counted_while_read(
     spec = target(http(nginx.url("gzip/{bundle}.json")))
     assert run(spec, fetch("small"), root=tmp_path, max_body=1000) == b"x" * 1000
     error = failure(spec, fetch("big"), root=tmp_path, max_body=1000)
-    assert type(error) is InvalidResponse
+    assert type(error) is TooLarge  # an InvalidResponse: it answered, too much
 
 
 def test_put_apply_then_fetch_returns_the_new_bytes(nginx: Nginx, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from reconciler.sources import (
     open_source,
 )
 from reconciler.sources import mlflow as mlflow_source
+from reconciler.sources.interface import TooLarge
 from reconciler.sources.mlflow import open_mlflow
 from tests.servers.nginx import Nginx
 from tests.sources.support import apply, closed_port, failure, fetch, run, silent_port, target
@@ -416,7 +417,7 @@ def test_an_oversized_answer_is_invalid(mlflow: Mlflow, bundle: str, tmp_path: P
     mlflow.publish(f"{bundle}.system", "x" * 5000)
     spec = target(registry(mlflow.url))
     error = failure(spec, fetch(bundle), root=tmp_path, max_body=1000)
-    assert type(error) is InvalidResponse
+    assert type(error) is TooLarge  # an InvalidResponse: it answered, too much
     assert str(error) == "response larger than 1000 bytes"
 
 
