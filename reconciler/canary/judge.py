@@ -1,0 +1,256 @@
+"""The canary judge (design §12.1): per metric and segment, the canary digest's samples against
+the stable digest's, one-sided, Holm-Bonferroni over a step's metrics x segments at ``alpha``
+divided by the number of steps. Pure: samples in, verdict out (scipy loads only when a
+Mann-Whitney metric is judged)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Test = Literal["proportion", "mann-whitney"]
+Worse = Literal["higher", "lower"]
+Status = Literal["insufficient", "pass", "fail"]
+Decision = Literal["pass", "wait", "hold", "abort"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What the judge needs of one metric (the spec's ``judge.metrics[]``)."""
+
+    name: str
+    test: Test
+    worse: Worse = "higher"
+    tolerance: float = 0.0  # relative: 0.05 is 5 %
+    critical: bool = True
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Events among trials on one side (``test: proportion``): its sample size is ``trials``."""
+
+    events: float
+    trials: float
+
+    @property
+    def size(self) -> float:
+        return self.trials
+
+    @property
+    def value(self) -> float:
+        return self.events / self.trials if self.trials > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class Series:
+    """Per-interval values on one side (``test: mann-whitney``): one sample per interval."""
+
+    values: tuple[float, ...]
+
+    @property
+    def size(self) -> float:
+        return len(self.values)
+
+    @property
+    def value(self) -> float:
+        return statistics.median(self.values) if self.values else math.nan
+
+
+Side = Counts | Series
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Both sides of one metric in one segment."""
+
+    canary: Side
+    stable: Side
+
+
+#: metric name -> segment -> both sides (a metric judged without ``by`` has one segment).
+Samples = Mapping[str, Mapping[str, Pair]]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The judgement of one metric in one segment: both sides' values (a rate, or the median
+    of the per-interval values), the relative difference (canary vs stable), p and the level
+    it was held to (Holm's step), or ``insufficient`` with the sample sizes."""
+
+    metric: str
+    segment: str
+    status: Status
+    canary: float
+    stable: float
+    canary_n: float
+    stable_n: float
+    difference: float = math.nan
+    p: float = math.nan
+    level: float = math.nan
+    critical: bool = True
+
+    def describe(self) -> str:
+        """One line for an alert or a table: metric, segment, both values, difference, p."""
+        where = f"{self.metric} [{self.segment}]"
+        if self.status == "insufficient":
+            return f"{where}: too few samples (canary {self.canary_n:g}, stable {self.stable_n:g})"
+        return (
+            f"{where}: {self.status}: canary {self.canary:.4g} vs stable {self.stable:.4g} "
+            f"({self.difference:+.1%}), p={self.p:.2g} (level {self.level:.3g})"
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A step's judgement: ``abort`` (a critical metric failed), ``hold`` (only non-critical
+    ones failed: CanaryMarginal), ``wait`` (some segment is thin) or ``pass``."""
+
+    decision: Decision
+    cells: tuple[Cell, ...]
+    level: float
+
+    @property
+    def failed(self) -> tuple[Cell, ...]:
+        return tuple(c for c in self.cells if c.status == "fail")
+
+    @property
+    def thin(self) -> tuple[Cell, ...]:
+        return tuple(c for c in self.cells if c.status == "insufficient")
+
+    @property
+    def reason(self) -> str:
+        """Why, in one line: the failing (or thin) cells, or that every cell passed."""
+        if self.decision in ("abort", "hold"):
+            shown = [c for c in self.failed if c.critical or self.decision == "hold"]
+            return "; ".join(c.describe() for c in shown)
+        if self.decision == "wait":
+            return "waiting for samples: " + "; ".join(c.describe() for c in self.thin)
+        return f"{len(self.cells)} metric x segment cells pass"
+
+
+def thin_cells(samples: Samples, min_samples: int) -> list[tuple[str, str]]:
+    """The (metric, segment) cells with fewer than ``min_samples`` on either side."""
+    return [
+        (metric, segment)
+        for metric, segments in samples.items()
+        for segment, pair in segments.items()
+        if min(pair.canary.size, pair.stable.size) < min_samples
+    ]
+
+
+def judge(
+    rules: Sequence[Rule], samples: Samples, *, alpha: float, steps: int, min_samples: int
+) -> Verdict:
+    """Judge one step. A cell fails when its p is below its Holm level (of ``alpha / steps``,
+    over the step's sufficient cells) in the ``worse`` direction **and** the relative difference
+    is beyond the rule's ``tolerance``. A metric with no segment at all is thin (``*``)."""
+    level = alpha / max(steps, 1)
+    tested: list[tuple[Rule, str, Pair, float]] = []
+    thin: list[Cell] = []
+    for rule in rules:
+        segments = samples.get(rule.name) or {}
+        if not segments:
+            thin.append(Cell(rule.name, "*", "insufficient", math.nan, math.nan, 0, 0))
+        for segment, pair in sorted(segments.items()):
+            if min(pair.canary.size, pair.stable.size) < min_samples:
+                thin.append(_cell(rule, segment, pair, "insufficient"))
+            else:
+                tested.append((rule, segment, pair, p_value(rule, pair)))
+    cells = list(thin)
+    held = holm([p for *_, p in tested], level)
+    for (rule, segment, pair, p), (holm_level, rejected) in zip(tested, held, strict=True):
+        beyond = _worse_by(rule, pair) > rule.tolerance
+        status: Status = "fail" if rejected and beyond else "pass"
+        cells.append(_cell(rule, segment, pair, status, p=p, level=holm_level))
+    cells.sort(key=lambda c: (c.metric, c.segment))
+    return Verdict(_decide(cells), tuple(cells), level)
+
+
+def holm(p_values: Sequence[float], level: float) -> list[tuple[float, bool]]:
+    """Holm's step-down at ``level``: for each p (in the order given) the level it is held to
+    (``level / (m - rank)``) and whether it is rejected (every smaller p was, and it is too)."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    found: list[tuple[float, bool]] = [(level, False)] * len(p_values)
+    rejecting = True
+    for rank, index in enumerate(order):
+        held = level / (len(order) - rank)
+        rejecting = rejecting and p_values[index] <= held
+        found[index] = (held, rejecting)
+    return found
+
+
+def _decide(cells: Sequence[Cell]) -> Decision:
+    if any(c.status == "insufficient" for c in cells):
+        return "wait"
+    failed = [c for c in cells if c.status == "fail"]
+    if any(c.critical for c in failed):
+        return "abort"
+    return "hold" if failed else "pass"
+
+
+def _cell(rule: Rule, segment: str, pair: Pair, status: Status, **found: float) -> Cell:
+    canary, stable = pair.canary.value, pair.stable.value
+    return Cell(
+        rule.name,
+        segment,
+        status,
+        canary,
+        stable,
+        pair.canary.size,
+        pair.stable.size,
+        difference=_relative(canary, stable),
+        critical=rule.critical,
+        **found,
+    )
+
+
+def _relative(canary: float, stable: float) -> float:
+    if math.isnan(canary) or math.isnan(stable):
+        return math.nan
+    if stable == 0:
+        return 0.0 if canary == 0 else math.copysign(math.inf, canary)
+    return (canary - stable) / abs(stable)
+
+
+def _worse_by(rule: Rule, pair: Pair) -> float:
+    """The relative difference in the worse direction (negative when the canary is better)."""
+    difference = _relative(pair.canary.value, pair.stable.value)
+    return difference if rule.worse == "higher" else -difference
+
+
+def p_value(rule: Rule, pair: Pair) -> float:
+    """One-sided p that the canary is worse than the stable side."""
+    canary, stable = pair.canary, pair.stable
+    if rule.test == "proportion":
+        if not isinstance(canary, Counts) or not isinstance(stable, Counts):
+            raise TypeError(f"{rule.name}: a proportion test needs counts on both sides")
+        return proportion_p(canary, stable, rule.worse)
+    if not isinstance(canary, Series) or not isinstance(stable, Series):
+        raise TypeError(f"{rule.name}: a Mann-Whitney test needs per-interval values")
+    return mann_whitney_p(canary, stable, rule.worse)
+
+
+def proportion_p(canary: Counts, stable: Counts, worse: Worse) -> float:
+    """One-sided two-proportion z-test (pooled) on the summed counts."""
+    n1, n2 = canary.trials, stable.trials
+    pooled = (canary.events + stable.events) / (n1 + n2)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if spread == 0 or math.isnan(spread):
+        return 1.0  # both sides all events or none: no difference to see
+    z = (canary.value - stable.value) / spread
+    if worse == "lower":
+        z = -z
+    return 0.5 * math.erfc(z / math.sqrt(2))  # the normal's upper tail at z
+
+
+def mann_whitney_p(canary: Series, stable: Series, worse: Worse) -> float:
+    """One-sided Mann-Whitney U (scipy's ``mannwhitneyu``) of the per-interval values."""
+    from scipy.stats import mannwhitneyu
+
+    alternative = "greater" if worse == "higher" else "less"
+    found = mannwhitneyu(canary.values, stable.values, alternative=alternative)
+    p = float(found.pvalue)
+    return 1.0 if math.isnan(p) else p
