@@ -69,7 +69,8 @@ class ReleaseClient:
         self.timeout = timeout
         self._options = dict(unleash)
         self._sdk: Any = None
-        self._load = functools.lru_cache(maxsize=cache_size)(self._fetch)
+        #: The verified staged copy (components) of a digest, kept in a bounded LRU cache.
+        self.staged = functools.lru_cache(maxsize=cache_size)(self._fetch)
 
     def start(self) -> None:
         """Start the SDK: it fetches the flags now and every ``refresh_interval`` after."""
@@ -93,12 +94,12 @@ class ReleaseClient:
         if not variant.get("enabled") or name == "disabled":
             raise ReleaseError(f"flag {self.flag!r} gives no variant (off, missing or not fetched)")
         digest, revision = _payload(self.flag, name, variant.get("payload"))
-        components = self._load(digest)
+        components = self.staged(digest)
         return Agent(digest, revision, components, name)
 
     def cache_info(self) -> Any:
         """Hits, misses and size of the staged-copy cache (``functools.lru_cache``'s)."""
-        return self._load.cache_info()
+        return self.staged.cache_info()
 
     def _fetch(self, digest: str) -> Mapping[str, Any]:
         url = self.staged_url.replace("{digest_hex}", digest.removeprefix("sha256:"))
