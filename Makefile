@@ -45,6 +45,7 @@ bench: $(STAMP) servers
 	$(BIN)/python -m tests.bench.bench_detection
 	$(BIN)/python -m tests.bench.bench_scale
 	$(BIN)/python -m tests.bench.bench_memory
+	$(BIN)/python -m tests.bench.bench_judge
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .ruff_cache

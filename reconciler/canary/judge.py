@@ -156,17 +156,21 @@ def judge(
             thin.append(Cell(rule.name, "*", "insufficient", math.nan, math.nan, 0, 0))
         for segment, pair in sorted(segments.items()):
             if min(pair.canary.size, pair.stable.size) < min_samples:
-                thin.append(_cell(rule, segment, pair, "insufficient"))
+                sides = (pair.canary.value, pair.stable.value)
+                thin.append(_cell(rule, segment, pair, "insufficient", sides))
             else:
                 sufficient.append((rule, segment, pair))
-    ps = p_values([(rule, pair) for rule, _, pair in sufficient])
-    tested = [(*cell, p) for cell, p in zip(sufficient, ps, strict=True)]
+    measured = measure([(rule, pair) for rule, _, pair in sufficient])
     cells = list(thin)
-    held = holm([p for *_, p in tested], level)
-    for (rule, segment, pair, p), (holm_level, rejected) in zip(tested, held, strict=True):
-        beyond = _worse_by(rule, pair) > rule.tolerance
+    held = holm([p for p, _, _ in measured], level)
+    for (rule, segment, pair), values, (holm_level, rejected) in zip(
+        sufficient, measured, held, strict=True
+    ):
+        p, canary, stable = values
+        difference = _relative(canary, stable)
+        beyond = (difference if rule.worse == "higher" else -difference) > rule.tolerance
         status: Status = "fail" if rejected and beyond else "pass"
-        cells.append(_cell(rule, segment, pair, status, p=p, level=holm_level))
+        cells.append(_cell(rule, segment, pair, status, (canary, stable), p=p, level=holm_level))
     cells.sort(key=lambda c: (c.metric, c.segment))
     return Verdict(_decide(cells), tuple(cells), level)
 
@@ -193,8 +197,15 @@ def _decide(cells: Sequence[Cell]) -> Decision:
     return "hold" if failed else "pass"
 
 
-def _cell(rule: Rule, segment: str, pair: Pair, status: Status, **found: float) -> Cell:
-    canary, stable = pair.canary.value, pair.stable.value
+def _cell(
+    rule: Rule,
+    segment: str,
+    pair: Pair,
+    status: Status,
+    values: tuple[float, float],
+    **found: float,
+) -> Cell:
+    canary, stable = values
     return Cell(
         rule.name,
         segment,
@@ -217,23 +228,22 @@ def _relative(canary: float, stable: float) -> float:
     return (canary - stable) / abs(stable)
 
 
-def _worse_by(rule: Rule, pair: Pair) -> float:
-    """The relative difference in the worse direction (negative when the canary is better)."""
-    difference = _relative(pair.canary.value, pair.stable.value)
-    return difference if rule.worse == "higher" else -difference
+#: What a cell's test gives: (one-sided p, the canary's value, the stable side's value).
+Measured = tuple[float, float, float]
 
 
-def p_values(cells: Sequence[tuple[Rule, Pair]]) -> list[float]:
-    """One-sided p that the canary is worse, per cell. Mann-Whitney cells of the same sizes and
-    direction go to scipy in one call (a row each): one call costs ~1 ms, the rows little."""
-    found = [math.nan] * len(cells)
+def measure(cells: Sequence[tuple[Rule, Pair]]) -> list[Measured]:
+    """Per cell: the one-sided p that the canary is worse, and both sides' values. Mann-Whitney
+    cells of the same sizes and direction go to scipy in one call (a row each: a call costs
+    ~1 ms, a row little), their medians taken from the same array."""
+    found: list[Measured] = [(math.nan, math.nan, math.nan)] * len(cells)
     batches: dict[tuple[int, int, Worse], list[tuple[int, Series, Series]]] = {}
     for index, (rule, pair) in enumerate(cells):
         canary, stable = pair.canary, pair.stable
         if rule.test == "proportion":
             if not isinstance(canary, Counts) or not isinstance(stable, Counts):
                 raise TypeError(f"{rule.name}: a proportion test needs counts on both sides")
-            found[index] = proportion_p(canary, stable, rule.worse)
+            found[index] = (proportion_p(canary, stable, rule.worse), canary.value, stable.value)
         elif isinstance(canary, Series) and isinstance(stable, Series):
             shape = (len(canary.values), len(stable.values), rule.worse)
             batches.setdefault(shape, []).append((index, canary, stable))
@@ -242,9 +252,15 @@ def p_values(cells: Sequence[tuple[Rule, Pair]]) -> list[float]:
     for (_, _, worse), rows in batches.items():
         canaries = [canary.values for _, canary, _ in rows]
         stables = [stable.values for _, _, stable in rows]
-        for (index, _, _), p in zip(rows, _mann_whitney(canaries, stables, worse), strict=True):
-            found[index] = p
+        batch = _mann_whitney(canaries, stables, worse)
+        for (index, _, _), measured in zip(rows, batch, strict=True):
+            found[index] = measured
     return found
+
+
+def p_value(rule: Rule, pair: Pair) -> float:
+    """One-sided p that the canary is worse than the stable side, for one cell."""
+    return measure([(rule, pair)])[0][0]
 
 
 def proportion_p(canary: Counts, stable: Counts, worse: Worse) -> float:
@@ -262,15 +278,21 @@ def proportion_p(canary: Counts, stable: Counts, worse: Worse) -> float:
 
 def mann_whitney_p(canary: Series, stable: Series, worse: Worse) -> float:
     """One-sided Mann-Whitney U (scipy's ``mannwhitneyu``) of the per-interval values."""
-    return _mann_whitney([canary.values], [stable.values], worse)[0]
+    return _mann_whitney([canary.values], [stable.values], worse)[0][0]
 
 
 def _mann_whitney(
     canaries: Sequence[Sequence[float]], stables: Sequence[Sequence[float]], worse: Worse
-) -> list[float]:
-    """scipy's ``mannwhitneyu`` over rows of equal sizes, in one call."""
+) -> list[Measured]:
+    """scipy's ``mannwhitneyu`` over rows of equal sizes in one call, and the rows' medians."""
+    import numpy
     from scipy.stats import mannwhitneyu
 
+    canary, stable = numpy.asarray(canaries, dtype=float), numpy.asarray(stables, dtype=float)
     alternative = "greater" if worse == "higher" else "less"
-    found = mannwhitneyu(canaries, stables, alternative=alternative, axis=1)
-    return [1.0 if math.isnan(p) else float(p) for p in found.pvalue]
+    found = mannwhitneyu(canary, stable, alternative=alternative, axis=1)
+    medians = zip(numpy.median(canary, axis=1), numpy.median(stable, axis=1), strict=True)
+    return [
+        (1.0 if math.isnan(p) else float(p), float(c), float(s))
+        for p, (c, s) in zip(found.pvalue, medians, strict=True)
+    ]
