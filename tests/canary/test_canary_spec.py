@@ -118,3 +118,14 @@ def test_a_bad_spec_is_one_line_naming_the_file(
     text = str(caught.value)
     assert text.startswith(f"{FILE}: ") and "\n" not in text
     assert message in text
+
+
+def test_the_spec_gives_the_judge_its_rules() -> None:
+    from reconciler.canary.judge import Rule
+    from reconciler.canary.rules import rules_of
+
+    spec = validate(CanarySpec, copy.deepcopy(GOOD), FILE)
+    assert rules_of(spec.judge) == [
+        Rule("refusal-rate", "proportion", worse="higher", tolerance=0.05, critical=True),
+        Rule("answer-latency", "mann-whitney", worse="higher", tolerance=0.10, critical=True),
+    ]

@@ -6,7 +6,6 @@ on it at 25%. Each request's bundle is the staged copy of its variant's digest, 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from reconciler.bundle.rendered import Rendered
+from reconciler.canary.flag import Release, release_strategy, weight_of
 from reconciler.client import ReleaseClient, ReleaseError
 from tests.backends.unleash.server import Unleash
 from tests.servers.nginx import Nginx
@@ -27,30 +27,10 @@ OLD = Rendered.build("support", "a" * 40, {"prompt": {"text": "You help."}, "mod
 NEW = Rendered.build("support", "b" * 40, {"prompt": {"text": "You help!"}, "model": {"t": 0.2}})
 
 
-def variants(flag: str, canary_weight: int) -> list[dict[str, Any]]:
-    def variant(name: str, release: Rendered, weight: int, kind: str) -> dict[str, Any]:
-        payload = json.dumps({"digest": release.digest, "revision": release.revision})
-        return {
-            "name": name,
-            "weight": weight,
-            "weightType": kind,
-            "stickiness": "userId",
-            "payload": {"type": "json", "value": payload},
-        }
-
-    return [
-        variant("stable", OLD, 1000 - canary_weight, "variable"),
-        variant("canary", NEW, canary_weight, "fix"),
-    ]
-
-
 def strategy(flag: str, canary_weight: int) -> dict[str, Any]:
-    parameters = {"rollout": "100", "stickiness": "userId", "groupId": flag}
-    return {
-        "name": "flexibleRollout",
-        "parameters": parameters,
-        "variants": variants(flag, canary_weight),
-    }
+    """The strategy a step writes (reconciler.canary.flag), ``canary_weight`` of 1000 on NEW."""
+    stable, canary = (Release(r.digest, r.revision) for r in (OLD, NEW))
+    return release_strategy(flag, "userId", stable, canary, canary_weight)
 
 
 @pytest.fixture
@@ -119,14 +99,14 @@ def test_users_split_by_the_canary_weight_and_stay_on_it_as_it_grows(
 ) -> None:
     flag = f"{bundle}.release"
     unleash.create(flag)
-    strategy_id = unleash.add_strategy(flag, strategy(flag, 50))  # 5%
+    strategy_id = unleash.add_strategy(flag, strategy(flag, weight_of(0.05)))
     unleash.switch(flag, True)
     client.start()
 
     at_5 = on_canary(client)
     assert 30 <= len(at_5) <= 70, f"{len(at_5)} of 1000 users on the canary at 5%"
 
-    unleash.update_strategy(flag, strategy_id, strategy(flag, 250))  # 25%, one write
+    unleash.update_strategy(flag, strategy_id, strategy(flag, weight_of(0.25)))  # one write
 
     def grown() -> set[str] | None:
         # two passes alike: a pass that spans the SDK's refresh sees part of each weight
