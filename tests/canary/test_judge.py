@@ -19,6 +19,7 @@ from reconciler.canary.judge import (
     proportion_p,
     thin_cells,
 )
+from tests.canary.child import in_child
 
 REFUSALS = Rule("refusal-rate", "proportion", worse="higher", tolerance=0.05, critical=True)
 LATENCY = Rule("answer-latency", "mann-whitney", worse="higher", tolerance=0.10, critical=False)
@@ -102,6 +103,7 @@ DECISIONS = [
 ]
 
 
+@in_child
 @pytest.mark.parametrize(
     ("name", "refusals", "latency", "decision"), DECISIONS, ids=[d[0] for d in DECISIONS]
 )
@@ -210,6 +212,7 @@ def test_proportion_p_is_one_sided() -> None:
     assert proportion_p(better, worse, "lower") < 0.001
 
 
+@in_child
 def test_mann_whitney_is_scipys_one_sided_test() -> None:
     from scipy.stats import mannwhitneyu
 

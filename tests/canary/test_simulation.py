@@ -10,10 +10,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.stats import binom
+from typing import TYPE_CHECKING
 
 from reconciler.canary.judge import Counts, Pair, Rule, Series, Verdict, judge
+from tests.canary.child import in_child
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ALPHA, STEPS = 0.05, (0.01, 0.05, 0.25, 0.50)
 SEGMENTS = ("en", "es", "de")
@@ -66,13 +69,18 @@ def rollout(
     return verdicts
 
 
+@in_child
 def test_an_unchanged_agent_is_falsely_aborted_at_most_alpha_of_the_time() -> None:
+    import numpy as np
+
     rng = np.random.default_rng(20261206)
     runs = 500
     stopped = sum(rollout(rng, {})[-1].decision != "pass" for _ in range(runs))
     # tolerance 0, the worst case: the correction alone holds the rate to alpha (~4.9% here with
     # 4 steps x 6 independent cells). Seen over 500 runs, a rate above alpha would show as more
     # stops than a binomial at alpha gives 99% of the time.
+    from scipy.stats import binom
+
     assert stopped <= binom.ppf(0.99, runs, ALPHA), f"{stopped} of {runs} unchanged rollouts"
     # the correction is what holds it: each cell at alpha (one step, one cell's level) stops most
     uncorrected = sum(
@@ -92,7 +100,10 @@ def test_an_unchanged_agent_is_falsely_aborted_at_most_alpha_of_the_time() -> No
     assert uncorrected >= 50, f"only {uncorrected} of 100 would stop without the correction"
 
 
+@in_child
 def test_a_one_segment_regression_is_caught_at_or_before_the_5_percent_step() -> None:
+    import numpy as np
+
     rng = np.random.default_rng(7)
     runs = 200
     caught = 0
@@ -106,9 +117,12 @@ def test_a_one_segment_regression_is_caught_at_or_before_the_5_percent_step() ->
     assert caught / runs >= 0.95, f"caught {caught} of {runs} by the 5% step"
 
 
+@in_child
 def test_without_the_segment_split_the_diluted_regression_stays_under_a_50_percent_tolerance() -> (
     None
 ):
+    import numpy as np
+
     rng = np.random.default_rng(11)
     tolerant = Rule("refusal-rate", "proportion", worse="higher", tolerance=0.5, critical=True)
     significant = 0
