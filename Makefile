@@ -47,6 +47,7 @@ bench: $(STAMP) servers
 	$(BIN)/python -m tests.bench.bench_scale
 	$(BIN)/python -m tests.bench.bench_memory
 	$(BIN)/python -m tests.bench.bench_switch
+	$(BIN)/python -m tests.bench.bench_judge
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .ruff_cache
