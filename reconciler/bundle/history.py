@@ -236,8 +236,11 @@ class BundleHistory:
         hit, value = self.cache.get(key)
         if hit:
             return value
-        done = self.rendered(sha, target)
-        value = done.digests if done is not None else None
+        if sha != self.desired and key not in self._renders:
+            value = self.inputs.digests(sha, target)  # no render when only files changed
+        else:
+            done = self.rendered(sha, target)
+            value = done.digests if done is not None else None
         self.cache.put(key, value)
         return value
 

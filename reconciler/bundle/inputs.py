@@ -12,6 +12,7 @@ import dataclasses
 
 from ..errors import ConfigError, ReconcilerError
 from .gitrepo import GitFiles, GitRepo
+from .parts import Parts, Shape, shape_of
 from .rendered import Rendered, bundle_dir, overlay_path
 
 #: What a render read: (path, its mode and blob id at that revision, None when absent).
@@ -42,7 +43,8 @@ class _Recording:
 class InputRenders:
     """One bundle's renders at past revisions, keyed by their inputs' blob ids.
 
-    ``renders`` counts the renders actually made (a test holds it to the distinct input sets).
+    ``renders`` counts the input sets computed, by a render or assembled from the parts of an
+    earlier one (:mod:`.parts`); a test holds it to the distinct input sets.
     """
 
     def __init__(self, repo: GitRepo, bundle: str) -> None:
@@ -52,18 +54,48 @@ class InputRenders:
         #: (bundle.yaml, overlay) ids -> the paths a render with them read, in order.
         self._reads: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
         self._done: dict[Inputs, Rendered | None] = {}
+        #: (bundle.yaml, overlay) ids -> what a render with them gave apart from its files.
+        self._shapes: dict[tuple[str | None, str | None], Shape | None] = {}
+        self._assembled: dict[Inputs, dict[str, str] | None] = {}
+        self.parts = Parts(repo)
         self.renders = 0
+        self.assembled = 0  #: of ``renders``, those assembled without a render
 
     def _inputs(self, sha: str, paths: tuple[str, ...]) -> Inputs:
         return tuple((path, self.repo.entry_id(sha, path)) for path in paths)
 
-    def render(self, sha: str, target: str | None) -> Rendered | None:
-        """The render at ``sha`` as ``target`` sees it; None when it does not render there."""
+    def _base(self, sha: str, target: str | None) -> tuple[str | None, str | None]:
         over = overlay_path(self.bundle, target) if target is not None else None
-        base = (
+        return (
             self.repo.entry_id(sha, self.spec_file),
             self.repo.entry_id(sha, over) if over is not None else None,
         )
+
+    def digests(self, sha: str, target: str | None) -> dict[str, str] | None:
+        """The component digests at ``sha`` as ``target`` sees it (None: it does not render),
+        assembled from known blobs when bundle.yaml and the overlay were rendered before."""
+        base = self._base(sha, target)
+        paths = self._reads.get(base)
+        shape = self._shapes.get(base)
+        if paths is not None and shape is not None:
+            key = self._inputs(sha, paths)
+            if key in self._assembled:
+                return self._assembled[key]
+            if key not in self._done:
+                known, value = self.parts.assemble(shape, dict(key), sha)
+                if known:
+                    self.renders += 1
+                    self.assembled += 1
+                    self._assembled[key] = value
+                    return value
+        done = self.render(sha, target, base)
+        return done.digests if done is not None else None
+
+    def render(
+        self, sha: str, target: str | None, base: tuple[str | None, str | None] | None = None
+    ) -> Rendered | None:
+        """The render at ``sha`` as ``target`` sees it; None when it does not render there."""
+        base = base or self._base(sha, target)
         paths = self._reads.get(base)
         key = self._inputs(sha, paths) if paths is not None else None
         if key is not None and key in self._done:
@@ -82,11 +114,13 @@ class InputRenders:
             self._reads[base] = read
             key = self._inputs(sha, read)
         self._done[key] = done
+        if done is not None and base not in self._shapes:
+            self._shapes[base] = shape_of(done, files.paths, 1 if target is None else 2)
         return done
 
     def distinct(self) -> int:
         """How many distinct input sets were rendered (for the test that counts renders)."""
-        return len(self._done)
+        return len(self._done.keys() | self._assembled.keys())
 
 
 def _at(done: Rendered | None, sha: str) -> Rendered | None:
