@@ -42,23 +42,36 @@ Strip = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
 class DigestCache:
-    """Component digests per render key, persisted as one JSON file."""
+    """Component digests per render key, persisted as one JSON file (read when first asked).
 
-    def __init__(self, path: Path | None) -> None:
+    Its :attr:`index` beside it (``<name>-blobs.json``) is the content-addressed history index
+    (:mod:`.parts`): file components by blob id, render shapes and digests by input blob ids.
+    """
+
+    def __init__(self, path: Path | None, *, index: bool = True) -> None:
         self.path = path
-        self.entries: dict[str, dict[str, str] | None] = {}
+        self._entries: dict[str, dict[str, str] | None] | None = None
         self.dirty = False
-        if path is not None and path.exists():
-            try:
-                data = json.loads(path.read_text())
-                if data.get("version") == CACHE_VERSION:
-                    self.entries = data["entries"]
-            except (ValueError, KeyError, OSError):
-                self.entries = {}  # a damaged cache is only a slower audit
+        beside = path.with_name(f"{path.stem}-blobs.json") if path is not None else None
+        self.index: DigestCache | None = DigestCache(beside, index=False) if index else None
+
+    @property
+    def entries(self) -> dict[str, dict[str, str] | None]:
+        if self._entries is None:
+            self._entries = {}
+            if self.path is not None and self.path.exists():
+                try:
+                    data = json.loads(self.path.read_text())
+                    if data.get("version") == CACHE_VERSION:
+                        self._entries = data["entries"]
+                except (ValueError, KeyError, OSError, AttributeError):
+                    self._entries = {}  # a damaged cache is only a slower audit
+        return self._entries
 
     def get(self, key: str) -> tuple[bool, dict[str, str] | None]:
-        if key in self.entries:
-            return True, self.entries[key]
+        entries = self.entries
+        if key in entries:
+            return True, entries[key]
         return False, None
 
     def put(self, key: str, digests: dict[str, str] | None) -> None:
@@ -67,6 +80,8 @@ class DigestCache:
 
     def save(self) -> None:
         """Write atomically; failing to write a cache never fails an audit."""
+        if self.index is not None:
+            self.index.save()
         if self.path is None or not self.dirty:
             return
         try:
@@ -157,7 +172,7 @@ class BundleHistory:
         self._overlaid: frozenset[str] | None = None  #: targets with an overlay at any revision
         self._renders: dict[str, Rendered | None] = {}
         self._behind: dict[str, int] = {}
-        self.inputs = InputRenders(repo, bundle)
+        self.inputs = InputRenders(repo, bundle, cache.index)
         self._index(self.shas)
 
     def _index(self, shas: list[str]) -> None:

@@ -7,8 +7,10 @@ revision that changed only files costs a lookup per file, not a parse and a vali
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..canonical import digest
 from ..errors import ConfigError, ReconcilerError
@@ -28,6 +30,37 @@ _MARGIN = 0.9
 Part = tuple[str, int] | None
 
 
+class Store(Protocol):
+    """The persistent index (:class:`~.history.DigestCache`): entries by key, saved as one file."""
+
+    def get(self, key: str) -> tuple[bool, dict[str, str] | None]: ...
+
+    def put(self, key: str, digests: dict[str, str] | None) -> None: ...
+
+
+class Memory:
+    """A :class:`Store` that keeps nothing past the process."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, str] | None] = {}
+
+    def get(self, key: str) -> tuple[bool, dict[str, str] | None]:
+        return key in self.entries, self.entries.get(key)
+
+    def put(self, key: str, digests: dict[str, str] | None) -> None:
+        self.entries[key] = digests
+
+
+def input_key(key: tuple[tuple[str, str | None], ...]) -> str:
+    """The index's key of a set of inputs (paths and their blob ids)."""
+    return "in:" + hashlib.sha256(json.dumps(key).encode()).hexdigest()
+
+
+def shape_key(base: tuple[str | None, str | None]) -> str:
+    """The index's key of a shape: the bundle.yaml and overlay blob ids."""
+    return f"shape:{base[0]}|{base[1]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Shape:
     """What a render with one bundle.yaml and overlay gave, apart from its files' contents."""
@@ -36,6 +69,26 @@ class Shape:
     fixed: dict[str, str]  #: digests of the components no file holds
     files: tuple[tuple[str, str], ...]  #: (component key, path) of each file read, in order
     rest: int  #: the render's measured size without the files' components
+
+    def saved(self) -> dict[str, str]:
+        """As the index stores it."""
+        return {
+            "order": json.dumps(self.order),
+            "fixed": json.dumps(self.fixed),
+            "files": json.dumps(self.files),
+            "rest": str(self.rest),
+        }
+
+    @classmethod
+    def load(cls, saved: dict[str, str]) -> Shape | None:
+        """As :meth:`saved` stored it; None when damaged."""
+        try:
+            files = tuple((str(key), str(path)) for key, path in json.loads(saved["files"]))
+            order = tuple(str(key) for key in json.loads(saved["order"]))
+            fixed = {str(key): str(value) for key, value in json.loads(saved["fixed"]).items()}
+            return cls(order, fixed, files, int(saved["rest"]))
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return None
 
 
 def measure(value: Any) -> int:
@@ -68,8 +121,9 @@ def shape_of(done: Rendered, reads: list[str], leading: int) -> Shape | None:
 class Parts:
     """File components' digests by blob id, each file read and digested once."""
 
-    def __init__(self, repo: GitRepo) -> None:
+    def __init__(self, repo: GitRepo, store: Store) -> None:
         self.repo = repo
+        self.store = store
         self._parts: dict[tuple[str, str], Part] = {}
 
     def assemble(
@@ -91,7 +145,7 @@ class Parts:
             else:
                 try:
                     part = self._parts[(kind, blob)] = self._part(kind, blob, path, sha)
-                except TypeError:
+                except (TypeError, ValueError, KeyError):
                     return False, None
             if part is None:
                 return True, None
@@ -102,10 +156,18 @@ class Parts:
         return True, {key: shape.fixed.get(key) or found[key] for key in shape.order}
 
     def _part(self, kind: str, blob: str, path: str, sha: str) -> Part:
+        """From the index, else read once (TypeError for what cannot be measured)."""
+        name = f"part:{kind}:{blob}"
+        hit, saved = self.store.get(name)
+        if hit:
+            return None if saved is None else (saved["digest"], int(saved["size"]))
         from .fastload import file_component
 
+        part: Part
         try:
             value = file_component(kind, self.repo.blob(blob, path, sha), path)
+            part = digest(value), measure(value)
         except (ConfigError, ReconcilerError):
-            return None
-        return digest(value), measure(value)
+            part = None
+        self.store.put(name, None if part is None else {"digest": part[0], "size": str(part[1])})
+        return part

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.bundle.gitrepo import GitFiles, GitRepo
+from reconciler.bundle.history import DigestCache
 from reconciler.bundle.inputs import InputRenders
 from reconciler.bundle.render import render
 from reconciler.errors import ConfigError, ReconcilerError
@@ -91,3 +92,22 @@ def test_assembled_digests_equal_a_render_at_every_revision(
     assert [value is None for value in got].count(True) == 4  # the four broken revisions
     assert inputs.assembled >= 5  # most revisions changed only a file: no render for them
     assert inputs.renders == inputs.distinct() == len(shas)
+
+
+def test_a_new_process_reads_the_saved_index_and_renders_nothing(
+    history: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    root, shas = history
+    git = GitRepo(root)
+    first = DigestCache(tmp_path / "history.json")
+    inputs = InputRenders(git, "support-agent", first.index)
+    want = [inputs.digests(sha, "eu") for sha in shas]
+    first.save()  # the tree-keyed cache (empty here) and the index beside it
+    assert (tmp_path / "history-blobs.json").exists()
+    again = InputRenders(git, "support-agent", DigestCache(tmp_path / "history.json").index)
+    # A revision whose files were all seen needs neither a render nor a blob read.
+    got = [again.digests(sha, "eu") for sha in shas]
+    git.close()
+    assert got == want
+    assert again.renders == 0
+    assert again.distinct() == len(shas)
