@@ -23,6 +23,7 @@ from ..statedir import code_digest
 from .gitrepo import GitFiles, GitRepo, batch_check
 from .inputs import InputRenders
 from .lineage import Arrivals, Subsets
+from .listing import listings
 from .rendered import Rendered, bundle_dir
 
 CACHE_VERSION = 1
@@ -172,7 +173,9 @@ class BundleHistory:
         self._overlaid: frozenset[str] | None = None  #: targets with an overlay at any revision
         self._renders: dict[str, Rendered | None] = {}
         self._behind: dict[str, int] = {}
-        self.inputs = InputRenders(repo, bundle, cache.index)
+        self.inputs = InputRenders(
+            repo, bundle, cache.index, lambda: listings(repo, desired, self.folder, self.shas)
+        )
         self._index(self.shas)
 
     def _index(self, shas: list[str]) -> None:
@@ -314,7 +317,7 @@ class BundleHistory:
         missing = []
         for sha in shas:
             key = self.key(sha, target)
-            if key is None or key in self._renders:
+            if key is None or key in self._renders or self.inputs.listed(sha) is not None:
                 continue
             if need_all or not self.cache.get(key)[0]:
                 missing.append(self._trees[sha])

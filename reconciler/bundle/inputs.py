@@ -9,9 +9,11 @@ revisions that did not touch a target's inputs share its render, whatever else c
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from ..errors import ConfigError, ReconcilerError
 from .gitrepo import GitFiles, GitRepo
+from .listing import Files, entry
 from .parts import Memory, Parts, Shape, Store, input_key, shape_key, shape_of
 from .rendered import Rendered, bundle_dir, overlay_path
 
@@ -47,11 +49,20 @@ class InputRenders:
     earlier one (:mod:`.parts`); a test holds it to the distinct input sets.
     """
 
-    def __init__(self, repo: GitRepo, bundle: str, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        repo: GitRepo,
+        bundle: str,
+        store: Store | None = None,
+        listing: Callable[[], dict[str, Files]] | None = None,
+    ) -> None:
         self.repo = repo
+        self._list = listing  #: every revision's files (:mod:`.listing`), made when first asked
+        self._listed: dict[str, Files] | None = None
         self.store = store if store is not None else Memory()
         self.bundle = bundle
-        self.spec_file = f"{bundle_dir(bundle)}/bundle.yaml"
+        self.folder = f"{bundle_dir(bundle)}/"
+        self.spec_file = f"{self.folder}bundle.yaml"
         #: (bundle.yaml id, overlay id, target) -> the paths a render with them read, in order
         #: (the target's own: a target without an overlay never shares a key with one that has).
         self._reads: dict[tuple[str | None, str | None, str | None], tuple[str, ...]] = {}
@@ -63,15 +74,24 @@ class InputRenders:
         self.renders = 0
         self.assembled = 0  #: of ``renders``, those assembled without a render
 
+    def listed(self, sha: str) -> Files | None:
+        """The files of the bundle folder at ``sha`` when one pass listed them."""
+        if self._listed is None:
+            self._listed = self._list() if self._list is not None else {}
+        return self._listed.get(sha)
+
+    def _id(self, sha: str, path: str) -> str | None:
+        files = self.listed(sha)
+        if files is not None and path.startswith(self.folder):
+            return entry(files, path)
+        return self.repo.entry_id(sha, path)
+
     def _inputs(self, sha: str, paths: tuple[str, ...]) -> Inputs:
-        return tuple((path, self.repo.entry_id(sha, path)) for path in paths)
+        return tuple((path, self._id(sha, path)) for path in paths)
 
     def _base(self, sha: str, target: str | None) -> tuple[str | None, str | None]:
         over = overlay_path(self.bundle, target) if target is not None else None
-        return (
-            self.repo.entry_id(sha, self.spec_file),
-            self.repo.entry_id(sha, over) if over is not None else None,
-        )
+        return (self._id(sha, self.spec_file), self._id(sha, over) if over is not None else None)
 
     def digests(self, sha: str, target: str | None) -> dict[str, str] | None:
         """The component digests at ``sha`` as ``target`` sees it (None: it does not render),

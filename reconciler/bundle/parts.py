@@ -53,7 +53,8 @@ class Memory:
 
 def input_key(key: tuple[tuple[str, str | None], ...]) -> str:
     """The index's key of a set of inputs (paths and their blob ids)."""
-    return "in:" + hashlib.sha256(json.dumps(key).encode()).hexdigest()
+    text = "\0".join(f"{path}\0{ident}" for path, ident in key)  # git paths hold no NUL
+    return "in:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def shape_key(base: tuple[str | None, str | None]) -> str:
