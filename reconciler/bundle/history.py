@@ -313,14 +313,21 @@ class BundleHistory:
         return None
 
     def _prefetch(self, shas: list[str], target: str | None, need_all: bool) -> None:
-        """Batch-load the trees of every revision the disk cache cannot answer."""
+        """Batch-load the trees (or, for listed revisions, the file blobs) of every revision the
+        disk cache cannot answer."""
         missing = []
+        listed = []
         for sha in shas:
             key = self.key(sha, target)
-            if key is None or key in self._renders or self.inputs.listed(sha) is not None:
+            if key is None or key in self._renders:
                 continue
             if need_all or not self.cache.get(key)[0]:
-                missing.append(self._trees[sha])
+                if self.inputs.listed(sha) is not None:
+                    listed.append(sha)
+                else:
+                    missing.append(self._trees[sha])
+        if len(listed) > 1:
+            self.inputs.prefetch(listed, target)
         if len(missing) > 1:
             self.repo.prefetch([tree for tree in missing if tree is not None])
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ..errors import ConfigError, ReconcilerError
 from .gitrepo import GitFiles, GitRepo
 from .listing import Files, entry
-from .parts import Memory, Parts, Shape, Store, input_key, shape_key, shape_of
+from .parts import FILES, Memory, Parts, Shape, Store, input_key, shape_key, shape_of
 from .rendered import Rendered, bundle_dir, overlay_path
 
 #: What a render read: (path, its mode and blob id at that revision, None when absent).
@@ -117,6 +117,21 @@ class InputRenders:
                     return value
         done = self.render(sha, target, base)
         return done.digests if done is not None else None
+
+    def prefetch(self, shas: list[str], target: str | None) -> None:
+        """Read in one batch the file blobs these revisions will assemble from (those listed
+        and whose bundle.yaml and overlay have a known shape)."""
+        wanted: set[tuple[str, str]] = set()
+        for sha in shas:
+            files = self.listed(sha)
+            shape = self._shape(self._base(sha, target), target) if files is not None else None
+            if files is None or shape is None:
+                continue
+            for key, path in shape.files:
+                ident = entry(files, path)
+                if ident is not None and ident.startswith(FILES):
+                    wanted.add((key.split("/", 1)[0], ident.split(" ", 1)[1]))
+        self.parts.preload(wanted)
 
     def _shape(self, base: tuple[str | None, str | None], target: str | None) -> Shape | None:
         """The shape of renders with ``base``, from memory or else the index (which also gives

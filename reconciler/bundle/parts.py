@@ -21,7 +21,7 @@ from .rendered import Rendered
 #: Components a file holds, by the prefix of their key.
 FILE_KINDS = ("prompt/", "tool/", "output_schema/")
 #: Modes of a regular file in a git tree, as :meth:`GitRepo.entry_id` spells them.
-_FILES = ("100644 ", "100755 ")
+FILES = ("100644 ", "100755 ")
 #: An assembled render this near the document cap is rendered instead (its size exactly).
 _MARGIN = 0.9
 
@@ -137,7 +137,7 @@ class Parts:
         size = shape.rest
         for key, path in shape.files:
             ident = ids.get(path)
-            if ident is None or not ident.startswith(_FILES):
+            if ident is None or not ident.startswith(FILES):
                 return False, None
             kind = key.split("/", 1)[0]
             blob = ident.split(" ", 1)[1]
@@ -155,6 +155,16 @@ class Parts:
         if size * 2 >= MAX_DOCUMENT * _MARGIN:
             return False, None
         return True, {key: shape.fixed.get(key) or found[key] for key in shape.order}
+
+    def preload(self, wanted: set[tuple[str, str]]) -> None:
+        """Read in one batch the blobs of these (kind, blob id) parts not known yet."""
+        self.repo.preload(
+            [
+                blob
+                for kind, blob in wanted
+                if (kind, blob) not in self._parts and not self.store.get(f"part:{kind}:{blob}")[0]
+            ]
+        )
 
     def _part(self, kind: str, blob: str, path: str, sha: str) -> Part:
         """From the index, else read once (TypeError for what cannot be measured)."""
