@@ -87,7 +87,13 @@ class InputRenders:
         return self.repo.entry_id(sha, path)
 
     def _inputs(self, sha: str, paths: tuple[str, ...]) -> Inputs:
-        return tuple((path, self._id(sha, path)) for path in paths)
+        files = self.listed(sha)
+        if files is None:
+            return tuple((path, self.repo.entry_id(sha, path)) for path in paths)
+        return tuple(
+            (path, entry(files, path) if path.startswith(self.folder) else self._id(sha, path))
+            for path in paths
+        )
 
     def _base(self, sha: str, target: str | None) -> tuple[str | None, str | None]:
         over = overlay_path(self.bundle, target) if target is not None else None
