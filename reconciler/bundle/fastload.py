@@ -15,10 +15,11 @@ from typing import Any, Protocol
 from ..canonical import digest
 from ..config import yamlfile
 from ..config.jsonfile import load_json
+from ..config.yamlfile import check_size
 from ..errors import ConfigError
-from ..limits import MAX_YAML
+from ..limits import MAX_FILE, MAX_YAML
 from ..model.bundle import BundleSpec
-from .rendered import bundle_dir, deep_merge, overlay_path, prompt_component
+from .rendered import bundle_dir, check_tool, deep_merge, overlay_path, prompt_component
 
 
 class BundleFiles(Protocol):
@@ -121,3 +122,15 @@ def digests_once(components: dict[str, Any]) -> dict[str, str]:
                 _DIGESTS.clear()
             _DIGESTS[id(value)] = (value, found[key])
     return found
+
+
+def file_component(kind: str, raw: bytes, path: str) -> Any:
+    """The component a prompt, tool or output schema file gives, as a render reads it (shared:
+    never mutate it); ConfigError when the file does not render."""
+    check_size(raw, MAX_FILE, path)
+    if kind == "prompt":
+        return prompt_once(raw, path)
+    value = json_once(raw, path)
+    if not isinstance(value, dict):
+        raise ConfigError("expected a JSON object", file=path, line=1)
+    return check_tool(value, path) if kind == "tool" else value

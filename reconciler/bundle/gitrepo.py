@@ -206,6 +206,11 @@ class GitRepo:
             self._blobs.update(_cat_batch(self.path, sorted(blobs)))
             pending = sorted(subtrees)
 
+    def preload(self, blobs: list[str]) -> None:
+        """Load these blobs in one ``git cat-file --batch`` (those not loaded yet)."""
+        wanted = sorted({blob for blob in blobs if blob not in self._blobs})
+        self._blobs.update(_cat_batch(self.path, wanted))
+
     def _entries(self, tree: str, path: str, sha: str) -> dict[str, tuple[str, int, str]]:
         """A tree's entries, name -> (type, mode, object id), parsed once per tree id.
 

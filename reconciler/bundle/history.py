@@ -23,6 +23,7 @@ from ..statedir import code_digest
 from .gitrepo import GitFiles, GitRepo, batch_check
 from .inputs import InputRenders
 from .lineage import Arrivals, Subsets
+from .listing import listings
 from .rendered import Rendered, bundle_dir
 
 CACHE_VERSION = 1
@@ -42,23 +43,36 @@ Strip = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
 class DigestCache:
-    """Component digests per render key, persisted as one JSON file."""
+    """Component digests per render key, persisted as one JSON file (read when first asked).
 
-    def __init__(self, path: Path | None) -> None:
+    Its :attr:`index` beside it (``<name>-blobs.json``) is the content-addressed history index
+    (:mod:`.parts`): file components by blob id, render shapes and digests by input blob ids.
+    """
+
+    def __init__(self, path: Path | None, *, index: bool = True) -> None:
         self.path = path
-        self.entries: dict[str, dict[str, str] | None] = {}
+        self._entries: dict[str, dict[str, str] | None] | None = None
         self.dirty = False
-        if path is not None and path.exists():
-            try:
-                data = json.loads(path.read_text())
-                if data.get("version") == CACHE_VERSION:
-                    self.entries = data["entries"]
-            except (ValueError, KeyError, OSError):
-                self.entries = {}  # a damaged cache is only a slower audit
+        beside = path.with_name(f"{path.stem}-blobs.json") if path is not None else None
+        self.index: DigestCache | None = DigestCache(beside, index=False) if index else None
+
+    @property
+    def entries(self) -> dict[str, dict[str, str] | None]:
+        if self._entries is None:
+            self._entries = {}
+            if self.path is not None and self.path.exists():
+                try:
+                    data = json.loads(self.path.read_text())
+                    if data.get("version") == CACHE_VERSION:
+                        self._entries = data["entries"]
+                except (ValueError, KeyError, OSError, AttributeError):
+                    self._entries = {}  # a damaged cache is only a slower audit
+        return self._entries
 
     def get(self, key: str) -> tuple[bool, dict[str, str] | None]:
-        if key in self.entries:
-            return True, self.entries[key]
+        entries = self.entries
+        if key in entries:
+            return True, entries[key]
         return False, None
 
     def put(self, key: str, digests: dict[str, str] | None) -> None:
@@ -67,6 +81,8 @@ class DigestCache:
 
     def save(self) -> None:
         """Write atomically; failing to write a cache never fails an audit."""
+        if self.index is not None:
+            self.index.save()
         if self.path is None or not self.dirty:
             return
         try:
@@ -157,7 +173,9 @@ class BundleHistory:
         self._overlaid: frozenset[str] | None = None  #: targets with an overlay at any revision
         self._renders: dict[str, Rendered | None] = {}
         self._behind: dict[str, int] = {}
-        self.inputs = InputRenders(repo, bundle)
+        self.inputs = InputRenders(
+            repo, bundle, cache.index, lambda: listings(repo, desired, self.folder, self.shas)
+        )
         self._index(self.shas)
 
     def _index(self, shas: list[str]) -> None:
@@ -236,8 +254,11 @@ class BundleHistory:
         hit, value = self.cache.get(key)
         if hit:
             return value
-        done = self.rendered(sha, target)
-        value = done.digests if done is not None else None
+        if sha != self.desired and key not in self._renders:
+            value = self.inputs.digests(sha, target)  # no render when only files changed
+        else:
+            done = self.rendered(sha, target)
+            value = done.digests if done is not None else None
         self.cache.put(key, value)
         return value
 
@@ -292,14 +313,21 @@ class BundleHistory:
         return None
 
     def _prefetch(self, shas: list[str], target: str | None, need_all: bool) -> None:
-        """Batch-load the trees of every revision the disk cache cannot answer."""
+        """Batch-load the trees (or, for listed revisions, the file blobs) of every revision the
+        disk cache cannot answer."""
         missing = []
+        listed = []
         for sha in shas:
             key = self.key(sha, target)
             if key is None or key in self._renders:
                 continue
             if need_all or not self.cache.get(key)[0]:
-                missing.append(self._trees[sha])
+                if self.inputs.listed(sha) is not None:
+                    listed.append(sha)
+                else:
+                    missing.append(self._trees[sha])
+        if len(listed) > 1:
+            self.inputs.prefetch(listed, target)
         if len(missing) > 1:
             self.repo.prefetch([tree for tree in missing if tree is not None])
 

@@ -9,9 +9,12 @@ revisions that did not touch a target's inputs share its render, whatever else c
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from ..errors import ConfigError, ReconcilerError
 from .gitrepo import GitFiles, GitRepo
+from .listing import Files, entry
+from .parts import FILES, Memory, Parts, Shape, Store, input_key, shape_key, shape_of
 from .rendered import Rendered, bundle_dir, overlay_path
 
 #: What a render read: (path, its mode and blob id at that revision, None when absent).
@@ -42,29 +45,121 @@ class _Recording:
 class InputRenders:
     """One bundle's renders at past revisions, keyed by their inputs' blob ids.
 
-    ``renders`` counts the renders actually made (a test holds it to the distinct input sets).
+    ``renders`` counts the input sets computed, by a render or assembled from the parts of an
+    earlier one (:mod:`.parts`); a test holds it to the distinct input sets.
     """
 
-    def __init__(self, repo: GitRepo, bundle: str) -> None:
+    def __init__(
+        self,
+        repo: GitRepo,
+        bundle: str,
+        store: Store | None = None,
+        listing: Callable[[], dict[str, Files]] | None = None,
+    ) -> None:
         self.repo = repo
+        self._list = listing  #: every revision's files (:mod:`.listing`), made when first asked
+        self._listed: dict[str, Files] | None = None
+        self.store = store if store is not None else Memory()
         self.bundle = bundle
-        self.spec_file = f"{bundle_dir(bundle)}/bundle.yaml"
-        #: (bundle.yaml, overlay) ids -> the paths a render with them read, in order.
-        self._reads: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
+        self.folder = f"{bundle_dir(bundle)}/"
+        self.spec_file = f"{self.folder}bundle.yaml"
+        #: (bundle.yaml id, overlay id, target) -> the paths a render with them read, in order
+        #: (the target's own: a target without an overlay never shares a key with one that has).
+        self._reads: dict[tuple[str | None, str | None, str | None], tuple[str, ...]] = {}
         self._done: dict[Inputs, Rendered | None] = {}
+        #: (bundle.yaml, overlay) ids -> what a render with them gave apart from its files.
+        self._shapes: dict[tuple[str | None, str | None], Shape | None] = {}
+        self._assembled: dict[Inputs, dict[str, str] | None] = {}
+        self.parts = Parts(repo, self.store)
         self.renders = 0
+        self.assembled = 0  #: of ``renders``, those assembled without a render
+
+    def listed(self, sha: str) -> Files | None:
+        """The files of the bundle folder at ``sha`` when one pass listed them."""
+        if self._listed is None:
+            self._listed = self._list() if self._list is not None else {}
+        return self._listed.get(sha)
+
+    def _id(self, sha: str, path: str) -> str | None:
+        files = self.listed(sha)
+        if files is not None and path.startswith(self.folder):
+            return entry(files, path)
+        return self.repo.entry_id(sha, path)
 
     def _inputs(self, sha: str, paths: tuple[str, ...]) -> Inputs:
-        return tuple((path, self.repo.entry_id(sha, path)) for path in paths)
-
-    def render(self, sha: str, target: str | None) -> Rendered | None:
-        """The render at ``sha`` as ``target`` sees it; None when it does not render there."""
-        over = overlay_path(self.bundle, target) if target is not None else None
-        base = (
-            self.repo.entry_id(sha, self.spec_file),
-            self.repo.entry_id(sha, over) if over is not None else None,
+        files = self.listed(sha)
+        if files is None:
+            return tuple((path, self.repo.entry_id(sha, path)) for path in paths)
+        return tuple(
+            (path, entry(files, path) if path.startswith(self.folder) else self._id(sha, path))
+            for path in paths
         )
-        paths = self._reads.get(base)
+
+    def _base(self, sha: str, target: str | None) -> tuple[str | None, str | None]:
+        over = overlay_path(self.bundle, target) if target is not None else None
+        return (self._id(sha, self.spec_file), self._id(sha, over) if over is not None else None)
+
+    def digests(self, sha: str, target: str | None) -> dict[str, str] | None:
+        """The component digests at ``sha`` as ``target`` sees it (None: it does not render),
+        assembled from known blobs when bundle.yaml and the overlay were rendered before."""
+        base = self._base(sha, target)
+        shape = self._shape(base, target)
+        paths = self._reads.get((*base, target))
+        if paths is not None and shape is not None:
+            key = self._inputs(sha, paths)
+            if key in self._assembled:
+                return self._assembled[key]
+            if key not in self._done:
+                hit, value = self.store.get(input_key(key))
+                if hit:  # an earlier audit's, from the index
+                    self._assembled[key] = value
+                    return value
+                known, value = self.parts.assemble(shape, dict(key), sha)
+                if known:
+                    self.renders += 1
+                    self.assembled += 1
+                    self._assembled[key] = value
+                    self.store.put(input_key(key), value)
+                    return value
+        done = self.render(sha, target, base)
+        return done.digests if done is not None else None
+
+    def prefetch(self, shas: list[str], target: str | None) -> None:
+        """Read in one batch the file blobs these revisions will assemble from (those listed
+        and whose bundle.yaml and overlay have a known shape)."""
+        wanted: set[tuple[str, str]] = set()
+        for sha in shas:
+            files = self.listed(sha)
+            shape = self._shape(self._base(sha, target), target) if files is not None else None
+            if files is None or shape is None:
+                continue
+            for key, path in shape.files:
+                ident = entry(files, path)
+                if ident is not None and ident.startswith(FILES):
+                    wanted.add((key.split("/", 1)[0], ident.split(" ", 1)[1]))
+        self.parts.preload(wanted)
+
+    def _shape(self, base: tuple[str | None, str | None], target: str | None) -> Shape | None:
+        """The shape of renders with ``base``, from memory or else the index (which also gives
+        the paths such a render reads)."""
+        if base in self._shapes:
+            return self._shapes[base]
+        hit, saved = self.store.get(shape_key(base))
+        shape = Shape.load(saved) if hit and saved is not None else None
+        if shape is not None:
+            self._shapes[base] = shape
+            if (*base, target) not in self._reads:
+                over = [overlay_path(self.bundle, target)] if target is not None else []
+                files = dict.fromkeys(path for _, path in shape.files)
+                self._reads[(*base, target)] = (self.spec_file, *over, *files)
+        return shape
+
+    def render(
+        self, sha: str, target: str | None, base: tuple[str | None, str | None] | None = None
+    ) -> Rendered | None:
+        """The render at ``sha`` as ``target`` sees it; None when it does not render there."""
+        base = base or self._base(sha, target)
+        paths = self._reads.get((*base, target))
         key = self._inputs(sha, paths) if paths is not None else None
         if key is not None and key in self._done:
             return _at(self._done[key], sha)
@@ -78,15 +173,23 @@ class InputRenders:
         except (ConfigError, ReconcilerError):
             done = None
         read = tuple(dict.fromkeys(files.paths))
+        value = done.digests if done is not None else None
+        if key is not None and paths is not None and set(read) <= set(paths):
+            self.store.put(input_key(key), value)  # what it read is all there: a key too
         if key is None or read != paths:
-            self._reads[base] = read
+            self._reads[(*base, target)] = read
             key = self._inputs(sha, read)
         self._done[key] = done
+        self.store.put(input_key(key), value)
+        if done is not None and base not in self._shapes:
+            shape = self._shapes[base] = shape_of(done, files.paths, 1 if target is None else 2)
+            if shape is not None:
+                self.store.put(shape_key(base), shape.saved())
         return done
 
     def distinct(self) -> int:
         """How many distinct input sets were rendered (for the test that counts renders)."""
-        return len(self._done)
+        return len(self._done.keys() | self._assembled.keys())
 
 
 def _at(done: Rendered | None, sha: str) -> Rendered | None:

@@ -17,7 +17,14 @@ from ..config.yamlfile import check_size, line_of, parse, plain, validate, valid
 from ..errors import ConfigError
 from ..limits import MAX_DOCUMENT, MAX_FILE, MAX_YAML, size_text
 from ..model.bundle import BundleSpec, Flag
-from .rendered import Rendered, bundle_dir, deep_merge, overlay_path, prompt_component
+from .rendered import (
+    Rendered,
+    bundle_dir,
+    check_tool,
+    deep_merge,
+    overlay_path,
+    prompt_component,
+)
 
 # Rendered, bundle_dir, deep_merge and overlay_path live in .rendered (no YAML, no pydantic):
 # re-exported for the callers that render.
@@ -200,17 +207,7 @@ def render(
         components[f"prompt/{name}"] = reader.prompt(path)
     for name, tool in spec.tools.items():
         path = reader.path(tool.schema_file, ("tools", name, "schema"))
-        value = reader.json_object(path)
-        if not isinstance(value.get("name"), str):
-            raise ConfigError("a tool file needs a string 'name'", file=path, line=1)
-        schema = value.get("parameters", value.get("input_schema"))
-        if not isinstance(schema, dict):
-            raise ConfigError(
-                "a tool file needs its arguments' JSON Schema under 'parameters' or 'input_schema'",
-                file=path,
-                line=1,
-            )
-        components[f"tool/{name}"] = value
+        components[f"tool/{name}"] = check_tool(reader.json_object(path), path)
     for name, out in spec.output_schemas.items():
         path = reader.path(out.schema_file, ("output_schemas", name, "schema"))
         components[f"output_schema/{name}"] = reader.json_object(path)

@@ -73,6 +73,20 @@ def prompt_component(raw: bytes, path: str) -> dict[str, Any]:
         raise ConfigError("not valid UTF-8 text", file=path) from None
 
 
+def check_tool(value: dict[str, Any], path: str) -> dict[str, Any]:
+    """A tool file's object, refused when it lacks a name or its arguments' JSON Schema."""
+    if not isinstance(value.get("name"), str):
+        raise ConfigError("a tool file needs a string 'name'", file=path, line=1)
+    schema = value.get("parameters", value.get("input_schema"))
+    if not isinstance(schema, dict):
+        raise ConfigError(
+            "a tool file needs its arguments' JSON Schema under 'parameters' or 'input_schema'",
+            file=path,
+            line=1,
+        )
+    return value
+
+
 def bundle_dir(bundle: str) -> str:
     """The bundle's folder in the repo."""
     return f"bundles/{bundle}"

@@ -1,0 +1,94 @@
+"""Every revision's files in a bundle folder, from one ``git ls-tree`` and one ``git log --raw``.
+
+The folder's listing at the desired revision, then each commit's changes undone in turn, newest
+first: what each file was at every revision (mode and blob id), with no tree read per commit.
+Only a plain chain is undone this way (each commit's one parent is the next commit listed);
+from a merge on, the revisions are left to the tree walk (:meth:`GitRepo.entry_id`).
+"""
+
+from __future__ import annotations
+
+from ..errors import ReconcilerError
+from .gitrepo import GitRepo
+
+#: A folder's files at one revision: path -> ``"<mode> <blob id>"``, as ``entry_id`` spells it.
+Files = dict[str, str]
+
+_ABSENT = "000000"
+
+
+def listings(repo: GitRepo, rev: str, folder: str, shas: list[str]) -> dict[str, Files]:
+    """The files under ``folder`` at each of ``shas`` (the commits touching it, newest first,
+    from ``rev``) that a plain chain reaches; an empty answer when git's output surprises."""
+    try:
+        files = _tree(repo._git("ls-tree", "-r", "--full-tree", rev, "--", folder))
+        log = repo._git(
+            "log",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--parents",
+            "--format=%x01%H %P",
+            rev,
+            "--",
+            folder,
+        )
+    except ReconcilerError:
+        return {}  # the tree walk answers instead
+    found: dict[str, Files] = {}
+    commits = [block for block in log.split("\x01") if block.strip()]
+    for n, block in enumerate(commits):
+        head, *lines = block.strip("\n").split("\n")
+        sha, *parents = head.split()
+        if files is None or n >= len(shas) or sha != shas[n]:
+            break
+        found[sha] = files
+        older = shas[n + 1] if n + 1 < len(shas) else None
+        if older is None or parents != [older]:
+            break
+        files = _undo(files, lines)
+    return found
+
+
+def _tree(out: str) -> Files | None:
+    files: Files = {}
+    for line in out.splitlines():
+        meta, _, path = line.partition("\t")
+        mode, kind, oid = [*meta.split(), "", "", ""][:3]
+        if path.startswith('"') or not oid:
+            return None  # a quoted name: the tree walk spells it
+        if kind != "tree":
+            files[path] = f"{mode} {oid}"
+    return files
+
+
+def _undo(files: Files, lines: list[str]) -> Files | None:
+    """The files before a commit whose raw diff is ``lines``."""
+    before = dict(files)
+    for line in lines:
+        if not line.startswith(":"):
+            continue
+        meta, _, path = line.partition("\t")
+        parts = meta[1:].split()
+        if len(parts) != 5 or path.startswith('"') or "\t" in path:
+            return None
+        old_mode, _, old_id, _, _ = parts
+        if old_mode == _ABSENT:
+            before.pop(path, None)
+        else:
+            before[path] = f"{old_mode} {old_id}"
+    return before
+
+
+def entry(files: Files, path: str) -> str | None:
+    """:meth:`GitRepo.entry_id` of ``path`` (inside the folder) from a listing: a file on the
+    way answers as itself, as the tree walk does."""
+    found = files.get(path)
+    if found is not None:
+        return found
+    parts = path.split("/")
+    for end in range(len(parts) - 1, 0, -1):
+        found = files.get("/".join(parts[:end]))
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,184 @@
+"""A past revision's component digests assembled from its files' blobs, without a render.
+
+When bundle.yaml and the overlay are blobs a render already read, everything but the files
+they name is that render's; each file's component is read and digested once per blob id, so a
+revision that changed only files costs a lookup per file, not a parse and a validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..canonical import digest
+from ..errors import ConfigError, ReconcilerError
+from ..limits import MAX_DOCUMENT
+from .gitrepo import GitRepo
+from .rendered import Rendered
+
+#: Components a file holds, by the prefix of their key.
+FILE_KINDS = ("prompt/", "tool/", "output_schema/")
+#: Modes of a regular file in a git tree, as :meth:`GitRepo.entry_id` spells them.
+FILES = ("100644 ", "100755 ")
+#: An assembled render this near the document cap is rendered instead (its size exactly).
+_MARGIN = 0.9
+
+#: One file's component: its digest and its size in the rendered document; None when the file
+#: does not render (the revision does not either).
+Part = tuple[str, int] | None
+
+
+class Store(Protocol):
+    """The persistent index (:class:`~.history.DigestCache`): entries by key, saved as one file."""
+
+    def get(self, key: str) -> tuple[bool, dict[str, str] | None]: ...
+
+    def put(self, key: str, digests: dict[str, str] | None) -> None: ...
+
+
+class Memory:
+    """A :class:`Store` that keeps nothing past the process."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, str] | None] = {}
+
+    def get(self, key: str) -> tuple[bool, dict[str, str] | None]:
+        return key in self.entries, self.entries.get(key)
+
+    def put(self, key: str, digests: dict[str, str] | None) -> None:
+        self.entries[key] = digests
+
+
+def input_key(key: tuple[tuple[str, str | None], ...]) -> str:
+    """The index's key of a set of inputs (paths and their blob ids)."""
+    text = "\0".join(f"{path}\0{ident}" for path, ident in key)  # git paths hold no NUL
+    return "in:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def shape_key(base: tuple[str | None, str | None]) -> str:
+    """The index's key of a shape: the bundle.yaml and overlay blob ids."""
+    return f"shape:{base[0]}|{base[1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a render with one bundle.yaml and overlay gave, apart from its files' contents."""
+
+    order: tuple[str, ...]  #: every component key, in the render's order
+    fixed: dict[str, str]  #: digests of the components no file holds
+    files: tuple[tuple[str, str], ...]  #: (component key, path) of each file read, in order
+    rest: int  #: the render's measured size without the files' components
+
+    def saved(self) -> dict[str, str]:
+        """As the index stores it."""
+        return {
+            "order": json.dumps(self.order),
+            "fixed": json.dumps(self.fixed),
+            "files": json.dumps(self.files),
+            "rest": str(self.rest),
+        }
+
+    @classmethod
+    def load(cls, saved: dict[str, str]) -> Shape | None:
+        """As :meth:`saved` stored it; None when damaged."""
+        try:
+            files = tuple((str(key), str(path)) for key, path in json.loads(saved["files"]))
+            order = tuple(str(key) for key in json.loads(saved["order"]))
+            fixed = {str(key): str(value) for key, value in json.loads(saved["fixed"]).items()}
+            return cls(order, fixed, files, int(saved["rest"]))
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return None
+
+
+def measure(value: Any) -> int:
+    """``value``'s share of the measured size of a rendered document, where a component sits
+    two levels deep (TypeError for what the measure cannot encode)."""
+    import orjson
+
+    text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    return len(text) + 4 * text.count(b"\n")
+
+
+def shape_of(done: Rendered, reads: list[str], leading: int) -> Shape | None:
+    """The shape of ``done``, whose render read ``reads`` (bundle.yaml and the overlay first);
+    None when the reads do not pair one to one with its file components."""
+    import orjson
+
+    keys = [key for key in done.components if key.startswith(FILE_KINDS)]
+    paths = reads[leading:]
+    if len(paths) != len(keys):
+        return None
+    try:
+        near = len(orjson.dumps(done.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        rest = near - sum(measure(done.components[key]) for key in keys)
+    except TypeError:
+        return None
+    fixed = {key: value for key, value in done.digests.items() if key not in keys}
+    return Shape(tuple(done.components), fixed, tuple(zip(keys, paths, strict=True)), rest)
+
+
+class Parts:
+    """File components' digests by blob id, each file read and digested once."""
+
+    def __init__(self, repo: GitRepo, store: Store) -> None:
+        self.repo = repo
+        self.store = store
+        self._parts: dict[tuple[str, str], Part] = {}
+
+    def assemble(
+        self, shape: Shape, ids: dict[str, str | None], sha: str
+    ) -> tuple[bool, dict[str, str] | None]:
+        """The digests at ``sha``, whose files have the ``ids`` (path -> mode and blob id):
+        (True, digests), (True, None) when it does not render, (False, None) when only a
+        render can tell (a link, a missing file, a size near the cap)."""
+        found: dict[str, str] = {}
+        size = shape.rest
+        for key, path in shape.files:
+            ident = ids.get(path)
+            if ident is None or not ident.startswith(FILES):
+                return False, None
+            kind = key.split("/", 1)[0]
+            blob = ident.split(" ", 1)[1]
+            if (kind, blob) in self._parts:
+                part = self._parts[(kind, blob)]
+            else:
+                try:
+                    part = self._parts[(kind, blob)] = self._part(kind, blob, path, sha)
+                except (TypeError, ValueError, KeyError):
+                    return False, None
+            if part is None:
+                return True, None
+            found[key], share = part
+            size += share
+        if size * 2 >= MAX_DOCUMENT * _MARGIN:
+            return False, None
+        return True, {key: shape.fixed.get(key) or found[key] for key in shape.order}
+
+    def preload(self, wanted: set[tuple[str, str]]) -> None:
+        """Read in one batch the blobs of these (kind, blob id) parts not known yet."""
+        self.repo.preload(
+            [
+                blob
+                for kind, blob in wanted
+                if (kind, blob) not in self._parts and not self.store.get(f"part:{kind}:{blob}")[0]
+            ]
+        )
+
+    def _part(self, kind: str, blob: str, path: str, sha: str) -> Part:
+        """From the index, else read once (TypeError for what cannot be measured)."""
+        name = f"part:{kind}:{blob}"
+        hit, saved = self.store.get(name)
+        if hit:
+            return None if saved is None else (saved["digest"], int(saved["size"]))
+        from .fastload import file_component
+
+        part: Part
+        try:
+            value = file_component(kind, self.repo.blob(blob, path, sha), path)
+            part = digest(value), measure(value)
+        except (ConfigError, ReconcilerError):
+            part = None
+        self.store.put(name, None if part is None else {"digest": part[0], "size": str(part[1])})
+        return part
