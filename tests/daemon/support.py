@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.cli import EXE
-from tests.support.configrepo import ConfigRepo
+from tests.support.configrepo import ConfigRepo, inventory
 
 
 class Remote:
@@ -157,3 +157,15 @@ def complete(status: dict[str, Any]) -> bool:
         r.get("phase") == "complete"
         and status["summary"]["in_sync"] == status["summary"]["targets"]
     )
+
+
+def one_file_target(root: Path) -> ConfigRepo:
+    """A committed config repo at ``root`` whose production fleet is one file target, ``a``."""
+    repo = ConfigRepo(root)
+    repo.bundle()
+    source = {"type": "file", "path": "fleet/a/{bundle}.json"}
+    repo.write("targets/production.yaml", inventory([{"name": "a", "source": source}]))
+    repo.write(".gitignore", "fleet/\n")
+    (repo.root / "fleet" / "a").mkdir(parents=True)
+    repo.commit("v1")
+    return repo

@@ -15,19 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.support import DaemonProcess
-from tests.support.configrepo import ConfigRepo, inventory
+from tests.daemon.support import DaemonProcess, one_file_target
 
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
-    repo = ConfigRepo(tmp_path / "config")
-    repo.bundle()
-    source = {"type": "file", "path": "fleet/a/{bundle}.json"}
-    repo.write("targets/production.yaml", inventory([{"name": "a", "source": source}]))
-    repo.write(".gitignore", "fleet/\n")
-    (repo.root / "fleet" / "a").mkdir(parents=True)
-    repo.commit("v1")
+    repo = one_file_target(tmp_path / "config")
     running = DaemonProcess(repo.root, "--interval", "5s")
     running.wait_until(lambda s: True, what="the first audit")
     yield running

@@ -19,7 +19,7 @@ from reconciler.state import open_store
 from reconciler.state import sqlite as sqlite_store
 from reconciler.state.interface import Deposed, StateUnavailable
 from reconciler.state.owned import OwnedStore
-from tests.daemon.support import DaemonProcess, Remote
+from tests.daemon.support import DaemonProcess, Remote, one_file_target
 from tests.support.cli import reconciler
 from tests.support.configrepo import ConfigRepo, inventory
 
@@ -35,14 +35,7 @@ sys.stdin.readline()
 
 @pytest.fixture
 def repo(tmp_path: Path) -> ConfigRepo:
-    repo = ConfigRepo(tmp_path / "config")
-    repo.bundle()
-    source = {"type": "file", "path": "fleet/a/{bundle}.json"}
-    repo.write("targets/production.yaml", inventory([{"name": "a", "source": source}]))
-    repo.write(".gitignore", "fleet/\n")
-    (repo.root / "fleet" / "a").mkdir(parents=True)
-    repo.commit("v1")
-    return repo
+    return one_file_target(tmp_path / "config")
 
 
 def test_a_lock_held_past_the_busy_timeout_fails_steps_then_the_daemon_is_ready_again(

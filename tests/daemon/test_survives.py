@@ -15,20 +15,13 @@ from pathlib import Path
 import pytest
 
 from reconciler.daemon.loop import Daemon
-from tests.daemon.support import DaemonProcess, Remote
+from tests.daemon.support import DaemonProcess, Remote, one_file_target
 from tests.support.configrepo import ConfigRepo, inventory
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> ConfigRepo:
-    repo = ConfigRepo(tmp_path / "config")
-    repo.bundle()
-    source = {"type": "file", "path": "fleet/a/{bundle}.json"}
-    repo.write("targets/production.yaml", inventory([{"name": "a", "source": source}]))
-    repo.write(".gitignore", "fleet/\n")
-    (repo.root / "fleet" / "a").mkdir(parents=True)
-    repo.commit("v1")
-    return repo
+    return one_file_target(tmp_path / "config")
 
 
 def test_a_step_that_raises_is_logged_counted_retried_and_turns_readyz_red(
@@ -102,13 +95,7 @@ def test_sigterm_at_interval_0s_never_hangs(tmp_path: Path) -> None:
     """At ``--interval 0s`` the loop waits thousands of times a second; a SIGTERM landing while
     it held the wait's lock (threading.Event) deadlocked the handler with its own thread — once
     in 47 tries. Repeated a bounded number of times, each must exit 0 promptly."""
-    repo = ConfigRepo(tmp_path / "config")
-    repo.bundle()
-    source = {"type": "file", "path": "fleet/a/{bundle}.json"}
-    repo.write("targets/production.yaml", inventory([{"name": "a", "source": source}]))
-    repo.write(".gitignore", "fleet/\n")
-    (repo.root / "fleet" / "a").mkdir(parents=True)
-    repo.commit("v1")
+    repo = one_file_target(tmp_path / "config")
     chance = random.Random(47)
     for attempt in range(8):
         daemon = DaemonProcess(repo.root, "--interval", "0s", session=True)
