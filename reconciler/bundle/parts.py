@@ -31,7 +31,7 @@ Part = tuple[str, int] | None
 
 
 class Store(Protocol):
-    """The persistent index (:class:`~.history.DigestCache`): entries by key, saved as one file."""
+    """The persistent index (:class:`~.historyindex.DigestCache`): entries by key, in one file."""
 
     def get(self, key: str) -> tuple[bool, dict[str, str] | None]: ...
 
