@@ -52,7 +52,6 @@ class BundleHistory:
         if not self.shas:
             raise ConfigError(f"bundle {bundle!r} not found at revision {revision_label(desired)}")
         self._others: list[str] | None = None
-        self._times = repo.commit_times(self.shas)
         self._trees: dict[str, str | None] = {}
         self._overlays: dict[str, frozenset[str]] = {}
         self._overlaid: frozenset[str] | None = None  #: targets with an overlay at any revision

@@ -13,6 +13,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import orjson
+
 from .rendered import Rendered
 
 CACHE_VERSION = 1
@@ -27,6 +29,9 @@ RENDERER = (
 )
 #: Stored renders kept per renderer; the oldest go when there are more.
 KEEP_RENDERS = 64
+#: Renders written between two prunings of the oldest (a cold audit of fifty overlays writes
+#: fifty): the folder holds at most this many more than :data:`KEEP_RENDERS`.
+PRUNE_EVERY = 16
 
 
 class DigestCache:
@@ -49,7 +54,7 @@ class DigestCache:
             self._entries = {}
             if self.path is not None and self.path.exists():
                 try:
-                    data = json.loads(self.path.read_text())
+                    data = orjson.loads(self.path.read_bytes())
                     if data.get("version") == CACHE_VERSION:
                         self._entries = data["entries"]
                 except (ValueError, KeyError, OSError, AttributeError):
@@ -74,8 +79,8 @@ class DigestCache:
             return
         try:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cache-")
-            with os.fdopen(fd, "w") as handle:  # one string: json.dump writes piece by piece
-                handle.write(json.dumps({"version": CACHE_VERSION, "entries": self.entries}))
+            with os.fdopen(fd, "wb") as handle:  # one write: orjson, ~10x the stdlib's encoder
+                handle.write(orjson.dumps({"version": CACHE_VERSION, "entries": self.entries}))
             os.replace(tmp, self.path)
             self.dirty = False
         except OSError:
@@ -92,6 +97,7 @@ class RenderStore:
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
+        self._puts = 0
 
     def _file(self, key: str) -> Path | None:
         if self.folder is None:
@@ -121,8 +127,10 @@ class RenderStore:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(data, handle, ensure_ascii=False)
             os.replace(tmp, path)
-            kept = sorted(path.parent.glob("*.json"), key=lambda f: f.stat().st_mtime)
-            for old in kept[:-KEEP_RENDERS]:
-                old.unlink(missing_ok=True)
+            self._puts += 1
+            if self._puts % PRUNE_EVERY == 1:  # a stat of every entry: not at every put
+                kept = sorted(path.parent.glob("*.json"), key=lambda f: f.stat().st_mtime)
+                for old in kept[:-KEEP_RENDERS]:
+                    old.unlink(missing_ok=True)
         except OSError:
             pass
