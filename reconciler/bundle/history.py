@@ -56,6 +56,7 @@ class BundleHistory:
         self._overlays: dict[str, frozenset[str]] = {}
         self._overlaid: frozenset[str] | None = None  #: targets with an overlay at any revision
         self._renders: dict[str, Rendered | None] = {}
+        self._desired_read = False  #: the desired folder's objects loaded for its renders
         self._behind: dict[str, int] = {}
         self.inputs = InputRenders(
             repo, bundle, cache.index, lambda: listings(repo, desired, self.folder, self.shas)
@@ -124,6 +125,11 @@ class BundleHistory:
         with the round trip, whose error names the file and line."""
         from .render import render  # YAML and pydantic: only when something must render
 
+        if not self._desired_read:  # its files and every overlay, in a few batched git calls
+            self._desired_read = True
+            tree = self._trees.get(self.desired)
+            if tree is not None:
+                self.repo.prefetch([tree])
         files = GitFiles(self.repo, self.desired)
         try:
             return render(files, self.bundle, self.desired, target, fast=True)

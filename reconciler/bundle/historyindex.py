@@ -109,7 +109,9 @@ class RenderStore:
         if path is None:
             return None
         try:
-            data = json.loads(path.read_bytes())
+            # orjson reads an integer past 64 bits as a float: the digest below then differs,
+            # and the revision is rendered again.
+            data = orjson.loads(path.read_bytes())
             stored = Rendered.build(data["name"], sha, data["components"])
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent or damaged: rendered again
@@ -122,10 +124,14 @@ class RenderStore:
             return
         data = {"name": done.name, "components": done.components, "digest": done.digest}
         try:
+            raw = orjson.dumps(data)
+        except TypeError:  # an integer past 64 bits
+            raw = json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render-")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
             os.replace(tmp, path)
             self._puts += 1
             if self._puts % PRUNE_EVERY == 1:  # a stat of every entry: not at every put
