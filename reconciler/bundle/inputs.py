@@ -146,7 +146,7 @@ class InputRenders:
             for key, path in shape.files:
                 ident = files.get(path) or entry(files, path)
                 if ident is not None and ident.startswith(FILES):
-                    wanted.add((key[: key.index("/")], ident[ident.index(" ") + 1 :]))
+                    wanted.add((key.partition("/")[0], ident[7:]))
         self.repo.preload(sorted(unshaped))
         self.parts.preload(wanted)
 

@@ -141,7 +141,7 @@ class Parts:
             ident = ids.get(path)
             if ident is None or not ident.startswith(FILES):
                 return False, None
-            at = (key[: key.index("/")], ident[ident.index(" ") + 1 :])  # (kind, blob id)
+            at = (key.partition("/")[0], ident[7:])  # (kind, blob id): FILES modes are 7 wide
             part = known.get(at, _UNKNOWN)
             if part is _UNKNOWN:
                 try:
