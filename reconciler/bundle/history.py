@@ -24,6 +24,8 @@ from .rendered import Rendered, bundle_dir
 __all__ = ["BundleHistory", "DigestCache", "RenderStore", "Strip"]
 
 Strip = Callable[[Mapping[str, Any]], dict[str, Any]]
+#: Overlays at the desired revision from which its folder is read in batches before rendering.
+BATCH_OVERLAYS = 16
 
 
 class BundleHistory:
@@ -125,10 +127,13 @@ class BundleHistory:
         with the round trip, whose error names the file and line."""
         from .render import render  # YAML and pydantic: only when something must render
 
-        if not self._desired_read:  # its files and every overlay, in a few batched git calls
+        if not self._desired_read:
+            # Many overlays, many renders: the folder's files and every overlay in a few batched
+            # git processes, not a round trip per object (a handful of files is read sooner
+            # one by one from the long-lived cat-file than by starting git again).
             self._desired_read = True
             tree = self._trees.get(self.desired)
-            if tree is not None:
+            if tree is not None and len(self._overlays.get(self.desired, ())) >= BATCH_OVERLAYS:
                 self.repo.prefetch([tree])
         files = GitFiles(self.repo, self.desired)
         try:

@@ -147,8 +147,7 @@ class InputRenders:
                 ident = files.get(path) or entry(files, path)
                 if ident is not None and ident.startswith(FILES):
                     wanted.add((key.partition("/")[0], ident[7:]))
-        self.repo.preload(sorted(unshaped))
-        self.parts.preload(wanted)
+        self.repo.preload([*unshaped, *self.parts.unread(wanted)])  # one git process
 
     def _shape(self, base: tuple[str | None, str | None], target: str | None) -> Shape | None:
         """The shape of renders with ``base``, from memory or else the index (which also gives

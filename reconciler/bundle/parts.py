@@ -157,15 +157,13 @@ class Parts:
         found.update(shape.fixed)  # the components no file holds (never a file's key)
         return True, {key: found[key] for key in shape.order}
 
-    def preload(self, wanted: set[tuple[str, str]]) -> None:
-        """Read in one batch the blobs of these (kind, blob id) parts not known yet."""
-        self.repo.preload(
-            [
-                blob
-                for kind, blob in wanted
-                if (kind, blob) not in self._parts and not self.store.get(f"part:{kind}:{blob}")[0]
-            ]
-        )
+    def unread(self, wanted: set[tuple[str, str]]) -> list[str]:
+        """The blob ids of these (kind, blob id) parts that neither memory nor the index knows."""
+        return [
+            blob
+            for kind, blob in wanted
+            if (kind, blob) not in self._parts and not self.store.get(f"part:{kind}:{blob}")[0]
+        ]
 
     def _part(self, kind: str, blob: str, path: str, sha: str) -> Part:
         """From the index, else read once (TypeError for what cannot be measured)."""
