@@ -230,6 +230,25 @@ class GitRepo:
         args = ["--all"] if all_refs else [rev]
         return self._git("rev-list", *args, "--", folder).split()
 
+    def folder_log(self, rev: str, folder: str) -> tuple[str, str]:
+        """``folder`` at ``rev`` (``git ls-tree -r -t``, its subfolders and itself included) and
+        every commit touching it, newest first, with its raw diff (``git log --raw -t``): the
+        commits, their folder ids and their files, from two git processes."""
+        listed = self._git("ls-tree", "-r", "-t", "--full-tree", rev, "--", folder)
+        log = self._git(
+            "log",
+            "--raw",
+            "-t",
+            "--no-abbrev",
+            "--no-renames",
+            "--parents",
+            "--format=%x01%H %P",
+            rev,
+            "--",
+            folder,
+        )
+        return listed, log
+
     def first_parents(self, rev: str) -> dict[str, int]:
         """The first-parent chain of ``rev``: commit -> position (0 is ``rev``, growing older).
 

@@ -18,7 +18,7 @@ from .gitrepo import GitFiles, GitRepo, batch_check
 from .historyindex import DigestCache, RenderStore
 from .inputs import InputRenders
 from .lineage import Arrivals, Subsets
-from .listing import listings
+from .listing import Walk, listings, walk
 from .rendered import Rendered, bundle_dir
 
 __all__ = ["BundleHistory", "DigestCache", "RenderStore", "Strip"]
@@ -50,7 +50,8 @@ class BundleHistory:
         self.folder = bundle_dir(bundle)
         self.cache = cache
         self.renders = renders or RenderStore(None)
-        self.shas = repo.touching(desired, self.folder)
+        walked = walk(repo, desired, self.folder)
+        self.shas = walked.shas if walked is not None else repo.touching(desired, self.folder)
         if not self.shas:
             raise ConfigError(f"bundle {bundle!r} not found at revision {revision_label(desired)}")
         self._others: list[str] | None = None
@@ -61,9 +62,42 @@ class BundleHistory:
         self._desired_read = False  #: the desired folder's objects loaded for its renders
         self._behind: dict[str, int] = {}
         self.inputs = InputRenders(
-            repo, bundle, cache.index, lambda: listings(repo, desired, self.folder, self.shas)
+            repo,
+            bundle,
+            cache.index,
+            (lambda: listings(repo, desired, self.folder, self.shas))
+            if walked is None
+            else (lambda: walked.files),
         )
+        if walked is not None:
+            self._walked(walked)
         self._index(self.shas)
+
+    def _walked(self, walked: Walk) -> None:
+        """The folder and overlay folder ids of the revisions one log pass listed (the rest
+        are :meth:`_index`'s)."""
+        over = f"{self.folder}/overlays"
+        inside = f"{over}/"
+        listing: dict[str, frozenset[str]] = {}
+        for sha, trees in walked.trees.items():
+            tree = trees.get(self.folder, "")
+            self._trees[sha] = tree[7:] if tree.startswith("040000 ") else None
+            if self._trees[sha] is not None:
+                self.repo.anchor(sha, self.folder, tree[7:])
+            oid = trees.get(over, "")
+            if not oid.startswith("040000 ") or self._trees[sha] is None:
+                self._overlays[sha] = frozenset()
+                continue
+            if oid not in listing:
+                names = [
+                    path[len(inside) :]
+                    for path in (*walked.files[sha], *trees)
+                    if path.startswith(inside) and "/" not in path[len(inside) :]
+                ]
+                listing[oid] = frozenset(
+                    name.removesuffix(".yaml") for name in names if name.endswith(".yaml")
+                )
+            self._overlays[sha] = listing[oid]
 
     def _index(self, shas: list[str]) -> None:
         """Look up the bundle folder and overlay folder ids of many commits in one git call."""

@@ -1,0 +1,91 @@
+"""The commits, folder ids and overlays from one git log --raw -t pass (bundle/listing.py walk)
+answer as git rev-list and the tree walk do: through overlays added, edited and removed, the
+folder deleted and made again, a file turned into a folder, and a merge."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reconciler.bundle import history
+from reconciler.bundle.gitrepo import GitRepo
+from reconciler.bundle.history import BundleHistory, DigestCache
+
+FOLDER = "bundles/b"
+TARGETS = [None, "eu", "us", "ap", "x"]
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _commit(root: Path, message: str) -> None:
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "-m", message)
+
+
+def _write(root: Path, path: str, text: str) -> None:
+    (root / FOLDER / path).parent.mkdir(parents=True, exist_ok=True)
+    (root / FOLDER / path).write_text(text)
+
+
+def _repo(root: Path, *, merge: bool) -> None:
+    _git(root, "init", "-q", "-b", "main")
+    _write(root, "bundle.yaml", "name: b\nmodel: {provider: openai, name: m}\n")
+    _write(root, "overlays/eu.yaml", "model: {name: e}\n")
+    _commit(root, "start")
+    _write(root, "overlays/us.yaml", "model: {name: u}\n")
+    _commit(root, "us")
+    _write(root, "overlays/eu.yaml", "model: {name: e2}\n")
+    (root / "elsewhere.txt").write_text("x\n")
+    _commit(root, "edit eu")
+    (root / FOLDER / "overlays" / "us.yaml").unlink()
+    _write(root, "overlays/ap.yaml/inner", "a folder named like an overlay\n")
+    _commit(root, "us gone, a folder")
+    shutil.rmtree(root / FOLDER)
+    _commit(root, "folder gone")
+    _write(root, "bundle.yaml", "name: b\nmodel: {provider: openai, name: n}\n")
+    _write(root, "overlays", "a file where the overlays were\n")
+    _commit(root, "back")
+    (root / FOLDER / "overlays").unlink()
+    _write(root, "overlays/x.yaml", "model: {name: x}\n")
+    _commit(root, "overlays again")
+    if merge:
+        _git(root, "checkout", "-q", "-b", "side")
+        _write(root, "overlays/us.yaml", "model: {name: side}\n")
+        _commit(root, "side")
+        _git(root, "checkout", "-q", "main")
+        _write(root, "bundle.yaml", "name: b\nmodel: {provider: openai, name: o}\n")
+        _commit(root, "main")
+        _git(root, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff", "side")
+
+
+def _keys(root: Path) -> tuple[list[str], list[list[str | None]], list[bool]]:
+    git = GitRepo(root)
+    found = BundleHistory(git, "b", git.commit("HEAD").hexsha, DigestCache(None))
+    keys = [[found.key(sha, target) for target in TARGETS] for sha in found.shas]
+    overlaid = [found.has_overlay(target) for target in TARGETS if target is not None]
+    git.close()
+    return found.shas, keys, overlaid
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_the_log_pass_answers_as_rev_list_and_the_tree_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merge: bool
+) -> None:
+    _repo(tmp_path, merge=merge)
+    shas, keys, overlaid = _keys(tmp_path)
+    assert shas == _git(tmp_path, "rev-list", "HEAD", "--", FOLDER).split()
+    assert any(key[0] is None for key in keys)  # the folder gone: no key at that revision
+    assert any(key[1] != key[0] for key in keys if key[0] is not None)  # an overlay keys apart
+    walked = history.walk
+    calls: list[int] = []
+    monkeypatch.setattr(history, "walk", lambda *args: calls.append(1))  # no log pass
+    assert _keys(tmp_path) == (shas, keys, overlaid)
+    assert calls == [1]
+    monkeypatch.setattr(history, "walk", walked)
