@@ -207,9 +207,10 @@ class GitRepo:
             pending = sorted(subtrees)
 
     def preload(self, blobs: list[str]) -> None:
-        """Load these blobs in one ``git cat-file --batch`` (those not loaded yet)."""
+        """Load these blobs (those not loaded yet) from the long-lived ``git cat-file --batch``,
+        asked many at a time: no git process started per batch."""
         wanted = sorted({blob for blob in blobs if blob not in self._blobs})
-        self._blobs.update(_cat_batch(self.path, wanted))
+        self._blobs.update(self._reader.get_many(wanted))
 
     def _entries(self, tree: str, path: str, sha: str) -> dict[str, tuple[str, int, str]]:
         """A tree's entries, name -> (type, mode, object id), parsed once per tree id.
@@ -445,6 +446,10 @@ def _run(path: Path, args: list[str]) -> subprocess.CompletedProcess[bytes]:
         raise ReconcilerError("git is not installed (or not on PATH)") from None
 
 
+#: Object ids asked of the long-lived cat-file at once (41 bytes each: well within a pipe).
+_CHUNK = 512
+
+
 class _Objects:
     """One ``git cat-file --batch`` process, started at the first read, serving object ids.
 
@@ -475,6 +480,32 @@ class _Objects:
                 self._stop()
                 raise ReconcilerError(f"git cat-file stopped answering in {self.path}") from None
             return header[1].decode("ascii"), data
+
+    def get_many(self, oids: list[str]) -> dict[str, bytes]:
+        """The contents of many objects (40 hex digits each; the missing ones left out), asked
+        :data:`_CHUNK` at a time: a chunk's questions fit the pipe, so writing never waits on
+        git, which never waits on us to read."""
+        found: dict[str, bytes] = {}
+        oids = [oid for oid in oids if _SHA.fullmatch(oid)]
+        with self._lock:
+            for start in range(0, len(oids), _CHUNK):
+                stdin, stdout = self._pipes()
+                try:
+                    stdin.write(
+                        "".join(f"{oid}\n" for oid in oids[start : start + _CHUNK]).encode()
+                    )
+                    stdin.flush()
+                    for _ in oids[start : start + _CHUNK]:
+                        header = stdout.readline().split()
+                        if len(header) == 3:  # else "<id> missing"
+                            size = int(header[2])
+                            found[header[0].decode("ascii")] = stdout.read(size + 1)[:size]
+                except (OSError, ValueError):
+                    self._stop()
+                    raise ReconcilerError(
+                        f"git cat-file stopped answering in {self.path}"
+                    ) from None
+        return found
 
     def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
         if self._proc is None or self._proc.poll() is not None:
