@@ -41,6 +41,11 @@ def parse_percent(value: object, what: str = "a share") -> float:
     return share
 
 
+def steps_text(steps: list[float] | tuple[float, ...]) -> str:
+    """``1% → 5% → 25%``."""
+    return " → ".join(f"{share * 100:g}%" for share in steps)
+
+
 def _step(value: object) -> float:
     share = parse_percent(value, "a step")
     if share > 1.0:

@@ -64,14 +64,14 @@ class CanaryProgress:
         return self.steps[min(self.step, len(self.steps) - 1)]
 
     def describe(self) -> str:
-        """``step 2/4 (5%) baking``, for status lines."""
+        """``canary step 2/4 (5% of users, 3.6% of requests served) baking``."""
         if self.state is CanaryState.PLAIN:
             return "first rollout: plain, creates the release flag"
         if self.state in (CanaryState.PASSED, CanaryState.SETTLED):
             return f"canary {self.state}: every step passed"
         where = f"step {min(self.step + 1, len(self.steps))}/{len(self.steps)}"
-        served = f", served {self.served:.1%}" if self.served is not None else ""
-        return f"canary {where} ({self.share:.0%} of users{served}) {self.state}"
+        served = f", {self.served:.1%} of requests served" if self.served is not None else ""
+        return f"canary {where} ({self.share * 100:g}% of users{served}) {self.state}"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CanaryProgress:

@@ -121,3 +121,16 @@ def test_a_good_canary_validates(repo: ConfigRepo) -> None:
     repo.write("targets/production.yaml", text)
     run = reconciler("--repo", repo.root, "validate")
     assert run.code == 0, run.out + run.err
+
+
+def test_plan_says_a_change_goes_out_as_a_canary_and_with_which_steps(repo: ConfigRepo) -> None:
+    text = inventory(TARGETS, rollout={"canary": GOOD}, analysis=PROMETHEUS)
+    repo.write("targets/production.yaml", text)
+    repo.commit("canary")
+    run = reconciler("--repo", repo.root, "plan", "--env", "production", "--format", "json")
+    assert "Traceback" not in run.err
+    found = [f for f in run.json()["findings"] if f["code"] == "canary"]
+    assert len(found) == 1 and found[0]["level"] == "info", run.out
+    message = found[0]["message"]
+    assert "flags/support-agent.release: 1% → 5% → 25% of users" in message
+    assert "baked 10m" in message and "refusal-rate by segment" in message
