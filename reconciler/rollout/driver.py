@@ -221,7 +221,10 @@ class Driver:
             return self._held(survey, step, held, now)
         current = self.current(sighting, bundle, now)
         policy = survey.inventory.rollout
-        if policy.canary is not None and self.scope is None:
+        if policy.canary is not None and self.scope is not None:
+            # converge --target: a person moves one target's group now, no canary (design §12).
+            policy = policy.model_copy(update={"canary": None})
+        if policy.canary is not None:
             current = self._canary(survey, step, self.canarying.step, current, now)
         waiting = self.awaiting_eval(survey, bundle)
         wait = waits.wait(self.repo_root, self.store, survey.inventory, current, now)
@@ -239,7 +242,7 @@ class Driver:
             self.notifier.lifecycle(survey.inventory, bundle, "complete", done, now)
         step.rollout, step.actions = advanced, actions
         self._act(survey, step, now)
-        if policy.canary is not None and self.scope is None and step.rollout is not None:
+        if policy.canary is not None and step.rollout is not None:
             step.rollout = self._canary(survey, step, self.canarying.settle, step.rollout, now)
         return step
 
