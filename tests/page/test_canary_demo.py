@@ -29,3 +29,4 @@ def test_the_canary_act_is_caught_at_5_percent_and_the_page_shows_the_judge(
     rows = re.findall(r'<tr class="verdict-(\w+)"><td>refusal-rate</td><td>(\w+)</td>', page)
     assert sorted(rows) == [("fail", "es"), ("pass", "de"), ("pass", "en")]
     assert "CanaryFailed" in page
+    assert "canary failed: step 2, weight 0/1000" in page  # the timeline's moment
