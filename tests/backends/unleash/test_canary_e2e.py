@@ -53,7 +53,9 @@ def client_token(unleash: Unleash) -> str:
 
 
 @pytest.fixture
-def world(unleash: Unleash, prometheus: Prometheus, bundle: str, tmp_path: Path) -> Iterator[World]:
+def world(unleash: Unleash, prometheus: Prometheus, tmp_path: Path) -> Iterator[World]:
+    # A name of its own, not the ``bundle`` fixture's count: other tests' users hash by theirs.
+    bundle = f"canary-{uuid.uuid4().hex[:8]}"
     repo = ConfigRepo(tmp_path / "config")
     repo.write(".gitignore", "fleet/\n")
     (repo.root / "fleet" / "store").mkdir(parents=True)
