@@ -18,12 +18,14 @@ Too few samples wait, and past ``progress_deadline`` the rollout is Stalled nami
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from reconciler.client import ReleaseError
 from reconciler.model.canary_progress import CanaryState
 from reconciler.model.rollout import ConditionType, Phase
 from tests.backends.unleash.server import Unleash
@@ -82,6 +84,14 @@ def serve(world: World, token: str, tmp_path: Path, run: str, bad: str | None) -
 
     client = world.client(token, tmp_path / "sdk-cache")
     client.start()
+    deadline = time.monotonic() + 20
+    while True:  # the SDK's first fetch (a thread of its own) is in before any request
+        try:
+            client.bundle({"userId": "u-0"})
+            break
+        except ReleaseError:
+            assert time.monotonic() < deadline, "the SDK never fetched the release flag"
+            time.sleep(0.1)
     return AgentService(client, EXPORTER[0], bundle=world.bundle, run=run, refusals=refusals)
 
 
