@@ -27,16 +27,18 @@ _FILES = ("100644 ", "100755 ")
 
 class _Recording:
     """A :class:`~.render.BundleFiles` that remembers every path it was asked for, reading the
-    blobs whose ids are already known straight from them."""
+    blobs whose ids are already known (from an earlier render's inputs, or the revision's
+    listing of the bundle folder) straight from them, with no tree walked."""
 
-    def __init__(self, files: GitFiles, known: Inputs = ()) -> None:
+    def __init__(self, files: GitFiles, known: Inputs = (), listed: Files | None = None) -> None:
         self.files = files
         self.known = dict(known)
+        self.listed = listed or {}
         self.paths: list[str] = []
 
     def read(self, path: str) -> bytes:
         self.paths.append(path)
-        ident = self.known.get(path)
+        ident = self.known.get(path) or self.listed.get(path)
         if ident is not None and ident.startswith(_FILES):
             return self.files.repo.blob(ident.split(" ", 1)[1], path, self.files.sha)
         return self.files.read(path)  # absent, a link, a folder: as the walk says
@@ -175,7 +177,7 @@ class InputRenders:
             return _at(self._done[key], sha)
         from .render import render  # YAML and pydantic: only when something must render
 
-        files = _Recording(GitFiles(self.repo, sha), key or ())
+        files = _Recording(GitFiles(self.repo, sha), key or (), self.listed(sha))
         self.renders += 1
         done: Rendered | None
         try:

@@ -89,3 +89,28 @@ def test_the_log_pass_answers_as_rev_list_and_the_tree_walk(
     assert _keys(tmp_path) == (shas, keys, overlaid)
     assert calls == [1]
     monkeypatch.setattr(history, "walk", walked)
+
+
+def test_a_past_revision_renders_from_its_listing_without_walking_a_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _git(tmp_path, "init", "-q", "-b", "main")
+    for n in range(3):
+        _write(
+            tmp_path,
+            "bundle.yaml",
+            f"name: b\nmodel: {{provider: o, name: m{n}}}\n"
+            "prompts:\n  system: {file: prompts/system.md}\n",
+        )
+        _write(tmp_path, "prompts/system.md", f"prompt {n}\n")
+        _commit(tmp_path, f"c{n}")
+    git = GitRepo(tmp_path)
+    found = BundleHistory(git, "b", git.commit("HEAD").hexsha, DigestCache(None))
+
+    def no_walk(*args: object) -> None:
+        raise AssertionError("a tree walked")
+
+    monkeypatch.setattr(git, "_entries", no_walk)
+    done = found.inputs.render(found.shas[2], None)
+    assert done is not None and done.components["prompt/system"]["text"] == "prompt 0\n"
+    git.close()
