@@ -4,6 +4,8 @@ The folder's listing at the desired revision, then each commit's changes undone 
 first: what each file was at every revision (mode and blob id), with no tree read per commit.
 Only a plain chain is undone this way (each commit's one parent is the next commit listed);
 from a merge on, the revisions are left to the tree walk (:meth:`GitRepo.entry_id`).
+:func:`walk` also lists the commits themselves and each one's folders (``-t``): the history
+index asks git nothing else before it reads blobs.
 """
 
 from __future__ import annotations

@@ -4,13 +4,13 @@ Measured in one run, each round:
 - the floor: a bare ``git rev-list`` of the folder and one ``git cat-file --batch`` reading every
   distinct blob of its history (listed beforehand, untimed): the git I/O no index can skip;
 - the naive walk: GitPython reads every file of every commit;
-- our cold index (no cache on disk, a new :class:`GitRepo`): the commits from one ``git
-  rev-list``, each one's folder and overlay tree ids from one ``git cat-file --batch-check``,
-  every revision's files from one ``git ls-tree`` and one ``git log --raw`` pass
-  (:mod:`reconciler.bundle.listing`); a revision is rendered only when its bundle.yaml (and
-  overlay) is new, every other one assembled from its files' blobs, read in one ``git cat-file
-  --batch`` per batch of the walk and digested once per blob id (:mod:`reconciler.bundle.parts`);
-  the whole lineage walked, as a drifted target walks it; then the index written;
+- our cold index (no cache on disk, a new :class:`GitRepo`): the commits, each one's folder and
+  overlay tree ids and every revision's files from one ``git ls-tree`` and one ``git log --raw
+  -t`` pass (:func:`reconciler.bundle.listing.walk`); a revision is rendered only when its
+  bundle.yaml (and overlay) is new, its files read by the blob ids the pass gave, every other
+  one assembled from its files' blobs, read from the long-lived ``git cat-file --batch`` a batch
+  of the walk at a time and digested once per blob id (:mod:`reconciler.bundle.parts`); the
+  whole lineage walked, as a drifted target walks it; then the index written;
 - our warm index: the same walk answered by the index on disk, as a second audit finds it.
 
 Cold cost is also given per 1,000 commits. Goals (issue 18): cold <= 1.0 s per 1,000 commits
