@@ -157,9 +157,12 @@ class _Connection(web.RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
+        """A request aiohttp could not parse (too long, malformed): our own short answer, which
+        never quotes the request back, and one log line naming the error's kind."""
         if isinstance(exc, BadHttpMethod):  # a method aiohttp's parser does not know
             return _not_allowed()
-        return super().handle_error(request, status, exc, message)
+        event("status_bad_request", status=status, error=type(exc).__name__ if exc else message)
+        return _response(status, f"{HTTPStatus(status).phrase.lower()}\n".encode(), _TEXT)
 
 
 def _response(
