@@ -26,8 +26,12 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from aiohttp import web
+# aiohttp's server pieces, not the aiohttp.web package (its router and file serving: ~1 MB more)
 from aiohttp.http_exceptions import BadHttpMethod
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import Response, StreamResponse
+from aiohttp.web_server import Server
 
 from ..errors import ReconcilerError
 from ..secrets import scrub
@@ -100,7 +104,7 @@ _aiohttp_log.propagate = False
 _aiohttp_log.setLevel(logging.WARNING)
 
 
-class _Connection(web.RequestHandler):
+class _Connection(RequestHandler):
     """One client's connection: refused beyond :data:`MAX_CONNECTIONS`; closed when its request
     is incomplete after :data:`HEADER_DEADLINE` or idle for :data:`READ_TIMEOUT`, and in any case
     after :data:`LIFETIME`."""
@@ -156,7 +160,7 @@ class _Connection(web.RequestHandler):
         status: int = 500,
         exc: BaseException | None = None,
         message: str | None = None,
-    ) -> web.StreamResponse:
+    ) -> StreamResponse:
         """A request aiohttp could not parse (too long, malformed): our own short answer, which
         never quotes the request back, and one log line naming the error's kind."""
         if isinstance(exc, BadHttpMethod):  # a method aiohttp's parser does not know
@@ -167,8 +171,8 @@ class _Connection(web.RequestHandler):
 
 def _response(
     code: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    response = web.Response(
+) -> Response:
+    response = Response(
         status=code,
         body=body,
         headers={
@@ -183,18 +187,18 @@ def _response(
     return response
 
 
-def _not_allowed() -> web.Response:
+def _not_allowed() -> Response:
     return _response(405, b"method not allowed\n", _TEXT, {"Allow": "GET"})
 
 
-def _probe(ok: bool, words: str = "") -> web.Response:
+def _probe(ok: bool, words: str = "") -> Response:
     said = f"; {words}" if words else ""
     if ok:
         return _response(200, f"ok{said}\n".encode(), _TEXT)
     return _response(503, f"unavailable{said}\n".encode(), _TEXT)
 
 
-def _json(code: int, data: dict[str, Any]) -> web.Response:
+def _json(code: int, data: dict[str, Any]) -> Response:
     # Known secrets masked in the text served (JSON-escaped forms too; design §11).
     return _response(code, scrub(json.dumps(data, ensure_ascii=False)).encode(), _JSON)
 
@@ -226,7 +230,7 @@ class StatusServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._listening: asyncio.Server | None = None
-        self._web: web.Server | None = None
+        self._web: Server | None = None
         self._workers: concurrent.futures.ThreadPoolExecutor | None = None
 
     @property
@@ -241,7 +245,7 @@ class StatusServer:
 
     # -- answering ---------------------------------------------------------------------------
 
-    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _answer(self, request: BaseRequest) -> StreamResponse:
         connection = request.protocol
         if isinstance(connection, _Connection):
             connection.headers_in()
@@ -263,7 +267,7 @@ class StatusServer:
             event("status_request_failed", path=path, error=f"{type(exc).__name__}: {exc}")
             return _response(500, b"internal error\n", _TEXT)
 
-    def _read(self, path: str, query: str) -> web.Response:
+    def _read(self, path: str, query: str) -> Response:
         """The answers that call into the daemon (in a worker thread: they may take a while)."""
         if path == "/metrics":
             body, content_type = self.metrics()
@@ -297,7 +301,7 @@ class StatusServer:
         return connection
 
     async def _open(self) -> None:
-        self._web = web.Server(self._answer)
+        self._web = Server(self._answer)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._listening = await asyncio.get_running_loop().create_server(
             self._connection, self.host, self._port, family=family, reuse_address=True
