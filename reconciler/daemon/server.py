@@ -203,6 +203,13 @@ def _json(code: int, data: dict[str, Any]) -> Response:
     return _response(code, scrub(json.dumps(data, ensure_ascii=False)).encode(), _JSON)
 
 
+def _loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """What asyncio would print with a traceback: one scrubbed line instead."""
+    error = context.get("exception")
+    why = f"{type(error).__name__}: {error}" if error is not None else context.get("message")
+    event("status_connection_failed", error=why)
+
+
 class StatusServer:
     """Serves the endpoints from the given callables until :meth:`stop`."""
 
@@ -319,6 +326,7 @@ class StatusServer:
         loop = self._loop
         assert loop is not None
         asyncio.set_event_loop(loop)
+        loop.set_exception_handler(_loop_error)
         try:
             loop.run_until_complete(self._open())
         except BaseException as exc:
