@@ -79,8 +79,10 @@ LIFETIME = 15.0
 #: Seconds for the whole request line and headers, however they trickle in: a slow client
 #: holds a connection this long at most, not :data:`LIFETIME`.
 HEADER_DEADLINE = 3.0
-#: Connections served at once; one more is closed at once, not queued.
-MAX_CONNECTIONS = 128
+#: Connections served at once; one more is closed at once, not queued. A connection costs a few
+#: KB on the loop, not a thread; and a burst of clients that hang up together is counted until
+#: the loop reads their resets, so the cap leaves room for hundreds of them beside the probes.
+MAX_CONNECTIONS = 512
 #: Bytes of the request line, and of each header line (aiohttp answers 400 beyond).
 MAX_LINE = 8190
 #: Threads that run the callbacks (rendering a page or the metrics may take a while; the
