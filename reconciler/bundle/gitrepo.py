@@ -242,6 +242,8 @@ class GitRepo:
             "-t",
             "--no-abbrev",
             "--no-renames",
+            "--no-follow",  # whatever log.follow and log.showSignature say: rev-list's commits
+            "--no-show-signature",
             "--parents",
             "--format=%x01%H %P",
             rev,

@@ -81,14 +81,17 @@ def test_the_log_pass_answers_as_rev_list_and_the_tree_walk(
     _repo(tmp_path, merge=merge)
     shas, keys, overlaid = _keys(tmp_path)
     assert shas == _git(tmp_path, "rev-list", "HEAD", "--", FOLDER).split()
+    git = GitRepo(tmp_path)
+    one_pass = history.walk(git, shas[0], FOLDER)
+    git.close()
+    assert one_pass is not None and one_pass.shas == shas  # git took the pass: no fallback
+    assert len(one_pass.trees) == (1 if merge else len(shas))  # a merge ends the undoing
     assert any(key[0] is None for key in keys)  # the folder gone: no key at that revision
     assert any(key[1] != key[0] for key in keys if key[0] is not None)  # an overlay keys apart
-    walked = history.walk
     calls: list[int] = []
     monkeypatch.setattr(history, "walk", lambda *args: calls.append(1))  # no log pass
     assert _keys(tmp_path) == (shas, keys, overlaid)
     assert calls == [1]
-    monkeypatch.setattr(history, "walk", walked)
 
 
 def test_a_past_revision_renders_from_its_listing_without_walking_a_tree(
