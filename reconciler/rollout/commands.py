@@ -135,17 +135,12 @@ def rollback(driver: Driver, to: str) -> RolledBack:
     the rollback verified: it waits until the pre-empted writer released (bounded by that
     lease's TTL), then verifies again and writes again any target that changed since.
     """
-    from ..bundle.gitrepo import GitRepo
-
-    repo = GitRepo(driver.repo_root)
-    try:
-        desired = repo.commit(driver.revision or "HEAD").hexsha
-        target_sha = repo.commit(to).hexsha
-    finally:
-        repo.close()
+    repo = driver.run.repo
+    desired = repo.commit(driver.revision or "HEAD").hexsha
+    target_sha = repo.commit(to).hexsha
     if target_sha == desired:
         raise ReconcilerError(f"--to {to} is the desired revision: nothing to roll back")
-    inventory = driver.observer.auditor().inventory()
+    inventory = driver.inventory()
     closed = waits.rollback_allowed(inventory.windows, driver.clock())
     if closed:
         raise WindowClosed(f"rollback refused: {closed}")
@@ -158,7 +153,7 @@ def _roll_back(
 ) -> RolledBack:
     started = time.perf_counter()
     now = driver.clock()
-    inventory = driver.observer.auditor().inventory()
+    inventory = driver.inventory()
     names = [t.name for t in inventory.targets]
     documents = {
         (target, bundle): document
@@ -254,7 +249,7 @@ def _end(
     """Persist an ended rollout with ``event`` and send the notices ending it raised."""
     now = driver.clock()
     driver.store.save_rollout(ended, now, [event])
-    inventory = driver.observer.auditor().inventory()
+    inventory = driver.inventory()
     errors: list[str] = []
     for action in actions:
         if isinstance(action, Notify):
@@ -278,7 +273,7 @@ def steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
 def _steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
     now = driver.clock()
     env = driver.environment
-    inventory = driver.observer.auditor().inventory()
+    inventory = driver.inventory()
     lines: list[str] = []
     for bundle in inventory.bundles:
         current = driver.store.load_rollout(env, bundle)
