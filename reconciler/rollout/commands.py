@@ -33,7 +33,8 @@ def converge(
     written. Pre-empted on the way (a rollback): :class:`~reconciler.state.interface.Deposed`,
     after which nothing more is written.
     """
-    with _writing(driver, "converge", preempt=False):
+    # One environment run for the whole command: one event loop and HTTP pool for every step.
+    with _writing(driver, "converge", preempt=False), driver.run.open():
         started = driver.clock()
         if timeout is not None:  # every wait of every step, gate queries included
             driver.observer.deadline = time.monotonic() + timeout
@@ -70,6 +71,11 @@ def dry_run(driver: Driver, waiting: dict[str, str] | None = None) -> dict[str, 
 
     ``waiting`` is filled with what holds each bundle that would wait (a promotion, a closed
     window), with until when."""
+    with driver.run.open():
+        return _dry_run(driver, waiting)
+
+
+def _dry_run(driver: Driver, waiting: dict[str, str] | None) -> dict[str, list[str] | None]:
     sighting = driver.sight()
     survey = sighting.survey
     now = driver.clock()
@@ -144,7 +150,7 @@ def rollback(driver: Driver, to: str) -> RolledBack:
     closed = waits.rollback_allowed(inventory.windows, driver.clock())
     if closed:
         raise WindowClosed(f"rollback refused: {closed}")
-    with _writing(driver, "rollback", preempt=True) as writer:
+    with _writing(driver, "rollback", preempt=True) as writer, driver.run.open():
         return _roll_back(driver, writer, to, desired, target_sha)
 
 

@@ -101,8 +101,9 @@ class Observer:
         recorded: Recorded | None = None,
         revision: str | None = None,
     ) -> Sighting:
-        survey = self.auditor(only=only, recorded=recorded, revision=revision).observe(now)
-        return Sighting(survey, self.health(survey.inventory))
+        with self.run.open():  # the survey and the health checks on one loop and HTTP pool
+            survey = self.auditor(only=only, recorded=recorded, revision=revision).observe(now)
+            return Sighting(survey, self.health(survey.inventory))
 
     def health(self, inventory: Inventory) -> dict[str, Health]:
         """Every checked target's health, concurrently (a failure is an unhealthy answer)."""
