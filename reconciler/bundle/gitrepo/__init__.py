@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import weakref
 from collections import OrderedDict
-from functools import cached_property
 from pathlib import Path
 
 from ...errors import ConfigError, ReconcilerError, RevisionError
@@ -262,11 +261,6 @@ class GitRepo:
             sha, _, stamp = line.partition(" ")
             times[sha] = float(stamp)
         return times
-
-    @cached_property
-    def tags(self) -> dict[str, str]:
-        """Commit sha -> tag name, for labelling revisions in human output."""
-        return self.read_tags()
 
     def read_tags(self) -> dict[str, str]:
         """Commit sha -> tag name, read now (tags come and go)."""
