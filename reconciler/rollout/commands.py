@@ -141,6 +141,11 @@ def rollback(driver: Driver, to: str) -> RolledBack:
     the rollback verified: it waits until the pre-empted writer released (bounded by that
     lease's TTL), then verifies again and writes again any target that changed since.
     """
+    with driver.run.open():  # one inventory read, one event loop and HTTP pool for it all
+        return _rollback(driver, to)
+
+
+def _rollback(driver: Driver, to: str) -> RolledBack:
     repo = driver.run.repo
     desired = repo.commit(driver.revision or "HEAD").hexsha
     target_sha = repo.commit(to).hexsha
@@ -150,7 +155,7 @@ def rollback(driver: Driver, to: str) -> RolledBack:
     closed = waits.rollback_allowed(inventory.windows, driver.clock())
     if closed:
         raise WindowClosed(f"rollback refused: {closed}")
-    with _writing(driver, "rollback", preempt=True) as writer, driver.run.open():
+    with _writing(driver, "rollback", preempt=True) as writer:
         return _roll_back(driver, writer, to, desired, target_sha)
 
 
