@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..bundle.history import Snapshot
+from ..bundle.snapshot import Snapshot
 from ..diff.classify import Status
 from ..errors import ConfigError
 from ..gates.contract import Checked, check, unchecked
