@@ -91,16 +91,7 @@ class Driver:
         if store.created:  # a lost store must not forget what was rolled back from
             self._restore_quarantines()
         self._scoped: dict[str, Rollout] = {}  #: the scoped run's own rollouts, by bundle
-        self.canarying = Canarying(
-            environment,
-            store,
-            self.documents,
-            files_root=self.files_root,
-            environ=self.environ,
-            opener=opener,
-            fence=fence,
-            repos=self.repos,
-        )
+        self.canarying = Canarying(self.run, store, self.documents, fence=fence, repos=self.repos)
 
     @property
     def repo_root(self) -> Path:
