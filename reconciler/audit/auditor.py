@@ -6,12 +6,10 @@ sources; it prints nothing (formats live in :mod:`reconciler.report`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import gc
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from ..bundle.history import BundleHistory
 from ..bundle.snapshot import Snapshot, snapshot
 from ..canonical import bundle_digest, component_digests
-from ..config.inventory import load_inventory
 from ..diff import ignore as ignoring
 from ..diff.change import Change
 from ..diff.classify import Lineage, Status, Verdict, classify
 from ..diff.document import Document, InvalidDocument, parse
 from ..diff.findings import model_pin_findings
+from ..environment import EnvironmentRun
 from ..errors import ConfigError
 from ..model.codes import FindingCode
 from ..revisions import revision_label
@@ -56,7 +54,8 @@ DEFAULT_DEADLINE = 300.0
 
 
 class Auditor:
-    """Runs audits of one environment of one repo."""
+    """Runs audits of one environment of one repo (``env_run``: the environment run it is part of;
+    else one of its own, made of the other arguments)."""
 
     def __init__(
         self,
@@ -73,26 +72,35 @@ class Auditor:
         fetcher: Fetcher | None = None,
         deadline: float | None = DEFAULT_DEADLINE,
         plain: bool = False,
+        env_run: EnvironmentRun | None = None,
     ) -> None:
-        self.repo_root = repo_root.resolve()
+        run = env_run
+        if run is None:
+            run = EnvironmentRun(
+                repo_root,
+                environment,
+                files_root=files_root,
+                environ=environ,
+                opener=opener,
+                plain=plain,
+            )
+        #: Where it reads: the inventory, the pooled repo, the event loop and the HTTP pool.
+        self.env_run = run
+        self.repo_root = run.repo_root
         #: Where ``file`` targets' paths resolve (the daemon reads git from its own clone).
-        self.files_root = (files_root or repo_root).resolve()
-        self.environment = environment
+        self.files_root = run.files_root
+        self.environment = run.environment
         self.revision = revision
-        self.environ = dict(os.environ if environ is None else environ)
+        self.environ = run.environ
         self.concurrency = concurrency
         self.only = only
         #: What the state store knows (None: no state, git time alone decides).
         self.recorded = recorded
         #: Seconds the whole fetch may take; targets not answered by then are unreachable.
         self.deadline = deadline
-        self.opener = opener
         #: How the opened sources are read: every job fetched once, concurrently (a rollback
         #: passes its own, which writes each target just before re-fetching it).
         self.fetcher: Fetcher = fetcher or fetch_all
-        #: Read the inventory as plain objects (:mod:`reconciler.model.plain`): for a command
-        #: that only reads it, so that an audit needs no pydantic before its first request.
-        self.plain = plain
 
     def run(
         self,
@@ -113,25 +121,26 @@ class Auditor:
         """Fetch and classify every target; :meth:`Survey.judged` then gives the audit."""
         now = now or dt.datetime.now(dt.UTC)
         started = time.monotonic()  # the deadline bounds every wait: fetches, then outputs
-        inventory = self.inventory()
-        git = snapshot(self.repo_root, self.revision, cache_dir(self.repo_root) / "history.json")
-        try:
-            survey = self._run(git, inventory, now, progress)
-        finally:
-            git.cache.save()
-        if any(t.outputs is not None for t in inventory.targets):
-            from .outputs import check_outputs  # jsonschema loads only where outputs are read
+        with self.env_run.open():  # one event loop and one HTTP pool for fetches and outputs
+            inventory = self.inventory()
+            cache = cache_dir(self.repo_root) / "history.json"
+            git = snapshot(self.repo_root, self.revision, cache)
+            try:
+                survey = self._run(git, inventory, now, progress)
+            finally:
+                git.cache.save()
+            if any(t.outputs is not None for t in inventory.targets):
+                from .outputs import check_outputs  # jsonschema loads only where outputs are read
 
-            deadline = self.deadline
-            left = None if deadline is None else max(deadline - (time.monotonic() - started), 0)
-            check_outputs(survey, git, self.environ, left=left, deadline=deadline)
+                deadline = self.deadline
+                spent = time.monotonic() - started
+                left = None if deadline is None else max(deadline - spent, 0)
+                check_outputs(survey, git, self.env_run, left=left, deadline=deadline)
         return survey
 
     def inventory(self) -> Inventory:
         """The environment's inventory (only the targets asked for, when ``only`` is set)."""
-        inventory = load_inventory(
-            self.repo_root, self.environment, cache_dir(self.repo_root), plain=self.plain
-        )
+        inventory = self.env_run.inventory()  # read once while the run is open
         if self.only is not None:
             unknown = sorted(self.only - {t.name for t in inventory.targets})
             if unknown:
@@ -177,7 +186,7 @@ class Auditor:
         results: list[TargetResult] = []
         stamp = now.timestamp()
         with gc_paused():
-            raw = asyncio.run(self._fetch(inventory, jobs, on_done))
+            raw = self.env_run.call(self._fetch(inventory, jobs, on_done))
             for target in inventory.targets:
                 bundles = []
                 for bundle in inventory.bundles:
@@ -216,28 +225,21 @@ class Auditor:
     async def _fetch(
         self, inventory: Inventory, jobs: list[tuple[str, str]], on_done: Callable[[], None] | None
     ) -> dict[tuple[str, str], Result]:
-        from ..sources.registry import SourceContext, open_source
-
-        opener = self.opener or open_source
-        ctx = SourceContext(repo_root=self.files_root, env=self.environ)
+        opener = self.env_run.opener
+        ctx = self.env_run.sources  # the run's HTTP pool: closed with the run, not here
         read = Bodies()
-        try:
-            sources: dict[str, Source] = {
-                t.name: Read(opener(t, ctx), read) for t in inventory.targets
-            }
-            for t in inventory.targets:
-                if t.probe is not None:
-                    as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
-                    sources[_probe(t.name)] = Read(opener(as_target, ctx), read)
-            done = await self.fetcher(
-                jobs,
-                sources,
-                concurrency=self.concurrency,
-                on_done=on_done,
-                deadline=self.deadline,
-            )
-        finally:
-            await ctx.close()
+        sources: dict[str, Source] = {t.name: Read(opener(t, ctx), read) for t in inventory.targets}
+        for t in inventory.targets:
+            if t.probe is not None:
+                as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
+                sources[_probe(t.name)] = Read(opener(as_target, ctx), read)
+        done = await self.fetcher(
+            jobs,
+            sources,
+            concurrency=self.concurrency,
+            on_done=on_done,
+            deadline=self.deadline,
+        )
         return dict(zip(jobs, done, strict=True))
 
     def _judged(

@@ -78,15 +78,12 @@ def validate(ctx: click.Context) -> None:
 @click.pass_context
 def render(ctx: click.Context, bundle: str, revision: str | None, target: str | None) -> None:
     """Print the rendered bundle JSON (design §7)."""
-    from ..bundle.gitrepo import GitFiles, GitRepo
+    from ..bundle.gitrepo import GitFiles, repo_at
     from ..bundle.render import render as render_bundle
 
-    git = GitRepo(repo_of(ctx))
-    try:
-        sha = git.commit(revision or "HEAD").hexsha
-        done = render_bundle(GitFiles(git, sha), bundle, sha, target)
-    finally:
-        git.close()
+    git = repo_at(repo_of(ctx))
+    sha = git.commit(revision or "HEAD").hexsha
+    done = render_bundle(GitFiles(git, sha), bundle, sha, target)
     echo(done.to_bytes().decode("utf-8"), nl=False)
 
 

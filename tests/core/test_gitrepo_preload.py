@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from reconciler.bundle import gitrepo
 from reconciler.bundle.gitrepo import GitRepo
+from reconciler.bundle.gitrepo.process import CHUNK
 
 
 def test_many_blobs_large_ones_and_a_missing_one(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ def test_many_blobs_large_ones_and_a_missing_one(tmp_path: Path) -> None:
         check=True,
     ).stdout.split()
     blobs = dict(zip(out, datas, strict=True))
-    assert len(blobs) > gitrepo._CHUNK
+    assert len(blobs) > CHUNK
     missing = "0" * 40
     git = GitRepo(tmp_path)
     git.preload([*blobs, missing])
