@@ -306,11 +306,7 @@ class Auditor:
             # Only a group is judged torn by it: a target alone never walks the whole history.
             runs_any_of=done.runs_any_of() if target.group is not None else frozenset(),
         )
-        if verdict.status is Status.DRIFTED and not (done.changes or verdict.matched_elsewhere):
-            # Equal as values (numbers as numbers, sets as sets: design §6), only written
-            # differently (1024.0 for 1024): in sync, and said, since its digest differs.
-            result.status, result.observed_revision = Status.IN_SYNC, history.desired
-            result.behind, result.lag_seconds = 0, 0
+        if verdict.respelled:
             findings.append(
                 Finding(
                     "warning",
@@ -378,6 +374,17 @@ def _judgement(
         observed = carried
         digests = {k: doc.digests[k] for k in carried}
     observed_digest = bundle_digest(digests)
+    changes: list[Change] = []
+    compared: list[bool] = []
+
+    def differs() -> bool:
+        if not compared:
+            from ..diff.bundle import diff_bundle  # the diff engine loads when something differs
+
+            changes.extend(diff_bundle(observed, view.desired, digests, view.desired_digests))
+            compared.append(True)
+        return bool(changes)
+
     verdict = classify(
         desired_subset=view.desired_subset,
         observed_subset=observed_digest,
@@ -385,12 +392,10 @@ def _judgement(
         lineage=view.lineage,
         now=now,
         behind=history.behind,
+        differs=differs,
     )
-    changes: list[Change] = []
     if verdict.status is not Status.IN_SYNC:
-        from ..diff.bundle import diff_bundle  # the diff engine loads when something differs
-
-        changes = diff_bundle(observed, view.desired, digests, view.desired_digests)
+        differs()
     return _Judgement(
         doc, doc.misstated(), carried, observed_digest, verdict, changes, view.lineage
     )

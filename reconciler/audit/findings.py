@@ -6,14 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..diff.change import Severity
-from ..diff.classify import Status
+from ..diff.classify import Status, probed
 from ..model.codes import FindingCode
 from ..model.duration import format_duration
 from ..revisions import revision_label
 from .results import BundleResult, Finding, TargetResult
-
-#: Store statuses a process that loaded something else turns into ``not_loaded``.
-_LOADABLE = (Status.IN_SYNC, Status.LAGGING)
 
 
 def loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str]) -> None:
@@ -25,11 +22,9 @@ def loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str]) 
         "lag_seconds": process.lag_seconds,
         "error": process.error,
     }
-    if store.status not in _LOADABLE or process.observed_digest == store.observed_digest:
-        return
-    if process.observed_digest is None:
-        store.probe["error"] = process.error
-        return  # the probe could not be read: the store's status stands, the reason is shown
+    status = probed(store.status, store.observed_digest, process.observed_digest)
+    if status is store.status:
+        return  # an unreadable probe: the store's status stands, the probe's error is shown
 
     def label(result: BundleResult) -> str:
         sha = result.observed_revision
@@ -40,7 +35,7 @@ def loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str]) 
     age = process.lag_seconds
     since = f" for {format_duration(age)}" if age else ""
     store.error = f"store has {label(store)}, process serves {label(process)}{since}"
-    store.status = Status.NOT_LOADED
+    store.status = status
     store.lag_seconds = max(store.lag_seconds or 0, age or 0)
 
 

@@ -33,7 +33,16 @@ from ..diff.classify import Status
 from ..model import windows as windows_
 from ..model.codes import FindingCode
 from ..model.duration import format_duration
-from ..model.rollout import Phase, Quarantine, Reason, Rollout, hold_overdue, overdue
+from ..model.rollout import (
+    Condition,
+    ConditionType,
+    Phase,
+    Quarantine,
+    Reason,
+    Rollout,
+    hold_overdue,
+    overdue,
+)
 from ..revisions import revision_label
 
 if TYPE_CHECKING:
@@ -159,6 +168,37 @@ def rollout_stall(
     )
     message = f"no progress for {format_duration(now - last)} at {wave} ({name}){paused}"
     return True, rollout.blocking(), message
+
+
+@dataclass(frozen=True)
+class Current:
+    """One of a rollout's conditions as of now."""
+
+    condition: Condition
+    #: Judged as of now, not recorded: the rollout is overdue, though nothing stepped it since.
+    as_of_now: bool = False
+
+
+#: What an as-of-now Stalled condition adds to the verdict's words.
+AS_OF_NOW = "as of now: nothing has stepped the rollout since"
+
+
+def current_conditions(rollout: Rollout, policy: RolloutPolicy, now: float) -> tuple[Current, ...]:
+    """The rollout's conditions as of ``now``, for every consumer (``rollout status``, the page):
+    those recorded at its last step, plus Stalled when it is overdue since (:func:`overdue`)."""
+    recorded = tuple(Current(c) for c in rollout.conditions.values())
+    stalled, _, message = rollout_stall(rollout, policy, now)
+    if not stalled or rollout.stalled:
+        return recorded
+    stall = Condition(
+        ConditionType.STALLED,
+        True,
+        Reason.DEADLINE,
+        f"{message} ({AS_OF_NOW})",
+        rollout.to_revision,
+        rollout.deadline(policy.progress_deadline),
+    )
+    return (*recorded, Current(stall, as_of_now=True))
 
 
 def judge(

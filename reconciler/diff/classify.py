@@ -68,6 +68,14 @@ class Verdict:
     behind: int | None = None
     lag_seconds: int | None = None
     matched_elsewhere: str | None = None  #: a non-ancestor commit the content equals
+    #: In sync although its digest differs: the desired values, written differently (1024.0
+    #: for 1024, a set in another order), which the audit says in an ``equal_but_respelled``
+    #: finding.
+    respelled: bool = False
+
+
+def _differs() -> bool:
+    return True
 
 
 def classify(
@@ -78,8 +86,13 @@ def classify(
     lineage: Lineage,
     now: float,
     behind: Callable[[str], int],
+    differs: Callable[[], bool] = _differs,
 ) -> Verdict:
     """Classify an observation that parsed (errors become missing/invalid/unreachable elsewhere).
+
+    ``differs`` says whether the observed values differ from desired as values (numbers as
+    numbers, sets as sets: design §6); it is asked only of content that equals no revision, and
+    when it says no, the target is in sync, ``respelled``.
 
     Whether a lagging target is stalled is not decided here: :mod:`reconciler.audit.verdict` judges
     it, with the recorded rollouts and quarantines, as of now.
@@ -89,7 +102,10 @@ def classify(
     try:
         index = lineage.subsets.index(observed_subset)
     except ValueError:
-        return Verdict(Status.DRIFTED, matched_elsewhere=lineage.elsewhere(observed_subset))
+        elsewhere = lineage.elsewhere(observed_subset)
+        if elsewhere is None and not differs():
+            return Verdict(Status.IN_SYNC, desired_revision, 0, 0, respelled=True)
+        return Verdict(Status.DRIFTED, matched_elsewhere=elsewhere)
     return Verdict(
         Status.LAGGING,
         observed_revision=lineage.shas[index],
@@ -104,3 +120,16 @@ def lag_seconds(lineage: Lineage, index: int, now: float) -> int:
         if lineage.subsets[newer] != lineage.subsets[newer + 1]:
             return max(0, int(now - lineage.times[newer]))
     return 0
+
+
+#: Store statuses that a serving process which loaded something else turns into ``not_loaded``.
+LOADABLE = (Status.IN_SYNC, Status.LAGGING)
+
+
+def probed(store: Status, store_digest: str | None, process_digest: str | None) -> Status:
+    """A target's status once its serving process was probed (design §6): ``not_loaded`` when
+    the store holds a revision (in sync or lagging) and the process serves other content;
+    otherwise the store's status stands (an unreadable probe changes nothing)."""
+    if store not in LOADABLE or process_digest is None or process_digest == store_digest:
+        return store
+    return Status.NOT_LOADED

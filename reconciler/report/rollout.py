@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..audit.results import revision_label
-from ..audit.verdict import rollout_stall
+from ..audit.verdict import current_conditions, rollout_stall
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import Phase, Quarantine, Rollout, TargetProgress
@@ -150,17 +150,10 @@ def status_text(
     for name, t in sorted(r.targets.items()):
         if t.advisory and t.healthy is False:
             lines.append(f"  warning: {name}: advisory health check failing ({t.fail_streak}x)")
-    for condition in r.conditions.values():
-        lines.append(
-            f"  {condition.type}={str(condition.status).lower()} {condition.reason}: "
-            f"{condition.message} (since {format_duration(now - condition.since)} ago)"
-        )
-    stalled, _, message = rollout_stall(r, policy, now)
-    if stalled and not r.stalled:
-        lines.append(
-            f"  Stalled=true ProgressDeadlineExceeded: {message} (as of now: nothing has "
-            "stepped the rollout since)"
-        )
+    for current in current_conditions(r, policy, now):
+        c = current.condition
+        since = "" if current.as_of_now else f" (since {format_duration(now - c.since)} ago)"
+        lines.append(f"  {c.type}={str(c.status).lower()} {c.reason}: {c.message}{since}")
     return "\n".join(lines)
 
 
