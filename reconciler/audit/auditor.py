@@ -23,11 +23,12 @@ from ..canonical import bundle_digest, component_digests
 from ..config.inventory import load_inventory
 from ..diff import ignore as ignoring
 from ..diff.change import Change
-from ..diff.classify import Lineage, Status, Verdict, classify
+from ..diff.classify import Lineage, Verdict, classify
 from ..diff.document import Document, InvalidDocument, parse
 from ..diff.findings import model_pin_findings
 from ..errors import ConfigError
-from ..model.codes import FindingCode
+from ..model.codes import FindingCode, Level
+from ..model.status import Status
 from ..revisions import revision_label
 from ..sources.interface import (
     Health,
@@ -158,7 +159,7 @@ class Auditor:
             if rule not in rules:
                 findings.append(
                     Finding(
-                        "warning",
+                        Level.WARNING,
                         FindingCode.IGNORE_EXPIRED,
                         f"ignore rule ({rule.reason!r}, owner {rule.owner}) expired on "
                         f"{rule.expires}: its differences count again",
@@ -197,7 +198,7 @@ class Auditor:
         for bundle in inventory.bundles:
             components = histories[bundle].desired_render(None).components
             findings += [
-                Finding("warning", code, message, bundle=bundle)
+                Finding(Level.WARNING, code, message, bundle=bundle)
                 for code, message in model_pin_findings(components)
             ]
         return Survey(
@@ -286,7 +287,7 @@ class Auditor:
         for key_ in done.misstated:
             findings.append(
                 Finding(
-                    "warning",
+                    Level.WARNING,
                     FindingCode.MISSTATED_DIGEST,
                     f"states a digest for {key_} "
                     "that its content does not have (recomputed from content)",
@@ -309,7 +310,7 @@ class Auditor:
         if verdict.respelled:
             findings.append(
                 Finding(
-                    "warning",
+                    Level.WARNING,
                     FindingCode.EQUAL_BUT_RESPELLED,
                     "serves the desired values written differently (numbers or list "
                     "order), so its content digest differs from the desired one",
@@ -324,7 +325,7 @@ class Auditor:
         if verdict.matched_elsewhere:
             findings.append(
                 Finding(
-                    "warning",
+                    Level.WARNING,
                     FindingCode.NOT_AN_ANCESTOR,
                     f"content equals revision {revision_label(verdict.matched_elsewhere)}, "
                     "which is not an ancestor of the desired revision",

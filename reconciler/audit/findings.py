@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..diff.change import Severity
-from ..diff.classify import Status, probed
-from ..model.codes import FindingCode
+from ..diff.classify import probed
+from ..model.codes import FindingCode, Level
 from ..model.duration import format_duration
+from ..model.status import Status
 from ..revisions import revision_label
 from .results import BundleResult, Finding, TargetResult
 
@@ -71,7 +72,7 @@ def torn_findings(results: list[TargetResult], tags: Mapping[str, str]) -> list[
             continue  # one revision that every part runs
         detail = "; ".join(f"{who} at {label}" for who, label, _ in parts)
         message = f"{group} runs a torn {name}: {detail}"
-        found.append(Finding("error", FindingCode.TORN, message, bundle=name))
+        found.append(Finding(Level.ERROR, FindingCode.TORN, message, bundle=name))
     return found
 
 
@@ -84,7 +85,7 @@ def fleet_findings(results: list[TargetResult]) -> list[Finding]:
             if breaking:
                 found.append(
                     Finding(
-                        "error",
+                        Level.ERROR,
                         FindingCode.BREAKING,
                         f"runs {bundle.bundle} across a breaking change: "
                         f"{breaking[0].component} {breaking[0].summary}"

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..bundle.history import Snapshot
-from ..diff.classify import Status
 from ..errors import ConfigError
 from ..gates.contract import Checked, check, unchecked
 from ..gates.outputs import sample_all
-from ..model.codes import FindingCode
+from ..model.codes import FindingCode, Level
+from ..model.status import Status
 from .results import Finding, Survey, TargetResult
 
 #: Statuses whose observed revision is what the target runs.
@@ -78,10 +78,12 @@ def _schemas(target: TargetResult, git: Snapshot) -> tuple[dict[str, tuple[str, 
 
 def _finding(target: str, done: Checked, guessed: list[str]) -> Finding | None:
     if done.error:
-        return Finding("warning", FindingCode.OUTPUTS_UNCHECKED, done.message, target)
+        return Finding(Level.WARNING, FindingCode.OUTPUTS_UNCHECKED, done.message, target)
     if not done.broken:
         return None
     note = ""
     if done.bundle in guessed:
         note = " (checked against the desired revision: the one it runs is unknown)"
-    return Finding("error", FindingCode.OUTPUT_CONTRACT, done.message + note, target, done.bundle)
+    return Finding(
+        Level.ERROR, FindingCode.OUTPUT_CONTRACT, done.message + note, target, done.bundle
+    )

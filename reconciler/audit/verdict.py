@@ -29,7 +29,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from ..canonical import bundle_digest
-from ..diff.classify import Status
 from ..model import windows as windows_
 from ..model.codes import FindingCode
 from ..model.duration import format_duration
@@ -43,6 +42,7 @@ from ..model.rollout import (
     hold_overdue,
     overdue,
 )
+from ..model.status import Status
 from ..revisions import revision_label
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class Judged:
     verdict: Verdict
     stalled: frozenset[str]  #: targets marked stalled
     held: frozenset[str]  #: targets held on the rollback's content by a quarantine
-    findings: tuple[tuple[str, str | None, str], ...]  #: (code, target or None, message)
+    findings: tuple[tuple[FindingCode, str | None, str], ...]  #: (code, target or None, message)
 
 
 @dataclass(frozen=True)

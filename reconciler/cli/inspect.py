@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..failon import DEFAULT_FAIL_ON
+from ..model.failon import DEFAULT_FAIL_ON
 from ..report import FORMATS
 from .shell import (
     EXIT_ERROR,

@@ -26,7 +26,7 @@ from ..state.owned import OwnedStore
 from ..statedir import state_dir
 from .log import log
 from .metrics import Families
-from .runner import Runner
+from .runner import Role, Runner
 from .server import StatusServer
 from .stopping import Stop
 
@@ -234,8 +234,8 @@ class Daemon:
 
     def roles(self) -> str:
         """``/readyz``'s words: which environments this daemon leads and follows."""
-        lead = [n for n, r in sorted(self.runners.items()) if r.role == "leader"]
-        follow = [n for n, r in sorted(self.runners.items()) if r.role == "follower"]
+        lead = [n for n, r in sorted(self.runners.items()) if r.role is Role.LEADER]
+        follow = [n for n, r in sorted(self.runners.items()) if r.role is Role.FOLLOWER]
         return f"leader of {', '.join(lead) or 'none'}; follower of {', '.join(follow) or 'none'}"
 
     def page(self, path: str, query: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:

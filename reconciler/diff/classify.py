@@ -9,31 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Status(StrEnum):
-    """What a target runs, compared with desired. Ordered from best to worst."""
-
-    IN_SYNC = "in_sync"  #: every carried component equals desired
-    LAGGING = "lagging"  #: equals an earlier revision from git history
-    NOT_LOADED = "not_loaded"  #: the store holds one revision, its serving process another
-    MISSING = "missing"  #: the target answered, but holds no such bundle
-    DRIFTED = "drifted"  #: matches no revision in history: changed out of band
-    INVALID = "invalid"  #: answered with something that is not a valid rendered bundle
-    UNREACHABLE = "unreachable"  #: could not be observed at all
-
-    @property
-    def rank(self) -> int:
-        return _ORDER.index(self)
-
-
-_ORDER = list(Status)
-
-
-def worst_status(statuses: list[Status]) -> Status:
-    """The worst of several statuses (in_sync when there are none)."""
-    return max(statuses, key=lambda s: s.rank, default=Status.IN_SYNC)
+from ..model.status import LOADABLE, Status
 
 
 def _nowhere(_subset: str) -> str | None:
@@ -120,10 +97,6 @@ def lag_seconds(lineage: Lineage, index: int, now: float) -> int:
         if lineage.subsets[newer] != lineage.subsets[newer + 1]:
             return max(0, int(now - lineage.times[newer]))
     return 0
-
-
-#: Store statuses that a serving process which loaded something else turns into ``not_loaded``.
-LOADABLE = (Status.IN_SYNC, Status.LAGGING)
 
 
 def probed(store: Status, store_digest: str | None, process_digest: str | None) -> Status:

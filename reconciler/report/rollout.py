@@ -14,7 +14,7 @@ from ..audit.results import revision_label
 from ..audit.verdict import current_conditions, rollout_stall
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
-from ..model.rollout import Phase, Quarantine, Rollout, TargetProgress
+from ..model.rollout import ConditionType, Phase, Quarantine, Reason, Rollout, TargetProgress
 
 
 def quarantine_line(bundle: str, q: Quarantine, now: float, tags: Mapping[str, str]) -> str:
@@ -37,7 +37,11 @@ def waiting(r: Rollout, now: float) -> str:
     left = ""
     if held.until is not None and held.until > now:
         left = format_duration(held.until - now)
-        left = f" ({left} of soak left)" if held.reason == "AwaitingPromotion" else f" (in {left})"
+        left = (
+            f" ({left} of soak left)"
+            if held.reason == Reason.AWAITING_PROMOTION
+            else f" (in {left})"
+        )
     return f"{held.reason}: {held.message}{left}"
 
 
@@ -65,7 +69,7 @@ def headline(r: Rollout, policy: RolloutPolicy, now: float, tags: Mapping[str, s
     elif r.phase is Phase.COMPLETE:
         text += ", complete"
     elif r.phase is Phase.ABORTED:
-        ready = r.conditions.get("Ready")
+        ready = r.conditions.get(ConditionType.READY)
         text += f", ABORTED ({ready.reason})" if ready else ", ABORTED"
     else:
         text += f", progressing at {wave}"

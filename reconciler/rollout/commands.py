@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..audit.results import Audit
-from ..diff.classify import Status
 from ..errors import ReconcilerError
 from ..model.rollout import Apply, Hold, Notify, Phase, Quarantine, Rollout
+from ..model.status import Status
 from . import engine, notes, steering, waits
 from .act import WriteThenFetch
 from .driver import Driver

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..audit.results import Audit, Survey
 from ..audit.verdict import Recorded
+from ..model.codes import AlertCondition
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
 from ..sources.registry import SourceOpener, open_source
@@ -157,7 +158,8 @@ class Driver:
         for sha, reason in self.unverified[:1]:  # the newest: what people just pushed
             sent = self.store.alerts(self.environment)
             if not any(
-                a["condition"] == "unverified" and a["payload"].get("revision") == sha for a in sent
+                a["condition"] == AlertCondition.UNVERIFIED and a["payload"].get("revision") == sha
+                for a in sent
             ):
                 notice = unverified_notice(sha, reason, verified)
                 inventory = self.observer.auditor().inventory()

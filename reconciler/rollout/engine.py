@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 
+from ..model.codes import AlertCondition, Level
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import (
@@ -18,6 +19,7 @@ from ..model.rollout import (
     Action,
     Apply,
     ConditionType,
+    FailureKind,
     Hold,
     Notify,
     Observation,
@@ -176,7 +178,7 @@ def _observe(
             target.healthy = None
         target.converged = seen.converged
         target.reason = "" if seen.converged else seen.reason
-        target.failure = "" if seen.converged else seen.failure
+        target.failure = FailureKind.NONE if seen.converged else seen.failure
         target.advisory = seen.advisory
         if seen.health is True:
             target.ok_streak += 1
@@ -243,7 +245,9 @@ def _gate_failed(r: Rollout, failed: gating.Failure, now: float, actions: list[A
     r.pause = Pause(RECONCILER, reason, now, GATE_ROLLBACK if rollback else GATE_PAUSE)
     r.phase = Phase.PAUSED
     r.wave_ready_at = None  # the bake starts over once a person resumes
-    actions.append(Notify("paused", "firing", ((failed.target, failed.reading.message),), reason))
+    actions.append(
+        Notify(AlertCondition.PAUSED, "firing", ((failed.target, failed.reading.message),), reason)
+    )
     if rollback:
         wave = {n for n, t in r.targets.items() if t.wave == r.wave}
         _roll_back(r, actions, wave, True)
@@ -260,11 +264,11 @@ def _health_gate(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Ac
         reason = f"health failing on {name} ({t.fail_streak} checks in a row)"
         r.pause = Pause(RECONCILER, reason, now)
         r.phase = Phase.PAUSED
-        actions.append(Notify("paused", "firing", r.blocking(), reason))
+        actions.append(Notify(AlertCondition.PAUSED, "firing", r.blocking(), reason))
     elif recovered and r.phase is Phase.PAUSED and r.pause and r.pause.by == RECONCILER:
         if r.pause.cause:  # a failed bake gate waits for a person, however healthy
             return
-        actions.append(Notify("paused", "resolved", (), "health checks recovered"))
+        actions.append(Notify(AlertCondition.PAUSED, "resolved", (), "health checks recovered"))
         r.pause = None
         r.phase = Phase.PROGRESSING
 
@@ -277,11 +281,19 @@ def _advisory(r: Rollout, actions: list[Action]) -> None:
             t.advisory_alerted = True
             why = f"advisory health check failing ({t.fail_streak} checks in a row)"
             message = f"{name}: {why}; the rollout goes on (gate: advisory)"
-            actions.append(Notify("health", "firing", ((name, why),), message, "warning"))
+            actions.append(
+                Notify(AlertCondition.HEALTH, "firing", ((name, why),), message, Level.WARNING)
+            )
         elif t.advisory_alerted and not failing:
             t.advisory_alerted = False
             actions.append(
-                Notify("health", "resolved", ((name, ""),), f"{name}: health check ok", "warning")
+                Notify(
+                    AlertCondition.HEALTH,
+                    "resolved",
+                    ((name, ""),),
+                    f"{name}: health check ok",
+                    Level.WARNING,
+                )
             )
 
 
@@ -319,14 +331,14 @@ def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action])
     due = r.stall_alerted_at is None or now - r.stall_alerted_at >= policy.progress_deadline
     if due:
         r.stall_alerted_at = now
-        actions.append(Notify("stalled", "firing", r.blocking(), message))
+        actions.append(Notify(AlertCondition.STALLED, "firing", r.blocking(), message))
     if policy.on_stall == "rollback" and not any(isinstance(a, Revert) for a in actions):
         _roll_back(r, actions)
 
 
 def _unstall(r: Rollout, actions: list[Action], why: str) -> None:
     if r.stalled:
-        actions.append(Notify("stalled", "resolved", (), why))
+        actions.append(Notify(AlertCondition.STALLED, "resolved", (), why))
         r.conditions.pop(ConditionType.STALLED, None)
         r.stall_alerted_at = None
         r.rollback_reason, r.rollback_message = None, ""
@@ -344,7 +356,7 @@ def _held_stall(
     set_condition(r, ConditionType.STALLED, True, held.reason, why, now)
     if r.stall_alerted_at is None or now - r.stall_alerted_at >= policy.progress_deadline:
         r.stall_alerted_at = now
-        actions.append(Notify("stalled", "firing", r.blocking(), why))
+        actions.append(Notify(AlertCondition.STALLED, "firing", r.blocking(), why))
 
 
 def _roll_back(
@@ -368,5 +380,5 @@ def _roll_back(
         return
     if r.rollback_reason != Reason.ROLLBACK_IMPOSSIBLE or r.rollback_message != message:
         blocked = tuple((n, why) for n in unknown) if unknown else r.blocking()
-        actions.append(Notify("rollback_impossible", "firing", blocked, message))
+        actions.append(Notify(AlertCondition.ROLLBACK_IMPOSSIBLE, "firing", blocked, message))
     r.rollback_reason, r.rollback_message = Reason.ROLLBACK_IMPOSSIBLE, message

@@ -18,9 +18,9 @@ from ..audit.auditor import Auditor
 from ..audit.fetch import bounded
 from ..audit.results import BundleResult, Survey, TargetResult
 from ..audit.verdict import Recorded
-from ..diff.classify import Status
 from ..model.inventory import Inventory
-from ..model.rollout import Observation
+from ..model.rollout import FailureKind, Observation
+from ..model.status import Status
 from ..sources.interface import Health, PermanentError, SourceError
 from ..sources.registry import SourceContext, SourceOpener, open_source
 
@@ -45,7 +45,7 @@ class Sighting:
             check = self.health.get(target.name)
             health = check.ok if check is not None else converged
             advisory = target.spec.health is not None and target.spec.health.gate == "advisory"
-            failure = "" if not result.error or converged else result.error_kind
+            failure = FailureKind.NONE if not result.error or converged else result.error_kind
             seen[target.name] = Observation(converged, reason, health, advisory, failure)
         return seen
 

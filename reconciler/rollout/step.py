@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..audit.results import Audit
-from ..diff.classify import Status
 from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
+from ..model.status import Status
 
 
 @dataclass

@@ -15,7 +15,7 @@ from ..audit.results import Audit, Finding
 from ..config.inventory import load_inventory
 from ..errors import ReconcilerError
 from ..model import promotion, windows
-from ..model.codes import FindingCode
+from ..model.codes import FindingCode, Level
 from ..model.rollout import Reason, Rollout, Wait
 from ..state.interface import StateStore
 from ..statedir import cache_dir
@@ -102,7 +102,7 @@ def plan_findings(
             said.append(_words(closed))
         for words in said:
             out.append(
-                Finding("warning", FindingCode.WAITING, f"would wait: {words}", bundle=bundle)
+                Finding(Level.WARNING, FindingCode.WAITING, f"would wait: {words}", bundle=bundle)
             )
     return out
 

@@ -6,14 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.diff.classify import (
-    Lineage,
-    Status,
-    classify,
-    lag_seconds,
-    probed,
-    worst_status,
-)
+from reconciler.diff.classify import Lineage, classify, lag_seconds, probed
+from reconciler.model.status import Status, worst_status
 
 # Three revisions, newest first: c3 (changed a tool only), c2 (changed the prompt), c1.
 # Subset digests as a target carrying everything sees them, and as a prompt-only POP sees them.

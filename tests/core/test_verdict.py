@@ -14,9 +14,9 @@ from reconciler.audit.verdict import (
     judge,
     rollout_stall,
 )
-from reconciler.diff.classify import Status
 from reconciler.model.inventory import RolloutPolicy
 from reconciler.model.rollout import ConditionType, Pause, Phase, Quarantine, Reason, Rollout
+from reconciler.model.status import Status
 from reconciler.rollout import engine
 
 POLICY = RolloutPolicy.model_validate(

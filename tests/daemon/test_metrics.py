@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.audit.results import Audit, BundleResult, TargetResult
 from reconciler.daemon.metrics import Metrics
-from reconciler.diff.classify import Status
 from reconciler.model.inventory import Inventory
+from reconciler.model.status import Status
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 BUNDLE = "support-agent"

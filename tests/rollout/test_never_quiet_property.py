@@ -34,8 +34,8 @@ from hypothesis.stateful import (
 )
 
 from reconciler.audit.verdict import rollout_stall
-from reconciler.failon import DEFAULT_FAIL_ON
 from reconciler.model import windows
+from reconciler.model.failon import DEFAULT_FAIL_ON
 from reconciler.model.inventory import RolloutPolicy, TargetSpec
 from reconciler.model.rollout import Condition, Phase, Quarantine, hold_overdue
 from reconciler.rollout import commands, engine
