@@ -33,7 +33,8 @@ def worst_status(statuses: list[Status]) -> Status:
     return max(statuses, key=lambda s: s.rank, default=Status.IN_SYNC)
 
 
-#: Every status but in sync: the target runs something other than desired (the skew clock).
+#: Statuses that open a skew episode: every one but in sync (the target runs something other
+#: than desired).
 SKEWED = frozenset(s for s in Status if s is not Status.IN_SYNC)
 #: Store statuses that a serving process which loaded something else turns into ``not_loaded``.
 LOADABLE = (Status.IN_SYNC, Status.LAGGING)

@@ -15,12 +15,10 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from ..model.rollout import Quarantine, Rollout
+from ..model.status import SKEWED
 from ..secrets import scrub, scrub_data
 from .interface import Deposed, EvalRecord, Lease, LeaseHeld, LeaseInfo, StateUnavailable
 from .switches import SwitchRecords
-
-#: Statuses that open a skew episode (a target running something other than desired).
-SKEWED = frozenset({"lagging", "drifted", "missing", "invalid", "unreachable", "not_loaded"})
 
 
 # Every free text and JSON document written goes through one of these two: a reason quoting
