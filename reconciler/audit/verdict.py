@@ -149,6 +149,9 @@ def rollout_stall(
     """Whether a recorded rollout is stalled as of ``now``, what blocks it, and the words."""
     if not overdue(rollout, policy.progress_deadline, now):
         return False, (), ""
+    stall = rollout.conditions.get(ConditionType.STALLED)
+    if stall is not None and stall.reason == Reason.TARGET_REJECTED:
+        return True, rollout.blocking(), stall.message  # doomed before its deadline
     held = rollout.held
     if held is not None and not rollout.stalled:
         why = hold_overdue(held, now)

@@ -315,6 +315,13 @@ def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action])
         _held_stall(r, r.held, policy, now, actions)
         return
     window = policy.progress_deadline
+    rejected = _rejected(r) if now <= r.deadline(window) else ""
+    if rejected:  # doomed: no retry can help, so no need to wait out the deadline (Flux)
+        set_condition(r, ConditionType.STALLED, True, Reason.TARGET_REJECTED, rejected, now)
+        if r.stall_alerted_at is None or now - r.stall_alerted_at >= window:
+            r.stall_alerted_at = now
+            actions.append(Notify(AlertCondition.STALLED, "firing", r.blocking(), rejected))
+        return
     # The same rule as model.rollout.overdue, which judges a rollout nobody steps any more.
     if now <= r.deadline(window) or r.phase is Phase.COMPLETE:
         _unstall(r, actions, "the rollout is progressing again")
@@ -334,6 +341,27 @@ def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action])
         actions.append(Notify(AlertCondition.STALLED, "firing", r.blocking(), message))
     if policy.on_stall == "rollback" and not any(isinstance(a, Revert) for a in actions):
         _roll_back(r, actions)
+
+
+def _rejected(r: Rollout) -> str:
+    """Why the current wave is doomed ("" when it is not): every one of its targets failed with
+    a permanent error (unauthorized, not found, invalid) on its last fetch, so it needs a person.
+
+    The rollout is Stalled at once, with reason TargetRejected, and not rolled back: what a
+    target refuses for good, a rollback would write to it in vain. Should it stay doomed past
+    the progress deadline, the deadline's stall (and ``on_stall``) takes over.
+    """
+    if r.phase is not Phase.PROGRESSING or r.wave >= len(r.waves):
+        return ""
+    wave = sorted((n, t) for n, t in r.targets.items() if t.wave == r.wave)
+    if not wave or any(t.converged or t.failure != FailureKind.PERMANENT for _, t in wave):
+        return ""
+    name, first = wave[0]
+    more = f" (+{len(wave) - 1} more)" if len(wave) > 1 else ""
+    return (
+        f"every target of wave {r.wave + 1}/{len(r.waves)} ({wave_name(r)}) refuses for good, "
+        f"which no retry can mend: {name}: {first.reason or 'rejected'}{more} (needs a person)"
+    )
 
 
 def _unstall(r: Rollout, actions: list[Action], why: str) -> None:
