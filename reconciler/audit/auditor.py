@@ -24,10 +24,10 @@ from ..config.inventory import load_inventory
 from ..diff import ignore as ignoring
 from ..diff.change import Change
 from ..diff.classify import Lineage, Verdict, classify
-from ..diff.document import Document, InvalidDocument, parse
 from ..diff.findings import model_pin_findings
 from ..errors import ConfigError
 from ..model.codes import FindingCode, Level
+from ..model.document import Document, InvalidDocument, parse
 from ..model.status import Status
 from ..revisions import revision_label
 from ..sources.interface import (

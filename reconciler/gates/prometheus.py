@@ -19,9 +19,9 @@ from typing import Any
 
 from ..model.gates import AnalysisGate, PrometheusSpec
 from ..model.rollout import GateReading
-from ..sources.env import expand_headers
 from ..sources.interface import SourceError, TooLarge
 from ..sources.rest import HttpClient, Transport, resolve_url
+from ..variables import expand_headers
 
 #: Largest answer read from Prometheus (a vector of a few thousand series).
 MAX_ANSWER = 4 * 1024 * 1024

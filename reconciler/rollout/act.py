@@ -14,7 +14,7 @@ from ..audit.auditor import gc_paused
 from ..audit.fetch import Job, Result, bounded
 from ..bundle.gitrepo import GitFiles, GitRepo
 from ..bundle.render import overlay_path, render
-from ..diff.document import Document
+from ..model.document import Document
 from ..model.inventory import Inventory
 from ..sources.interface import NotFound, Source, SourceError
 from ..sources.registry import SourceContext, SourceOpener, open_source

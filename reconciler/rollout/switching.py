@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diff import document as parsing
+from ..model import document as parsing
 from ..model.inventory import TargetSpec
 from ..sources.interface import SourceError, TransientError
 from ..sources.registry import SourceContext, SourceOpener

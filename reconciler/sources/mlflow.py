@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..canonical import bundle_digest
 from ..errors import ConfigError
 from ..model.inventory import MlflowSourceSpec, TargetSpec
-from .env import expand_headers
+from ..variables import expand_headers
 from .interface import Health, InvalidResponse, NotFound, PermanentError, observed, to_apply
 from .mlflow_prompts import (
     BUNDLE_DIGEST_TAG,
@@ -40,7 +40,7 @@ from .naming import NameTemplate
 from .rest import HttpClient, Transport, resolve_url
 
 if TYPE_CHECKING:
-    from ..diff.document import Document
+    from ..model.document import Document
     from .context import SourceContext
 
 #: Seconds one REST call may take (connecting included); GETs get aiohttp-retry's 3 attempts.

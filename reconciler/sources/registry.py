@@ -14,13 +14,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..variables import expand_headers
 from .context import DEFAULT_MAX_BODY, SourceContext
-from .env import expand_headers
 from .file import FileSource
 from .interface import Health, Source, threaded
 
 if TYPE_CHECKING:
-    from ..diff.document import Document
+    from ..model.document import Document
     from ..model.inventory import FileSourceSpec, HealthSpec, HttpSourceSpec, TargetSpec
 
 # SourceContext and DEFAULT_MAX_BODY live in .context (below every backend); they are re-exported

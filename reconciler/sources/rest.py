@@ -26,7 +26,7 @@ import aiohttp
 from yarl import URL
 
 from ..errors import ConfigError
-from .env import expand
+from ..variables import expand
 from .interface import (
     Health,
     InvalidResponse,

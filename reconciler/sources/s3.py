@@ -23,7 +23,7 @@ from botocore.config import Config
 
 from ..errors import ConfigError
 from ..model.inventory import S3SourceSpec, TargetSpec
-from .env import expand
+from ..variables import expand
 from .interface import (
     Health,
     InvalidResponse,

@@ -18,7 +18,7 @@ from ..canonical import bundle_digest
 from ..errors import ConfigError
 from ..model.bundle import Flag
 from ..model.inventory import TargetSpec, UnleashSourceSpec
-from .env import expand
+from ..variables import expand
 from .interface import Health, InvalidResponse, NotFound, PermanentError, observed, to_apply
 from .naming import NameTemplate
 from .rest import HttpClient, HttpHealthCheck, Transport, resolve_url
@@ -34,7 +34,7 @@ from .unleash_flags import (
 )
 
 if TYPE_CHECKING:
-    from ..diff.document import Document
+    from ..model.document import Document
     from .context import SourceContext
 
 #: Seconds one REST call may take (connecting included); GETs and PUTs get 3 attempts.

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.bundle.render import RENDERED_SCHEMA
-from reconciler.diff.document import parse
+from reconciler.model.document import parse
 from reconciler.sources import InvalidResponse, PermanentError
 from reconciler.sources.interface import observed, to_apply
 
