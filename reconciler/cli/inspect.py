@@ -112,7 +112,7 @@ def audit(
     ctx: click.Context, env: str, fmt: str, policy: str, revision: str | None, timeout: str
 ) -> None:
     """Fetch every target, classify, report. Exit 0 ok, 2 policy failure, 1 error."""
-    from ..audit.auditor import gc_paused
+    from ..collector import gc_paused
     from ..report import format_audit
 
     words = fail_on(policy)

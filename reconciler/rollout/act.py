@@ -10,10 +10,10 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from ..audit.auditor import gc_paused
 from ..audit.fetch import Job, Result, bounded
 from ..bundle.gitrepo import GitFiles, GitRepo
 from ..bundle.render import overlay_path, render
+from ..collector import gc_paused
 from ..model.document import Document
 from ..model.inventory import Inventory
 from ..sources.interface import NotFound, Source, SourceError
