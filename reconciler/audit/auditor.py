@@ -90,11 +90,11 @@ class Auditor:
     ) -> Audit:
         """Observe every target, then judge each bundle as of ``now`` with what was recorded."""
         now = now or dt.datetime.now(dt.UTC)
-        survey = self.observe(now, progress)
+        survey = self.survey(now, progress)
         with gc_paused():  # thousands of results made again, none of them cyclic
             return survey.judged(self.recorded, now.timestamp())
 
-    def observe(
+    def survey(
         self,
         now: dt.datetime | None = None,
         progress: Callable[[int], Callable[[], None]] | None = None,

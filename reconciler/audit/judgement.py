@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..canonical import bundle_digest, component_digests
 from ..diff import ignore as ignoring
 from ..diff.change import Change
-from ..diff.classify import Lineage, Verdict, classify
+from ..diff.classify import Classification, Lineage, classify
 from ..model.codes import FindingCode, Level
 from ..model.document import Document, InvalidDocument
 from ..model.status import Status
@@ -129,7 +129,7 @@ class Judgement:
     misstated: list[str]
     carried: dict[str, Any]
     observed_digest: str
-    verdict: Verdict
+    verdict: Classification
     changes: list[Change]
     lineage: Lineage
     _runs: list[frozenset[str]] = field(default_factory=list)

@@ -202,7 +202,7 @@ class Runner:
 
         audit = done.audit
         now = self.clock()
-        self.metrics.observe_audit(audit, duration, now)
+        self.metrics.export_audit(audit, duration, now)
         policy = audit.inventory.rollout
         rollouts: dict[str, Any] = {}
         for bundle, one in done.bundles.items():
@@ -215,14 +215,14 @@ class Runner:
                 self.metrics.count_apply("ok")
             for _, _, seconds in one.switches:
                 if seconds is not None:
-                    self.metrics.observe_switch(bundle, seconds)
+                    self.metrics.export_switch(bundle, seconds)
             for error in one.alert_errors:
                 log("alert_failed", bundle=bundle, error=error)
             for action in one.actions:
                 if isinstance(action, Notify):
                     self.metrics.count_alert(action.condition, action.state)
             active = r is not None and r.active and verdict.quarantine is None
-            self.metrics.observe_rollout(
+            self.metrics.export_rollout(
                 bundle,
                 coverage=r.coverage if r else audit.coverage,
                 stalled=verdict.stalled,

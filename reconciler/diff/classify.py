@@ -37,7 +37,7 @@ class Lineage:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class Classification:
     """The classification of one target for one bundle."""
 
     status: Status
@@ -64,7 +64,7 @@ def classify(
     now: float,
     behind: Callable[[str], int],
     differs: Callable[[], bool] = _differs,
-) -> Verdict:
+) -> Classification:
     """Classify an observation that parsed (errors become missing/invalid/unreachable elsewhere).
 
     ``differs`` says whether the observed values differ from desired as values (numbers as
@@ -75,15 +75,15 @@ def classify(
     it, with the recorded rollouts and quarantines, as of now.
     """
     if observed_subset == desired_subset:
-        return Verdict(Status.IN_SYNC, desired_revision, 0, 0)
+        return Classification(Status.IN_SYNC, desired_revision, 0, 0)
     try:
         index = lineage.subsets.index(observed_subset)
     except ValueError:
         elsewhere = lineage.elsewhere(observed_subset)
         if elsewhere is None and not differs():
-            return Verdict(Status.IN_SYNC, desired_revision, 0, 0, respelled=True)
-        return Verdict(Status.DRIFTED, matched_elsewhere=elsewhere)
-    return Verdict(
+            return Classification(Status.IN_SYNC, desired_revision, 0, 0, respelled=True)
+        return Classification(Status.DRIFTED, matched_elsewhere=elsewhere)
+    return Classification(
         Status.LAGGING,
         observed_revision=lineage.shas[index],
         behind=behind(lineage.shas[index]),

@@ -108,7 +108,7 @@ class Measured:
     error: QueryFailed | None = None
 
 
-def judge(gate: AnalysisGate, seen: Measured) -> GateReading:
+def metric_reading(gate: AnalysisGate, seen: Measured) -> GateReading:
     """The gate's answer for one target: pass, fail, or wait (``on_missing: wait``)."""
     name = f"analysis/{gate.name}"
     shown = f"`{seen.query}`"

@@ -100,7 +100,8 @@ class Pause:
     by: str
     reason: str
     at: float
-    #: "" for a person's pause or a failing health gate's, GATE_PAUSE for a failing bake gate.
+    #: "" for a person's pause or a failing health gate's; GATE_PAUSE or GATE_ROLLBACK for a
+    #: failing bake gate (with ``on_fail: pause`` or ``on_fail: rollback``).
     cause: str = ""
 
 

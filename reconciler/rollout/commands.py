@@ -223,7 +223,7 @@ def _verified(driver: Driver, revision: str, fetcher: WriteThenFetch, now: float
     """One pass over the fleet: write what ``fetcher`` holds, re-fetch every target, judge."""
     auditor = driver.observer.auditor(revision=revision)
     auditor.fetcher = fetcher
-    return auditor.observe(driver.moment()).judged(None, now)
+    return auditor.survey(driver.moment()).judged(None, now)
 
 
 def _changed(after: Audit, job: tuple[str, str]) -> bool:

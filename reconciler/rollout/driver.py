@@ -198,7 +198,7 @@ class Driver:
         survey = sighting.survey
         now = self.clock()
         env = self.environment
-        changed = self.store.observe_targets(env, bundle, _statuses(survey, bundle), now)
+        changed = self.store.record_statuses(env, bundle, _statuses(survey, bundle), now)
         errors = {t.name: t.error for t in survey.targets}
         step = BundleStep(bundle, None)
         step.alert_errors += self.notifier.drift(

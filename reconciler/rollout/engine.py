@@ -224,7 +224,7 @@ def _move_waves(
             r.wave_ready_at = now
         if paused:
             return
-        ready, failed = gating.judge(members, observations, now)
+        ready, failed = gating.weigh(members, observations, now)
         if failed is not None:
             _gate_failed(r, failed, now, actions)
             return

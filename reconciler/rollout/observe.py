@@ -118,7 +118,7 @@ class Observer:
         recorded: Recorded | None = None,
         revision: str | None = None,
     ) -> Sighting:
-        survey = self.auditor(only=only, recorded=recorded, revision=revision).observe(now)
+        survey = self.auditor(only=only, recorded=recorded, revision=revision).survey(now)
         return Sighting(survey, self.health(survey.inventory))
 
     def health(self, inventory: Inventory) -> dict[str, Health]:

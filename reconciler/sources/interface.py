@@ -175,7 +175,7 @@ class ThreadedStager:
 # -- for backends that keep a bundle's components one by one (mlflow, unleash) ---------------------
 
 
-def observed(
+def from_components(
     bundle: str,
     components: Mapping[str, Any],
     *,

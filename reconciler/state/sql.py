@@ -174,7 +174,7 @@ class SqlStore(SwitchRecords):
 
     # -- target statuses and skew episodes --------------------------------------------------------
 
-    def observe_targets(
+    def record_statuses(
         self, environment: str, bundle: str, seen: Mapping[str, tuple[str, str | None]], at: float
     ) -> list[tuple[str, str | None, str]]:
         """Track statuses with transition times, open/close skew episodes; return the status

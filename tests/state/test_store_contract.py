@@ -40,14 +40,14 @@ def test_rollout_round_trip_with_events(store: StateStore) -> None:
 
 
 def test_skew_episodes_open_and_resolve(store: StateStore) -> None:
-    changes = store.observe_targets(
+    changes = store.record_statuses(
         "p", "b", {"a": ("lagging", "v46"), "c": ("in_sync", "v47")}, 100.0
     )
     assert changes == [("a", None, "lagging"), ("c", None, "in_sync")]
     assert store.skew_since("p", "b", "a") == 100.0
-    assert store.observe_targets("p", "b", {"a": ("lagging", "v46")}, 200.0) == []
+    assert store.record_statuses("p", "b", {"a": ("lagging", "v46")}, 200.0) == []
     assert store.skew_since("p", "b", "a") == 100.0  # the episode began when first seen
-    assert store.observe_targets("p", "b", {"a": ("in_sync", "v47")}, 300.0) == [
+    assert store.record_statuses("p", "b", {"a": ("in_sync", "v47")}, 300.0) == [
         ("a", "lagging", "in_sync")
     ]
     assert store.skew_since("p", "b", "a") is None
