@@ -78,7 +78,8 @@ class Alert:
             "targets": [{"name": name, "reason": reason} for name, reason in self.targets],
             "message": self.message,
         }
-        return scrub_data(body)  # a reason may quote what a target reflected back
+        scrubbed: dict[str, Any] = scrub_data(body)  # a reason may quote what a target reflected
+        return scrubbed
 
 
 def _short(revision: str) -> str:

@@ -324,7 +324,7 @@ class Daemon:
             if self._stop.is_set():
                 break
         if worst:
-            return min(self.interval, RETRY_FIRST * 2 ** (worst - 1))
+            return min(self.interval, RETRY_FIRST * 2.0 ** (worst - 1))
         return self.interval * (1 + random.uniform(-self.jitter, self.jitter))
 
     def _failed(self, exc: BaseException, runner: Runner | None) -> float:
@@ -347,7 +347,7 @@ class Daemon:
         )
         if isinstance(exc, StateUnavailable) and self._store is not None:
             self._store.drop()  # opened again (reconnected) at the next step
-        return min(self.interval, RETRY_FIRST * 2 ** (failures - 1))
+        return min(self.interval, RETRY_FIRST * 2.0 ** (failures - 1))
 
     def _open_store(self) -> OwnedStore:
         """The daemon's store handle; every runner keeps it, never the store behind it."""

@@ -10,11 +10,11 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ..audit.results import revision_label
 from ..audit.verdict import current_conditions, rollout_stall
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import ConditionType, Phase, Quarantine, Reason, Rollout, TargetProgress
+from ..revisions import revision_label
 
 
 def quarantine_line(bundle: str, q: Quarantine, now: float, tags: Mapping[str, str]) -> str:

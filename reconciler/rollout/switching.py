@@ -32,7 +32,7 @@ GROUPS_AT_ONCE = 256
 
 def backoff(attempt: int) -> float:
     """Seconds after failed switch attempt ``attempt``: 0.2 s, then 0.4 s."""
-    return 0.1 * 2**attempt
+    return 0.1 * 2.0**attempt
 
 
 @dataclass

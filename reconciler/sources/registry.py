@@ -48,7 +48,7 @@ def _open_file(spec: FileSourceSpec, target: TargetSpec, ctx: SourceContext) -> 
 def _open_http(spec: HttpSourceSpec, target: TargetSpec, ctx: SourceContext) -> Source:
     http_source, resolve_url = _http()
     where = f"target {target.name}"
-    return http_source(
+    source: Source = http_source(
         ctx.http,
         resolve_url(spec.url, ctx.env, where),
         headers=expand_headers(spec.headers, ctx.env, where) if spec.headers else {},
@@ -60,6 +60,7 @@ def _open_http(spec: HttpSourceSpec, target: TargetSpec, ctx: SourceContext) -> 
         else None,
         switch=spec.switch,
     )
+    return source
 
 
 @functools.cache

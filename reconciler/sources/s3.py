@@ -235,7 +235,8 @@ class S3Source:
     def _current_etag(self, key: str) -> str | None:
         """The object's ETag now, or None when it does not exist (a HEAD has no error code)."""
         try:
-            return self._client.head_object(Bucket=self._bucket, Key=key).get("ETag")
+            etag: str | None = self._client.head_object(Bucket=self._bucket, Key=key).get("ETag")
+            return etag
         except boto.ClientError as exc:
             if _status(exc) == 404:
                 return None  # no such key, or no such bucket: the PUT says which
