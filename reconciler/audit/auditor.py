@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..bundle.history import Snapshot, snapshot
+from ..bundle.snapshot import Snapshot, snapshot
 from ..collector import gc_paused
 from ..config.inventory import load_inventory
 from ..diff import ignore as ignoring

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from ..bundle.history import Snapshot
+from ..bundle.snapshot import Snapshot
 from ..errors import ConfigError
 from ..gates.contract import Checked, check, unchecked
 from ..gates.outputs import sample_all

@@ -15,6 +15,8 @@ from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import ConditionType, Phase, Quarantine, Reason, Rollout, TargetProgress
 from ..revisions import revision_label
+from .canary import lines as canary_lines
+from .canary import summary
 
 
 def quarantine_line(bundle: str, q: Quarantine, now: float, tags: Mapping[str, str]) -> str:
@@ -71,6 +73,8 @@ def headline(r: Rollout, policy: RolloutPolicy, now: float, tags: Mapping[str, s
     elif r.phase is Phase.ABORTED:
         ready = r.conditions.get(ConditionType.READY)
         text += f", ABORTED ({ready.reason})" if ready else ", ABORTED"
+    elif r.canary is not None and r.canary.holding:
+        text += f", {summary(r.canary)}"
     else:
         text += f", progressing at {wave}"
     blocking = [
@@ -151,6 +155,8 @@ def status_text(
             )
         else:
             lines.append(f"  deadline: {deadline}")
+    if r.canary is not None:
+        lines += canary_lines(r.canary)
     for name, t in sorted(r.targets.items()):
         if t.advisory and t.healthy is False:
             lines.append(f"  warning: {name}: advisory health check failing ({t.fail_streak}x)")

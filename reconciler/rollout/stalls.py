@@ -41,6 +41,8 @@ def stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action]) 
         return
     deadline = r.deadline(window)
     where = f"wave {r.wave + 1}/{len(r.waves)} ({wave_name(r)})"
+    if r.canary is not None and r.canary.holding:
+        where = r.canary.describe() + (f": {r.canary.message}" if r.canary.message else "")
     paused = f", paused by {r.pause.by}: {r.pause.reason}" if r.pause else ""
     paused += f", {r.awaiting_eval}" if r.awaiting_eval else ""
     late = format_duration(now - (deadline - window))
