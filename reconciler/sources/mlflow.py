@@ -43,8 +43,7 @@ if TYPE_CHECKING:
     from ..model.document import Document
     from .context import SourceContext
 
-#: Seconds one REST call may take (connecting included); a GET gets the shared client's
-#: :data:`~reconciler.sources.rest.ATTEMPTS` attempts.
+#: Seconds one REST call may take (connecting included); GETs get :data:`~.rest.ATTEMPTS` attempts.
 DEFAULT_TIMEOUT = 10.0
 API = "/api/2.0/mlflow/"
 
