@@ -74,7 +74,7 @@ class ReleaseClient:
 
     def start(self) -> None:
         """Start the SDK: it fetches the flags now and every ``refresh_interval`` after."""
-        from UnleashClient import UnleashClient
+        from UnleashClient.clients.unleash_client import UnleashClient
 
         self._sdk = UnleashClient(**self._options)
         self._sdk.initialize_client()
@@ -112,7 +112,7 @@ class ReleaseClient:
             raise ReleaseError(f"staged copy of {digest} is larger than {MAX_DOCUMENT} bytes")
         try:
             document = json.loads(raw)
-            components = document["components"]
+            components: Mapping[str, Any] = document["components"]
             found = bundle_digest(component_digests(components))
         except (ValueError, TypeError, KeyError, AttributeError):
             raise ReleaseError(f"staged copy of {digest} is not a rendered bundle") from None

@@ -1,7 +1,7 @@
 """Known secret values, and the one scrubber every output path goes through (design §11).
 
 Every resolved ``${VAR}`` value and every webhook URL is *remembered* here, process-wide, where
-it is resolved (:func:`reconciler.sources.env.expand`, the inventory loader, the alert sender).
+it is resolved (:func:`reconciler.variables.expand`, the inventory loader, the alert sender).
 Whatever leaves the process — stdout and stderr, logs, alerts, ``/status``, the job summary — or
 reaches state is passed through :func:`scrub` (text) or :func:`scrub_data` (JSON-like data)
 first, so a credential a target reflects back (``{"schema": "Bearer sk-..."}``) reads ``***``.

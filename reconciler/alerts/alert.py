@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..model.codes import AlertCondition, Level
 from ..revisions import revision_label
 from ..secrets import scrub, scrub_data
 
@@ -15,13 +16,13 @@ AlertState = Literal["firing", "resolved"]
 
 #: How each known condition reads in the ``text`` line; others read as their name.
 PHRASES: dict[str, str] = {
-    "stalled": "rollout stalled",  #: no target converged for progress_deadline
-    "paused": "rollout paused",  #: by a person or a failing health gate
-    "quarantined": "desired digest quarantined",  #: rolled back from; nothing is applied
-    "drifted": "target changed out of band",  #: a converged target's content moved by hand
-    "health": "advisory health check failing",  #: a warning; it never pauses a wave
-    "rollback_impossible": "rollback impossible",  #: what a target ran before is unknown
-    "rollback_failed": "rollback failed",  #: a write of on_stall's rollback failed
+    AlertCondition.STALLED: "rollout stalled",
+    AlertCondition.PAUSED: "rollout paused",
+    AlertCondition.QUARANTINED: "desired digest quarantined",
+    AlertCondition.DRIFTED: "target changed out of band",
+    AlertCondition.HEALTH: "advisory health check failing",  #: a warning; it never pauses a wave
+    AlertCondition.ROLLBACK_IMPOSSIBLE: "rollback impossible",
+    AlertCondition.ROLLBACK_FAILED: "rollback failed",
 }
 #: At most this many blocking targets are spelled out in ``text``; ``targets`` holds them all.
 TEXT_TARGETS = 10
@@ -35,12 +36,13 @@ class Alert:
 
     environment: str
     bundle: str
-    condition: str  #: e.g. "stalled" (see :data:`PHRASES`)
+    #: An :class:`AlertCondition`, or a deployment's :class:`~reconciler.model.codes.Moment`.
+    condition: str
     state: AlertState
     revision: str | None  #: the revision the condition was computed for
     targets: tuple[tuple[str, str], ...]  #: (target name, reason) of the blocking targets
     message: str = ""
-    level: Literal["error", "warning"] = "error"  #: warning: e.g. an advisory health check
+    level: Level = Level.ERROR  #: warning: e.g. an advisory health check
     scope: str | None = None  #: the one target a ``converge --target`` run concerns
 
     def text(self) -> str:
@@ -51,7 +53,7 @@ class Alert:
         head = f"{self.environment} / {self.bundle}: {phrase}{at}{scope}"
         if self.state == "resolved":
             return _escape(f":white_check_mark: {head} — resolved")
-        emoji = ":warning:" if self.level == "warning" else ":rotating_light:"
+        emoji = ":warning:" if self.level == Level.WARNING else ":rotating_light:"
         parts = [f"{name}: {reason}" if reason else name for name, reason in self.targets]
         if len(parts) > TEXT_TARGETS:
             parts[TEXT_TARGETS:] = [f"and {len(parts) - TEXT_TARGETS} more"]
@@ -70,13 +72,14 @@ class Alert:
             "bundle": self.bundle,
             "condition": self.condition,
             "state": self.state,
-            "level": self.level,
+            "level": str(self.level),
             "revision": self.revision,
             **({"scope": self.scope} if self.scope else {}),
             "targets": [{"name": name, "reason": reason} for name, reason in self.targets],
             "message": self.message,
         }
-        return scrub_data(body)  # a reason may quote what a target reflected back
+        scrubbed: dict[str, Any] = scrub_data(body)  # a reason may quote what a target reflected
+        return scrubbed
 
 
 def _short(revision: str) -> str:

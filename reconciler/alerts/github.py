@@ -7,18 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model.codes import AlertCondition, Moment
 from .alert import Alert, headline
 
 #: GitHub cuts a status description longer than this.
 DESCRIPTION = 140
 #: Conditions whose firing means the deployment failed.
-FAILURES = frozenset({"stalled", "rollback_failed", "rollback_impossible"})
+FAILURES = frozenset(
+    {AlertCondition.STALLED, AlertCondition.ROLLBACK_FAILED, AlertCondition.ROLLBACK_IMPOSSIBLE}
+)
 #: The moments of a deployment's life that are not alerts (GitHub alone is told them).
-LIFECYCLE = {
-    "deploying": "in_progress",  #: its rollout started
-    "complete": "success",  #: every target runs it (after a rollback: runs it again)
-    "superseded": "inactive",  #: a newer revision's rollout started
-    "rolled_back": "inactive",  #: ``reconciler rollback`` put an older revision back
+LIFECYCLE: dict[str, str] = {
+    Moment.DEPLOYING: "in_progress",
+    Moment.COMPLETE: "success",
+    Moment.SUPERSEDED: "inactive",
+    Moment.ROLLED_BACK: "inactive",
 }
 
 
@@ -42,7 +45,7 @@ def state(alert: Alert) -> str:
     """The deployment status ``alert`` means."""
     if alert.condition in LIFECYCLE:
         return LIFECYCLE[alert.condition]
-    if alert.condition == "quarantined" and alert.state == "firing":
+    if alert.condition == AlertCondition.QUARANTINED and alert.state == "firing":
         return "inactive"  # rolled back from: this revision is not what runs any more
     if alert.state == "firing" and alert.condition in FAILURES:
         return "failure"

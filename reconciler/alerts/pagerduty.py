@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model.codes import Level
 from .alert import Alert, dedup_key, headline
 
 #: PagerDuty cuts a summary longer than this.
@@ -23,7 +24,7 @@ def event(alert: Alert, routing_key: str, public_url: str | None = None) -> dict
         body["payload"] = {
             "summary": headline(alert)[:SUMMARY],
             "source": f"agent-reconciler/{alert.environment}",
-            "severity": "warning" if alert.level == "warning" else "error",
+            "severity": "warning" if alert.level == Level.WARNING else "error",
             "component": alert.bundle,
             "group": alert.environment,
             "class": alert.condition,

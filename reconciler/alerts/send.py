@@ -21,8 +21,8 @@ import aiohttp
 from .. import secrets
 from ..errors import ConfigError
 from ..model.alerting import GITHUB_API, PAGERDUTY_URL, AlertSpec, routes
-from ..sources.env import expand
 from ..sources.rest import USER_AGENT, exception_error, request_url
+from ..variables import expand
 from . import github, pagerduty, slack, webhook
 from .alert import Alert
 

@@ -6,45 +6,34 @@ sources; it prints nothing (formats live in :mod:`reconciler.report`).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
-import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..bundle.history import BundleHistory
 from ..bundle.snapshot import Snapshot, snapshot
-from ..canonical import bundle_digest, component_digests
+from ..collector import gc_paused
 from ..diff import ignore as ignoring
-from ..diff.change import Change
-from ..diff.classify import Lineage, Status, Verdict, classify
-from ..diff.document import Document, InvalidDocument, parse
 from ..diff.findings import model_pin_findings
 from ..environment import EnvironmentRun
 from ..errors import ConfigError
-from ..model.codes import FindingCode
-from ..revisions import revision_label
+from ..model.codes import FindingCode, Level
 from ..sources.interface import (
-    Health,
-    InvalidResponse,
-    NotFound,
-    PermanentError,
     Source,
-    SourceError,
 )
 from ..statedir import cache_dir
+from .bodies import Bodies
 from .fetch import Fetcher, Result, fetch_all
 from .findings import fleet_findings, loaded, torn_findings
-from .results import Audit, BundleResult, Finding, Survey, TargetResult
+from .judgement import Judgement, judged
+from .reader import Read
+from .results import Audit, Finding, Survey, TargetResult
 from .verdict import Recorded
-from .views import View, Views
+from .views import Views
 
 if TYPE_CHECKING:
-    from ..model.inventory import Inventory, TargetSpec
+    from ..model.inventory import Inventory
     from ..sources.registry import SourceOpener
 
 
@@ -109,11 +98,11 @@ class Auditor:
     ) -> Audit:
         """Observe every target, then judge each bundle as of ``now`` with what was recorded."""
         now = now or dt.datetime.now(dt.UTC)
-        survey = self.observe(now, progress)
+        survey = self.survey(now, progress)
         with gc_paused():  # thousands of results made again, none of them cyclic
             return survey.judged(self.recorded, now.timestamp())
 
-    def observe(
+    def survey(
         self,
         now: dt.datetime | None = None,
         progress: Callable[[int], Callable[[], None]] | None = None,
@@ -168,7 +157,7 @@ class Auditor:
             if rule not in rules:
                 findings.append(
                     Finding(
-                        "warning",
+                        Level.WARNING,
                         FindingCode.IGNORE_EXPIRED,
                         f"ignore rule ({rule.reason!r}, owner {rule.owner}) expired on "
                         f"{rule.expires}: its differences count again",
@@ -182,7 +171,7 @@ class Auditor:
         # Render desired for every target before any I/O, so config errors come first.
         seen = {(t.name, b): views.get(t, b) for t in inventory.targets for b in inventory.bundles}
         on_done = progress(len(jobs)) if progress is not None else None
-        judged: dict[tuple[int, int], _Judgement] = {}
+        shared: dict[tuple[int, int], Judgement] = {}
         results: list[TargetResult] = []
         stamp = now.timestamp()
         with gc_paused():
@@ -190,24 +179,22 @@ class Auditor:
             for target in inventory.targets:
                 bundles = []
                 for bundle in inventory.bundles:
-                    context = (seen[(target.name, bundle)], histories[bundle], stamp, judged)
-                    result = self._judged(
-                        target, bundle, raw[(target.name, bundle)], *context, findings
-                    )
+                    context = (seen[(target.name, bundle)], histories[bundle], stamp, shared)
+                    result = judged(target, bundle, raw[(target.name, bundle)], *context, findings)
                     if target.probe is not None:
-                        process = self._judged(
+                        process = judged(
                             target, bundle, raw[(_probe(target.name), bundle)], *context, []
                         )
                         loaded(result, process, git.tags)
                     bundles.append(result)
                 results.append(TargetResult(target, bundles))
-            del raw, judged
+            del raw, shared
         findings += fleet_findings(results)
         findings += torn_findings(results, git.tags)
         for bundle in inventory.bundles:
             components = histories[bundle].desired_render(None).components
             findings += [
-                Finding("warning", code, message, bundle=bundle)
+                Finding(Level.WARNING, code, message, bundle=bundle)
                 for code, message in model_pin_findings(components)
             ]
         return Survey(
@@ -241,254 +228,6 @@ class Auditor:
             deadline=self.deadline,
         )
         return dict(zip(jobs, done, strict=True))
-
-    def _judged(
-        self, target: TargetSpec, bundle: str, body: Result, view: View, *args: Any
-    ) -> BundleResult:
-        result = self._judge(target, bundle, body, view, *args)
-        result.desired_digest = view.desired_subset
-        return result
-
-    def _judge(
-        self,
-        target: TargetSpec,
-        bundle: str,
-        body: Result,
-        view: View,
-        history: BundleHistory,
-        now: float,
-        judged: dict[tuple[int, int], _Judgement],
-        findings: list[Finding],
-    ) -> BundleResult:
-        if isinstance(body, NotFound):
-            return BundleResult(bundle, Status.MISSING, error=str(body) or "not found")
-        if isinstance(body, InvalidResponse):
-            return BundleResult(bundle, Status.INVALID, error=str(body), permanent=True)
-        if isinstance(body, Unparsable):
-            return BundleResult(bundle, Status.INVALID, error=str(body))
-        if isinstance(body, SourceError):
-            return BundleResult(
-                bundle,
-                Status.UNREACHABLE,
-                error=str(body) or "unreachable",
-                permanent=isinstance(body, PermanentError),
-            )
-        doc = body if isinstance(body, Document) else Bodies().parse(body)  # a custom fetcher's
-        if isinstance(doc, InvalidDocument):
-            return BundleResult(bundle, Status.INVALID, error=str(doc))
-        if doc.name != bundle:
-            return BundleResult(
-                bundle, Status.INVALID, error=f"serves bundle {doc.name!r}, not {bundle!r}"
-            )
-        # Targets that see the bundle alike (one view) and serve the same document (one parse)
-        # get one judgement: thousands of targets in sync cost one classification.
-        key = (id(view), id(doc))
-        done = judged.get(key)
-        if done is None:
-            done = judged[key] = _judgement(target, doc, view, history, now)
-        for key_ in done.misstated:
-            findings.append(
-                Finding(
-                    "warning",
-                    FindingCode.MISSTATED_DIGEST,
-                    f"states a digest for {key_} "
-                    "that its content does not have (recomputed from content)",
-                    target.name,
-                    bundle,
-                )
-            )
-        verdict = done.verdict
-        result = BundleResult(
-            bundle,
-            verdict.status,
-            observed_digest=done.observed_digest,
-            observed_revision=verdict.observed_revision,
-            behind=verdict.behind,
-            lag_seconds=verdict.lag_seconds,
-            changes=list(done.changes),
-            # Only a group is judged torn by it: a target alone never walks the whole history.
-            runs_any_of=done.runs_any_of() if target.group is not None else frozenset(),
-        )
-        if verdict.status is Status.DRIFTED and not (done.changes or verdict.matched_elsewhere):
-            # Equal as values (numbers as numbers, sets as sets: design §6), only written
-            # differently (1024.0 for 1024): in sync, and said, since its digest differs.
-            result.status, result.observed_revision = Status.IN_SYNC, history.desired
-            result.behind, result.lag_seconds = 0, 0
-            findings.append(
-                Finding(
-                    "warning",
-                    FindingCode.EQUAL_BUT_RESPELLED,
-                    "serves the desired values written differently (numbers or list "
-                    "order), so its content digest differs from the desired one",
-                    target.name,
-                    bundle,
-                )
-            )
-        if view.rules:
-            result.ignored = ignoring.ignored(
-                target.name, done.carried, view.desired_raw, view.rules
-            )
-        if verdict.matched_elsewhere:
-            findings.append(
-                Finding(
-                    "warning",
-                    FindingCode.NOT_AN_ANCESTOR,
-                    f"content equals revision {revision_label(verdict.matched_elsewhere)}, "
-                    "which is not an ancestor of the desired revision",
-                    target.name,
-                    bundle,
-                )
-            )
-        return result
-
-
-@dataclass(frozen=True, slots=True)
-class _Judgement:
-    """What one document tells through one view: the same for every target that shares both."""
-
-    document: Document  #: kept alive: the cache is keyed by its id
-    misstated: list[str]
-    carried: dict[str, Any]
-    observed_digest: str
-    verdict: Verdict
-    changes: list[Change]
-    lineage: Lineage
-    _runs: list[frozenset[str]] = field(default_factory=list)
-
-    def runs_any_of(self) -> frozenset[str]:
-        """Every revision of the lineage whose carried content is the observed one (walks the
-        whole lineage, once)."""
-        if not self._runs:
-            self._runs.append(
-                frozenset(
-                    sha
-                    for sha, subset in zip(self.lineage.shas, self.lineage.subsets, strict=True)
-                    if subset == self.observed_digest
-                )
-            )
-        return self._runs[0]
-
-
-def _judgement(
-    target: TargetSpec, doc: Document, view: View, history: BundleHistory, now: float
-) -> _Judgement:
-    """Classify ``doc`` as ``target`` (and every target sharing its view) sees it."""
-    carried = {k: v for k, v in doc.components.items() if target.carries_component(k)}
-    if view.rules:  # a view with rules belongs to one target: stripping is its own
-        observed = view.strip(target.name, carried)
-        digests = component_digests(observed)
-    else:
-        observed = carried
-        digests = {k: doc.digests[k] for k in carried}
-    observed_digest = bundle_digest(digests)
-    verdict = classify(
-        desired_subset=view.desired_subset,
-        observed_subset=observed_digest,
-        desired_revision=history.desired,
-        lineage=view.lineage,
-        now=now,
-        behind=history.behind,
-    )
-    changes: list[Change] = []
-    if verdict.status is not Status.IN_SYNC:
-        from ..diff.bundle import diff_bundle  # the diff engine loads when something differs
-
-        changes = diff_bundle(observed, view.desired, digests, view.desired_digests)
-    return _Judgement(
-        doc, doc.misstated(), carried, observed_digest, verdict, changes, view.lineage
-    )
-
-
-class Unparsable(SourceError):
-    """What a target answered is not a rendered bundle (``str()`` says why): ``invalid``."""
-
-
-class Bodies:
-    """Every body one audit reads, parsed once: equal bodies share one :class:`Document`.
-
-    Bodies are compared as they arrive (a few bytes compared, not a hash of every body, when a
-    fleet serves one document) and then dropped: an audit keeps one parsed document per distinct
-    body, never the thousands of bodies themselves.
-    """
-
-    #: Distinct bodies of one size kept for comparison; beyond that, they are told by digest.
-    KEEP = 8
-
-    def __init__(self) -> None:
-        self._by_size: dict[int, list[tuple[bytes, Document | InvalidDocument]]] = {}
-        self._by_digest: dict[bytes, Document | InvalidDocument] = {}
-
-    def parse(self, body: bytes) -> Document | InvalidDocument:
-        """``body`` parsed (or why it is not a rendered bundle)."""
-        alike = self._by_size.setdefault(len(body), [])
-        for seen, known in alike:
-            if seen == body:
-                return known
-        digest = hashlib.sha256(body).digest() if len(alike) >= self.KEEP else b""
-        if digest:
-            found = self._by_digest.get(digest)
-            if found is not None:
-                return found
-        try:
-            doc: Document | InvalidDocument = parse(body)
-        except InvalidDocument as exc:
-            doc = exc
-        if digest:
-            self._by_digest[digest] = doc
-        else:
-            alike.append((body, doc))
-        return doc
-
-
-class Read:
-    """A source whose fetch parses what it reads at once, through one :class:`Bodies`."""
-
-    def __init__(self, source: Source, bodies: Bodies) -> None:
-        self.source = source
-        self._bodies = bodies
-
-    def __repr__(self) -> str:
-        return f"Read({self.source!r})"
-
-    async def fetch(self, bundle: str) -> bytes | Document:
-        body = await self.source.fetch(bundle)
-        if isinstance(body, Document):
-            return body
-        doc = self._bodies.parse(body)
-        if isinstance(doc, InvalidDocument):
-            raise Unparsable(str(doc))
-        return doc
-
-    async def apply(self, bundle: str, document: bytes) -> None:
-        await self.source.apply(bundle, document)
-
-    def staging(self) -> object:
-        """The source's stager, if it stages (a rollback switches back through it)."""
-        inner = getattr(self.source, "staging", None)
-        return inner() if callable(inner) else None
-
-    async def health(self) -> Health:
-        return await self.source.health()
-
-    async def close(self) -> None:
-        await self.source.close()
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic GC while thousands of fetches are in flight.
-
-    The objects alive then (inventory, views, responses) are long-lived or acyclic; letting the
-    collector walk them on every generation-0 threshold cost ~25% of an audit of 1000 targets
-    (performance.md). Whatever cycles the phase leaves are collected when it ends.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _probe(target: str) -> str:

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
-from ..diff.document import Document
+from ..model.document import Document
 from ..sources.interface import Source, SourceError, TransientError
 
 T = TypeVar("T")

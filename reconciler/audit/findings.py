@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..diff.change import Severity
-from ..diff.classify import Status
-from ..model.codes import FindingCode
+from ..diff.classify import probed
+from ..model.codes import FindingCode, Level
 from ..model.duration import format_duration
+from ..model.status import Status
 from ..revisions import revision_label
 from .results import BundleResult, Finding, TargetResult
-
-#: Store statuses a process that loaded something else turns into ``not_loaded``.
-_LOADABLE = (Status.IN_SYNC, Status.LAGGING)
 
 
 def loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str]) -> None:
@@ -25,11 +23,9 @@ def loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str]) 
         "lag_seconds": process.lag_seconds,
         "error": process.error,
     }
-    if store.status not in _LOADABLE or process.observed_digest == store.observed_digest:
-        return
-    if process.observed_digest is None:
-        store.probe["error"] = process.error
-        return  # the probe could not be read: the store's status stands, the reason is shown
+    status = probed(store.status, store.observed_digest, process.observed_digest)
+    if status is store.status:
+        return  # an unreadable probe: the store's status stands, the probe's error is shown
 
     def label(result: BundleResult) -> str:
         sha = result.observed_revision
@@ -40,7 +36,7 @@ def loaded(store: BundleResult, process: BundleResult, tags: Mapping[str, str]) 
     age = process.lag_seconds
     since = f" for {format_duration(age)}" if age else ""
     store.error = f"store has {label(store)}, process serves {label(process)}{since}"
-    store.status = Status.NOT_LOADED
+    store.status = status
     store.lag_seconds = max(store.lag_seconds or 0, age or 0)
 
 
@@ -76,7 +72,7 @@ def torn_findings(results: list[TargetResult], tags: Mapping[str, str]) -> list[
             continue  # one revision that every part runs
         detail = "; ".join(f"{who} at {label}" for who, label, _ in parts)
         message = f"{group} runs a torn {name}: {detail}"
-        found.append(Finding("error", FindingCode.TORN, message, bundle=name))
+        found.append(Finding(Level.ERROR, FindingCode.TORN, message, bundle=name))
     return found
 
 
@@ -89,7 +85,7 @@ def fleet_findings(results: list[TargetResult]) -> list[Finding]:
             if breaking:
                 found.append(
                     Finding(
-                        "error",
+                        Level.ERROR,
                         FindingCode.BREAKING,
                         f"runs {bundle.bundle} across a breaking change: "
                         f"{breaking[0].component} {breaking[0].summary}"

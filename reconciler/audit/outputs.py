@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..bundle.snapshot import Snapshot
-from ..diff.classify import Status
 from ..errors import ConfigError
 from ..gates.contract import Checked, check, unchecked
 from ..gates.outputs import sample_all
-from ..model.codes import FindingCode
+from ..model.codes import FindingCode, Level
+from ..model.status import Status
 from .results import Finding, Survey, TargetResult
 
 if TYPE_CHECKING:
@@ -81,10 +81,12 @@ def _schemas(target: TargetResult, git: Snapshot) -> tuple[dict[str, tuple[str, 
 
 def _finding(target: str, done: Checked, guessed: list[str]) -> Finding | None:
     if done.error:
-        return Finding("warning", FindingCode.OUTPUTS_UNCHECKED, done.message, target)
+        return Finding(Level.WARNING, FindingCode.OUTPUTS_UNCHECKED, done.message, target)
     if not done.broken:
         return None
     note = ""
     if done.bundle in guessed:
         note = " (checked against the desired revision: the one it runs is unknown)"
-    return Finding("error", FindingCode.OUTPUT_CONTRACT, done.message + note, target, done.bundle)
+    return Finding(
+        Level.ERROR, FindingCode.OUTPUT_CONTRACT, done.message + note, target, done.bundle
+    )

@@ -15,8 +15,8 @@ from typing import Any
 from ..canonical import bundle_digest
 from ..diff import diff_bundle
 from ..diff.change import Change
-from ..diff.document import Document, InvalidDocument, parse
 from ..errors import ConfigError
+from ..model.document import Document, InvalidDocument, parse
 from ..model.inventory import HttpSourceSpec, Inventory, TargetSpec
 from ..sources.interface import SourceError
 from .fetch import Result, fetch_all

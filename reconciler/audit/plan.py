@@ -15,8 +15,8 @@ from ..bundle.render import Rendered, render
 from ..canonical import bundle_digest
 from ..config.inventory import load_inventory
 from ..diff import diff_bundle
-from ..diff.classify import Status
 from ..errors import ConfigError
+from ..model.status import Status
 from ..statedir import cache_dir
 from .results import Audit, BundleResult, TargetResult
 

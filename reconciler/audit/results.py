@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from ..bundle.rendered import Rendered
 from ..diff import ignore as ignoring
 from ..diff.change import Change, Severity
-from ..diff.classify import Status, worst_status
-from ..failon import FAIL_ON_FINDINGS
-from ..model.codes import FindingCode
+from ..model.codes import FindingCode, Level
+from ..model.failon import FAIL_ON_FINDINGS
+from ..model.rollout import FailureKind
+from ..model.status import Status, worst_status
 from ..revisions import revision_label
 from .verdict import Judged, Recorded, Seen, Verdict, fleet_digest, judge, unverified_finding
 
@@ -33,15 +34,19 @@ FAIL_ON_CHOICES = frozenset(
 class Finding:
     """Something the audit wants a person to read, beyond the statuses."""
 
-    level: str  # error | warning | info
-    code: str  #: a :class:`~reconciler.model.codes.FindingCode`
+    level: Level
+    code: FindingCode
     message: str
     target: str | None = None
     bundle: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         # ``target`` is always there (design §8's shape); null for a fleet-wide finding.
-        data: dict[str, Any] = {"level": self.level, "code": str(self.code), "target": self.target}
+        data: dict[str, Any] = {
+            "level": str(self.level),
+            "code": str(self.code),
+            "target": self.target,
+        }
         if self.bundle is not None:
             data["bundle"] = self.bundle
         data["message"] = self.message
@@ -84,16 +89,16 @@ class BundleResult:
         return f"{self.status}: {self.error} ({kind})"
 
     @property
-    def error_kind(self) -> str:
+    def error_kind(self) -> FailureKind:
         """``permanent`` (needs a person) or ``transient`` (will retry)."""
-        return "permanent" if self.permanent else "transient"
+        return FailureKind.PERMANENT if self.permanent else FailureKind.TRANSIENT
 
     def to_json(self) -> dict[str, Any]:
         return {
             "bundle": self.bundle,
             "status": str(self.status),
             "error": self.error,
-            **({"error_kind": self.error_kind} if self.error else {}),
+            **({"error_kind": str(self.error_kind)} if self.error else {}),
             "observed_digest": self.observed_digest,
             "observed_revision": self.observed_revision,
             "behind": self.behind,
@@ -194,12 +199,14 @@ class Survey:
             verdicts[bundle] = done.verdict
             for s in seen:
                 marks[(s.target, bundle)] = (s.target in done.stalled, s.target in done.held)
-            findings += [Finding("error", code, text, t, bundle) for code, text, t in _swap(done)]
+            findings += [
+                Finding(Level.ERROR, code, text, t, bundle) for code, text, t in _swap(done)
+            ]
         unverified = unverified_finding(
             recorded, self.desired_revision, lambda sha: revision_label(sha, self.tags)
         )
         if unverified is not None:
-            findings.append(Finding("warning", FindingCode.UNVERIFIED, unverified))
+            findings.append(Finding(Level.WARNING, FindingCode.UNVERIFIED, unverified))
         targets = [
             TargetResult(t.spec, [_marked(b, marks[(t.name, b.bundle)]) for b in t.bundles])
             for t in self.targets
@@ -225,7 +232,7 @@ def _marked(result: BundleResult, mark: tuple[bool, bool]) -> BundleResult:
     return replace(result, stalled=stalled, held=held)
 
 
-def _swap(done: Judged) -> list[tuple[str, str, str | None]]:
+def _swap(done: Judged) -> list[tuple[FindingCode, str, str | None]]:
     return [(code, message, target) for code, target, message in done.findings]
 
 

@@ -29,11 +29,20 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from ..canonical import bundle_digest
-from ..diff.classify import Status
 from ..model import windows as windows_
 from ..model.codes import FindingCode
 from ..model.duration import format_duration
-from ..model.rollout import Phase, Quarantine, Reason, Rollout, hold_overdue, overdue
+from ..model.rollout import (
+    Condition,
+    ConditionType,
+    Phase,
+    Quarantine,
+    Reason,
+    Rollout,
+    hold_overdue,
+    overdue,
+)
+from ..model.status import Status
 from ..revisions import revision_label
 
 if TYPE_CHECKING:
@@ -114,7 +123,7 @@ class Judged:
     verdict: Verdict
     stalled: frozenset[str]  #: targets marked stalled
     held: frozenset[str]  #: targets held on the rollback's content by a quarantine
-    findings: tuple[tuple[str, str | None, str], ...]  #: (code, target or None, message)
+    findings: tuple[tuple[FindingCode, str | None, str], ...]  #: (code, target or None, message)
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,9 @@ def rollout_stall(
     """Whether a recorded rollout is stalled as of ``now``, what blocks it, and the words."""
     if not overdue(rollout, policy.progress_deadline, now):
         return False, (), ""
+    stall = rollout.conditions.get(ConditionType.STALLED)
+    if stall is not None and stall.reason == Reason.TARGET_REJECTED:
+        return True, rollout.blocking(), stall.message  # doomed before its deadline
     held = rollout.held
     if held is not None and not rollout.stalled:
         why = hold_overdue(held, now)
@@ -159,6 +171,37 @@ def rollout_stall(
     )
     message = f"no progress for {format_duration(now - last)} at {wave} ({name}){paused}"
     return True, rollout.blocking(), message
+
+
+@dataclass(frozen=True)
+class Current:
+    """One of a rollout's conditions as of now."""
+
+    condition: Condition
+    #: Judged as of now, not recorded: the rollout is overdue, though nothing stepped it since.
+    as_of_now: bool = False
+
+
+#: What an as-of-now Stalled condition adds to the verdict's words.
+AS_OF_NOW = "as of now: nothing has stepped the rollout since"
+
+
+def current_conditions(rollout: Rollout, policy: RolloutPolicy, now: float) -> tuple[Current, ...]:
+    """The rollout's conditions as of ``now``, for every consumer (``rollout status``, the page):
+    those recorded at its last step, plus Stalled when it is overdue since (:func:`overdue`)."""
+    recorded = tuple(Current(c) for c in rollout.conditions.values())
+    stalled, _, message = rollout_stall(rollout, policy, now)
+    if not stalled or rollout.stalled:
+        return recorded
+    stall = Condition(
+        ConditionType.STALLED,
+        True,
+        Reason.DEADLINE,
+        f"{message} ({AS_OF_NOW})",
+        rollout.to_revision,
+        rollout.deadline(policy.progress_deadline),
+    )
+    return (*recorded, Current(stall, as_of_now=True))
 
 
 def judge(

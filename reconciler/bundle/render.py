@@ -272,4 +272,5 @@ def source_file(files_spec: BundleSpec, component: str) -> str | None:
     if refs is None or name not in refs:
         return None
     ref = refs[name]
-    return posixpath.normpath(getattr(ref, "file", None) or ref.schema_file)
+    file: str = getattr(ref, "file", None) or ref.schema_file
+    return posixpath.normpath(file)

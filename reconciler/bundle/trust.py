@@ -10,7 +10,7 @@ questions, by asking git and nothing else:
 
 **Git decides.** A commit is verified only when ``git verify-commit`` exits 0 *and* git's own
 ``%G?`` for it is ``G`` (a good signature by a trusted key); every other outcome is a
-:class:`Verdict` with ``verified=False`` and a one-line reason. For SSH, git asks
+:class:`SignatureCheck` with ``verified=False`` and a one-line reason. For SSH, git asks
 ``ssh-keygen -Y find-principals`` for the principal the allowed-signers file gives the signing
 key, then ``ssh-keygen -Y verify`` with that principal and the ``git`` namespace, at the
 commit's committer time (so ``valid-after``/``valid-before`` in the file are judged at that
@@ -90,7 +90,7 @@ _ANSWERS = {
 
 
 @dataclass(frozen=True)
-class Verdict:
+class SignatureCheck:
     """Git's judgement of one commit's signature.
 
     ``verified``: git verified it against the trust files. ``reason``: one line saying why
@@ -121,7 +121,7 @@ def verify_commit(
     allowed_signers: Path | None,
     *,
     openpgp_keyring: Path | None = None,
-) -> Verdict:
+) -> SignatureCheck:
     """Git's verdict on the signature of commit ``sha`` of the repository at ``repo_root``.
 
     ``allowed_signers`` (SSH) and ``openpgp_keyring`` (OpenPGP): paths relative to
@@ -132,7 +132,7 @@ def verify_commit(
     :class:`ReconcilerError`. Anything else about the commit is a verdict, never an exception.
     """
     with _Checker(repo_root, allowed_signers, openpgp_keyring) as checker:
-        return checker.verdict(sha)
+        return checker.check(sha)
 
 
 def last_verified(
@@ -164,7 +164,7 @@ def last_verified(
     # must never be able to change who is trusted).
     with _Checker(repo_root, allowed_signers, openpgp_keyring, trust_root) as checker:
         for sha in checker.first_parents(desired_sha, limit):
-            verdict = checker.verdict(sha)
+            verdict = checker.check(sha)
             if verdict.verified:
                 return sha, unverified
             unverified.append((sha, verdict.reason))
@@ -178,7 +178,7 @@ def clear_cache() -> None:
 
 # -- internals ---------------------------------------------------------------------------
 
-_CACHE: dict[tuple[str, str], Verdict] = {}
+_CACHE: dict[tuple[str, str], SignatureCheck] = {}
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 
 
@@ -223,7 +223,7 @@ class _Checker:
 
     # -- one commit ---------------------------------------------------------------------
 
-    def verdict(self, sha: str) -> Verdict:
+    def check(self, sha: str) -> SignatureCheck:
         if _FULL_SHA.fullmatch(sha):  # a full sha names one object: no git needed to look up
             cached = _CACHE.get((sha.lower(), self.trust_key))
             if cached is not None:
@@ -232,7 +232,7 @@ class _Checker:
         cached = _CACHE.get((full, self.trust_key))
         if cached is not None:
             return cached
-        verdict, definite = self._judge(full, raw)
+        verdict, definite = self._check(full, raw)
         if definite:
             if len(_CACHE) >= CACHE_SIZE:
                 _CACHE.clear()
@@ -251,24 +251,28 @@ class _Checker:
             raise RevisionError(f"commit {full[:SHORT]} could not be read: {last_line(body)}")
         return full, body.stdout
 
-    def _judge(self, sha: str, raw: bytes) -> tuple[Verdict, bool]:
+    def _check(self, sha: str, raw: bytes) -> tuple[SignatureCheck, bool]:
         """The verdict and whether it is definite (worth remembering)."""
         kind = _signature_kind(raw)
         if kind is None:
-            return Verdict(sha, False, "no signature"), True
+            return SignatureCheck(sha, False, "no signature"), True
         if kind == "x509":
-            return Verdict(sha, False, "signed with X.509 (gpgsm), which is not accepted"), True
+            return SignatureCheck(
+                sha, False, "signed with X.509 (gpgsm), which is not accepted"
+            ), True
         if kind == "unknown":
-            return Verdict(sha, False, "signed in a format git cannot verify"), True
+            return SignatureCheck(sha, False, "signed in a format git cannot verify"), True
         if kind == "ssh" and self.signers is None:
-            return Verdict(sha, False, "signed with SSH, but verify names no allowed_signers"), True
+            return SignatureCheck(
+                sha, False, "signed with SSH, but verify names no allowed_signers"
+            ), True
         if kind == "openpgp" and self.keyring is None:
             assert self.signers is not None
             reason = (
                 f"signed by a key not in {self.signers.label}: an OpenPGP signature, "
                 "and verify names no openpgp_keyring"
             )
-            return Verdict(sha, False, reason), True
+            return SignatureCheck(sha, False, reason), True
         method: Method = "ssh" if kind == "ssh" else "openpgp"
         file = self.signers if method == "ssh" else self.keyring
         assert file is not None
@@ -283,7 +287,7 @@ class _Checker:
         code, key_id, signer, fingerprint = fields
         key = fingerprint or key_id or None
         if code == "G" and checked.returncode == 0:
-            return Verdict(sha, True, signer=signer or key, key=key, method=method), True
+            return SignatureCheck(sha, True, signer=signer or key, key=key, method=method), True
         if code == "G":  # git's two answers disagree: trust neither
             return self._unsure(sha, method, checked, key), False
         if code == "U" or (code == "E" and method == "openpgp"):
@@ -291,7 +295,7 @@ class _Checker:
             # keyring lacks (E), or holds without trust (U: cannot happen, all are trusted).
             reason = f"signed by a key not in {file.label}"
             definite = ("No principal matched" if method == "ssh" else "NO_PUBKEY") in said
-            return Verdict(
+            return SignatureCheck(
                 sha, False, f"{reason}: {key}" if key else reason, key=key, method=method
             ), definite
         if code == "B":
@@ -299,14 +303,14 @@ class _Checker:
             # run included: only its own words make it a bad signature.
             if "not permitted for use in signature namespace" in said:
                 reason = f"signed by a key that {file.label} does not allow for git"
-                return Verdict(
+                return SignatureCheck(
                     sha, False, f"{reason}: {key}" if key else reason, key=key, method=method
                 ), True
             if "incorrect signature" in said or "[GNUPG:] BADSIG" in said:
-                return Verdict(sha, False, "bad signature", key=key, method=method), True
+                return SignatureCheck(sha, False, "bad signature", key=key, method=method), True
             return self._unsure(sha, method, checked, key), False
         if code in _ANSWERS:
-            return Verdict(sha, False, _ANSWERS[code], key=key, method=method), True
+            return SignatureCheck(sha, False, _ANSWERS[code], key=key, method=method), True
         return self._unsure(sha, method, checked, key), False
 
     def _unsure(
@@ -315,8 +319,8 @@ class _Checker:
         method: Method,
         proc: subprocess.CompletedProcess[bytes],
         key: str | None = None,
-    ) -> Verdict:
-        return Verdict(
+    ) -> SignatureCheck:
+        return SignatureCheck(
             sha, False, f"git could not verify: {last_line(proc)}", key=key, method=method
         )
 

@@ -27,7 +27,9 @@ _ORDER = ("stalled", "drifted", "unreachable", "invalid", "missing")
 _VALIDATE_LINE = re.compile(r"^(?P<file>[^\s:][^:]*?)(?::(?P<line>\d+))?: (?P<message>.+)$")
 
 
-def _cli(repo: Path, args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess:
+def _cli(
+    repo: Path, args: Sequence[str], env: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "reconciler.cli", "--repo", str(repo), *args],
         capture_output=True,

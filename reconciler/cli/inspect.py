@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..failon import DEFAULT_FAIL_ON
+from ..model.failon import DEFAULT_FAIL_ON
 from ..report import FORMATS
 from .shell import (
     EXIT_ERROR,
@@ -109,7 +109,7 @@ def audit(
     ctx: click.Context, env: str, fmt: str, policy: str, revision: str | None, timeout: str
 ) -> None:
     """Fetch every target, classify, report. Exit 0 ok, 2 policy failure, 1 error."""
-    from ..audit.auditor import gc_paused
+    from ..collector import gc_paused
     from ..report import format_audit
 
     words = fail_on(policy)

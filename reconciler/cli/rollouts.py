@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..model.rollout import ConditionType
 from .shell import duration, echo, env_option, repo_of, state_of
 from .trail import reason_option, record_reset, recorded, who_option
 
@@ -62,7 +63,7 @@ def echo_step(step: Step) -> None:
             echo(f"{bundle.bundle}: QUARANTINED — nothing written.")
         elif bundle.rollout is not None:
             echo(headline(bundle.rollout, policy, now, audit.tags))
-            ready = bundle.rollout.conditions.get("Ready")
+            ready = bundle.rollout.conditions.get(ConditionType.READY)
             held = ("AnalysisFailed", "AwaitingEval", "AwaitingPromotion", "WaitingForWindow")
             if ready is not None and ready.reason in held:
                 echo(f"  {ready.reason}: {ready.message}")

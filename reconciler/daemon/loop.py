@@ -26,7 +26,7 @@ from ..state.owned import OwnedStore
 from ..statedir import state_dir
 from .log import log
 from .metrics import Families
-from .runner import Runner
+from .runner import Role, Runner
 from .server import StatusServer
 from .stopping import Stop
 
@@ -227,8 +227,8 @@ class Daemon:
 
     def roles(self) -> str:
         """``/readyz``'s words: which environments this daemon leads and follows."""
-        lead = [n for n, r in sorted(self.runners.items()) if r.role == "leader"]
-        follow = [n for n, r in sorted(self.runners.items()) if r.role == "follower"]
+        lead = [n for n, r in sorted(self.runners.items()) if r.role is Role.LEADER]
+        follow = [n for n, r in sorted(self.runners.items()) if r.role is Role.FOLLOWER]
         return f"leader of {', '.join(lead) or 'none'}; follower of {', '.join(follow) or 'none'}"
 
     def page(self, path: str, query: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
@@ -317,7 +317,7 @@ class Daemon:
             if self._stop.is_set():
                 break
         if worst:
-            return min(self.interval, RETRY_FIRST * 2 ** (worst - 1))
+            return min(self.interval, RETRY_FIRST * 2.0 ** (worst - 1))
         return self.interval * (1 + random.uniform(-self.jitter, self.jitter))
 
     def _failed(self, exc: BaseException, runner: Runner | None) -> float:
@@ -340,7 +340,7 @@ class Daemon:
         )
         if isinstance(exc, StateUnavailable) and self._store is not None:
             self._store.drop()  # opened again (reconnected) at the next step
-        return min(self.interval, RETRY_FIRST * 2 ** (failures - 1))
+        return min(self.interval, RETRY_FIRST * 2.0 ** (failures - 1))
 
     def _open_store(self) -> OwnedStore:
         """The daemon's store handle; every runner keeps it, never the store behind it."""

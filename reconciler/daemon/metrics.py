@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..diff.classify import Status
+from ..model.status import Status
 
 if TYPE_CHECKING:
     from ..audit.results import Audit
@@ -247,7 +247,7 @@ class Metrics:
         self.f.leader.labels(environment).set(0)
         self.f.lease_transitions.labels(environment)
 
-    def observe_audit(self, audit: Audit, duration: float, finished_at: float) -> None:
+    def export_audit(self, audit: Audit, duration: float, finished_at: float) -> None:
         """Export one completed audit; ``finished_at`` is Unix time, ``duration`` seconds."""
         env = self.environment
         rows = [
@@ -266,7 +266,7 @@ class Metrics:
             for bundle in self._rollouts - set(audit.inventory.bundles):
                 self._remove_rollout(bundle)
 
-    def observe_rollout(
+    def export_rollout(
         self,
         bundle: str,
         *,
@@ -316,7 +316,7 @@ class Metrics:
         """One apply to a target finished with ``outcome`` (see :data:`APPLY_OUTCOMES`)."""
         self.f.applies.labels(self.environment, outcome).inc()
 
-    def observe_switch(self, bundle: str, seconds: float) -> None:
+    def export_switch(self, bundle: str, seconds: float) -> None:
         """One group switch of ``bundle`` took ``seconds`` from first request to last ack."""
         self.f.switch_seconds.labels(self.environment, bundle).observe(seconds)
 

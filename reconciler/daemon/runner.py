@@ -11,9 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..model.rollout import Phase
 from ..page import OnCallPage
 from ..secrets import scrub_data
 from .log import log
@@ -28,7 +30,13 @@ if TYPE_CHECKING:
 #: Failed steps in a row after which ``/readyz`` answers 503 (``/healthz`` stays liveness).
 UNREADY_AFTER = 3
 
-Role = str  #: "starting", "leader" (holds the lease, writes) or "follower" (audits only)
+
+class Role(StrEnum):
+    """What a daemon is for one environment (``/status``'s ``role``)."""
+
+    STARTING = "starting"  #: before its first audit
+    LEADER = "leader"  #: holds the environment's lease: writes
+    FOLLOWER = "follower"  #: audits only
 
 
 class Runner:
@@ -52,7 +60,7 @@ class Runner:
         self.verify = verify
         self.metrics = Metrics(environment, families)
         self.page = OnCallPage(environment, interval=interval, clock=clock, base=page_base)
-        self._role: Role = "starting"
+        self._role: Role = Role.STARTING
         self.failures = 0  #: failed steps in a row
         self.state_seconds = 0.0  #: the last step's time in state writes
         self._driver: Driver | None = None
@@ -84,8 +92,8 @@ class Runner:
     @property
     def role(self) -> Role:
         """What ``/readyz`` says: a lease that lapsed or whose store was replaced leads no more."""
-        if self._role == "leader" and not self.leading:
-            return "follower"
+        if self._role is Role.LEADER and not self.leading:
+            return Role.FOLLOWER
         return self._role
 
     # -- one step --------------------------------------------------------------------------
@@ -108,10 +116,10 @@ class Runner:
     def failed(self) -> None:
         self.failures += 1
         self.metrics.count_step_error()
-        if self._role == "leader" and not self.leading:  # the lease lapsed while the step failed
+        if self._role is Role.LEADER and not self.leading:  # the lease lapsed while the step failed
             assert self._writer is not None
             self._writer.give_up()
-            self._became("follower")
+            self._became(Role.FOLLOWER)
 
     def stop(self) -> None:
         """Give the lease up (its release tells a rollback this writer stopped)."""
@@ -156,12 +164,12 @@ class Runner:
             driver.writer = writer
             done = driver.step()
         except (LeaseHeld, Deposed) as exc:
-            if self._role == "leader":
+            if self._role is Role.LEADER:
                 log("stepped_down", environment=self.environment, reason=str(exc))
             writer.give_up()
             driver.writer = None
             return None
-        self._became("leader")
+        self._became(Role.LEADER)
         return done
 
     def _follow(self, driver: Driver, store: StateStore) -> Step:
@@ -172,16 +180,16 @@ class Runner:
             self._writer.give_up()
         driver.writer = None
         audit = driver.audit()
-        self._became("follower")
+        self._became(Role.FOLLOWER)
         rollouts = driver.stored(list(audit.verdicts))
         return Step(audit, {b: BundleStep(b, r) for b, r in rollouts.items()})
 
     def _became(self, role: Role) -> None:
-        if role == self._role:
+        if role is self._role:
             return
         was, self._role = self._role, role
-        if role == "leader" or was == "leader":
-            self.metrics.lease_changed(role == "leader")
+        if Role.LEADER in (role, was):
+            self.metrics.lease_changed(role is Role.LEADER)
         holder = self._writer.holder if self._writer is not None else ""
         log("role", environment=self.environment, role=role, holder=holder)
 
@@ -195,7 +203,7 @@ class Runner:
 
         audit = done.audit
         now = self.clock()
-        self.metrics.observe_audit(audit, duration, now)
+        self.metrics.export_audit(audit, duration, now)
         policy = audit.inventory.rollout
         rollouts: dict[str, Any] = {}
         for bundle, one in done.bundles.items():
@@ -208,18 +216,18 @@ class Runner:
                 self.metrics.count_apply("ok")
             for _, _, seconds in one.switches:
                 if seconds is not None:
-                    self.metrics.observe_switch(bundle, seconds)
+                    self.metrics.export_switch(bundle, seconds)
             for error in one.alert_errors:
                 log("alert_failed", bundle=bundle, error=error)
             for action in one.actions:
                 if isinstance(action, Notify):
                     self.metrics.count_alert(action.condition, action.state)
             active = r is not None and r.active and verdict.quarantine is None
-            self.metrics.observe_rollout(
+            self.metrics.export_rollout(
                 bundle,
                 coverage=r.coverage if r else audit.coverage,
                 stalled=verdict.stalled,
-                paused=bool(r and r.phase == "paused"),
+                paused=bool(r and r.phase is Phase.PAUSED),
                 wave=r.wave if r else 0,
                 quarantined=verdict.quarantine is not None,
                 deadline=r.deadline(policy.progress_deadline) if r and active else None,

@@ -87,7 +87,8 @@ def _rewrite(folder: Path, old: str, new: str) -> None:
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def inventory_text(port: int, dead_port: int) -> str:

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..model.rollout import Phase
 from .fleet import BUNDLE, _git, example_root
 
 SOAK = 7200.0  #: production's promotion.soak
@@ -76,7 +77,7 @@ def tell(console: Any, root: Path, now: dt.datetime) -> None:
                     console.print(f"  [dim]{elapsed:>6}[/] {env:<10} {line}")
             if all(
                 d.store.load_rollout(env, BUNDLE) is not None
-                and d.store.load_rollout(env, BUNDLE).phase == "complete"  # type: ignore[union-attr]
+                and d.store.load_rollout(env, BUNDLE).phase is Phase.COMPLETE  # type: ignore[union-attr]
                 for env, d in drivers.items()
             ):
                 break

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..model.codes import AlertCondition
 from .fleet import UNHEALTHY
 from .server import FleetServer
 
@@ -70,7 +71,7 @@ def converge_until_stalled(console: Any, repo: Path, server: FleetServer, start:
 
     shared().drain(timeout=10)  # alerts go out off the step's path: let them arrive first
     for alert in server.alerts:
-        if alert.get("condition") == "stalled":
+        if alert.get("condition") == AlertCondition.STALLED:
             console.print("\n[bold]The chat channel received:[/]")
             console.print(f"  {alert.get('text')}")
             break

@@ -9,31 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Status(StrEnum):
-    """What a target runs, compared with desired. Ordered from best to worst."""
-
-    IN_SYNC = "in_sync"  #: every carried component equals desired
-    LAGGING = "lagging"  #: equals an earlier revision from git history
-    NOT_LOADED = "not_loaded"  #: the store holds one revision, its serving process another
-    MISSING = "missing"  #: the target answered, but holds no such bundle
-    DRIFTED = "drifted"  #: matches no revision in history: changed out of band
-    INVALID = "invalid"  #: answered with something that is not a valid rendered bundle
-    UNREACHABLE = "unreachable"  #: could not be observed at all
-
-    @property
-    def rank(self) -> int:
-        return _ORDER.index(self)
-
-
-_ORDER = list(Status)
-
-
-def worst_status(statuses: list[Status]) -> Status:
-    """The worst of several statuses (in_sync when there are none)."""
-    return max(statuses, key=lambda s: s.rank, default=Status.IN_SYNC)
+from ..model.status import LOADABLE, Status
 
 
 def _nowhere(_subset: str) -> str | None:
@@ -60,7 +37,7 @@ class Lineage:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class Classification:
     """The classification of one target for one bundle."""
 
     status: Status
@@ -68,6 +45,14 @@ class Verdict:
     behind: int | None = None
     lag_seconds: int | None = None
     matched_elsewhere: str | None = None  #: a non-ancestor commit the content equals
+    #: In sync although its digest differs: the desired values, written differently (1024.0
+    #: for 1024, a set in another order), which the audit says in an ``equal_but_respelled``
+    #: finding.
+    respelled: bool = False
+
+
+def _differs() -> bool:
+    return True
 
 
 def classify(
@@ -78,19 +63,27 @@ def classify(
     lineage: Lineage,
     now: float,
     behind: Callable[[str], int],
-) -> Verdict:
+    differs: Callable[[], bool] = _differs,
+) -> Classification:
     """Classify an observation that parsed (errors become missing/invalid/unreachable elsewhere).
+
+    ``differs`` says whether the observed values differ from desired as values (numbers as
+    numbers, sets as sets: design §6); it is asked only of content that equals no revision, and
+    when it says no, the target is in sync, ``respelled``.
 
     Whether a lagging target is stalled is not decided here: :mod:`reconciler.audit.verdict` judges
     it, with the recorded rollouts and quarantines, as of now.
     """
     if observed_subset == desired_subset:
-        return Verdict(Status.IN_SYNC, desired_revision, 0, 0)
+        return Classification(Status.IN_SYNC, desired_revision, 0, 0)
     try:
         index = lineage.subsets.index(observed_subset)
     except ValueError:
-        return Verdict(Status.DRIFTED, matched_elsewhere=lineage.elsewhere(observed_subset))
-    return Verdict(
+        elsewhere = lineage.elsewhere(observed_subset)
+        if elsewhere is None and not differs():
+            return Classification(Status.IN_SYNC, desired_revision, 0, 0, respelled=True)
+        return Classification(Status.DRIFTED, matched_elsewhere=elsewhere)
+    return Classification(
         Status.LAGGING,
         observed_revision=lineage.shas[index],
         behind=behind(lineage.shas[index]),
@@ -104,3 +97,12 @@ def lag_seconds(lineage: Lineage, index: int, now: float) -> int:
         if lineage.subsets[newer] != lineage.subsets[newer + 1]:
             return max(0, int(now - lineage.times[newer]))
     return 0
+
+
+def probed(store: Status, store_digest: str | None, process_digest: str | None) -> Status:
+    """A target's status once its serving process was probed (design §6): ``not_loaded`` when
+    the store holds a revision (in sync or lagging) and the process serves other content;
+    otherwise the store's status stands (an unreadable probe changes nothing)."""
+    if store not in LOADABLE or process_digest is None or process_digest == store_digest:
+        return store
+    return Status.NOT_LOADED

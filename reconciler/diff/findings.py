@@ -35,14 +35,14 @@ def _model_label(model: Mapping[str, Any]) -> str:
     return f"{provider}/{name_text}" if isinstance(provider, str) and provider else name_text
 
 
-def model_pin_findings(components: Mapping[str, Any]) -> list[tuple[str, str]]:
+def model_pin_findings(components: Mapping[str, Any]) -> list[tuple[FindingCode, str]]:
     """``(code, message)`` for each ``model`` component (``model``, ``model/<name>``) that is not
     pinned to a dated version: neither its ``version`` is a date nor its ``name`` ends in one.
 
     Code ``model_alias``. A ``version`` that is present but not a date (``latest``, ``1``) is
     named in the message. Sorted by component key.
     """
-    out: list[tuple[str, str]] = []
+    out: list[tuple[FindingCode, str]] = []
     for key in sorted(components):
         if key.split("/", 1)[0] != "model":
             continue

@@ -14,9 +14,9 @@ from typing import Any
 from ..canary.judge import Counts, Pair, Samples, Series, Side
 from ..model.canary import CanaryJudge, CanaryMetric
 from ..model.gates import PrometheusSpec
-from ..sources.env import expand_headers
 from ..sources.interface import SourceError
 from ..sources.rest import HttpClient, Transport, resolve_url
+from ..variables import expand_headers
 from .prometheus import CONCURRENCY, EXPLAINED, MAX_ANSWER, QueryFailed, substitute
 
 #: The segment of a metric judged without ``by``: all its requests together.

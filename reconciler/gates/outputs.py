@@ -16,9 +16,9 @@ import aiohttp
 from ..errors import ConfigError
 from ..limits import MAX_DOCUMENT, size_text
 from ..model.gates import OutputsSpec
-from ..sources.env import expand_headers
 from ..sources.interface import InvalidResponse, SourceError, TransientError
 from ..sources.rest import HttpClient, exception_error, resolve_url, status_error
+from ..variables import expand_headers
 
 #: Most bytes read from one outputs endpoint (the fetch cap of a rendered bundle).
 MAX_OUTPUTS_BODY = MAX_DOCUMENT

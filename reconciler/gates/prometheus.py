@@ -19,9 +19,9 @@ from typing import Any
 
 from ..model.gates import AnalysisGate, PrometheusSpec
 from ..model.rollout import GateReading
-from ..sources.env import expand_headers
 from ..sources.interface import SourceError, TooLarge
 from ..sources.rest import HttpClient, Transport, resolve_url
+from ..variables import expand_headers
 
 #: Largest answer read from Prometheus (a vector of a few thousand series).
 MAX_ANSWER = 4 * 1024 * 1024
@@ -108,7 +108,7 @@ class Measured:
     error: QueryFailed | None = None
 
 
-def judge(gate: AnalysisGate, seen: Measured) -> GateReading:
+def metric_reading(gate: AnalysisGate, seen: Measured) -> GateReading:
     """The gate's answer for one target: pass, fail, or wait (``on_missing: wait``)."""
     name = f"analysis/{gate.name}"
     shown = f"`{seen.query}`"

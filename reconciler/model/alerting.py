@@ -9,19 +9,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-#: Every condition an alert can be raised for (the rollout engine's and the notifier's).
-CONDITIONS = frozenset(
-    {
-        "stalled",  #: no target converged for progress_deadline
-        "paused",  #: by a person or a failing health gate
-        "quarantined",  #: the desired digest was rolled back from
-        "drifted",  #: a converged target's content moved by hand
-        "health",  #: an advisory health check failing
-        "rollback_impossible",  #: what a target ran before is unknown
-        "rollback_failed",  #: a write of on_stall's rollback failed
-        "unverified",  #: a newer revision's signature did not verify
-    }
-)
+from .codes import AlertCondition
+
+#: The conditions ``on:`` may name: every alert's but a group switch's (those reach only the
+#: destinations without ``on:``).
+CONDITIONS = frozenset(AlertCondition) - {AlertCondition.SWITCH_REVERTED, AlertCondition.TORN}
 #: PagerDuty's Events API v2 endpoint (the default ``url`` of a ``pagerduty`` alert).
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 #: GitHub's REST API (GitHub Enterprise Server sets its own ``api_url``).

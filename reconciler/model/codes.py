@@ -26,3 +26,36 @@ class FindingCode(StrEnum):
     WAITING = "waiting"  #: plan: the rollout would wait (a promotion, a closed window), until when
     CANARY = "canary"  #: plan: the change goes out as a traffic canary, with these steps
     UNVERIFIED = "unverified"  #: a newer commit's signature does not verify: never applied
+
+
+class Level(StrEnum):
+    """How loud a finding or an alert is (a finding's ``level``; an alert is an error or a
+    warning)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class AlertCondition(StrEnum):
+    """What an alert is raised for (the rollout engine's and the notifier's; ``alerts[].on``)."""
+
+    STALLED = "stalled"  #: no target converged for progress_deadline
+    PAUSED = "paused"  #: by a person or a failing health gate
+    QUARANTINED = "quarantined"  #: the desired digest was rolled back from
+    DRIFTED = "drifted"  #: a converged target's content moved by hand
+    HEALTH = "health"  #: an advisory health check failing
+    ROLLBACK_IMPOSSIBLE = "rollback_impossible"  #: what a target ran before is unknown
+    ROLLBACK_FAILED = "rollback_failed"  #: a write of on_stall's rollback failed
+    UNVERIFIED = "unverified"  #: a newer revision's signature did not verify
+    SWITCH_REVERTED = "switch_reverted"  #: a group switch failed on a part: all went back
+    TORN = "torn"  #: a group switch failed and could not go back whole
+
+
+class Moment(StrEnum):
+    """A moment of a deployment's life that is not an alert (GitHub deployments alone hear it)."""
+
+    DEPLOYING = "deploying"  #: its rollout started
+    COMPLETE = "complete"  #: every target runs it (after a rollback: runs it again)
+    SUPERSEDED = "superseded"  #: a newer revision's rollout started
+    ROLLED_BACK = "rolled_back"  #: ``reconciler rollback`` put an older revision back

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .duration import format_duration
-from .rollout import Phase, Quarantine, Reason, Rollout, Wait, overdue
+from .rollout import ConditionType, Phase, Quarantine, Reason, Rollout, Wait, overdue
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,16 @@ def wait(upstream: Upstream, content: str, soak: float, now: float) -> Wait | No
     if r is None or r.content != content:
         return Wait(reason, f"{up} has not started {digest}")
     if r.phase is Phase.ABORTED:
-        ready = r.conditions.get("Ready")
+        ready = r.conditions.get(ConditionType.READY)
         said = ready.message if ready is not None else "aborted"
         return Wait(reason, f"{up}'s rollout of {digest} ended: {said}; it must complete again")
     if r.phase is not Phase.COMPLETE:
         if overdue(r, upstream.progress_deadline, now):
-            stall = r.conditions.get("Stalled")
+            stall = r.conditions.get(ConditionType.STALLED)
             said = stall.message if stall is not None else "past its progress deadline"
             message = f"{up} has not completed {digest}: it is stalled ({said})"
             return Wait(reason, message, stalled=message)
-        ready = r.conditions.get("Ready")
+        ready = r.conditions.get(ConditionType.READY)
         said = ready.message if ready is not None else str(r.phase)
         return Wait(reason, f"{up} has not completed {digest}: {said}")
     done = r.completed_at if r.completed_at is not None else r.last_progress_at

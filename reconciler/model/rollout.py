@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .canary_progress import CanaryProgress
+from .codes import AlertCondition, Level
 from .duration import format_duration
 
 
@@ -66,16 +67,30 @@ class Reason(StrEnum):
     CANARY_MARGINAL = "CanaryMarginal"  #: a non-critical canary metric failed: held
 
 
+class FailureKind(StrEnum):
+    """How a target's last fetch failed (kopf's TemporaryError/PermanentError)."""
+
+    NONE = ""  #: it did not fail
+    TRANSIENT = "transient"  #: down or slow: a retry may help
+    PERMANENT = "permanent"  #: refused for good (auth, not found, invalid): needs a person
+
+
 @dataclass
 class Condition:
     """One condition of a rollout."""
 
-    type: str  #: a :class:`ConditionType`
+    type: ConditionType
     status: bool
-    reason: str
+    reason: Reason
     message: str
     revision: str
     since: float
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Condition:
+        data = dict(data)
+        data["type"], data["reason"] = ConditionType(data["type"]), Reason(data["reason"])
+        return cls(**data)
 
 
 #: ``Pause.cause`` of a pause a failing bake gate made (it lifts only by a person's resume).
@@ -93,7 +108,8 @@ class Pause:
     by: str
     reason: str
     at: float
-    #: "" for a person's pause or a failing health gate's, GATE_PAUSE for a failing bake gate.
+    #: "" for a person's pause or a failing health gate's; GATE_PAUSE or GATE_ROLLBACK for a
+    #: failing bake gate (with ``on_fail: pause`` or ``on_fail: rollback``).
     cause: str = ""
 
 
@@ -102,7 +118,7 @@ class Wait:
     """What holds a rollout this step, legitimately (design §14): the driver's reading of the
     promotion and the windows, handed to the engine. The progress clock does not run under it."""
 
-    reason: str  #: Reason.AWAITING_PROMOTION or Reason.WAITING_FOR_WINDOW
+    reason: Reason  #: Reason.AWAITING_PROMOTION or Reason.WAITING_FOR_WINDOW
     message: str  #: no countdown in it: it feeds a condition, whose time must not tick
     until: float | None = None  #: when it ends, where known (the window opens, the soak ends)
     max_wait: float | None = None  #: held longer than this (windows.max_wait): Stalled
@@ -114,12 +130,16 @@ class Hold:
     """A :class:`Wait` as recorded on a rollout: since when it holds, so every consumer can
     judge it as of now (:func:`overdue`)."""
 
-    reason: str
+    reason: Reason
     message: str
     since: float
     until: float | None = None
     limit: float | None = None  #: since + max_wait: held past this, it is Stalled
     stalled: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Hold:
+        return cls(**{**data, "reason": Reason(data["reason"])})
 
 
 @dataclass
@@ -135,7 +155,7 @@ class TargetProgress:
     applies: int = 0  #: attempts since it was last converged (the backoff doubles with each)
     last_apply_at: float | None = None
     reason: str = ""  #: why it is not converged, from the last observation
-    failure: str = ""  #: "" (none), "transient" (retry may help) or "permanent" (needs a person)
+    failure: FailureKind = FailureKind.NONE  #: how its last fetch failed
     #: The revision it ran when the rollout started (the audit's lineage): where
     #: ``on_stall: rollback`` puts it back. None when unknown (drifted, missing, unreachable).
     before: str | None = None
@@ -144,6 +164,10 @@ class TargetProgress:
     #: Bake gate -> since when it has passed without a break, within its wave's bake.
     holding: dict[str, float] = field(default_factory=dict)
     gate_wait: str = ""  #: why its bake gates do not let its wave go yet ("" when they do)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TargetProgress:
+        return cls(**{**data, "failure": FailureKind(data.get("failure", ""))})
 
 
 @dataclass
@@ -165,12 +189,12 @@ class Rollout:
     phase: Phase = Phase.PROGRESSING
     pause: Pause | None = None
     stall_alerted_at: float | None = None
-    conditions: dict[str, Condition] = field(default_factory=dict)
+    conditions: dict[ConditionType, Condition] = field(default_factory=dict)
     #: The most targets converged at once so far: only beating it is progress, so a target
     #: that drifts and converges again, over and over, cannot hold off a stall.
     most_converged: int = 0
     #: While ``on_stall: rollback`` cannot finish: RollbackImpossible or RollbackFailed, and why.
-    rollback_reason: str | None = None
+    rollback_reason: Reason | None = None
     rollback_message: str = ""
     #: require_eval: why no wave may start ("" once a passing eval of the digest exists).
     awaiting_eval: str = ""
@@ -234,10 +258,14 @@ class Rollout:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Rollout:
         data = dict(data)
-        data["targets"] = {k: TargetProgress(**v) for k, v in data["targets"].items()}
-        data["conditions"] = {k: Condition(**v) for k, v in data["conditions"].items()}
+        data["targets"] = {k: TargetProgress.from_json(v) for k, v in data["targets"].items()}
+        data["conditions"] = {
+            ConditionType(k): Condition.from_json(v) for k, v in data["conditions"].items()
+        }
         data["pause"] = Pause(**data["pause"]) if data.get("pause") else None
-        data["held"] = Hold(**data["held"]) if data.get("held") else None
+        data["held"] = Hold.from_json(data["held"]) if data.get("held") else None
+        if data.get("rollback_reason"):
+            data["rollback_reason"] = Reason(data["rollback_reason"])
         data["phase"] = Phase(data["phase"])
         canary = data.get("canary")
         data["canary"] = CanaryProgress.from_json(canary) if canary else None
@@ -308,7 +336,7 @@ class Observation:
     reason: str = ""  #: e.g. "lagging at v46", "unreachable: connection refused"
     health: bool | None = None  #: this check's result; None when not checked this step
     advisory: bool = False  #: the health check is advisory (``gate: advisory``)
-    failure: str = ""  #: a failed fetch: "transient" (may recover) or "permanent" (needs a person)
+    failure: FailureKind = FailureKind.NONE  #: a failed fetch: may it recover, or not
     #: Its bake gates' answers this step (empty: it has none); None when it has gates that
     #: were not asked this step (then its wave cannot finish baking on this step).
     gates: tuple[GateReading, ...] | None = ()
@@ -325,11 +353,11 @@ class Apply:
 class Notify:
     """Send an alert about a condition transition (or a reminder while it lasts)."""
 
-    condition: str  #: stalled | paused | quarantined | drifted | health | rollback_impossible
+    condition: AlertCondition
     state: Literal["firing", "resolved"]
     targets: tuple[tuple[str, str], ...]
     message: str
-    level: Literal["error", "warning"] = "error"  #: an advisory health check alerts as a warning
+    level: Level = Level.ERROR  #: an advisory health check alerts as a warning
 
 
 @dataclass(frozen=True)

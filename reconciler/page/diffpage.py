@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..audit.results import Audit, BundleResult, TargetResult
 from ..diff.change import Change
+from ..model.status import Status
 from ..report.labels import age, revision_label
 from .view import TONE
 
@@ -85,7 +86,7 @@ def _bundle(b: BundleResult, desired: str, audit: Audit) -> BundleDiff:
         error=b.error or "",
         components=tuple(_components(b.changes)),
         ignored=tuple(f"ignored {i.component} {i.path}: {i.reason}" for i in b.ignored),
-        in_sync=not b.changes and b.status == "in_sync",
+        in_sync=not b.changes and b.status == Status.IN_SYNC,
     )
 
 

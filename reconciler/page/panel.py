@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..audit.results import Audit
-from ..audit.verdict import rollout_stall
+from ..audit.verdict import current_conditions
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import Rollout
@@ -105,21 +105,8 @@ def _panel(r: Rollout, policy: RolloutPolicy, now: float, tags: Mapping[str, str
             iso(c.since),
             format_duration(now - c.since),
         )
-        for c in r.conditions.values()
+        for c in (current.condition for current in current_conditions(r, policy, now))
     ]
-    stalled, _, message = rollout_stall(r, policy, now)
-    if stalled and not r.stalled:  # overdue, though nothing has stepped it since
-        at = r.deadline(policy.progress_deadline)
-        conditions.append(
-            ConditionView(
-                "Stalled",
-                "True",
-                "ProgressDeadlineExceeded",
-                f"{message} (as of now: nothing has stepped the rollout since)",
-                iso(at),
-                format_duration(now - at),
-            )
-        )
     pause = ""
     if r.pause is not None and r.active:
         pause = f"paused by {r.pause.by} {format_duration(now - r.pause.at)} ago: {r.pause.reason}"

@@ -32,7 +32,7 @@ MIN_REFRESH = 5.0
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Published:
     """What one step of the daemon (or the demo's watcher) published."""
 
     audit: Audit
@@ -60,7 +60,7 @@ class OnCallPage:
         self.base = base
         self.refresh = max(interval, MIN_REFRESH)
         self.clock = clock
-        self._snapshot: Snapshot | None = None
+        self._snapshot: Published | None = None
         self._subjects: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -84,7 +84,7 @@ class OnCallPage:
                 events = list(store.events(self.environment, EVENTS))
             except Exception as exc:  # the page must never fail a step
                 events_error = f"{type(exc).__name__}: {exc}"
-        snapshot = Snapshot(
+        snapshot = Published(
             audit=audit,
             rollouts=copy.deepcopy(dict(rollouts)),  # the loop may go on changing its own
             events=events,
@@ -116,7 +116,7 @@ class OnCallPage:
             return self._target(snapshot, unquote(path.removeprefix("/targets/")), now)
         return self._not_found(snapshot, f"no page at {path}")
 
-    def _index(self, s: Snapshot, query: Mapping[str, str], now: float) -> dict[str, Any]:
+    def _index(self, s: Published, query: Mapping[str, str], now: float) -> dict[str, Any]:
         from .panel import panels
         from .timeline import timeline
         from .view import NUMERIC, arrange, banners, filter_links, header, skew_rows, sort_links
@@ -144,7 +144,7 @@ class OnCallPage:
             "now": now,
         }
 
-    def _target(self, s: Snapshot, name: str, now: float) -> Response:
+    def _target(self, s: Published, name: str, now: float) -> Response:
         from . import render
         from .diffpage import find, target_diff
         from .view import iso
@@ -164,7 +164,7 @@ class OnCallPage:
             now=now,
         )
 
-    def _not_found(self, s: Snapshot, message: str) -> Response:
+    def _not_found(self, s: Published, message: str) -> Response:
         from . import render
 
         names = [t.name for t in s.audit.targets]

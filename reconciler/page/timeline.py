@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model.duration import format_duration
+from ..model.rollout import ConditionType
+from ..model.status import Status
 from ..revisions import revision_label
 from .view import iso
 
@@ -101,7 +103,8 @@ def _moment(event: Mapping[str, Any], label: Callable[[str | None], str], now: f
         return _make(event, now, "wave", "info", f"wave {int(d.get('wave', 0)) + 1} started")
     if kind == "condition":
         status = "true" if d.get("status") else "false"
-        tone = "bad" if d.get("type") in ("Stalled", "Quarantined") and d.get("status") else "info"
+        alarming = (ConditionType.STALLED, ConditionType.QUARANTINED)
+        tone = "bad" if d.get("type") in alarming and d.get("status") else "info"
         text = f"{d.get('type')}={status} {d.get('reason')}: {d.get('message')}"
         return _make(event, now, str(d.get("type")).lower(), tone, text + scope)
     if kind == "condition_cleared":
@@ -149,6 +152,6 @@ def _statuses(
         at = f" at {label(d.get('revision'))}" if d.get("revision") else ""
         parts.append(f"{d.get('target')} {was} -> {d.get('status')}{at}")
     more = f" (+{len(parts) - 6} more)" if len(parts) > 6 else ""
-    worse = any((e.get("data") or {}).get("status") != "in_sync" for e in events)
+    worse = any((e.get("data") or {}).get("status") != Status.IN_SYNC for e in events)
     text = "; ".join(parts[:6]) + more
     return _make(events[0], now, "status", "warn" if worse else "ok", text)

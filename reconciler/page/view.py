@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 from ..audit.results import Audit
 from ..audit.verdict import Authority
 from ..diff.change import worst
-from ..diff.classify import Status
 from ..model.duration import format_duration
 from ..model.rollout import Phase, Rollout
+from ..model.status import Status
 from ..report.labels import age, revision_label, verdict_mark, worst_change
 from ..report.rollout import waiting
 

@@ -47,7 +47,9 @@ def trail_text(events: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def trail_json(environment: str, since: float, events: Sequence[Mapping[str, Any]]) -> dict:
+def trail_json(
+    environment: str, since: float, events: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     """``events --format json``: the records as written, with ISO times."""
     return {
         "schema": "agent-reconciler.events/v1",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..audit.results import Audit
 from ..diff.change import Severity
+from ..model.status import Status
 from .labels import age, revision_label
 
 if TYPE_CHECKING:
@@ -63,6 +64,6 @@ def diff_view(audit: Audit, tags: Mapping[str, str]) -> RenderableType:
                 parts.append(
                     Text(f"  ignored {item.component} {item.path}: {item.reason}", style="dim")
                 )
-            if not bundle.changes and bundle.status == "in_sync":
+            if not bundle.changes and bundle.status == Status.IN_SYNC:
                 parts.append(Text("  no differences", style="green"))
     return Group(*parts)

@@ -13,8 +13,9 @@ from pathlib import Path
 from ..audit.locate import Locator
 from ..audit.results import Audit
 from ..diff.change import Severity
-from ..diff.classify import Status
 from ..display import visible
+from ..model.codes import FindingCode, Level
+from ..model.status import Status
 from ..secrets import scrub
 from .markdown import render_markdown
 
@@ -60,9 +61,9 @@ def annotation_lines(audit: Audit, locator: Locator) -> list[str]:
                     + _escape(f"{message} (on {target.name}, which runs {bundle.status})")
                 )
     for finding in audit.findings:
-        if finding.code == "breaking":
+        if finding.code == FindingCode.BREAKING:
             continue  # already annotated on the file
-        level = "error" if finding.level == "error" else "warning"
+        level = "error" if finding.level == Level.ERROR else "warning"
         where = f"{finding.target}: " if finding.target else ""
         lines.append(f"::{level}::" + _escape(f"{finding.code}: {where}{finding.message}"))
     lines.sort(key=lambda text: not text.startswith("::error"))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ..audit.results import BundleResult, TargetResult, revision_label
+from ..audit.results import BundleResult, TargetResult
 from ..diff.change import worst
 from ..model.duration import format_duration
+from ..revisions import revision_label
 
 __all__ = ["age", "primary", "revision_label", "verdict_mark", "worst_change"]
 

@@ -10,11 +10,11 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ..audit.results import revision_label
-from ..audit.verdict import rollout_stall
+from ..audit.verdict import current_conditions, rollout_stall
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
-from ..model.rollout import Phase, Quarantine, Rollout, TargetProgress
+from ..model.rollout import ConditionType, Phase, Quarantine, Reason, Rollout, TargetProgress
+from ..revisions import revision_label
 from .canary import lines as canary_lines
 from .canary import summary
 
@@ -39,7 +39,11 @@ def waiting(r: Rollout, now: float) -> str:
     left = ""
     if held.until is not None and held.until > now:
         left = format_duration(held.until - now)
-        left = f" ({left} of soak left)" if held.reason == "AwaitingPromotion" else f" (in {left})"
+        left = (
+            f" ({left} of soak left)"
+            if held.reason == Reason.AWAITING_PROMOTION
+            else f" (in {left})"
+        )
     return f"{held.reason}: {held.message}{left}"
 
 
@@ -67,7 +71,7 @@ def headline(r: Rollout, policy: RolloutPolicy, now: float, tags: Mapping[str, s
     elif r.phase is Phase.COMPLETE:
         text += ", complete"
     elif r.phase is Phase.ABORTED:
-        ready = r.conditions.get("Ready")
+        ready = r.conditions.get(ConditionType.READY)
         text += f", ABORTED ({ready.reason})" if ready else ", ABORTED"
     elif r.canary is not None and r.canary.holding:
         text += f", {summary(r.canary)}"
@@ -156,17 +160,10 @@ def status_text(
     for name, t in sorted(r.targets.items()):
         if t.advisory and t.healthy is False:
             lines.append(f"  warning: {name}: advisory health check failing ({t.fail_streak}x)")
-    for condition in r.conditions.values():
-        lines.append(
-            f"  {condition.type}={str(condition.status).lower()} {condition.reason}: "
-            f"{condition.message} (since {format_duration(now - condition.since)} ago)"
-        )
-    stalled, _, message = rollout_stall(r, policy, now)
-    if stalled and not r.stalled:
-        lines.append(
-            f"  Stalled=true ProgressDeadlineExceeded: {message} (as of now: nothing has "
-            "stepped the rollout since)"
-        )
+    for current in current_conditions(r, policy, now):
+        c = current.condition
+        since = "" if current.as_of_now else f" (since {format_duration(now - c.since)} ago)"
+        lines.append(f"  {c.type}={str(c.status).lower()} {c.reason}: {c.message}{since}")
     return "\n".join(lines)
 
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..audit.results import Audit
-from ..diff.classify import Status
+from ..model.codes import FindingCode, Level
+from ..model.status import Status
 from .labels import age, revision_label, verdict_mark, worst_change
 from .text import headline
 
@@ -63,7 +64,7 @@ def skew_view(
     ]
     parts += [Text(headline(audit, tags), style="bold"), table]
     for finding in audit.findings:
-        if finding.level == "error" and finding.code != "breaking":
+        if finding.level == Level.ERROR and finding.code != FindingCode.BREAKING:
             where = f"{finding.target}: " if finding.target else ""
             parts.append(Text(f"{finding.code}: {where}{finding.message}", style="red"))
     return Group(*parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..audit.results import Audit
-from ..diff.classify import Status
+from ..model.status import Status
 from .labels import age, primary, revision_label, verdict_mark, worst_change
 
 

@@ -10,12 +10,12 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from ..audit.auditor import gc_paused
 from ..audit.fetch import Job, Result, bounded
 from ..bundle.gitrepo import GitFiles, repo_at
 from ..bundle.render import overlay_path, render
-from ..diff.document import Document
+from ..collector import gc_paused
 from ..environment import EnvironmentRun
+from ..model.document import Document
 from ..model.inventory import Inventory
 from ..sources.interface import NotFound, Source, SourceError
 from ..sources.staging import digest_hex, stager_of

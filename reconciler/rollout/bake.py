@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from ..environment import EnvironmentRun
 from ..gates.contract import Checked
-from ..gates.prometheus import Measured, judge, measure_all, substitute
+from ..gates.prometheus import Measured, measure_all, metric_reading, substitute
 from ..model.inventory import Inventory
 from ..model.rollout import GateReading, Observation, Phase, Rollout
 from .observe import Sighting
@@ -87,7 +87,7 @@ def _readings(
         measured = run.call(asked)
     found: dict[str, list[GateReading]] = {target: [] for target in targets}
     for target, gate, query in asks:
-        found[target].append(judge(gate, measured[query]))
+        found[target].append(metric_reading(gate, measured[query]))
     for target in targets:
         if target in outputs:
             found[target].append(output_reading(outputs[target]))

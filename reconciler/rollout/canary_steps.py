@@ -22,6 +22,7 @@ from ..canary.judge import Cell, Verdict
 from ..canary.schedule import look_at
 from ..model.canary import CanarySpec
 from ..model.canary_progress import CanaryProgress, CanaryState
+from ..model.codes import AlertCondition, Level
 from ..model.rollout import CANARY_PAUSE, ConditionType, Notify, Pause, Phase, Reason, Rollout
 from .conditions import RECONCILER, set_condition
 
@@ -160,7 +161,8 @@ def looked(
     r.phase = Phase.PAUSED
     set_condition(r, kind, True, reason, message, now)
     cells = tuple((f"{cell.metric} [{cell.segment}]", cell.describe()) for cell in verdict.failed)
-    actions.append(Notify("paused", "firing", cells, message, "error" if failed else "warning"))
+    level = Level.ERROR if failed else Level.WARNING
+    actions.append(Notify(AlertCondition.PAUSED, "firing", cells, message, level))
     return r, actions
 
 

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..audit.results import Audit
-from ..diff.classify import Status
 from ..errors import ReconcilerError
 from ..model.rollout import Apply, Hold, Notify, Phase, Quarantine, Rollout
+from ..model.status import Status
 from . import engine, notes, steering, waits
 from .act import WriteThenFetch
 from .driver import Driver
@@ -229,7 +229,7 @@ def _verified(driver: Driver, revision: str, fetcher: WriteThenFetch, now: float
     """One pass over the fleet: write what ``fetcher`` holds, re-fetch every target, judge."""
     auditor = driver.observer.auditor(revision=revision)
     auditor.fetcher = fetcher
-    return auditor.observe(driver.moment()).judged(None, now)
+    return auditor.survey(driver.moment()).judged(None, now)
 
 
 def _changed(after: Audit, job: tuple[str, str]) -> bool:

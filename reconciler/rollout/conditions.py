@@ -12,6 +12,7 @@ from ..model.rollout import (
     CANARY_PAUSE,
     Condition,
     ConditionType,
+    FailureKind,
     Phase,
     Reason,
     Rollout,
@@ -27,13 +28,13 @@ def wave_name(r: Rollout) -> str:
 
 
 def set_condition(
-    r: Rollout, kind: str, status: bool, reason: str, message: str, now: float
+    r: Rollout, kind: ConditionType, status: bool, reason: Reason, message: str, now: float
 ) -> None:
     """Set a condition; its transition time moves only when status, reason or message change."""
     old = r.conditions.get(kind)
-    if old and (old.status, old.reason, old.message) == (status, str(reason), message):
+    if old and (old.status, old.reason, old.message) == (status, reason, message):
         return
-    r.conditions[kind] = Condition(str(kind), status, str(reason), message, r.to_revision, now)
+    r.conditions[kind] = Condition(kind, status, reason, message, r.to_revision, now)
 
 
 def update(r: Rollout, now: float) -> None:
@@ -75,7 +76,7 @@ def update(r: Rollout, now: float) -> None:
             message += f"; gates: {waiting[0]}" + (f" (+{len(waiting) - 1})" if waiting[1:] else "")
     elif down := failing(r):
         # A doomed target (it refuses for good) reads apart from a slow one (it may recover).
-        permanent = [n for n, t in down if t.failure == "permanent"]
+        permanent = [n for n, t in down if t.failure == FailureKind.PERMANENT]
         reason = Reason.TARGET_REJECTED if permanent else Reason.TARGET_UNAVAILABLE
         names = ", ".join(permanent or [n for n, _ in down])
         kind = "needs a person" if permanent else "retried with backoff"

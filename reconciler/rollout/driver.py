@@ -18,6 +18,7 @@ from ..audit.results import Audit, Survey
 from ..audit.verdict import Recorded
 from ..environment import EnvironmentRun
 from ..model.canary import CanarySpec
+from ..model.codes import AlertCondition
 from ..model.inventory import Inventory, RolloutPolicy
 from ..model.rollout import Phase, Quarantine, Rollout
 from ..sources.registry import SourceOpener, open_source
@@ -176,7 +177,8 @@ class Driver:
         for sha, reason in self.unverified[:1]:  # the newest: what people just pushed
             sent = self.store.alerts(self.environment)
             if not any(
-                a["condition"] == "unverified" and a["payload"].get("revision") == sha for a in sent
+                a["condition"] == AlertCondition.UNVERIFIED and a["payload"].get("revision") == sha
+                for a in sent
             ):
                 notice = unverified_notice(sha, reason, verified)
                 inventory = self.inventory()
@@ -220,7 +222,7 @@ class Driver:
         survey = sighting.survey
         now = self.clock()
         env = self.environment
-        changed = self.store.observe_targets(env, bundle, statuses(survey, bundle), now)
+        changed = self.store.record_statuses(env, bundle, statuses(survey, bundle), now)
         errors = {t.name: t.error for t in survey.targets}
         step = BundleStep(bundle, None)
         step.alert_errors += self.notifier.drift(

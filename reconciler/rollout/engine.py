@@ -10,28 +10,27 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 
-from ..model.duration import format_duration
+from ..model.codes import AlertCondition, Level
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import (
     GATE_PAUSE,
     GATE_ROLLBACK,
     Action,
     Apply,
-    ConditionType,
+    FailureKind,
     Hold,
     Notify,
     Observation,
     Pause,
     Phase,
-    Reason,
     Revert,
     Rollout,
     TargetProgress,
     Wait,
-    hold_overdue,
 )
 from . import gating
-from .conditions import RECONCILER, set_condition, update, wave_name
+from .conditions import RECONCILER, update
+from .stalls import roll_back, stall
 
 #: First retry of a failed apply after this many seconds, doubling up to APPLY_BACKOFF_MAX.
 APPLY_BACKOFF = 5.0
@@ -129,7 +128,7 @@ def advance(
         _move_waves(r, observations, now, actions)
         _completed(r, now)
     _advisory(r, actions)
-    _stall(r, policy, now, actions)
+    stall(r, policy, now, actions)
     progressing = r.phase is Phase.PROGRESSING and not r.awaiting_eval and r.held is None
     progressing = progressing and not canary_holds(r, policy)
     healing = r.phase is Phase.COMPLETE and policy.self_heal and wait is None
@@ -185,7 +184,7 @@ def _observe(
             target.healthy = None
         target.converged = seen.converged
         target.reason = "" if seen.converged else seen.reason
-        target.failure = "" if seen.converged else seen.failure
+        target.failure = FailureKind.NONE if seen.converged else seen.failure
         target.advisory = seen.advisory
         if seen.health is True:
             target.ok_streak += 1
@@ -218,7 +217,7 @@ def _move_waves(
     gate_paused = paused and r.pause is not None and bool(r.pause.cause)
     if gate_paused and r.pause is not None and r.pause.cause == GATE_ROLLBACK:
         # A rollback the gate asked for that could not be written yet is tried again.
-        _roll_back(r, actions, {n for n, t in r.targets.items() if t.wave == r.wave}, True)
+        roll_back(r, actions, {n for n, t in r.targets.items() if t.wave == r.wave}, True)
     while r.wave < len(r.waves):
         members = [(n, t) for n, t in r.targets.items() if t.wave == r.wave]
         if not all(_passes(t) for _, t in members):
@@ -231,7 +230,7 @@ def _move_waves(
             r.wave_ready_at = now
         if paused:
             return
-        ready, failed = gating.judge(members, observations, now)
+        ready, failed = gating.weigh(members, observations, now)
         if failed is not None:
             _gate_failed(r, failed, now, actions)
             return
@@ -252,10 +251,12 @@ def _gate_failed(r: Rollout, failed: gating.Failure, now: float, actions: list[A
     r.pause = Pause(RECONCILER, reason, now, GATE_ROLLBACK if rollback else GATE_PAUSE)
     r.phase = Phase.PAUSED
     r.wave_ready_at = None  # the bake starts over once a person resumes
-    actions.append(Notify("paused", "firing", ((failed.target, failed.reading.message),), reason))
+    actions.append(
+        Notify(AlertCondition.PAUSED, "firing", ((failed.target, failed.reading.message),), reason)
+    )
     if rollback:
         wave = {n for n, t in r.targets.items() if t.wave == r.wave}
-        _roll_back(r, actions, wave, True)
+        roll_back(r, actions, wave, True)
 
 
 def _health_gate(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action]) -> None:
@@ -269,11 +270,11 @@ def _health_gate(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Ac
         reason = f"health failing on {name} ({t.fail_streak} checks in a row)"
         r.pause = Pause(RECONCILER, reason, now)
         r.phase = Phase.PAUSED
-        actions.append(Notify("paused", "firing", r.blocking(), reason))
+        actions.append(Notify(AlertCondition.PAUSED, "firing", r.blocking(), reason))
     elif recovered and r.phase is Phase.PAUSED and r.pause and r.pause.by == RECONCILER:
         if r.pause.cause:  # a failed bake gate waits for a person, however healthy
             return
-        actions.append(Notify("paused", "resolved", (), "health checks recovered"))
+        actions.append(Notify(AlertCondition.PAUSED, "resolved", (), "health checks recovered"))
         r.pause = None
         r.phase = Phase.PROGRESSING
 
@@ -286,11 +287,19 @@ def _advisory(r: Rollout, actions: list[Action]) -> None:
             t.advisory_alerted = True
             why = f"advisory health check failing ({t.fail_streak} checks in a row)"
             message = f"{name}: {why}; the rollout goes on (gate: advisory)"
-            actions.append(Notify("health", "firing", ((name, why),), message, "warning"))
+            actions.append(
+                Notify(AlertCondition.HEALTH, "firing", ((name, why),), message, Level.WARNING)
+            )
         elif t.advisory_alerted and not failing:
             t.advisory_alerted = False
             actions.append(
-                Notify("health", "resolved", ((name, ""),), f"{name}: health check ok", "warning")
+                Notify(
+                    AlertCondition.HEALTH,
+                    "resolved",
+                    ((name, ""),),
+                    f"{name}: health check ok",
+                    Level.WARNING,
+                )
             )
 
 
@@ -305,79 +314,3 @@ def _applies(r: Rollout, now: float, actions: list[Action]) -> None:
         target.applies += 1
         target.last_apply_at = now
         actions.append(Apply(name))
-
-
-def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action]) -> None:
-    if r.held is not None:
-        _held_stall(r, r.held, policy, now, actions)
-        return
-    window = policy.progress_deadline
-    # The same rule as model.rollout.overdue, which judges a rollout nobody steps any more.
-    if now <= r.deadline(window) or r.phase is Phase.COMPLETE:
-        _unstall(r, actions, "the rollout is progressing again")
-        return
-    deadline = r.deadline(window)
-    where = f"wave {r.wave + 1}/{len(r.waves)} ({wave_name(r)})"
-    if r.canary is not None and r.canary.holding:
-        where = r.canary.describe() + (f": {r.canary.message}" if r.canary.message else "")
-    paused = f", paused by {r.pause.by}: {r.pause.reason}" if r.pause else ""
-    paused += f", {r.awaiting_eval}" if r.awaiting_eval else ""
-    late = format_duration(now - (deadline - window))
-    message = f"no progress for {late} at {where}{paused}"
-    # The condition's message must not tick, or its transition time would move every step.
-    stalled = f"no progress for over {format_duration(window)} at {where}{paused}"
-    set_condition(r, ConditionType.STALLED, True, Reason.DEADLINE, stalled, now)
-    due = r.stall_alerted_at is None or now - r.stall_alerted_at >= policy.progress_deadline
-    if due:
-        r.stall_alerted_at = now
-        actions.append(Notify("stalled", "firing", r.blocking(), message))
-    if policy.on_stall == "rollback" and not any(isinstance(a, Revert) for a in actions):
-        _roll_back(r, actions)
-
-
-def _unstall(r: Rollout, actions: list[Action], why: str) -> None:
-    if r.stalled:
-        actions.append(Notify("stalled", "resolved", (), why))
-        r.conditions.pop(ConditionType.STALLED, None)
-        r.stall_alerted_at = None
-        r.rollback_reason, r.rollback_message = None, ""
-
-
-def _held_stall(
-    r: Rollout, held: Hold, policy: RolloutPolicy, now: float, actions: list[Action]
-) -> None:
-    """A legitimate wait is never a stall; one that is itself stalled (its upstream is) or that
-    held past ``max_wait`` is, loudly — and never rolled back for (nothing was applied)."""
-    why = hold_overdue(held, now)
-    if not why:
-        _unstall(r, actions, f"the rollout waits, legitimately: {held.message}")
-        return
-    set_condition(r, ConditionType.STALLED, True, held.reason, why, now)
-    if r.stall_alerted_at is None or now - r.stall_alerted_at >= policy.progress_deadline:
-        r.stall_alerted_at = now
-        actions.append(Notify("stalled", "firing", r.blocking(), why))
-
-
-def _roll_back(
-    r: Rollout, actions: list[Action], only: set[str] | None = None, gate: bool = False
-) -> None:
-    """Put every target this rollout moved (of ``only``) back on what it ran before, or say why
-    not. ``gate``: a failed bake gate asked for it (else the stall did)."""
-    converged = sorted(
-        n for n, t in r.targets.items() if t.converged and (only is None or n in only)
-    )
-    unknown = [n for n in converged if r.targets[n].before is None]
-    moved = [(n, r.targets[n].before) for n in converged if r.targets[n].before != r.to_revision]
-    if unknown:
-        why = "what it ran before the rollout started is not known"
-        message = f"cannot roll back {', '.join(unknown)}: {why}; nothing was written"
-    elif not moved:
-        message = "nothing to roll back: this rollout moved no target; nothing was written"
-    else:
-        policy = "on_fail: rollback" if gate else "on_stall: rollback"
-        actions.append(Revert(tuple((n, b) for n, b in moved if b is not None), policy))
-        return
-    if r.rollback_reason != Reason.ROLLBACK_IMPOSSIBLE or r.rollback_message != message:
-        blocked = tuple((n, why) for n in unknown) if unknown else r.blocking()
-        actions.append(Notify("rollback_impossible", "firing", blocked, message))
-    r.rollback_reason, r.rollback_message = Reason.ROLLBACK_IMPOSSIBLE, message

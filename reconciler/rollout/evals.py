@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 
 from ..audit.results import Audit, Finding
-from ..model.codes import FindingCode
+from ..model.codes import FindingCode, Level
 from ..state.interface import EvalRecord, StateStore
 from .writer import Writer, holder_name
 
@@ -118,7 +118,7 @@ def plan_findings(audit: Audit, store: StateStore | None) -> list[Finding]:
         ok = entry is not None and entry.result == "passed"
         if required and not ok:
             said += "; rollout.require_eval: no wave starts before a passing one"
-        level = "warning" if required and not ok else "info"
+        level = Level.WARNING if required and not ok else Level.INFO
         out.append(Finding(level, FindingCode.EVAL, f"{what} changed: {said}", bundle=bundle))
     return out
 

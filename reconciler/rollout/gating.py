@@ -35,7 +35,7 @@ def forget(members: Sequence[tuple[str, TargetProgress]]) -> None:
         t.gate_wait = ""
 
 
-def judge(
+def weigh(
     members: Sequence[tuple[str, TargetProgress]],
     observations: Mapping[str, Observation],
     now: float,

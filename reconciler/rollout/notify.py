@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from ..model.codes import AlertCondition
 from ..model.inventory import Inventory
 from ..model.rollout import Notify, Quarantine
+from ..model.status import Status
 from ..revisions import revision_label
 from ..state.interface import StateStore
 
@@ -99,9 +101,9 @@ class Notifier:
         """Out-of-band drift is its own alert: firing when a target drifts, resolved after."""
         failed: list[str] = []
         for target, was, status in changed:
-            if status == "drifted":
+            if status == Status.DRIFTED:
                 notice = Notify(
-                    "drifted",
+                    AlertCondition.DRIFTED,
                     "firing",
                     ((target, "changed out of band"),),
                     f"{target} was changed out of band",
@@ -109,7 +111,10 @@ class Notifier:
             elif was == "drifted":
                 why = f" ({errors[target]})" if errors.get(target) else ""
                 notice = Notify(
-                    "drifted", "resolved", ((target, status),), f"{target} is {status} now{why}"
+                    AlertCondition.DRIFTED,
+                    "resolved",
+                    ((target, status),),
+                    f"{target} is {status} now{why}",
                 )
             else:
                 continue
@@ -129,5 +134,5 @@ class Notifier:
             f"{held.by}; nothing is applied until it changes or `reconciler rollout resume` "
             "lifts the quarantine"
         )
-        notice = Notify("quarantined", "firing", (), message)
+        notice = Notify(AlertCondition.QUARANTINED, "firing", (), message)
         return self.send(inventory, held.bundle, notice, now, held.revision)

@@ -16,10 +16,10 @@ from ..audit.auditor import Auditor
 from ..audit.fetch import bounded
 from ..audit.results import BundleResult, Survey, TargetResult
 from ..audit.verdict import Recorded
-from ..diff.classify import Status
 from ..environment import EnvironmentRun
 from ..model.inventory import Inventory
-from ..model.rollout import Observation
+from ..model.rollout import FailureKind, Observation
+from ..model.status import Status
 from ..sources.interface import Health, PermanentError, SourceError
 
 #: Statuses whose observed revision says what a target ran (and a rollback may put back).
@@ -43,7 +43,7 @@ class Sighting:
             check = self.health.get(target.name)
             health = check.ok if check is not None else converged
             advisory = target.spec.health is not None and target.spec.health.gate == "advisory"
-            failure = "" if not result.error or converged else result.error_kind
+            failure = FailureKind.NONE if not result.error or converged else result.error_kind
             seen[target.name] = Observation(converged, reason, health, advisory, failure)
         return seen
 
@@ -102,7 +102,7 @@ class Observer:
         revision: str | None = None,
     ) -> Sighting:
         with self.run.open():  # the survey and the health checks on one loop and HTTP pool
-            survey = self.auditor(only=only, recorded=recorded, revision=revision).observe(now)
+            survey = self.auditor(only=only, recorded=recorded, revision=revision).survey(now)
             return Sighting(survey, self.health(survey.inventory))
 
     def health(self, inventory: Inventory) -> dict[str, Health]:

@@ -36,7 +36,7 @@ def judged_audit(
         auditor.deadline = deadline
     store = open_existing(repo, state)
     if store is None:  # git time alone decides (no first sightings); verify: still counts
-        survey = auditor.observe(now, progress)
+        survey = auditor.survey(now, progress)
         return survey.judged(Recorded(unverified=chosen.unverified), now.timestamp())
     try:
         bundles = auditor.inventory().bundles

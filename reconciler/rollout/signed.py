@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ReconcilerError
+from ..model.codes import AlertCondition
 from ..model.inventory import VerifySpec
 from ..model.rollout import Notify
 from ..revisions import revision_label
@@ -41,7 +42,7 @@ def unverified_notice(sha: str, reason: str, verified: str | None) -> Notify:
     """The alert for an unverified revision: which commit, why, and what stays desired."""
     stays = f"{revision_label(verified)} stays desired" if verified else "nothing is desired"
     message = f"commit {revision_label(sha)} is not applied: {reason}; {stays}"
-    return Notify("unverified", "firing", (), message)
+    return Notify(AlertCondition.UNVERIFIED, "firing", (), message)
 
 
 def none_verified(unverified: list[tuple[str, str]]) -> Unverified:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
+from ..model.codes import AlertCondition
 from ..model.rollout import (
     ConditionType,
     Notify,
@@ -35,7 +36,9 @@ def reverted(
         actions: list[Notify] = []
         if r.rollback_reason != Reason.ROLLBACK_FAILED:
             actions.append(
-                Notify("rollback_failed", "firing", tuple(sorted(failed.items())), message)
+                Notify(
+                    AlertCondition.ROLLBACK_FAILED, "firing", tuple(sorted(failed.items())), message
+                )
             )
         r.rollback_reason, r.rollback_message = Reason.ROLLBACK_FAILED, message
         update(r, now)
@@ -94,15 +97,15 @@ def rolled_back(rollout: Rollout, by: str, to: str, now: float) -> tuple[Rollout
 
 
 def _end(
-    rollout: Rollout, reason: str, ready: str, notice: str, now: float
+    rollout: Rollout, reason: Reason, ready: str, notice: str, now: float
 ) -> tuple[Rollout, list[Notify]]:
     """Abort with ``reason``, resolving the stall and health-pause alerts the rollout raised."""
     actions: list[Notify] = []
     if rollout.phase is not Phase.ABORTED:
         if rollout.stalled and rollout.stall_alerted_at is not None:
-            actions.append(Notify("stalled", "resolved", (), notice))
+            actions.append(Notify(AlertCondition.STALLED, "resolved", (), notice))
         if rollout.phase is Phase.PAUSED and rollout.pause and rollout.pause.by == RECONCILER:
-            actions.append(Notify("paused", "resolved", (), notice))
+            actions.append(Notify(AlertCondition.PAUSED, "resolved", (), notice))
     r = copy.deepcopy(rollout)
     r.phase = Phase.ABORTED
     r.conditions.pop(ConditionType.RECONCILING, None)

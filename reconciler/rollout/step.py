@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..audit.results import Audit
-from ..diff.classify import Status
 from ..model.canary_progress import CanaryState
 from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
+from ..model.status import Status
 
 
 @dataclass

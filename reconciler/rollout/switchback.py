@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
+from ..model.codes import AlertCondition
 from ..model.rollout import ConditionType, Notify, Reason, Rollout
 from .conditions import set_condition
 
@@ -31,8 +32,9 @@ def cleared(rollout: Rollout, now: float) -> Rollout:
 
 def notice(group: str, outcome: str, reason: str, parts: Sequence[str]) -> Notify:
     """The alert of a switch that went back (``switch_reverted``) or could not (``torn``)."""
-    condition = "torn" if outcome == "torn" else "switch_reverted"
-    what = "is torn" if outcome == "torn" else "was switched back whole"
+    torn = outcome == "torn"
+    condition = AlertCondition.TORN if torn else AlertCondition.SWITCH_REVERTED
+    what = "is torn" if torn else "was switched back whole"
     return Notify(
         condition,
         "firing",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diff import document as parsing
+from ..model import document as parsing
 from ..model.inventory import TargetSpec
 from ..sources.interface import SourceError, TransientError
 from ..sources.registry import SourceContext, SourceOpener
@@ -32,7 +32,7 @@ GROUPS_AT_ONCE = 256
 
 def backoff(attempt: int) -> float:
     """Seconds after failed switch attempt ``attempt``: 0.2 s, then 0.4 s."""
-    return 0.1 * 2**attempt
+    return 0.1 * 2.0**attempt
 
 
 @dataclass

@@ -81,7 +81,9 @@ def record(
     return data
 
 
-def read(store: StateStore, environment: str, since: float, limit: int = 10_000) -> list[dict]:
+def read(
+    store: StateStore, environment: str, since: float, limit: int = 10_000
+) -> list[dict[str, Any]]:
     """The commands recorded in ``environment`` at or after ``since``, oldest first."""
     return [
         event

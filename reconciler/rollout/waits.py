@@ -16,7 +16,7 @@ from ..config.inventory import load_inventory
 from ..errors import ReconcilerError
 from ..model import promotion, windows
 from ..model.canary import steps_text
-from ..model.codes import FindingCode
+from ..model.codes import FindingCode, Level
 from ..model.duration import format_duration
 from ..model.rollout import Reason, Rollout, Wait
 from ..state.interface import StateStore
@@ -104,7 +104,7 @@ def plan_findings(
             said.append(_words(closed))
         for words in said:
             out.append(
-                Finding("warning", FindingCode.WAITING, f"would wait: {words}", bundle=bundle)
+                Finding(Level.WARNING, FindingCode.WAITING, f"would wait: {words}", bundle=bundle)
             )
         if inventory.rollout.canary is not None:
             out.append(canary_finding(inventory.rollout.canary, bundle))
@@ -123,7 +123,7 @@ def canary_finding(spec: Any, bundle: str) -> Finding:
         f"on {metrics}{by} against the stable digest (alpha {judge.alpha:g}), then every group "
         "switches (the first rollout of a bundle is plain and creates the flag)"
     )
-    return Finding("info", FindingCode.CANARY, message, bundle=bundle)
+    return Finding(Level.INFO, FindingCode.CANARY, message, bundle=bundle)
 
 
 def _words(held: Wait) -> str:

@@ -3,7 +3,7 @@
 A source reads (``fetch``) and writes (``apply``) the rendered bundle of one target, and raises
 errors from the ``SourceError`` family. A backend that stores the whole document (file, http,
 s3) returns its raw bytes for the audit to parse; one that keeps components one by one (mlflow,
-unleash) returns them already parsed, as a :class:`~reconciler.diff.document.Document` made by
+unleash) returns them already parsed, as a :class:`~reconciler.model.document.Document` made by
 :func:`observed` with the same digests parsing would give. Classification and diffing happen in
 the pure cores. The protocol is asynchronous so that one
 event loop can fan out over thousands of HTTP targets; a backend with a synchronous client
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
-    from ..diff.document import Document
+    from ..model.document import Document
 
 T = TypeVar("T")
 
@@ -175,7 +175,7 @@ class ThreadedStager:
 # -- for backends that keep a bundle's components one by one (mlflow, unleash) ---------------------
 
 
-def observed(
+def from_components(
     bundle: str,
     components: Mapping[str, Any],
     *,
@@ -184,13 +184,11 @@ def observed(
 ) -> Document:
     """The parsed document for components a backend read one by one.
 
-    Digests are computed exactly as :func:`~reconciler.diff.document.parse` computes them from a
+    Digests are computed exactly as :func:`~reconciler.model.document.parse` computes them from a
     body; the backend states none. ``revision`` is the stamp the backend found, if a string.
     """
     from ..canonical import component_digests
-    from ..diff import (
-        document as observation,  # loaded with the first backend that reads components
-    )
+    from ..model import document as observation  # loaded with the first backend that reads
 
     ordered = dict(sorted(components.items()))
     try:
@@ -209,7 +207,7 @@ def observed(
 def to_apply(bundle: str, document: bytes) -> Document:
     """``document`` parsed for writing component by component; PermanentError if it is not a
     rendered bundle named ``bundle``."""
-    from ..diff import document as observation
+    from ..model import document as observation
 
     try:
         doc = observation.parse(document)

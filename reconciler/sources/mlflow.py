@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..canonical import bundle_digest
 from ..errors import ConfigError
 from ..model.inventory import MlflowSourceSpec, TargetSpec
-from .env import expand_headers
-from .interface import Health, InvalidResponse, NotFound, PermanentError, observed, to_apply
+from ..variables import expand_headers
+from .interface import Health, InvalidResponse, NotFound, PermanentError, from_components, to_apply
 from .mlflow_prompts import (
     BUNDLE_DIGEST_TAG,
     DIGEST_TAG,
@@ -25,11 +25,11 @@ from .mlflow_prompts import (
     PROMPTS_ONLY,
     REVISION_TAG,
     TEXT,
-    PromptNames,
     check_bundle,
     error_code,
     field_object,
     json_object,
+    prompt_names,
     prompt_text,
     tag_list,
     tags_of,
@@ -40,7 +40,7 @@ from .naming import NameTemplate
 from .rest import HttpClient, Transport, resolve_url
 
 if TYPE_CHECKING:
-    from ..diff.document import Document
+    from ..model.document import Document
     from .context import SourceContext
 
 #: Seconds one REST call may take (connecting included); GETs get :data:`~.rest.ATTEMPTS` attempts.
@@ -112,7 +112,7 @@ class MlflowSource:
                 f"has alias {self._alias!r}"
             )
         revision = revisions.pop() if len(revisions) == 1 else None
-        return observed(bundle, components, revision=revision, what="a prompt text")
+        return from_components(bundle, components, revision=revision, what="a prompt text")
 
     async def find_prompts(self, bundle: str) -> dict[str, str]:
         """``{prompt: MLflow name}``: the prompts named after ``bundle`` that the target carries."""
@@ -324,7 +324,7 @@ class MlflowStager:
                 "model-versions/get", {"name": name, "version": version}
             )
             components[key] = {"text": version_text(name, field_object(answer, "model_version"))}
-        return observed(bundle, components, what="a prompt text")
+        return from_components(bundle, components, what="a prompt text")
 
     async def switch(self, bundle: str, hex_: str, document: bytes) -> None:
         for key, name, text, _ in self.source.writes(bundle, document):
@@ -364,7 +364,7 @@ def open_mlflow(
         resolve_url(spec.url, ctx.env, where),
         target=target,
         alias=spec.alias,
-        names=PromptNames(spec.prompt_name, where),
+        names=prompt_names(spec.prompt_name, where),
         headers=expand_headers(spec.headers, ctx.env, where),
         timeout=timeout,
         max_body=ctx.max_body,

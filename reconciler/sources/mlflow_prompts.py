@@ -31,7 +31,7 @@ PROMPTS_ONLY = f"tags.`{IS_PROMPT}` = 'true'"
 _LITERAL = re.compile(r"[A-Za-z0-9._-]*")  # what MLflow allows in a prompt name, and {bundle}
 
 
-def PromptNames(template: str, where: str) -> NameTemplate:
+def prompt_names(template: str, where: str) -> NameTemplate:
     """The ``prompt_name`` template: ``(bundle, prompt) -> MLflow name``, and back by regex."""
     return NameTemplate(
         template,

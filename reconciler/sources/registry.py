@@ -14,13 +14,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..variables import expand_headers
 from .context import DEFAULT_MAX_BODY, SourceContext
-from .env import expand_headers
 from .file import FileSource
 from .interface import Health, Source, threaded
 
 if TYPE_CHECKING:
-    from ..diff.document import Document
+    from ..model.document import Document
     from ..model.inventory import FileSourceSpec, HealthSpec, HttpSourceSpec, TargetSpec
 
 # SourceContext and DEFAULT_MAX_BODY live in .context (below every backend); they are re-exported
@@ -48,7 +48,7 @@ def _open_file(spec: FileSourceSpec, target: TargetSpec, ctx: SourceContext) -> 
 def _open_http(spec: HttpSourceSpec, target: TargetSpec, ctx: SourceContext) -> Source:
     http_source, resolve_url = _http()
     where = f"target {target.name}"
-    return http_source(
+    source: Source = http_source(
         ctx.http,
         resolve_url(spec.url, ctx.env, where),
         headers=expand_headers(spec.headers, ctx.env, where) if spec.headers else {},
@@ -60,6 +60,7 @@ def _open_http(spec: HttpSourceSpec, target: TargetSpec, ctx: SourceContext) -> 
         else None,
         switch=spec.switch,
     )
+    return source
 
 
 @functools.cache

@@ -26,7 +26,7 @@ import aiohttp
 from yarl import URL
 
 from ..errors import ConfigError
-from .env import expand
+from ..variables import expand
 from .interface import (
     Health,
     InvalidResponse,
@@ -56,7 +56,7 @@ SMALL_BODY = 64 * 1024
 
 def backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt ``attempt`` (1-based): 0.2 s, then 0.4 s."""
-    return min(0.1 * 2**attempt, 2.0)
+    return min(0.1 * 2.0**attempt, 2.0)
 
 
 @functools.lru_cache(maxsize=64)

@@ -22,7 +22,7 @@ from botocore.config import Config
 
 from ..errors import ConfigError
 from ..model.inventory import S3SourceSpec, TargetSpec
-from .env import expand
+from ..variables import expand
 from .interface import (
     Health,
     InvalidResponse,
@@ -212,7 +212,8 @@ class S3Source:
     def _current_etag(self, key: str) -> str | None:
         """The object's ETag now, or None when it does not exist (a HEAD has no error code)."""
         try:
-            return self._client.head_object(Bucket=self._bucket, Key=key).get("ETag")
+            etag: str | None = self._client.head_object(Bucket=self._bucket, Key=key).get("ETag")
+            return etag
         except boto.ClientError as exc:
             if status_of(exc) == 404:
                 return None  # no such key, or no such bucket: the PUT says which

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from .interface import PermanentError, Source
 
 if TYPE_CHECKING:
-    from ..diff.document import Document
+    from ..model.document import Document
 
 #: Where a file or an S3 object keeps its staged copies: beside the serving one.
 STAGED_SUFFIX = ".staged/"

@@ -18,23 +18,23 @@ from ..canonical import bundle_digest
 from ..errors import ConfigError
 from ..model.bundle import Flag
 from ..model.inventory import TargetSpec, UnleashSourceSpec
-from .env import expand
-from .interface import Health, InvalidResponse, NotFound, PermanentError, observed, to_apply
+from ..variables import expand
+from .interface import Health, InvalidResponse, NotFound, PermanentError, from_components, to_apply
 from .naming import NameTemplate
 from .rest import HttpClient, HttpHealthCheck, Transport, resolve_url
 from .unleash_flags import (
-    FlagNames,
     Strategy,
     component,
     desired,
     environment_state,
+    flag_names,
     same_strategy,
     split,
     strategy_id,
 )
 
 if TYPE_CHECKING:
-    from ..diff.document import Document
+    from ..model.document import Document
     from .context import SourceContext
 
 #: Seconds one REST call may take (connecting included); GETs and PUTs get 3 attempts.
@@ -109,7 +109,7 @@ class UnleashSource:
         if not components:
             raise NotFound(f"no feature for bundle {bundle} in project {self._project}")
         # No revision: descriptions carry provenance, but fetch never trusts stamps.
-        return observed(bundle, components, what="a flag")
+        return from_components(bundle, components, what="a flag")
 
     async def _find_features(self, bundle: str) -> dict[str, str]:
         """``{flag: feature name}`` for the live (not archived) features the target carries."""
@@ -354,7 +354,7 @@ def open_unleash(
         token=token,
         project=spec.project,
         environment=spec.environment,
-        names=FlagNames(spec.flag_name, where),
+        names=flag_names(spec.flag_name, where),
         timeout=timeout,
         max_body=ctx.max_body,
     )

@@ -28,7 +28,7 @@ Strategy = dict[str, Any]
 _LITERAL = re.compile(r"[A-Za-z0-9._~-]*")  # what Unleash allows in a feature name
 
 
-def FlagNames(template: str, where: str) -> NameTemplate:
+def flag_names(template: str, where: str) -> NameTemplate:
     """The ``flag_name`` template: ``(bundle, flag) -> feature name``, and back by regex."""
     return NameTemplate(
         template,

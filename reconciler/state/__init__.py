@@ -47,7 +47,7 @@ def state_url(repo_root: Path, url: str | None, env: Mapping[str, str] | None = 
         return f"sqlite:///{default_path(repo_root)}"
     from urllib.parse import quote
 
-    from ..sources.env import expand  # light: no source backend is imported
+    from ..variables import expand  # light: no source backend is imported
 
     encode = (lambda v: quote(v, safe="")) if chosen.startswith(_POSTGRES) else None
     return expand(chosen, environ, "--state", encode)

@@ -109,7 +109,7 @@ class StateStore(SwitchStore, Protocol):
         outcomes: Sequence[tuple[str, str, str | None]],
     ) -> None: ...
 
-    def observe_targets(
+    def record_statuses(
         self, environment: str, bundle: str, seen: Mapping[str, tuple[str, str | None]], at: float
     ) -> list[tuple[str, str | None, str]]: ...
 

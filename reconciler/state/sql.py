@@ -174,7 +174,7 @@ class SqlStore(LeaseRecords, SwitchRecords):
 
     # -- target statuses ---------------------------------------------------------------------------
 
-    def observe_targets(
+    def record_statuses(
         self, environment: str, bundle: str, seen: Mapping[str, tuple[str, str | None]], at: float
     ) -> list[tuple[str, str | None, str]]:
         """Track statuses with transition times (each change an event); return the status

@@ -182,7 +182,8 @@ class SqliteStore(SqlStore):
 
     @property
     def db(self) -> sqlite3.Connection:
-        return self.sql.db  # type: ignore[attr-defined]
+        db: sqlite3.Connection = self.sql.db  # type: ignore[attr-defined]
+        return db
 
     def start_over(self, aside: Path, quarantines: Sequence[Quarantine]) -> None:
         """``state reset`` of a readable store: a copy to ``aside``, then, in one transaction in

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.diff.classify import Lineage, Status, classify, lag_seconds, worst_status
+from reconciler.diff.classify import Lineage, classify, lag_seconds, probed
+from reconciler.model.status import Status, worst_status
 
 # Three revisions, newest first: c3 (changed a tool only), c2 (changed the prompt), c1.
 # Subset digests as a target carrying everything sees them, and as a prompt-only POP sees them.
@@ -70,3 +71,52 @@ def test_worst_status_order() -> None:
     assert [s.value for s in Status] == order
     assert worst_status([Status.LAGGING, Status.MISSING, Status.IN_SYNC]) is Status.MISSING
     assert worst_status([]) is Status.IN_SYNC
+
+
+def test_equal_values_written_differently_are_in_sync_respelled() -> None:
+    # Content that equals no revision, but whose values equal desired (1024.0 for 1024):
+    # classification itself says in sync, and that it is respelled.
+    asked: list[bool] = []
+
+    def differs() -> bool:
+        asked.append(True)
+        return False
+
+    verdict = classify(
+        desired_subset="A2",
+        observed_subset="B",
+        desired_revision="c2",
+        lineage=Lineage(["c2", "c1"], [2.0, 1.0], ["A2", "A1"]),
+        now=3.0,
+        behind=lambda _: 0,
+        differs=differs,
+    )
+    assert (verdict.status, verdict.observed_revision, verdict.behind) == (Status.IN_SYNC, "c2", 0)
+    assert verdict.respelled and asked == [True]
+    # Content equal to a commit off the ancestry stays drifted: values are not compared.
+    off = Lineage(["c2", "c1"], [2.0, 1.0], ["A2", "A1"], elsewhere={"B": "side"}.get)
+    kept = classify(
+        desired_subset="A2",
+        observed_subset="B",
+        desired_revision="c2",
+        lineage=off,
+        now=3.0,
+        behind=lambda _: 0,
+        differs=differs,
+    )
+    assert kept.status is Status.DRIFTED and not kept.respelled and asked == [True]
+
+
+@pytest.mark.parametrize(
+    ("store", "store_digest", "process_digest", "status"),
+    [
+        (Status.IN_SYNC, "A", "B", Status.NOT_LOADED),
+        (Status.LAGGING, "A", "B", Status.NOT_LOADED),
+        (Status.IN_SYNC, "A", "A", Status.IN_SYNC),  # the process serves what the store holds
+        (Status.IN_SYNC, "A", None, Status.IN_SYNC),  # the probe could not be read
+        (Status.DRIFTED, "A", "B", Status.DRIFTED),  # only a stored revision can be not loaded
+        (Status.UNREACHABLE, None, "B", Status.UNREACHABLE),
+    ],
+)
+def test_not_loaded_is_decided_by_classification(store, store_digest, process_digest, status):
+    assert probed(store, store_digest, process_digest) is status

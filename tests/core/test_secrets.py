@@ -131,7 +131,7 @@ def test_a_url_is_remembered_whole_with_its_credentials() -> None:
 
 
 def test_expand_remembers_what_it_substitutes() -> None:
-    from reconciler.sources.env import expand
+    from reconciler.variables import expand
 
     assert expand("Bearer ${TOKEN}", {"TOKEN": TOKEN}, "target a") == f"Bearer {TOKEN}"
     assert scrub(f"reflected: Bearer {TOKEN}") == f"reflected: Bearer {MASK}"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.bundle import trust
-from reconciler.bundle.trust import Verdict, last_verified, verify_commit
+from reconciler.bundle.trust import SignatureCheck, last_verified, verify_commit
 from reconciler.config.inventory import load_inventory
 from reconciler.errors import ConfigError, RevisionError
 from reconciler.model.inventory import DEFAULT_ALLOWED_SIGNERS, VerifySpec
@@ -125,7 +125,7 @@ def tamper(repo: ConfigRepo, sha: str) -> str:
 def test_signed_by_an_allowed_key_is_verified(repo: ConfigRepo, keys: dict[str, Key]) -> None:
     sha = commit(repo, "signed", keys["alice"])
     verdict = verify_commit(repo.root, sha, SIGNERS)
-    assert verdict == Verdict(
+    assert verdict == SignatureCheck(
         sha, True, "", signer="alice@example.com", key=keys["alice"].fingerprint, method="ssh"
     )
     assert str(verdict) == f"{sha[:7]} verified: signed by alice@example.com ({verdict.key})"
@@ -536,7 +536,7 @@ def test_openpgp_signed_by_a_key_in_the_keyring_is_verified(
     repo.write("keys.asc", pgp["alice"].armored)
     sha = pgp_commit(repo, "signed", pgp["alice"])
     verdict = verify_commit(repo.root, sha, None, openpgp_keyring=Path("keys.asc"))
-    assert verdict == Verdict(
+    assert verdict == SignatureCheck(
         sha,
         True,
         "",

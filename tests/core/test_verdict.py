@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.audit.verdict import Authority, Recorded, Seen, fleet_digest, judge, rollout_stall
-from reconciler.diff.classify import Status
+from reconciler.audit.verdict import (
+    Authority,
+    Recorded,
+    Seen,
+    current_conditions,
+    fleet_digest,
+    judge,
+    rollout_stall,
+)
 from reconciler.model.inventory import RolloutPolicy
-from reconciler.model.rollout import Pause, Phase, Quarantine, Rollout
+from reconciler.model.rollout import ConditionType, Pause, Phase, Quarantine, Reason, Rollout
+from reconciler.model.status import Status
 from reconciler.rollout import engine
 
 POLICY = RolloutPolicy.model_validate(
@@ -184,3 +192,22 @@ def test_git_time_adds_a_promotions_soak() -> None:
     kwargs = {"desired_digest": DIGEST, "recorded": None, "now": 10_000.0}
     assert judge("agent", _seen(lag=7200), POLICY, **kwargs).verdict.stalled  # type: ignore[arg-type]
     assert not judge("agent", _seen(lag=7200), POLICY, soak=7200.0, **kwargs).verdict.stalled  # type: ignore[arg-type]
+
+
+def test_current_conditions_add_stalled_as_of_now_once_overdue() -> None:
+    seen = _seen(lag=60)
+    rollout = _rollout(seen, started=0.0)  # never stepped since: no Stalled recorded
+    recorded = [c.condition.type for c in current_conditions(rollout, POLICY, now=900.0)]
+    assert recorded == [str(t) for t in rollout.conditions]
+    current = current_conditions(rollout, POLICY, now=901.0)
+    *kept, last = current
+    assert [c.condition for c in kept] == list(rollout.conditions.values())
+    assert not any(c.as_of_now for c in kept)
+    assert last.as_of_now
+    assert (last.condition.type, last.condition.status, last.condition.reason) == (
+        ConditionType.STALLED,
+        True,
+        Reason.DEADLINE,
+    )
+    assert last.condition.since == rollout.deadline(POLICY.progress_deadline)
+    assert last.condition.message.endswith("(as of now: nothing has stepped the rollout since)")

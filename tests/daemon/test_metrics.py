@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.audit.results import Audit, BundleResult, TargetResult
 from reconciler.daemon.metrics import Metrics
-from reconciler.diff.classify import Status
 from reconciler.model.inventory import Inventory
+from reconciler.model.status import Status
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 BUNDLE = "support-agent"
@@ -66,8 +66,8 @@ def value(metrics: Metrics, name: str, **labels: str) -> float | None:
 
 def observed() -> Metrics:
     metrics = Metrics("production")
-    metrics.observe_audit(audit(FLEET), duration=1.5, finished_at=1_795_000_000.0)
-    metrics.observe_rollout(
+    metrics.export_audit(audit(FLEET), duration=1.5, finished_at=1_795_000_000.0)
+    metrics.export_rollout(
         BUNDLE, coverage=0.25, stalled=True, paused=False, wave=1, quarantined=False
     )
     metrics.count_alert("stalled", "firing")
@@ -144,7 +144,7 @@ def test_counts_coverage_skew_and_rollout() -> None:
 def test_a_target_removed_from_the_inventory_disappears() -> None:
     metrics = observed()
     remaining = {k: v for k, v in FLEET.items() if k != "ap-south-1"}
-    metrics.observe_audit(audit(remaining), duration=1.0, finished_at=1_795_000_030.0)
+    metrics.export_audit(audit(remaining), duration=1.0, finished_at=1_795_000_030.0)
     exported = samples(metrics)
     targets = {dict(labels).get("target") for _, labels in exported}
     assert "ap-south-1" not in targets
@@ -156,7 +156,7 @@ def test_a_target_removed_from_the_inventory_disappears() -> None:
 
 def test_a_bundle_removed_from_the_inventory_drops_its_rollout() -> None:
     metrics = observed()
-    metrics.observe_audit(audit(FLEET, bundles=("other",)), duration=1.0, finished_at=1.0)
+    metrics.export_audit(audit(FLEET, bundles=("other",)), duration=1.0, finished_at=1.0)
     assert not [name for name, _ in samples(metrics) if name.startswith("reconciler_rollout_")]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.gates.prometheus import Measured, judge, measure_all
+from reconciler.gates.prometheus import Measured, measure_all, metric_reading
 from reconciler.model.gates import AnalysisGate, PrometheusSpec
 from tests.servers.exporter import Exporter
 from tests.servers.process import free_port
@@ -51,14 +51,14 @@ def test_a_value_within_max_passes_and_above_it_fails(
     query = series(run_id, "canary")
     exporter.set(METRIC, {"run": run_id, "target": "canary"}, 0.01)
     prometheus.wait_for_value(query, 0.01)
-    passed = judge(gate(query, max=0.02), measure(prometheus.url, query))
+    passed = metric_reading(gate(query, max=0.02), measure(prometheus.url, query))
     assert (passed.verdict, passed.message) == ("pass", f"`{query}` = 0.01 (max 0.02)")
 
     exporter.set(METRIC, {"run": run_id, "target": "canary"}, 0.05)
     prometheus.wait_for_value(query, 0.05)
-    failed = judge(gate(query, max=0.02), measure(prometheus.url, query))
+    failed = metric_reading(gate(query, max=0.02), measure(prometheus.url, query))
     assert (failed.verdict, failed.message) == ("fail", f"`{query}` = 0.05, above max 0.02")
-    low = judge(gate(query, min=0.1), measure(prometheus.url, query))
+    low = metric_reading(gate(query, min=0.1), measure(prometheus.url, query))
     assert (low.verdict, low.message) == ("fail", f"`{query}` = 0.05, below min 0.1")
 
 
@@ -69,7 +69,7 @@ def test_every_series_counts_the_worst_one_is_compared(
         exporter.set(METRIC, {"run": run_id, "pod": pod}, value)
     query = f'{METRIC}{{run="{run_id}"}}'
     prometheus.wait_for(query, lambda result: len(result) == 2)
-    failed = judge(gate(query, max=0.02), measure(prometheus.url, query))
+    failed = metric_reading(gate(query, max=0.02), measure(prometheus.url, query))
     assert failed.verdict == "fail" and "= 0.03, above max 0.02" in failed.message
 
 
@@ -82,26 +82,28 @@ def test_no_data_is_the_gates_on_missing_and_fails_closed_by_default(
     query = series(run_id, "nobody")
     seen = measure(prometheus.url, query)
     assert seen.error is None and seen.values == ()  # Prometheus answered: nothing matches
-    reading = judge(gate(query, max=0.02, on_missing=on_missing), seen)
+    reading = metric_reading(gate(query, max=0.02, on_missing=on_missing), seen)
     assert reading.verdict == verdict
     assert reading.message == f"`{query}`: no data (on_missing: {on_missing})"
-    assert judge(gate(query, max=0.02), seen).verdict == "fail"  # the default
+    assert metric_reading(gate(query, max=0.02), seen).verdict == "fail"  # the default
 
 
 def test_prometheus_down_is_missing_data_with_its_reason() -> None:
     query = series("any", "canary")
     seen = measure(f"http://127.0.0.1:{free_port()}", query)
-    reading = judge(gate(query, max=0.02), seen)
+    reading = metric_reading(gate(query, max=0.02), seen)
     assert reading.verdict == "fail"
     assert reading.message == (
         f"`{query}`: Prometheus unreachable (connection refused) (on_missing: fail)"
     )
-    assert judge(gate(query, max=0.02, on_missing="wait"), seen).verdict == "wait"
+    assert metric_reading(gate(query, max=0.02, on_missing="wait"), seen).verdict == "wait"
 
 
 def test_a_query_prometheus_refuses_fails_whatever_on_missing_says(prometheus: Prometheus) -> None:
     query = "max(agent_output_parse_errors_ratio{"
-    reading = judge(gate(query, max=0.02, on_missing="pass"), measure(prometheus.url, query))
+    reading = metric_reading(
+        gate(query, max=0.02, on_missing="pass"), measure(prometheus.url, query)
+    )
     assert reading.verdict == "fail"
     assert "Prometheus refused the query (bad_data" in reading.message
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.gates.prometheus import MAX_ANSWER, judge
+from reconciler.gates.prometheus import MAX_ANSWER, metric_reading
 from tests.gates.test_analysis_prometheus import gate, measure
 from tests.servers.prometheus import Prometheus
 from tests.support.agentrepo import AgentRepo, file_target
@@ -33,7 +33,9 @@ from tests.support.cli import reconciler
 def test_a_result_that_is_not_a_number_per_series_fails_the_gate(
     prometheus: Prometheus, query: str, kind: str, on_missing: str
 ) -> None:
-    reading = judge(gate(query, max=0.02, on_missing=on_missing), measure(prometheus.url, query))
+    reading = metric_reading(
+        gate(query, max=0.02, on_missing=on_missing), measure(prometheus.url, query)
+    )
     assert reading.verdict == "fail", reading.message
     assert f"gives a {kind}, not a number per series" in reading.message
 

@@ -34,10 +34,17 @@ from hypothesis.stateful import (
 )
 
 from reconciler.audit.verdict import rollout_stall
-from reconciler.failon import DEFAULT_FAIL_ON
 from reconciler.model import windows
+from reconciler.model.failon import DEFAULT_FAIL_ON
 from reconciler.model.inventory import RolloutPolicy, TargetSpec
-from reconciler.model.rollout import Condition, Phase, Quarantine, hold_overdue
+from reconciler.model.rollout import (
+    Condition,
+    ConditionType,
+    Phase,
+    Quarantine,
+    Reason,
+    hold_overdue,
+)
 from reconciler.rollout import commands, engine
 from reconciler.rollout.driver import Driver
 from reconciler.sources.interface import Health, PermanentError, TransientError
@@ -243,7 +250,10 @@ class NeverQuiet(RuleBasedStateMachine):
         r.phase = phase
         r.completed_at = self.now if phase is Phase.COMPLETE else None
         if stalled:
-            r.conditions["Stalled"] = Condition("Stalled", True, "X", "s1 refuses", "v2", self.now)
+            stall = Condition(
+                ConditionType.STALLED, True, Reason.TARGET_REJECTED, "s1 refuses", "v2", self.now
+            )
+            r.conditions[ConditionType.STALLED] = stall
         self.store.save_rollout(r, self.now)
 
     @rule()

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reconciler.diff.document import Document
+from reconciler.model.document import Document
 from reconciler.model.inventory import TargetSpec
 from reconciler.sources import Source, SourceContext, SourceError, open_source
 

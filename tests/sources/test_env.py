@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import ConfigError
-from reconciler.sources.env import expand, expand_headers
+from reconciler.variables import expand, expand_headers
 
 SECRET = "s3cr3t-value-9c2e"
 

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.bundle.render import RENDERED_SCHEMA
-from reconciler.diff.document import parse
+from reconciler.model.document import parse
 from reconciler.sources import InvalidResponse, PermanentError
-from reconciler.sources.interface import observed, to_apply
+from reconciler.sources.interface import from_components, to_apply
 
 SCALARS = (
     st.none()
@@ -51,16 +51,16 @@ def test_observed_is_what_parsing_the_served_json_gives(
         body = as_served("agent", components, revision)
     except UnicodeEncodeError:  # a lone surrogate: no body could carry it
         with pytest.raises(InvalidResponse, match="is not valid Unicode"):
-            observed("agent", components, revision=revision)
+            from_components("agent", components, revision=revision)
         return
-    document = observed("agent", components, revision=revision)
+    document = from_components("agent", components, revision=revision)
     assert document == parse(body)
     assert list(document.components) == sorted(components)
 
 
 def test_a_lone_surrogate_is_an_invalid_response_naming_what_held_it() -> None:
     with pytest.raises(InvalidResponse) as caught:
-        observed("agent", {"prompt/p": {"text": "\ud800"}}, what="a prompt text")
+        from_components("agent", {"prompt/p": {"text": "\ud800"}}, what="a prompt text")
     assert str(caught.value) == "a prompt text is not valid Unicode"
 
 

@@ -40,12 +40,12 @@ def test_rollout_round_trip_with_events(store: StateStore) -> None:
 
 
 def test_status_changes_are_returned_and_logged_once(store: StateStore) -> None:
-    changes = store.observe_targets(
+    changes = store.record_statuses(
         "p", "b", {"a": ("lagging", "v46"), "c": ("in_sync", "v47")}, 100.0
     )
     assert changes == [("a", None, "lagging"), ("c", None, "in_sync")]
-    assert store.observe_targets("p", "b", {"a": ("lagging", "v46")}, 200.0) == []
-    assert store.observe_targets("p", "b", {"a": ("in_sync", "v47")}, 300.0) == [
+    assert store.record_statuses("p", "b", {"a": ("lagging", "v46")}, 200.0) == []
+    assert store.record_statuses("p", "b", {"a": ("in_sync", "v47")}, 300.0) == [
         ("a", "lagging", "in_sync")
     ]
     logged = [
@@ -89,7 +89,7 @@ def test_a_store_with_skew_episodes_is_migrated(tmp_path: Path) -> None:
     db.close()
     store = open_store(tmp_path, f"sqlite:///{path}")
     try:
-        assert store.observe_targets("p", "b", {"a": ("drifted", "v1")}, 2.0) == [
+        assert store.record_statuses("p", "b", {"a": ("drifted", "v1")}, 2.0) == [
             ("a", None, "drifted")
         ]
     finally:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from reconciler.bundle.render import Rendered
-from reconciler.diff.document import Document
 from reconciler.errors import ConfigError
+from reconciler.model.document import Document
 from reconciler.sources import (
     InvalidResponse,
     NotFound,

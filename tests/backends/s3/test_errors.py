@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.diff.document import InvalidDocument, parse
 from reconciler.errors import ConfigError
+from reconciler.model.document import InvalidDocument, parse
 from reconciler.sources import (
     PermanentError,
     SourceError,

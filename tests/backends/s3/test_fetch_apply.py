@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.diff.document import parse
+from reconciler.model.document import parse
 from reconciler.sources import InvalidResponse, NotFound, PermanentError, Source
 
 from .conftest import Store

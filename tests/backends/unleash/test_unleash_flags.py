@@ -9,9 +9,9 @@ import pytest
 from reconciler.errors import ConfigError
 from reconciler.sources import InvalidResponse, PermanentError
 from reconciler.sources.unleash_flags import (
-    FlagNames,
     component,
     desired,
+    flag_names,
     same_strategy,
     strategy_variants,
 )
@@ -105,7 +105,7 @@ def test_a_component_that_is_not_a_flag_is_refused() -> None:
     ],
 )
 def test_names_map_back_to_flags(template: str, feature: str, flag: str | None) -> None:
-    names = FlagNames(template, "target t")
+    names = flag_names(template, "target t")
     match = names.matcher("agent").fullmatch(feature)
     assert (match and match["flag"]) == flag
     if flag is not None:
@@ -114,4 +114,4 @@ def test_names_map_back_to_flags(template: str, feature: str, flag: str | None) 
 
 def test_a_template_error_names_the_target() -> None:
     with pytest.raises(ConfigError, match=r"^target t: flag_name '\{bundle\}' must hold"):
-        FlagNames("{bundle}", "target t")
+        flag_names("{bundle}", "target t")

@@ -10,9 +10,9 @@ import pytest
 
 from reconciler.bundle.render import Rendered, flag_component
 from reconciler.canonical import component_digests
-from reconciler.diff.document import Document
 from reconciler.errors import ConfigError
 from reconciler.model.bundle import Flag
+from reconciler.model.document import Document
 from reconciler.sources import (
     InvalidResponse,
     NotFound,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from .. import secrets
-from ..errors import ConfigError
+from . import secrets
+from .errors import ConfigError
 
 # ``${`` opens a reference; whatever follows must be a NAME and a closing brace.
 _REFERENCE = re.compile(r"\$\{(?:([A-Za-z_][A-Za-z0-9_]*)\})?")
