@@ -23,4 +23,7 @@ FAIL_ON_FINDINGS: tuple[str, ...] = (
     "torn",
     "output_contract",
     "unverified",
+    "adoption_stalled",
+    "revoked",
+    "unsupported",
 )

@@ -25,3 +25,7 @@ class FindingCode(StrEnum):
     MODEL_ALIAS = "model_alias"  #: a model pinned to an alias, not a dated version
     WAITING = "waiting"  #: plan: the rollout would wait (a promotion, a closed window), until when
     UNVERIFIED = "unverified"  #: a newer commit's signature does not verify: never applied
+    ADOPTION_STALLED = "adoption_stalled"  #: a device tier is not adopting the desired digest
+    REVOKED = "revoked"  #: devices still run a digest a rollback revoked (it cannot be forced)
+    UNSUPPORTED = "unsupported"  #: devices run a revision older than the target's min_supported
+    UNDECLARED_TIER = "undeclared_tier"  #: telemetry reports a device tier the bundle lacks

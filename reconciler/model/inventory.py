@@ -10,13 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from .alerting import AlertSpec
+from .devices import AdoptionSpec, TelemetrySpec, check_channels, check_kind
 from .duration import Duration, Timeout
 from .gates import AnalysisGate, AnalysisSpec, OutputsSpec
 from .methods import PolicyMethods, RuleMethods, TargetMethods
 from .names import check_http_url, check_name
-from .windows import parse_clock, parse_local, recurrence, zone
+from .windowspec import WindowsSpec
 
-TargetKind = Literal["region", "pop", "prompt-registry", "flag-platform", "eval", "other"]
+TargetKind = Literal[
+    "region", "pop", "prompt-registry", "flag-platform", "eval", "devices", "other"
+]
 
 
 class _Strict(BaseModel):
@@ -126,6 +129,12 @@ SourceSpec = Annotated[
 ]
 
 
+#: Where a devices target's manifests are written (design §13): one per channel and tier.
+ManifestSpec = Annotated[
+    FileSourceSpec | HttpSourceSpec | S3SourceSpec, Field(discriminator="type")
+]
+
+
 class HealthSpec(_Strict):
     """An HTTP health check: healthy when the URL answers 2xx within the timeout.
 
@@ -161,7 +170,8 @@ class TargetSpec(_Strict, TargetMethods):
     name: str
     kind: TargetKind = "other"
     carries: Literal["all"] | list[str] = "all"
-    source: SourceSpec
+    #: Where the target's config is read and written (every kind but ``devices``).
+    source: SourceSpec | None = None
     health: HealthSpec | None = None
     #: Targets that together make up one region's agent (config store, prompt registry,
     #: flag platform): when they run different revisions, the bundle is torn.
@@ -170,11 +180,31 @@ class TargetSpec(_Strict, TargetMethods):
     probe: ProbeSpec | None = None
     #: The agent's recent structured outputs, checked against the bundle's output schemas.
     outputs: OutputsSpec | None = None
+    #: A devices target (design §13): the manifests devices poll, one per channel and tier.
+    manifest: ManifestSpec | None = None
+    #: A devices target: active devices per tier and digest (one Prometheus instant query).
+    telemetry: TelemetrySpec | None = None
+    #: A devices target's release channels, in the order they are switched.
+    channels: list[str] = Field(default_factory=lambda: ["stable"], min_length=1)
+    #: A devices target: the share of each tier that should run the desired digest, and when.
+    adoption: AdoptionSpec = Field(default_factory=AdoptionSpec)
+    #: A devices target: a revision; devices on older ones are unsupported (a warning).
+    min_supported: str | None = None
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return check_name(value, "target name")
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        return check_channels(value)
+
+    @model_validator(mode="after")
+    def _kind(self) -> TargetSpec:
+        check_kind(self, self.model_fields_set)
+        return self
 
 
 class IgnoreRule(_Strict, RuleMethods):
@@ -274,53 +304,6 @@ class PromotionSpec(_Strict):
     @classmethod
     def _env(cls, value: str) -> str:
         return check_name(value, "promotion.from environment")
-
-
-class AllowRule(_Strict):
-    """An allowed window: each occurrence of ``rrule`` at wall-clock ``start``, for ``duration``."""
-
-    rrule: str
-    start: str
-    duration: Duration
-
-    @model_validator(mode="after")
-    def _rule(self) -> AllowRule:
-        parse_clock(self.start)
-        recurrence(self.rrule, self.start)
-        if self.duration <= 0:
-            raise ValueError("duration must be longer than 0s")
-        return self
-
-
-class DenyPeriod(_Strict):
-    """A freeze: nothing but (with ``rollback: always``) rollbacks from ``from`` until ``to``."""
-
-    from_: str = Field(alias="from")
-    to: str
-    reason: str = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _order(self) -> DenyPeriod:
-        if parse_local(self.to) <= parse_local(self.from_):
-            raise ValueError(f"deny period ends ({self.to}) before it starts ({self.from_})")
-        return self
-
-
-class WindowsSpec(_Strict):
-    """``windows:`` (design §14): when this environment may change, in ``timezone``."""
-
-    timezone: str
-    allow: list[AllowRule] = Field(default_factory=list)
-    deny: list[DenyPeriod] = Field(default_factory=list)
-    rollback: Literal["always", "in_window"] = "always"
-    #: Held by the windows longer than this: Stalled, loudly (None: no bound).
-    max_wait: Duration | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        zone(value)
-        return value
 
 
 class Inventory(_Strict):
