@@ -38,6 +38,7 @@ from ..sources.interface import (
     SourceError,
 )
 from ..statedir import cache_dir
+from .devices import Reading, check_fleets, judge_target, read_devices
 from .fetch import Fetcher, Result, fetch_all
 from .findings import fleet_findings, loaded, torn_findings
 from .results import Audit, BundleResult, Finding, Survey, TargetResult
@@ -165,19 +166,27 @@ class Auditor:
                     )
                 )
         views = Views(histories, rules, first_seen, now.timestamp())
-        jobs = [(t.name, b) for t in inventory.targets for b in inventory.bundles]
-        jobs += [
-            (_probe(t.name), b) for t in inventory.targets if t.probe for b in inventory.bundles
-        ]
+        fleets = [t for t in inventory.targets if t.is_devices()]
+        stores = [t for t in inventory.targets if not t.is_devices()]
+        jobs = [(t.name, b) for t in stores for b in inventory.bundles]
+        jobs += [(_probe(t.name), b) for t in stores if t.probe for b in inventory.bundles]
         # Render desired for every target before any I/O, so config errors come first.
-        seen = {(t.name, b): views.get(t, b) for t in inventory.targets for b in inventory.bundles}
+        seen = {(t.name, b): views.get(t, b) for t in stores for b in inventory.bundles}
+        declared = check_fleets(fleets, histories, inventory.environment)
         on_done = progress(len(jobs)) if progress is not None else None
         judged: dict[tuple[int, int], _Judgement] = {}
         results: list[TargetResult] = []
         stamp = now.timestamp()
         with gc_paused():
-            raw = asyncio.run(self._fetch(inventory, jobs, on_done))
+            raw, fleet_reads = asyncio.run(self._fetch(inventory, jobs, on_done, fleets, declared))
             for target in inventory.targets:
+                if target.is_devices():
+                    fleet, more = judge_target(
+                        target, inventory, fleet_reads, histories, git.tags, stamp
+                    )
+                    findings += more
+                    results.append(TargetResult(target, fleet))
+                    continue
                 bundles = []
                 for bundle in inventory.bundles:
                     context = (seen[(target.name, bundle)], histories[bundle], stamp, judged)
@@ -213,31 +222,37 @@ class Auditor:
         )
 
     async def _fetch(
-        self, inventory: Inventory, jobs: list[tuple[str, str]], on_done: Callable[[], None] | None
-    ) -> dict[tuple[str, str], Result]:
+        self,
+        inventory: Inventory,
+        jobs: list[tuple[str, str]],
+        on_done: Callable[[], None] | None,
+        fleets: list[TargetSpec],
+        declared: dict[str, list[str]],
+    ) -> tuple[dict[tuple[str, str], Result], dict[tuple[str, str], Reading]]:
         from ..sources.registry import SourceContext, open_source
 
         opener = self.opener or open_source
         ctx = SourceContext(repo_root=self.files_root, env=self.environ)
         read = Bodies()
         try:
-            sources: dict[str, Source] = {
-                t.name: Read(opener(t, ctx), read) for t in inventory.targets
-            }
-            for t in inventory.targets:
+            stores = [t for t in inventory.targets if not t.is_devices()]
+            sources: dict[str, Source] = {t.name: Read(opener(t, ctx), read) for t in stores}
+            for t in stores:
                 if t.probe is not None:
                     as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
                     sources[_probe(t.name)] = Read(opener(as_target, ctx), read)
-            done = await self.fetcher(
+            fetched = self.fetcher(
                 jobs,
                 sources,
                 concurrency=self.concurrency,
                 on_done=on_done,
                 deadline=self.deadline,
             )
+            observed = read_devices(fleets, inventory.bundles, declared, ctx, inventory.environment)
+            done, devices = await asyncio.gather(fetched, observed)
         finally:
             await ctx.close()
-        return dict(zip(jobs, done, strict=True))
+        return dict(zip(jobs, done, strict=True)), devices
 
     def _judged(
         self, target: TargetSpec, bundle: str, body: Result, view: View, *args: Any

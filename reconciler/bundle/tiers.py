@@ -42,3 +42,29 @@ def tier_digests(done: Rendered) -> dict[str, str]:
 def _variants(components: dict[str, Any]) -> Any:
     model = components.get("model")
     return model.get("variants") if isinstance(model, dict) else None
+
+
+def manifest(
+    done: Rendered,
+    tier: str,
+    channel: str,
+    *,
+    min_supported: str | None = None,
+    revoked: list[str] | None = None,
+) -> dict[str, Any]:
+    """The manifest the ``channel`` devices of ``tier`` poll (design §13, contract)."""
+    from ..model.devices import MANIFEST_SCHEMA
+
+    mine = tier_render(done, tier)
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "bundle": done.name,
+        "digest": mine.digest,
+        "revision": done.revision,
+        "channel": channel,
+        "tier": tier,
+        "model": mine.components["model"]["variants"][tier],
+        "components": mine.components,
+        "min_supported": min_supported,
+        "revoked": sorted(set(revoked or [])),
+    }

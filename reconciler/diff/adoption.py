@@ -121,7 +121,7 @@ def judge_fleet(
                         FindingCode.ADOPTION_STALLED,
                         "error",
                         tier.name,
-                        f"{name}: {_pct(have)} run the desired digest, below the "
+                        f"{_pct(have)} of {name} run the desired digest, below the "
                         f"{_pct(policy.target)} target: {stalled}",
                         [s for s in tier.shares if s.digest == tier.desired],
                     )
@@ -159,7 +159,7 @@ def judge_fleet(
                 FindingCode.UNDECLARED_TIER,
                 "warning",
                 extra,
-                f"{where}: telemetry reports tier {extra!r} ({devices} devices), "
+                f"telemetry reports tier {extra!r} ({devices} devices), "
                 "which the bundle does not declare (model.variants)",
             )
         )

@@ -1,0 +1,65 @@
+"""A devices target's telemetry (design §13): one Prometheus instant query whose answer has a
+series per ``tier`` and ``digest`` label, valued by the active devices on it."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ..model.devices import TelemetrySpec
+from ..sources.env import expand_headers
+from ..sources.rest import HttpClient, Transport, resolve_url
+from .prometheus import MAX_ANSWER, QueryFailed, query_body
+
+#: Tier -> digest -> active devices.
+Counts = dict[str, dict[str, float]]
+
+
+def counts_of(body: bytes) -> Counts:
+    """An instant vector's series summed by their ``tier`` and ``digest`` labels."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise QueryFailed("Prometheus answered something that is not JSON") from None
+    if not isinstance(answer, dict) or answer.get("status") != "success":
+        error = str(answer.get("error", "")) if isinstance(answer, dict) else ""
+        raise QueryFailed(f"Prometheus refused the query ({error[:300]})", refused=True)
+    data: Any = answer.get("data") or {}
+    if data.get("resultType") != "vector":
+        raise QueryFailed("the telemetry query must give an instant vector", refused=True)
+    counts: Counts = {}
+    try:
+        for series in data.get("result") or []:
+            labels = series["metric"]
+            tier, digest = labels.get("tier"), labels.get("digest")
+            if not isinstance(tier, str) or not isinstance(digest, str):
+                raise QueryFailed(
+                    "the telemetry query's series need `tier` and `digest` labels "
+                    "(sum by (tier, digest) (...))",
+                    refused=True,
+                )
+            value = float(series["value"][1])
+            if math.isfinite(value) and value > 0:
+                tier_counts = counts.setdefault(tier, {})
+                tier_counts[digest] = tier_counts.get(digest, 0.0) + value
+    except (TypeError, KeyError, IndexError, ValueError, AttributeError):
+        raise QueryFailed("Prometheus answered a malformed result", refused=True) from None
+    return counts
+
+
+async def read_counts(
+    spec: TelemetrySpec, promql: str, environ: Mapping[str, str], where: str
+) -> Counts:
+    """Active devices per tier and digest, now (:class:`QueryFailed` says why not)."""
+    url = resolve_url(spec.prometheus.url, environ, where)
+    headers = expand_headers(spec.prometheus.headers, environ, where)
+    client = HttpClient(limit=4)
+    transport = Transport(
+        client, headers=headers, timeout=spec.prometheus.timeout, max_body=MAX_ANSWER
+    )
+    try:
+        return counts_of(await query_body(transport, url, promql))
+    finally:
+        await client.close()
