@@ -73,6 +73,7 @@ class Auditor:
         fetcher: Fetcher | None = None,
         deadline: float | None = DEFAULT_DEADLINE,
         plain: bool = False,
+        stores_only: bool = False,
     ) -> None:
         self.repo_root = repo_root.resolve()
         #: Where ``file`` targets' paths resolve (the daemon reads git from its own clone).
@@ -93,6 +94,8 @@ class Auditor:
         #: Read the inventory as plain objects (:mod:`reconciler.model.plain`): for a command
         #: that only reads it, so that an audit needs no pydantic before its first request.
         self.plain = plain
+        #: Leave devices targets out (a rollout writes them through their manifests, §13).
+        self.stores_only = stores_only
 
     def run(
         self,
@@ -132,6 +135,9 @@ class Auditor:
         inventory = load_inventory(
             self.repo_root, self.environment, cache_dir(self.repo_root), plain=self.plain
         )
+        if self.stores_only and any(t.is_devices() for t in inventory.targets):
+            kept = [t for t in inventory.targets if not t.is_devices()]
+            inventory = inventory.model_copy(update={"targets": kept})
         if self.only is not None:
             unknown = sorted(self.only - {t.name for t in inventory.targets})
             if unknown:

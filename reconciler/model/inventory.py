@@ -224,6 +224,8 @@ class Wave(_Strict):
     name: str
     targets: list[str] = Field(min_length=1)
     bake: Duration = 0.0
+    #: For devices targets (design §13): the channels this wave switches (None: all).
+    channels: list[str] | None = None
 
 
 class HealthPolicy(_Strict):

@@ -100,6 +100,7 @@ class Observer:
             only=only,
             recorded=recorded,
             opener=self.opener,
+            stores_only=True,
         )
         left = self.left()
         if left is not None:  # a command's --timeout bounds the step's audit too
