@@ -184,7 +184,10 @@ class Auditor:
         results: list[TargetResult] = []
         stamp = now.timestamp()
         with gc_paused():
-            raw, fleet_reads = asyncio.run(self._fetch(inventory, jobs, on_done, fleets, declared))
+            earlier = stamp - inventory.rollout.progress_deadline
+            raw, fleet_reads = asyncio.run(
+                self._fetch(inventory, jobs, on_done, fleets, (declared, earlier))
+            )
             for target in inventory.targets:
                 if target.is_devices():
                     fleet, more = judge_target(
@@ -233,7 +236,7 @@ class Auditor:
         jobs: list[tuple[str, str]],
         on_done: Callable[[], None] | None,
         fleets: list[TargetSpec],
-        declared: dict[str, list[str]],
+        tiers: tuple[dict[str, list[str]], float],
     ) -> tuple[dict[tuple[str, str], Result], dict[tuple[str, str], Reading]]:
         from ..sources.registry import SourceContext, open_source
 
@@ -254,7 +257,10 @@ class Auditor:
                 on_done=on_done,
                 deadline=self.deadline,
             )
-            observed = read_devices(fleets, inventory.bundles, declared, ctx, inventory.environment)
+            declared, earlier = tiers
+            observed = read_devices(
+                fleets, inventory.bundles, declared, ctx, inventory.environment, earlier
+            )
             done, devices = await asyncio.gather(fetched, observed)
         finally:
             await ctx.close()

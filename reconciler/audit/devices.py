@@ -35,6 +35,9 @@ class Reading:
 
     counts: Counts | None = None
     error: str | None = None
+    #: The same query one progress deadline earlier (None: it gave nothing), and when.
+    earlier: Counts | None = None
+    earlier_at: float = 0.0
     #: (channel, tier) -> the manifest it serves (absent: none, or unreadable)
     manifests: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
@@ -45,15 +48,24 @@ async def read_devices(
     declared: Mapping[str, list[str]],
     ctx: SourceContext,
     environment: str,
+    earlier: float,
 ) -> dict[tuple[str, str], Reading]:
-    """Every devices target's telemetry and manifests, for each bundle, concurrently."""
+    """Every devices target's telemetry (now, and at ``earlier``: one progress deadline ago)
+    and manifests, for each bundle, concurrently."""
     jobs = [(t, b) for t in targets for b in bundles]
-    done = await asyncio.gather(*(_read(t, b, declared[b], ctx, environment) for t, b in jobs))
+    done = await asyncio.gather(
+        *(_read(t, b, declared[b], ctx, environment, earlier) for t, b in jobs)
+    )
     return {(t.name, b): reading for (t, b), reading in zip(jobs, done, strict=True)}
 
 
 async def _read(
-    target: TargetSpec, bundle: str, tier_names: list[str], ctx: SourceContext, env: str
+    target: TargetSpec,
+    bundle: str,
+    tier_names: list[str],
+    ctx: SourceContext,
+    env: str,
+    earlier: float,
 ) -> Reading:
     assert target.telemetry is not None
     promql = substitute(
@@ -63,16 +75,25 @@ async def _read(
     asked = [read_manifest(target, bundle, c, t, ctx) for c, t in parts]
     where = f"target {target.name}: telemetry"
     answers = await asyncio.gather(
-        read_counts(target.telemetry, promql, ctx.env, where), *asked, return_exceptions=True
+        read_counts(target.telemetry, promql, ctx.env, where, (None, earlier)),
+        *asked,
+        return_exceptions=True,
     )
-    reading = Reading()
+    reading = Reading(earlier_at=earlier)
     counts = answers[0]
-    if isinstance(counts, QueryFailed | ReconcilerError):
+    if isinstance(counts, ReconcilerError):
         reading.error = f"telemetry: {counts}"
     elif isinstance(counts, BaseException):
         raise counts
     else:
-        reading.counts = counts
+        assert isinstance(counts, list)
+        now_counts, then_counts = counts
+        if isinstance(now_counts, QueryFailed):
+            reading.error = f"telemetry: {now_counts}"
+        else:
+            reading.counts = now_counts
+        if not isinstance(then_counts, QueryFailed):
+            reading.earlier = then_counts
     for part, manifest in zip(parts, answers[1:], strict=True):
         if isinstance(manifest, dict):
             reading.manifests[part] = manifest
@@ -163,6 +184,7 @@ def judge_devices(
             shares,
             revoked=revoked,
             unsupported=frozenset(s.digest for s in shares if s.revision in unsupported_revs),
+            earlier=_earlier(reading, tier, want),
             switched_at=_since(history, target.name, tier, want, revisions[tier][want])
             if serving == {want} and want in revisions.get(tier, {})
             else None,
@@ -230,3 +252,12 @@ def short_label(rev: str | None, tags: Mapping[str, str]) -> str:
     if rev is None:
         return "drifted"
     return tags.get(rev) or rev[:SHORT]
+
+
+def _earlier(reading: Reading, tier: str, want: str) -> tuple[float, float] | None:
+    """When, and the desired share of ``tier`` one progress deadline ago (None: no devices)."""
+    found = (reading.earlier or {}).get(tier, {})
+    total = sum(found.values())
+    if total <= 0:
+        return None
+    return reading.earlier_at, found.get(want, 0.0) / total

@@ -170,7 +170,10 @@ def _stalled(tier: Tier, have: float, policy: Policy, now: float) -> str:
     """Why ``tier`` counts as stalled ("" when it does not)."""
     if tier.switched_at is not None and now - tier.switched_at > policy.within:
         return f"its manifest switched {_days(now - tier.switched_at)} ago"
-    if tier.earlier is not None:
+    switched_long_ago = (
+        tier.switched_at is not None and now - tier.switched_at >= policy.progress_deadline
+    )
+    if tier.earlier is not None and switched_long_ago:
         then, share = tier.earlier
         if now - then >= policy.progress_deadline and have - share < MIN_GROWTH:
             return (

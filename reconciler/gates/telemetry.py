@@ -3,9 +3,10 @@ series per ``tier`` and ``digest`` label, valued by the active devices on it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..model.devices import TelemetrySpec
@@ -50,16 +51,28 @@ def counts_of(body: bytes) -> Counts:
 
 
 async def read_counts(
-    spec: TelemetrySpec, promql: str, environ: Mapping[str, str], where: str
-) -> Counts:
-    """Active devices per tier and digest, now (:class:`QueryFailed` says why not)."""
+    spec: TelemetrySpec,
+    promql: str,
+    environ: Mapping[str, str],
+    where: str,
+    at: Sequence[float | None] = (None,),
+) -> list[Counts | QueryFailed]:
+    """Active devices per tier and digest, now (None) and at each other moment of ``at``, on
+    one client, concurrently; each a :class:`QueryFailed` when it gave none."""
     url = resolve_url(spec.prometheus.url, environ, where)
     headers = expand_headers(spec.prometheus.headers, environ, where)
     client = HttpClient(limit=4)
     transport = Transport(
         client, headers=headers, timeout=spec.prometheus.timeout, max_body=MAX_ANSWER
     )
+
+    async def one(moment: float | None) -> Counts | QueryFailed:
+        try:
+            return counts_of(await query_body(transport, url, promql, moment))
+        except QueryFailed as exc:
+            return exc
+
     try:
-        return counts_of(await query_body(transport, url, promql))
+        return list(await asyncio.gather(*(one(moment) for moment in at)))
     finally:
         await client.close()

@@ -57,9 +57,16 @@ NOW = 100 * DAY
         (_tier(60, 40, switched_at=NOW - 8 * DAY), Status.LAGGING, ["adoption_stalled"]),
         (_tier(60, 40, switched_at=NOW - 6 * DAY), Status.LAGGING, []),
         # grew by less than one point over progress_deadline
-        (_tier(60, 40, earlier=(NOW - DAY, 0.595)), Status.LAGGING, ["adoption_stalled"]),
-        (_tier(60, 40, earlier=(NOW - DAY, 0.50)), Status.LAGGING, []),
-        (_tier(60, 40, earlier=(NOW - DAY / 2, 0.60)), Status.LAGGING, []),
+        (
+            _tier(60, 40, earlier=(NOW - DAY, 0.595), switched_at=NOW - DAY),
+            Status.LAGGING,
+            ["adoption_stalled"],
+        ),
+        (_tier(60, 40, earlier=(NOW - DAY, 0.50), switched_at=NOW - DAY), Status.LAGGING, []),
+        (_tier(60, 40, earlier=(NOW - DAY / 2, 0.60), switched_at=NOW - DAY), Status.LAGGING, []),
+        # the manifest switched less than progress_deadline ago, or does not serve it yet
+        (_tier(60, 40, earlier=(NOW - DAY, 0.60), switched_at=NOW - DAY / 2), Status.LAGGING, []),
+        (_tier(60, 40, earlier=(NOW - DAY, 0.60)), Status.LAGGING, []),
         # revoked: one finding per digest while any device runs it
         (
             _tier(95, 3, 2, revoked=frozenset({"sha256:mid", "sha256:old"})),
