@@ -119,12 +119,12 @@ def converge(
 def _fleets(driver: Driver, entry: Entry, revision: str | None, only: str | None) -> None:
     """Switch the devices targets' manifests (design §13); exit 2 when an artifact is wrong."""
     from ..rollout.artifacts import ArtifactMismatch
+    from ..rollout.fleetgates import FleetPaused
     from ..rollout.fleets import FleetSwitchFailed, drive
 
     try:
-        for line in drive(driver, revision, only, revoke=revision is not None):
-            echo(line)
-    except (ArtifactMismatch, FleetSwitchFailed) as exc:
+        drive(driver, revision, only, revoke=revision is not None, say=echo)
+    except (ArtifactMismatch, FleetSwitchFailed, FleetPaused) as exc:
         echo(f"converge: {exc}", err=True)
         entry.outcome = f"blocked: {exc}"
         sys.exit(2)

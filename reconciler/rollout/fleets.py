@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,11 +108,13 @@ def _bytes(doc: Mapping[str, Any]) -> bytes:
     return (json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def channel_waves(inventory: Inventory, only: str | None = None) -> list[tuple[str, list[str]]]:
-    """(devices target, channels) in the order they switch: each wave names some (its
+def channel_waves(
+    inventory: Inventory, only: str | None = None
+) -> list[tuple[str, list[str], float]]:
+    """(devices target, channels, bake) in the order they switch: each wave names some (its
     ``channels``, else all of the target's); what no wave names switches last."""
     fleets = [t for t in inventory.targets if t.is_devices() and (only is None or t.name == only)]
-    order: list[tuple[str, list[str]]] = []
+    order: list[tuple[str, list[str], float]] = []
     done: dict[str, set[str]] = {t.name: set() for t in fleets}
     for wave in inventory.rollout.waves:
         for target in fleets:
@@ -121,12 +123,12 @@ def channel_waves(inventory: Inventory, only: str | None = None) -> list[tuple[s
             wanted = wave.channels if wave.channels is not None else target.channels
             todo = [c for c in target.channels if c in wanted and c not in done[target.name]]
             if todo:
-                order.append((target.name, todo))
+                order.append((target.name, todo, wave.bake))
                 done[target.name].update(todo)
     for target in fleets:
         left = [c for c in target.channels if c not in done[target.name]]
         if left:
-            order.append((target.name, left))
+            order.append((target.name, left, 0.0))
     return order
 
 
@@ -138,34 +140,72 @@ def converge_fleets(
     *,
     only: str | None = None,
     revoke: bool = False,
+    say: Callable[[str], None] = lambda line: None,
 ) -> list[str]:
     """Switch every devices target's manifests to ``renders`` (bundle -> its render for the
-    target), wave by wave; one line per switch. Raises on the first that cannot switch."""
+    target), wave by wave; one line per switch (each also ``say``-ed at once). Raises on the
+    first that cannot switch, or when a gate pauses the waves after it."""
     from ..sources.registry import SourceContext, open_source
 
     specs = {t.name: t for t in inventory.targets}
     lines = []
 
-    async def run() -> None:
+    async def run(name: str, channels: list[str]) -> None:
         ctx = SourceContext(repo_root=repo_root, env=environ)
         try:
-            for name, channels in channel_waves(inventory, only):
-                for bundle in inventory.bundles:
-                    done = renders[bundle]
-                    await publish(specs[name], done, channels, ctx, open_source, revoke=revoke)
-                    lines.append(
-                        f"{name}: {'/'.join(channels)} manifests of {bundle} switched to "
-                        f"{(done.revision or '-')[:7]} ({', '.join(tiers(done))})"
-                    )
+            for bundle in inventory.bundles:
+                done = renders[bundle]
+                await publish(specs[name], done, channels, ctx, open_source, revoke=revoke)
+                lines.append(
+                    f"{name}: {'/'.join(channels)} manifests of {bundle} switched to "
+                    f"{(done.revision or '-')[:7]} ({', '.join(tiers(done))})"
+                )
+                say(lines[-1])
         finally:
             await ctx.close()
 
-    asyncio.run(run())
+    order = channel_waves(inventory, only)
+    for index, (name, channels, bake) in enumerate(order):
+        asyncio.run(run(name, channels))
+        later = [o for o in order[index + 1 :] if o[0] == name]
+        if later and not revoke:  # a rollback is not held by gates
+            _bake(inventory, specs[name], renders, channels, bake, environ)
     return lines
 
 
+def _bake(
+    inventory: Inventory,
+    target: TargetSpec,
+    renders: Mapping[str, Rendered],
+    channels: list[str],
+    bake: float,
+    environ: Mapping[str, str],
+) -> None:
+    """Wait the wave's bake, then ask its gates per tier; a failure pauses what comes next."""
+    import time
+
+    from .fleetgates import FleetPaused, judge_tiers
+
+    if not [g for g in inventory.rollout.analysis if g.reads(target.name)]:
+        return
+    time.sleep(bake)
+    for bundle, done in renders.items():
+        failures = judge_tiers(
+            inventory, target, bundle, done.revision or "", channels, tiers(done), environ
+        )
+        if failures:
+            raise FleetPaused(
+                f"target {target.name}: paused after {'/'.join(channels)}: " + "; ".join(failures)
+            )
+
+
 def drive(
-    driver: Any, revision: str | None, only: str | None, *, revoke: bool = False
+    driver: Any,
+    revision: str | None,
+    only: str | None,
+    *,
+    revoke: bool = False,
+    say: Callable[[str], None] = lambda line: None,
 ) -> list[str]:
     """:func:`converge_fleets` for a driver's environment, to ``revision`` (None: desired)."""
     from ..bundle.history import snapshot
@@ -180,7 +220,7 @@ def drive(
     )
     renders = {b: git.history(b).desired_render(None) for b in inventory.bundles}
     return converge_fleets(
-        driver.files_root, inventory, renders, driver.environ, only=only, revoke=revoke
+        driver.files_root, inventory, renders, driver.environ, only=only, revoke=revoke, say=say
     )
 
 

@@ -15,7 +15,7 @@ import pytest
 from tests.devices.test_converge import TIERS, Artifacts, variants
 from tests.devices.test_inventory import devices
 from tests.servers.exporter import Exporter
-from tests.servers.fleet import DAY, METRIC, DeviceFleet
+from tests.servers.fleet import DAY, ERRORS, METRIC, DeviceFleet
 from tests.servers.nginx import Nginx
 from tests.servers.prometheus import Prometheus
 from tests.support.cli import Run, reconciler
@@ -38,6 +38,7 @@ class World:
         query = f'sum by (tier, digest) ({METRIC}{{platform="{self.platform}"}})'
         telemetry = {"prometheus": {"url": prometheus.url}, "query": query}
         rollout = target.pop("rollout", {})
+        extra = {"analysis": target.pop("analysis")} if "analysis" in target else {}
         self.repo.write(
             "targets/production.yaml",
             inventory(
@@ -49,6 +50,7 @@ class World:
                     ],
                     **rollout,
                 },
+                **extra,
             ),
         )
         self.version("v1")
@@ -200,3 +202,44 @@ def test_rollback_revokes_and_the_revoked_share_decays(world: World) -> None:
         assert after[tier] < before[tier], (tier, before, after)
         if after[tier] > 0:  # devices that never check in again still run it: it holds
             assert any(f"android/{tier} " in m for c, m in _codes(later) if c == "revoked")
+
+
+def test_a_tier_scoped_gate_pauses_the_wave_when_only_low_regresses(
+    tmp_path: Path, nginx: Nginx, exporter: Exporter, prometheus: Prometheus
+) -> None:
+    platform = uuid.uuid4().hex[:12]
+    gate = {
+        "name": "tier-errors",
+        "query": f'max({ERRORS}{{platform="{platform}", tier="{{tier}}"}})',
+        "max": 0.05,
+        "targets": ["android"],
+        "on_missing": "pass",  # v1 goes out before the fleet reports anything
+    }
+    world = World(
+        tmp_path,
+        nginx,
+        exporter,
+        prometheus,
+        rollout={"analysis": [gate]},
+        analysis={"prometheus": {"url": prometheus.url}},
+    )
+    world.platform = platform
+    world.fleet.regress("low", 0.2)
+    world.report()
+    prometheus.wait_for(f'{ERRORS}{{platform="{platform}", tier="low"}} > 0.1')
+    old = {tier: world.digest(tier) for tier, _ in TIERS}
+    world.repo.bundle(variants=variants(world.artifacts, "v2"))
+    world.repo.commit("v2", when=dt.datetime.now(dt.UTC))
+    run = world.reconciler("converge", "--env", "production")
+    assert run.code == 2, (run.out, run.err)
+    assert "android: beta manifests" in run.out and "stable manifests" not in run.out
+    assert "tier-errors on android/beta/low" in run.err, run.err
+    assert "android/beta/mid" not in run.err and "android/beta/high" not in run.err
+    for tier, _ in TIERS:
+        stable = json.loads(
+            (world.repo.root / f"manifests/support-agent/stable/{tier}.json").read_text()
+        )
+        beta = json.loads(
+            (world.repo.root / f"manifests/support-agent/beta/{tier}.json").read_text()
+        )
+        assert stable["digest"] == old[tier] and beta["digest"] != old[tier]

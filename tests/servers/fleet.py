@@ -32,6 +32,8 @@ HOUR = 3600.0
 DAY = 24 * HOUR
 #: The metric the simulated devices report (a gauge per tier and digest).
 METRIC = "agent_active_devices"
+#: The share of answers that fail, per tier (what a tier-scoped gate reads).
+ERRORS = "agent_tier_error_ratio"
 NEVER = math.inf
 
 
@@ -76,6 +78,8 @@ class DeviceFleet:
         self.pending = np.full(n, -1)
         self.install_at = np.full(n, NEVER)
         self._published: set[tuple[str, str]] = set()
+        #: Per tier, the share of its answers that fail (reported as ``ERRORS``).
+        self.errors = dict.fromkeys(self.tiers, 0.01)
 
     def _index(self, digest: str) -> int:
         if digest not in self.digests:
@@ -131,6 +135,10 @@ class DeviceFleet:
         self.next[rows] = NEVER
         self.install_at[rows] = NEVER
 
+    def regress(self, tier: str, error_ratio: float) -> None:
+        """The devices of ``tier`` start failing: ``error_ratio`` of their answers are errors."""
+        self.errors[tier] = error_ratio
+
     # -- what the fleet reports --------------------------------------------------------------
 
     def truth(self) -> dict[tuple[str, str], int]:
@@ -160,4 +168,6 @@ class DeviceFleet:
         for tier, digest in self._published - set(truth):  # gone: Prometheus marks them stale
             exporter.remove(METRIC, {**labels, "tier": tier, "digest": digest})
         self._published = set(truth)
+        for tier, ratio in self.errors.items():
+            exporter.set(ERRORS, {**labels, "tier": tier}, ratio)
         return sum(truth.values())
