@@ -71,11 +71,13 @@ async def _read(
     promql = substitute(
         target.telemetry.query, {"bundle": bundle, "target": target.name, "environment": env}
     )
-    parts = [(c, t) for c in target.channels for t in tier_names]
+    # The widest channel's manifests (the last: stable) say what the fleet is offered and
+    # what a rollback revoked (a rollback writes every channel alike).
+    parts = [(target.channels[-1], t) for t in tier_names]
     asked = [read_manifest(target, bundle, c, t, ctx) for c, t in parts]
     where = f"target {target.name}: telemetry"
     answers = await asyncio.gather(
-        read_counts(target.telemetry, promql, ctx.env, where, (None, earlier)),
+        read_counts(target.telemetry, promql, ctx.env, where, (None, earlier), ctx.http),
         *asked,
         return_exceptions=True,
     )

@@ -56,12 +56,15 @@ async def read_counts(
     environ: Mapping[str, str],
     where: str,
     at: Sequence[float | None] = (None,),
+    client: HttpClient | None = None,
 ) -> list[Counts | QueryFailed]:
-    """Active devices per tier and digest, now (None) and at each other moment of ``at``, on
-    one client, concurrently; each a :class:`QueryFailed` when it gave none."""
+    """Active devices per tier and digest, now (None) and at each other moment of ``at``,
+    concurrently, on ``client`` (the run's shared one; else one of its own); each a
+    :class:`QueryFailed` when it gave none."""
     url = resolve_url(spec.prometheus.url, environ, where)
     headers = expand_headers(spec.prometheus.headers, environ, where)
-    client = HttpClient(limit=4)
+    own = client is None
+    client = client or HttpClient(limit=4)
     transport = Transport(
         client, headers=headers, timeout=spec.prometheus.timeout, max_body=MAX_ANSWER
     )
@@ -75,4 +78,5 @@ async def read_counts(
     try:
         return list(await asyncio.gather(*(one(moment) for moment in at)))
     finally:
-        await client.close()
+        if own:
+            await client.close()
