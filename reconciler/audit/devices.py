@@ -205,6 +205,7 @@ def judge_devices(
     result = BundleResult(bundle, judged.status, desired_digest=desired.digest)
     result.distribution = {tier: known[tier].shares for tier in names}
     result.adoption = {tier: known[tier].desired_share() for tier in names}
+    result.tier_digests = {tier: known[tier].desired for tier in names}
     findings = [Finding(f.level, f.code, f.message, target.name, bundle) for f in judged.findings]
     return result, findings
 

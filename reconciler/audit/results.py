@@ -75,6 +75,8 @@ class BundleResult:
     distribution: dict[str, list[Share]] | None = None
     #: A devices target: per tier, the share that runs the desired digest.
     adoption: dict[str, float] | None = None
+    #: A devices target: per tier, the desired digest (its tier render's).
+    tier_digests: dict[str, str] | None = None
 
     @property
     def reason(self) -> str:

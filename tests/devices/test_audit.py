@@ -166,3 +166,38 @@ def test_manifests_are_the_contract_document(fleet: Fleet) -> None:
         "mid"
     ]
     assert doc["revoked"] == [fleet.digest("v46", "mid")]
+
+
+def test_skew_and_the_page_draw_a_bar_per_tier(fleet: Fleet) -> None:
+    from reconciler.audit.auditor import Auditor
+    from reconciler.page import OnCallPage
+
+    fleet.inventory()
+    for tier in ("high", "mid", "low"):
+        fleet.serve("v47", tier)
+    d = fleet.digest
+    fleet.report(
+        {
+            ("high", d("v47", "high")): 10,
+            ("mid", d("v47", "mid")): 62,
+            ("mid", d("v46", "mid")): 30,
+            ("mid", "sha256:" + "e" * 64): 8,
+            ("low", d("v45", "low")): 5,
+        }
+    )
+    skew = reconciler("--repo", fleet.repo.root, "skew", "--env", "production")
+    lines = [line for line in skew.out.splitlines() if line.startswith("android/")]
+    assert [line.split()[0] for line in lines] == ["android/high", "android/low", "android/mid"]
+    mid = lines[2]
+    assert "█" in mid and mid.endswith("62% v47, 30% v46, 8% drifted"), mid
+    assert lines[1].endswith("100% v45"), lines[1]
+    audit = Auditor(fleet.repo.root, "production").run()
+    page = OnCallPage("production", interval=30)
+    page.publish(audit, {}, repo=fleet.repo.root)
+    status, body, _ = page.respond("/", {})
+    html = body.decode()
+    assert status == 200
+    assert html.count('class="fleet"') == 3
+    assert 'class="seg seg-ok" style="width: 62.0%"' in html
+    assert 'class="seg seg-warn" style="width: 30.0%"' in html
+    assert 'class="seg seg-bad" style="width: 8.0%"' in html
