@@ -73,13 +73,18 @@ def _token(repo: Path) -> str:
 
 
 def _repoint(repo: Path, port: int) -> None:
-    """Point the inventory's live HTTP targets and health checks at this run's port."""
-    path = repo / "targets" / "production.yaml"
-    text = path.read_text()
+    """Point the inventories' live HTTP targets, health checks and telemetry at this run's port."""
     live = {p.name for p in (repo / "fleet" / "http").iterdir()} | {"health", "outputs"}
-    for name in live:
-        text = re.sub(rf"127\.0\.0\.1:\d+/{re.escape(name)}/", f"127.0.0.1:{port}/{name}/", text)
-    path.write_text(text)
+    for env in ("production", "devices"):
+        path = repo / "targets" / f"{env}.yaml"
+        if not path.exists():
+            continue
+        text = path.read_text()
+        for name in live:
+            text = re.sub(
+                rf"127\.0\.0\.1:\d+/{re.escape(name)}/", f"127.0.0.1:{port}/{name}/", text
+            )
+        path.write_text(text)
 
 
 def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runner) -> int:
@@ -147,6 +152,12 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
             _say(console, "\n[bold]12. Production waits for staging's soak[/] [dim](promotion: "
                  "{from: staging, soak: 2h}, on a simulated clock)[/]")  # fmt: skip
             promotion_act.tell(console, repo / "fleet" / "promotion", now)
+            _say(
+                console,
+                "\n[bold]13. The on-device fleet: what do the phones run?[/] [dim](a distribution "
+                "per device tier, from telemetry; d2's mid artifact was rolled back)[/]",
+            )
+            _run(console, run, repo, "audit", "--env", "devices")
         exe = _executable()
         prefix = f"{exe} --repo {repo}"
         _say(
@@ -166,6 +177,8 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
             f"{prefix} render support-agent --revision v46",
             f"{prefix} parity --env production --eval {repo}/fleet/eval/support-agent-v47.json",
             f"{prefix} validate",
+            f"{prefix} skew --env devices",
+            f"{prefix} render on-device-agent --tier low",
         ):
             _say(console, f"  {line}")
         if serve:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..bundle.gitrepo import GitFiles, GitRepo
 from ..bundle.render import render
+from . import devices
 
 BUNDLE = "support-agent"
 
@@ -148,9 +149,10 @@ def build_repo(root: Path, now: dt.datetime, port: int) -> dict[str, str]:
     root.mkdir(parents=True, exist_ok=True)
     _git(root, "init", "-q", "-b", "main")
     (root / ".gitignore").write_text("fleet/\n.reconciler/\n")
+    devices.commit_history(root, now, port, _git)  # the on-device fleet's releases, older
     bundle = root / "bundles" / BUNDLE
     shutil.copytree(example / "bundles" / BUNDLE, bundle)
-    (root / "targets").mkdir()
+    (root / "targets").mkdir(exist_ok=True)
     (root / "targets" / "production.yaml").write_text(inventory_text(port, _free_port()))
     v47 = {p.relative_to(bundle): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
     # v46: before the rename; v45: before the prompt's "keep answers short" paragraph.
@@ -231,3 +233,4 @@ def place_fleet(root: Path, shas: dict[str, str]) -> None:
                 (staged / f"{hex_}.json").write_bytes(before.to_bytes())
     finally:
         repo.close()
+    devices.place(root)
