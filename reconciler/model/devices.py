@@ -105,6 +105,9 @@ def check_kind(target: Any, given: Set[str]) -> None:
         raise ValueError("a devices target needs manifest: and telemetry:")
     if target.group is not None:
         raise ValueError("a devices target's manifests are a group of their own: no group:")
+    named = [key for key in ("health", "probe", "outputs") if getattr(target, key) is not None]
+    if named:
+        raise ValueError(f"{', '.join(named)}: a devices target is observed by its telemetry")
     template = target.manifest_template()
     if len(target.channels) > 1 and "{channel}" not in template:
         raise ValueError(

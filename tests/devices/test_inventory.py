@@ -72,6 +72,8 @@ def _validate(repo: ConfigRepo, target: dict[str, Any]) -> str:
         ),
         (devices(channels=["beta", "beta"]), "listed twice"),
         (devices(source={"type": "file", "path": "x.json"}), "has no source"),
+        (devices(group="g"), "no group"),
+        (devices(health={"url": "http://127.0.0.1:1/h"}), "observed by its telemetry"),
         ({"name": "a", "kind": "devices", "manifest": MANIFEST}, "needs manifest: and telemetry:"),
         (
             {"name": "a", "source": {"type": "file", "path": "x.json"}, "channels": ["beta"]},
