@@ -15,9 +15,7 @@ from ..bundle.tiers import tier_render, tiers
 from ..diff.adoption import Policy, Tier, distribution, judge_fleet
 from ..diff.classify import Status
 from ..errors import ConfigError, ReconcilerError
-from ..gates.prometheus import QueryFailed, substitute
-from ..gates.telemetry import Counts, read_counts
-from ..model.devices import MANIFEST_SCHEMA
+from ..model.manifests import MANIFEST_SCHEMA
 from ..revisions import SHORT
 from ..sources.interface import SourceError
 from ..sources.manifests import manifest_part
@@ -25,6 +23,7 @@ from .results import BundleResult, Finding
 
 if TYPE_CHECKING:
     from ..bundle.history import BundleHistory
+    from ..gates.telemetry import Counts
     from ..model.inventory import Inventory, TargetSpec
     from ..sources.registry import SourceContext
 
@@ -68,6 +67,10 @@ async def _read(
     earlier: float,
 ) -> Reading:
     assert target.telemetry is not None
+    # Prometheus' client (and the gate models it reads) load only when a fleet is audited.
+    from ..gates.prometheus import QueryFailed, substitute
+    from ..gates.telemetry import read_counts
+
     promql = substitute(
         target.telemetry.query, {"bundle": bundle, "target": target.name, "environment": env}
     )
@@ -230,7 +233,7 @@ def check_fleets(
     fleets: list[TargetSpec], histories: Mapping[str, BundleHistory], environment: str
 ) -> dict[str, list[str]]:
     """Each bundle's device tiers; a ConfigError when a devices target cannot hold them."""
-    from ..model.devices import check_manifest_key
+    from ..model.manifests import check_manifest_key
 
     declared: dict[str, list[str]] = {}
     for bundle, history in histories.items():

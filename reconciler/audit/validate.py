@@ -24,8 +24,8 @@ from ..config.trustfiles import missing_trust_file
 from ..config.worktree import WorkTreeFiles
 from ..errors import ConfigError, ReconcilerError
 from ..model.alerting import plain_secrets
-from ..model.devices import check_manifest_key
 from ..model.inventory import Inventory, TargetSpec
+from ..model.manifests import check_manifest_key
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: What an unset variable stands for while the source is opened: an error that every one of

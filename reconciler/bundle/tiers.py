@@ -53,7 +53,7 @@ def manifest(
     revoked: list[str] | None = None,
 ) -> dict[str, Any]:
     """The manifest the ``channel`` devices of ``tier`` poll (design §13, contract)."""
-    from ..model.devices import MANIFEST_SCHEMA
+    from ..model.manifests import MANIFEST_SCHEMA
 
     mine = tier_render(done, tier)
     return {

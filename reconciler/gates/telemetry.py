@@ -7,12 +7,14 @@ import asyncio
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..model.devices import TelemetrySpec
 from ..sources.env import expand_headers
 from ..sources.rest import HttpClient, Transport, resolve_url
 from .prometheus import MAX_ANSWER, QueryFailed, query_body
+
+if TYPE_CHECKING:
+    from ..model.devices import TelemetrySpec
 
 #: Tier -> digest -> active devices.
 Counts = dict[str, dict[str, float]]

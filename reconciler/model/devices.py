@@ -11,12 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 from .canary import parse_percent
 from .duration import Duration
 from .gates import MAX_QUERY, PrometheusSpec
+from .manifests import MANIFEST_PLACEHOLDERS, MANIFEST_SCHEMA, check_manifest_key, manifest_key
 from .names import check_name
 
-#: What a manifest key may name; ``{tier}`` is needed when the bundle has several tiers.
-MANIFEST_PLACEHOLDERS = ("{bundle}", "{channel}", "{tier}")
-#: The ``schema`` of a device manifest (design §13).
-MANIFEST_SCHEMA = "agent-reconciler.device-manifest/v1"
+__all__ = [
+    "MANIFEST_PLACEHOLDERS",
+    "MANIFEST_SCHEMA",
+    "AdoptionSpec",
+    "TelemetrySpec",
+    "check_kind",
+    "check_manifest_key",
+    "manifest_key",
+]
 
 #: An adoption target as the JSON Schema of targets/<env>.yaml spells it.
 ADOPTION_SCHEMA = {
@@ -68,23 +74,6 @@ def check_channels(value: list[str]) -> list[str]:
     if len(set(value)) != len(value):
         raise ValueError("a channel is listed twice")
     return value
-
-
-def manifest_key(template: str, bundle: str, channel: str, tier: str) -> str:
-    """A manifest's key, path or URL with its placeholders filled in."""
-    return (
-        template.replace("{bundle}", bundle).replace("{channel}", channel).replace("{tier}", tier)
-    )
-
-
-def check_manifest_key(template: str, tiers: list[str]) -> str | None:
-    """Why ``template`` cannot hold one manifest per tier and channel (None when it can)."""
-    if len(tiers) > 1 and "{tier}" not in template:
-        return (
-            f"the manifest key {template!r} has no {{tier}}, but the bundle has "
-            f"{len(tiers)} tiers ({', '.join(tiers)}): every tier would write one manifest"
-        )
-    return None
 
 
 def check_kind(target: Any, given: Set[str]) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 
 from ..canonical import digest as canonical_digest
 from ..diff import document as parsing
-from ..model.devices import MANIFEST_SCHEMA
 from ..model.inventory import TargetSpec
+from ..model.manifests import MANIFEST_SCHEMA
 from ..sources.interface import SourceError, TransientError
 from ..sources.registry import SourceContext, SourceOpener
 from ..sources.staging import Stager, digest_hex, stager_of

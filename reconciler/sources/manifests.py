@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError
-from ..model.devices import manifest_key
+from ..model.manifests import manifest_key
 
 #: Which key of each manifest source type holds the template.
 _TEMPLATE_KEY = {"s3": "key", "file": "path", "http": "url"}
