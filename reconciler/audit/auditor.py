@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..bundle.history import BundleHistory, Snapshot, snapshot
+from ..bundle.history import BundleHistory
+from ..bundle.snapshot import Snapshot, snapshot
 from ..canonical import bundle_digest, component_digests
 from ..config.inventory import load_inventory
 from ..diff import ignore as ignoring

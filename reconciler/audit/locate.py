@@ -10,7 +10,8 @@ from pathlib import Path
 from ..bundle.gitrepo import GitFiles
 from ..bundle.render import BundleFiles, bundle_dir, load_spec, source_file
 from ..config.inventory import inventory_lines, target_lines
-from ..config.yamlfile import line_of, parse
+from ..config.validation import line_of
+from ..config.yamlfile import parse
 from ..diff.change import Change
 from ..errors import ReconcilerError
 from ..model.bundle import BundleSpec

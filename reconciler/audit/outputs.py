@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from ..bundle.history import Snapshot
+from ..bundle.snapshot import Snapshot
 from ..diff.classify import Status
 from ..errors import ConfigError
 from ..gates.contract import Checked, check, unchecked

@@ -1,144 +1,31 @@
 """The history index: every revision of a bundle, digested as each target sees it.
 
 Renders are keyed by git object ids (the bundle folder's tree, plus the target when it has an
-overlay there), which are content hashes, so the on-disk cache under ``.reconciler/`` never
-needs invalidating: a revision rendered once is never parsed again.
+overlay there), which are content hashes, so the on-disk cache under ``.reconciler/``
+(:mod:`.historyindex`) never needs invalidating: a revision rendered once is never parsed again.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from ..canonical import bundle_digest, component_digests
 from ..diff.classify import Lineage
 from ..errors import ConfigError, ReconcilerError
 from ..revisions import revision_label
-from ..statedir import code_digest
 from .gitrepo import GitFiles, GitRepo, batch_check
+from .historyindex import DigestCache, RenderStore
 from .inputs import InputRenders
 from .lineage import Arrivals, Subsets
 from .listing import listings
 from .rendered import Rendered, bundle_dir
 
-CACHE_VERSION = 1
-#: The code a render depends on: a stored render is read back only by the code that made it.
-RENDERER = (
-    "bundle/render.py",
-    "bundle/rendered.py",
-    "canonical.py",
-    "config",
-    "limits.py",
-    "model",
-)
-#: Stored renders kept per renderer; the oldest go when there are more.
-KEEP_RENDERS = 64
+__all__ = ["BundleHistory", "DigestCache", "RenderStore", "Strip"]
 
 Strip = Callable[[Mapping[str, Any]], dict[str, Any]]
-
-
-class DigestCache:
-    """Component digests per render key, persisted as one JSON file (read when first asked).
-
-    Its :attr:`index` beside it (``<name>-blobs.json``) is the content-addressed history index
-    (:mod:`.parts`): file components by blob id, render shapes and digests by input blob ids.
-    """
-
-    def __init__(self, path: Path | None, *, index: bool = True) -> None:
-        self.path = path
-        self._entries: dict[str, dict[str, str] | None] | None = None
-        self.dirty = False
-        beside = path.with_name(f"{path.stem}-blobs.json") if path is not None else None
-        self.index: DigestCache | None = DigestCache(beside, index=False) if index else None
-
-    @property
-    def entries(self) -> dict[str, dict[str, str] | None]:
-        if self._entries is None:
-            self._entries = {}
-            if self.path is not None and self.path.exists():
-                try:
-                    data = json.loads(self.path.read_text())
-                    if data.get("version") == CACHE_VERSION:
-                        self._entries = data["entries"]
-                except (ValueError, KeyError, OSError, AttributeError):
-                    self._entries = {}  # a damaged cache is only a slower audit
-        return self._entries
-
-    def get(self, key: str) -> tuple[bool, dict[str, str] | None]:
-        entries = self.entries
-        if key in entries:
-            return True, entries[key]
-        return False, None
-
-    def put(self, key: str, digests: dict[str, str] | None) -> None:
-        self.entries[key] = digests
-        self.dirty = True
-
-    def save(self) -> None:
-        """Write atomically; failing to write a cache never fails an audit."""
-        if self.index is not None:
-            self.index.save()
-        if self.path is None or not self.dirty:
-            return
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cache-")
-            with os.fdopen(fd, "w") as handle:  # one string: json.dump writes piece by piece
-                handle.write(json.dumps({"version": CACHE_VERSION, "entries": self.entries}))
-            os.replace(tmp, self.path)
-            self.dirty = False
-        except OSError:
-            pass
-
-
-class RenderStore:
-    """Renders of desired revisions on disk, keyed like the digests (git object ids) and by the
-    renderer's own code, so an audit whose desired bundle was rendered before reads it back
-    instead of parsing YAML and validating it again (no ruamel, no pydantic on that path).
-
-    Each entry is checked when read: its digests are computed again from its components.
-    """
-
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-
-    def _file(self, key: str) -> Path | None:
-        if self.folder is None:
-            return None
-        return self.folder / (key.replace("|", "-") + ".json")
-
-    def get(self, key: str, sha: str) -> Rendered | None:
-        path = self._file(key)
-        if path is None:
-            return None
-        try:
-            data = json.loads(path.read_bytes())
-            stored = Rendered.build(data["name"], sha, data["components"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # absent or damaged: rendered again
-        return stored if stored.digest == data.get("digest") else None
-
-    def put(self, key: str, done: Rendered) -> None:
-        """Write atomically; failing to write a cache never fails an audit."""
-        path = self._file(key)
-        if path is None:
-            return
-        data = {"name": done.name, "components": done.components, "digest": done.digest}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render-")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False)
-            os.replace(tmp, path)
-            kept = sorted(path.parent.glob("*.json"), key=lambda f: f.stat().st_mtime)
-            for old in kept[:-KEEP_RENDERS]:
-                old.unlink(missing_ok=True)
-        except OSError:
-            pass
+#: Overlays at the desired revision from which its folder is read in batches before rendering.
+BATCH_OVERLAYS = 16
 
 
 class BundleHistory:
@@ -167,11 +54,11 @@ class BundleHistory:
         if not self.shas:
             raise ConfigError(f"bundle {bundle!r} not found at revision {revision_label(desired)}")
         self._others: list[str] | None = None
-        self._times = repo.commit_times(self.shas)
         self._trees: dict[str, str | None] = {}
         self._overlays: dict[str, frozenset[str]] = {}
         self._overlaid: frozenset[str] | None = None  #: targets with an overlay at any revision
         self._renders: dict[str, Rendered | None] = {}
+        self._desired_read = False  #: the desired folder's objects loaded for its renders
         self._behind: dict[str, int] = {}
         self.inputs = InputRenders(
             repo, bundle, cache.index, lambda: listings(repo, desired, self.folder, self.shas)
@@ -240,6 +127,14 @@ class BundleHistory:
         with the round trip, whose error names the file and line."""
         from .render import render  # YAML and pydantic: only when something must render
 
+        if not self._desired_read:
+            # Many overlays, many renders: the folder's files and every overlay in a few batched
+            # git processes, not a round trip per object (a handful of files is read sooner
+            # one by one from the long-lived cat-file than by starting git again).
+            self._desired_read = True
+            tree = self._trees.get(self.desired)
+            if tree is not None and len(self._overlays.get(self.desired, ())) >= BATCH_OVERLAYS:
+                self.repo.prefetch([tree])
         files = GitFiles(self.repo, self.desired)
         try:
             return render(files, self.bundle, self.desired, target, fast=True)
@@ -368,82 +263,3 @@ class BundleHistory:
         if sha not in self._behind:
             self._behind[sha] = self.repo.count_between(sha, self.desired, self.folder)
         return self._behind[sha]
-
-
-class Snapshot:
-    """The git side of an audit at one desired revision: the repo, and each bundle's history.
-
-    Git objects never change, so a long-lived process (the daemon, a converge loop) reuses one
-    snapshot for as long as the desired revision stays the same, instead of walking the
-    history again at every step.
-    """
-
-    def __init__(
-        self, repo: GitRepo, desired: str, cache: DigestCache, renders: RenderStore | None = None
-    ) -> None:
-        self.repo = repo
-        self.desired = desired
-        self.cache = cache
-        self.renders = renders or RenderStore(None)
-        self._histories: dict[str, BundleHistory] = {}
-        self._tags: dict[str, str] | None = None
-
-    def history(self, bundle: str) -> BundleHistory:
-        found = self._histories.get(bundle)
-        if found is None:
-            found = self._histories[bundle] = BundleHistory(
-                self.repo, bundle, self.desired, self.cache, self.renders
-            )
-        return found
-
-    @property
-    def tags(self) -> dict[str, str]:
-        """Commit sha -> tag name, read once per audit (see :func:`snapshot`)."""
-        if self._tags is None:
-            self._tags = self.repo.read_tags()
-        return self._tags
-
-    def forget_tags(self) -> None:
-        """Tags come and go (one pushed after its commit): the next audit reads them again."""
-        self._tags = None
-
-
-#: Open repositories by (folder, identity of its .git) and snapshots by (folder, desired sha),
-#: newest last; the oldest are dropped (repositories closed) beyond a few of each.
-_REPOS: OrderedDict[tuple[Path, int], GitRepo] = OrderedDict()
-_SNAPSHOTS: OrderedDict[tuple[Path, str], Snapshot] = OrderedDict()
-_KEEP = 4
-
-
-def snapshot(repo_root: Path, revision: str | None, cache_file: Path | None) -> Snapshot:
-    """The snapshot of ``repo_root`` at ``revision`` (``HEAD`` when None), shared by every
-    audit of the same desired revision in this process."""
-    repo = _open(repo_root)
-    desired = repo.commit(revision or "HEAD").hexsha
-    key = (repo_root, desired)
-    found = _SNAPSHOTS.get(key)
-    if found is None or found.repo is not repo:
-        renders = RenderStore(
-            cache_file.parent / "renders" / code_digest(*RENDERER) if cache_file else None
-        )
-        found = _SNAPSHOTS[key] = Snapshot(repo, desired, DigestCache(cache_file), renders)
-    found.forget_tags()  # one git for-each-ref per audit; everything else here never changes
-    _SNAPSHOTS.move_to_end(key)
-    while len(_SNAPSHOTS) > _KEEP:
-        _SNAPSHOTS.popitem(last=False)[1].cache.save()
-    return found
-
-
-def _open(repo_root: Path) -> GitRepo:
-    try:
-        identity = (repo_root / ".git").stat().st_ino  # a repo made again in place is new
-    except OSError:
-        identity = 0
-    key = (repo_root, identity)
-    repo = _REPOS.get(key)
-    if repo is None:
-        repo = _REPOS[key] = GitRepo(repo_root)
-    _REPOS.move_to_end(key)
-    while len(_REPOS) > _KEEP:
-        _REPOS.popitem(last=False)[1].close()
-    return repo

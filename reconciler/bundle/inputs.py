@@ -90,8 +90,11 @@ class InputRenders:
         files = self.listed(sha)
         if files is None:
             return tuple((path, self.repo.entry_id(sha, path)) for path in paths)
+        inside = self.folder
         return tuple(
-            (path, entry(files, path) if path.startswith(self.folder) else self._id(sha, path))
+            (path, files.get(path) or entry(files, path))
+            if path.startswith(inside)
+            else (path, self._id(sha, path))
             for path in paths
         )
 
@@ -110,7 +113,8 @@ class InputRenders:
             if key in self._assembled:
                 return self._assembled[key]
             if key not in self._done:
-                hit, value = self.store.get(input_key(key))
+                named = input_key(key)
+                hit, value = self.store.get(named)
                 if hit:  # an earlier audit's, from the index
                     self._assembled[key] = value
                     return value
@@ -119,25 +123,31 @@ class InputRenders:
                     self.renders += 1
                     self.assembled += 1
                     self._assembled[key] = value
-                    self.store.put(input_key(key), value)
+                    self.store.put(named, value)
                     return value
         done = self.render(sha, target, base)
         return done.digests if done is not None else None
 
     def prefetch(self, shas: list[str], target: str | None) -> None:
         """Read in one batch the file blobs these revisions will assemble from (those listed
-        and whose bundle.yaml and overlay have a known shape)."""
+        and whose bundle.yaml and overlay have a known shape), and every file of those listed
+        whose shape is not known yet (a render will read them: one batch, not a round trip
+        per file)."""
         wanted: set[tuple[str, str]] = set()
+        unshaped: set[str] = set()
         for sha in shas:
             files = self.listed(sha)
-            shape = self._shape(self._base(sha, target), target) if files is not None else None
-            if files is None or shape is None:
+            if files is None:
+                continue
+            shape = self._shape(self._base(sha, target), target)
+            if shape is None:
+                unshaped.update(ident[7:] for ident in files.values() if ident.startswith(FILES))
                 continue
             for key, path in shape.files:
-                ident = entry(files, path)
+                ident = files.get(path) or entry(files, path)
                 if ident is not None and ident.startswith(FILES):
-                    wanted.add((key.split("/", 1)[0], ident.split(" ", 1)[1]))
-        self.parts.preload(wanted)
+                    wanted.add((key.partition("/")[0], ident[7:]))
+        self.repo.preload([*unshaped, *self.parts.unread(wanted)])  # one git process
 
     def _shape(self, base: tuple[str | None, str | None], target: str | None) -> Shape | None:
         """The shape of renders with ``base``, from memory or else the index (which also gives

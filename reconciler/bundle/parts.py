@@ -28,10 +28,11 @@ _MARGIN = 0.9
 #: One file's component: its digest and its size in the rendered document; None when the file
 #: does not render (the revision does not either).
 Part = tuple[str, int] | None
+_UNKNOWN: Part = ("", -1)  #: a part not read yet (None is a file that does not render)
 
 
 class Store(Protocol):
-    """The persistent index (:class:`~.history.DigestCache`): entries by key, saved as one file."""
+    """The persistent index (:class:`~.historyindex.DigestCache`): entries by key, in one file."""
 
     def get(self, key: str) -> tuple[bool, dict[str, str] | None]: ...
 
@@ -135,17 +136,16 @@ class Parts:
         render can tell (a link, a missing file, a size near the cap)."""
         found: dict[str, str] = {}
         size = shape.rest
-        for key, path in shape.files:
+        known = self._parts
+        for key, path in shape.files:  # a thousand revisions of twenty files: kept lean
             ident = ids.get(path)
             if ident is None or not ident.startswith(FILES):
                 return False, None
-            kind = key.split("/", 1)[0]
-            blob = ident.split(" ", 1)[1]
-            if (kind, blob) in self._parts:
-                part = self._parts[(kind, blob)]
-            else:
+            at = (key.partition("/")[0], ident[7:])  # (kind, blob id): FILES modes are 7 wide
+            part = known.get(at, _UNKNOWN)
+            if part is _UNKNOWN:
                 try:
-                    part = self._parts[(kind, blob)] = self._part(kind, blob, path, sha)
+                    part = known[at] = self._part(*at, path, sha)
                 except (TypeError, ValueError, KeyError):
                     return False, None
             if part is None:
@@ -154,17 +154,16 @@ class Parts:
             size += share
         if size * 2 >= MAX_DOCUMENT * _MARGIN:
             return False, None
-        return True, {key: shape.fixed.get(key) or found[key] for key in shape.order}
+        found.update(shape.fixed)  # the components no file holds (never a file's key)
+        return True, {key: found[key] for key in shape.order}
 
-    def preload(self, wanted: set[tuple[str, str]]) -> None:
-        """Read in one batch the blobs of these (kind, blob id) parts not known yet."""
-        self.repo.preload(
-            [
-                blob
-                for kind, blob in wanted
-                if (kind, blob) not in self._parts and not self.store.get(f"part:{kind}:{blob}")[0]
-            ]
-        )
+    def unread(self, wanted: set[tuple[str, str]]) -> list[str]:
+        """The blob ids of these (kind, blob id) parts that neither memory nor the index knows."""
+        return [
+            blob
+            for kind, blob in wanted
+            if (kind, blob) not in self._parts and not self.store.get(f"part:{kind}:{blob}")[0]
+        ]
 
     def _part(self, kind: str, blob: str, path: str, sha: str) -> Part:
         """From the index, else read once (TypeError for what cannot be measured)."""

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 from ..canonical import RENDERED_SCHEMA
 from ..config.jsonfile import load_json
-from ..config.yamlfile import check_size, line_of, parse, plain, validate, validate_merged
+from ..config.validation import line_of, validate, validate_merged
+from ..config.yamlfile import check_size, parse, plain
 from ..errors import ConfigError
 from ..limits import MAX_DOCUMENT, MAX_FILE, MAX_YAML, size_text
 from ..model.bundle import BundleSpec, Flag

@@ -13,7 +13,8 @@ from .. import secrets
 from ..errors import ConfigError
 from ..limits import MAX_YAML
 from ..model.names import check_name
-from .yamlfile import check_size, load_cached, load_cached_data
+from .modelcache import load_cached, load_cached_data
+from .yamlfile import check_size
 
 if TYPE_CHECKING:
     from ..model.inventory import Inventory

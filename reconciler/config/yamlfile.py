@@ -1,7 +1,7 @@
 """YAML in, plain data out, with every error pointing at ``file:line``.
 
-ruamel.yaml's round-trip loader keeps the position of every key; when pydantic rejects a value
-we walk the error's location through the loaded tree to find the line to blame.
+ruamel.yaml's round-trip loader (:func:`parse`) keeps the position of every key, for the
+errors that must name a line.
 
 Every file is bounded before anything converts or validates it (design §11): its size
 (:data:`~reconciler.limits.MAX_YAML`), its depth (:data:`~reconciler.limits.MAX_DEPTH`, also
@@ -11,30 +11,20 @@ with aliases expanded) and the number of nodes its aliases expand to
 Where no line is needed (a file that validates, a past revision's render), :func:`values` reads
 with ruamel's safe loader on libyaml, about six times sooner, and falls back to the round trip
 for anything it reads otherwise, refuses, or would have to blame.
+
+Validating what was read, with the line to blame, is :mod:`.validation`; keeping what
+validated by its text's hash is :mod:`.modelcache`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
 import math
-import os
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 from ..errors import ConfigError
 from ..limits import MAX_DEPTH, MAX_YAML, MAX_YAML_NODES, size_text
-from ..statedir import code_digest
-
-if TYPE_CHECKING:
-    from pydantic import BaseModel
-
-M = TypeVar("M", bound="BaseModel")
-#: The code that validates what is cached: an entry is read back only by the code that wrote it.
-VALIDATOR = ("config", "model")
 
 
 def check_size(data: bytes | str | int, limit: int, file: str) -> None:
@@ -141,12 +131,35 @@ def values(text: str, file: str) -> Any:
     try:
         if _depth(text) > MAX_DEPTH:
             return plain(parse(text, file))  # refused there, at its line
-        root = YAML(typ="safe").load(text)
+        yaml = YAML(typ="safe")
+        yaml.Resolver = _resolver_12()
+        root = yaml.load(text)
         check_tree(root, file)
     except (YAMLError, ValueError, RecursionError, ConfigError):
         # libyaml's errors have no lines: the round-trip loader decides, and says where.
         return plain(parse(text, file))
     return plain(root)
+
+
+@functools.cache
+def _resolver_12() -> type:
+    """ruamel's resolver for YAML 1.2 documents, with its rules picked once per load.
+
+    The stock one looks up which YAML version is being read for every scalar (an attribute
+    chain with two caught exceptions, 40% of a safe load); :func:`values` reads only
+    documents without a ``%YAML`` directive, which are 1.2 throughout.
+    """
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class Resolver12(VersionedResolver):
+        @property
+        def versioned_resolver(self) -> Any:
+            rules = self._version_implicit_resolver.get((1, 2))
+            if rules is None:
+                rules = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
+            return rules
+
+    return Resolver12
 
 
 def _too_deep() -> str:
@@ -296,186 +309,3 @@ def plain(node: Any) -> Any:
     if isinstance(node, float):
         return float(node)
     return node
-
-
-def line_of(root: Any, loc: Sequence[int | str]) -> int | None:
-    """The line (1-based) of the deepest node on ``loc`` that exists in the loaded tree."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    node, line = root, None
-    for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0] + 1
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line = node.lc.item(part)[0] + 1
-            node = node[part]
-        # else: a pydantic-only segment (a union tag): stay on this node
-    if line is None and isinstance(root, CommentedMap | CommentedSeq):
-        line = root.lc.line + 1
-    return line
-
-
-def _present(root: Any, loc: Sequence[int | str]) -> list[int | str]:
-    """The segments of ``loc`` as the user wrote them (drops pydantic's union tags)."""
-    kept: list[int | str] = []
-    node = root
-    for part in loc:
-        if isinstance(part, str) and part.startswith("function-"):
-            continue
-        if isinstance(node, dict) and part not in node and part == node.get("type"):
-            continue  # a discriminated union's tag, not a key of the file
-        kept.append(part)
-        node = _child(node, part)
-    return kept
-
-
-def _child(node: Any, part: int | str) -> Any:
-    if isinstance(node, dict):
-        return node.get(part)
-    if isinstance(node, list) and isinstance(part, int) and part < len(node):
-        return node[part]
-    return None
-
-
-def describe(error: Mapping[str, Any], root: Any = None) -> str:
-    """One readable sentence for one pydantic error."""
-    loc = _present(root, error["loc"]) if root is not None else list(error["loc"])
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return f"unknown key {path!r}" + " (check for a typo)"
-    if kind == "missing":
-        return f"missing required key {path!r}"
-    message = error["msg"]
-    message = message.removeprefix("Value error, ")
-    if kind == "string_type" and hasattr(error.get("input"), "isoformat"):
-        message += " (quote it: YAML reads an unquoted date as a date)"
-    return f"{path}: {message}" if path else message
-
-
-def validate(model: type[M], root: Any, file: str) -> M:
-    """Validate loaded YAML against ``model``; a failure is one ConfigError at file:line."""
-    if not isinstance(root, dict):
-        raise ConfigError("expected a mapping at the top of the file", file=file, line=1)
-    return validate_merged(model, plain(root), [(root, file)])
-
-
-def validate_merged(model: type[M], data: dict[str, Any], blame: list[tuple[Any, str]]) -> M:
-    """Validate ``data`` built from several YAML files; blame the file that holds the bad key."""
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        # A model validator may say where in its input the error is: ctx["at"].
-        at = (first.get("ctx") or {}).get("at")
-        if isinstance(at, tuple):
-            first = {**first, "loc": (*first["loc"], *at)}
-        more = len(exc.errors()) - 1
-        root, file = max(blame, key=lambda pair: len(_present_depth(pair[0], first["loc"])))
-        message = describe(first, root) + (f" (and {more} more)" if more else "")
-        raise ConfigError(message, file=file, line=line_of(root, first["loc"])) from None
-
-
-def _present_depth(root: Any, loc: Sequence[int | str]) -> list[Any]:
-    found, node = [], root
-    for part in loc:
-        node = _child(node, part)
-        if node is None:
-            break
-        found.append(part)
-    return found
-
-
-def load(model: type[M], text: str, file: str) -> M:
-    """Parse and validate one YAML document (read again with line numbers when it fails)."""
-    from pydantic import ValidationError
-
-    data = values(text, file)
-    if isinstance(data, dict):
-        with contextlib.suppress(ValidationError):
-            return model.model_validate(data)
-    return validate(model, parse(text, file), file)
-
-
-def cache_file(name: str, text: str, cache: Path | None) -> Path | None:
-    """Where the validated form of ``text`` (model ``name``) is cached, keyed by the text and
-    by the code that validates it."""
-    if cache is None:
-        return None
-    key = hashlib.sha256(f"{code_digest(*VALIDATOR)}\0{name}\0{text}".encode()).hexdigest()
-    return cache / f"{name.lower()}-{key[:32]}.json"
-
-
-def load_cached(model: type[M], text: str, file: str, cache: Path | None = None) -> M:
-    """Like :func:`load`, remembering the validated model by the text's hash under ``cache``.
-
-    Parsing a large inventory still costs (about 0.15 s for 1000 targets with libyaml, 1 s with
-    the round trip); the same bytes are never parsed twice.
-    """
-    from pydantic import ValidationError
-
-    path = cache_file(model.__name__, text, cache)
-    if path is not None:
-        # A long-lived process (the daemon) loads the same inventory at every step: one model
-        # serves them all (models are never changed in place), not a new one per step.
-        kept = _VALIDATED.get((model, path))
-        if kept is not None:
-            _VALIDATED.move_to_end((model, path))
-            return kept  # type: ignore[return-value]
-    done: M | None = None
-    if path is not None and path.is_file():
-        with contextlib.suppress(ValidationError, OSError):  # stale or damaged: parse again
-            done = model.model_validate_json(path.read_bytes())
-    if done is None:
-        done = load(model, text, file)
-        _store(path, done.model_dump_json(by_alias=True).encode())
-    if path is not None:
-        _VALIDATED[(model, path)] = done
-        while len(_VALIDATED) > KEEP_VALIDATED:
-            _VALIDATED.popitem(last=False)
-    return done
-
-
-#: Validated models this process loaded, by model and cache entry (newest last).
-_VALIDATED: OrderedDict[tuple[type, Path], BaseModel] = OrderedDict()
-KEEP_VALIDATED = 16
-
-
-def load_cached_data(
-    model: Callable[[], type[BaseModel]], name: str, text: str, file: str, cache: Path | None
-) -> Any:
-    """The validated form of ``text`` as plain JSON data (``model_dump(by_alias=True)``).
-
-    Read from the cache when this text was validated before: no YAML parser, no pydantic, not
-    even the model's import (``model`` is called only to validate). Otherwise validated (one
-    :class:`ConfigError` when it is not valid) and cached.
-    """
-    import orjson
-
-    path = cache_file(name, text, cache)
-    if path is not None:
-        try:
-            data = orjson.loads(path.read_bytes())
-            if isinstance(data, dict):
-                return data
-        except (OSError, ValueError):
-            pass  # absent or damaged: validated again
-    raw = load(model(), text, file).model_dump_json(by_alias=True).encode()
-    _store(path, raw)
-    return orjson.loads(raw)
-
-
-def _store(path: Path | None, raw: bytes) -> None:
-    """Write a cache entry atomically; failing to write a cache fails nothing."""
-    if path is None:
-        return
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(raw)
-        os.replace(tmp, path)

@@ -1,12 +1,22 @@
-"""Benchmark: the history index on 1000 commits of a 20-file bundle folder.
+"""Benchmark: the history index on 1,000 commits of a 20-file bundle folder.
 
-Measured in one run: the floor (a bare ``git rev-list`` and one ``git cat-file --batch`` reading
-every distinct blob of the folder's history: the git I/O no index can skip), the naive walk
-(GitPython reads every file of every commit), our cold index (no cache: every past revision
-rendered once per distinct set of input blobs, each blob parsed once, the whole lineage walked
-as a drifted target walks it), and our warm index (the on-disk cache, keyed by git object ids,
-as a second audit finds it). Cold cost is also given per 1,000 commits. Goals (issue 18): cold
-<= 1.0 s per 1,000 commits and <= 2x the floor. Medians of :data:`ROUNDS` rounds.
+Measured in one run, each round:
+- the floor: a bare ``git rev-list`` of the folder and one ``git cat-file --batch`` reading every
+  distinct blob of its history (listed beforehand, untimed): the git I/O no index can skip;
+- the naive walk: GitPython reads every file of every commit;
+- our cold index (no cache on disk, a new :class:`GitRepo`): the commits from one ``git
+  rev-list``, each one's folder and overlay tree ids from one ``git cat-file --batch-check``,
+  every revision's files from one ``git ls-tree`` and one ``git log --raw`` pass
+  (:mod:`reconciler.bundle.listing`); a revision is rendered only when its bundle.yaml (and
+  overlay) is new, every other one assembled from its files' blobs, read in one ``git cat-file
+  --batch`` per batch of the walk and digested once per blob id (:mod:`reconciler.bundle.parts`);
+  the whole lineage walked, as a drifted target walks it; then the index written;
+- our warm index: the same walk answered by the index on disk, as a second audit finds it.
+
+Cold cost is also given per 1,000 commits. Goals (issue 18): cold <= 1.0 s per 1,000 commits
+and <= 2x the floor. Medians of :data:`ROUNDS` (3) rounds, or ``--rounds N``. The rounds run in
+one process: the first pays the imports of a render (ruamel, pydantic, the models); later ones
+also find bundle.yaml's blob already parsed in memory (:mod:`reconciler.bundle.fastload`).
 
 Run: ``.venv/bin/python -m tests.bench.bench_history [--rounds N]``.
 """

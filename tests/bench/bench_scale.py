@@ -8,7 +8,8 @@ cycle's wall time per environment, the per-target cost, the time in state writes
 its share of the step, and each daemon's peak RSS (VmHWM) after 3 cycles — each figure beside
 its goal. Absolute times on a shared 2-core machine mean little; the ratios are the figures.
 
-Run: ``make bench`` (or ``.venv/bin/python -m tests.bench.bench_scale [--quick]``).
+Run: ``make bench`` (or ``.venv/bin/python -m tests.bench.bench_scale [--quick]
+[--sizes 5000,50000]``).
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ def run_size(total: int, work: Path) -> dict[str, Any]:
 def main() -> None:
     quick = "--quick" in sys.argv
     sizes = [5000, 10000] if quick else [5000, 10000, 25000, 50000]
+    if "--sizes" in sys.argv:  # e.g. 5000,50000: the first is the base the others are held to
+        sizes = [int(n) for n in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
     rows = []
     for total in sizes:
         with tempfile.TemporaryDirectory(prefix=f"bench-scale-{total}-") as tmp:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.config.yamlfile import validate
+from reconciler.config.validation import validate
 from reconciler.errors import ConfigError
 from reconciler.model.canary import CanarySpec
 

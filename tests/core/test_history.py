@@ -109,7 +109,7 @@ def test_a_lineage_is_computed_only_as_far_as_it_is_read() -> None:
 def test_a_tag_pushed_after_its_commit_is_seen_by_the_next_audit(repo: ConfigRepo) -> None:
     """A reused snapshot (the daemon's, same desired revision) reads tags once per audit: a
     faster first audit must not pin the revision's label to what it found then."""
-    from reconciler.bundle.history import snapshot
+    from reconciler.bundle.snapshot import snapshot
 
     first = snapshot(repo.root, None, None)
     assert first.desired not in first.tags

@@ -111,3 +111,27 @@ def test_a_new_process_reads_the_saved_index_and_renders_nothing(
     assert got == want
     assert again.renders == 0
     assert again.distinct() == len(shas)
+
+
+def test_a_damaged_or_tampered_index_is_only_a_slower_audit(
+    history: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    root, shas = history
+    git = GitRepo(root)
+    first = DigestCache(tmp_path / "history.json")
+    want = [InputRenders(git, "support-agent", first.index).digests(sha, "eu") for sha in shas]
+    first.save()
+    blobs = tmp_path / "history-blobs.json"
+    saved = json.loads(blobs.read_text())
+    for key, value in saved["entries"].items():
+        if key.startswith("shape:"):  # component keys without a kind, paths nowhere
+            value["files"] = json.dumps([["noslash", "nowhere"], ["prompt", PROMPT]])
+    blobs.write_text(json.dumps(saved))
+    tampered = InputRenders(git, "support-agent", DigestCache(tmp_path / "history.json").index)
+    assert len([tampered.digests(sha, "eu") for sha in shas]) == len(shas)  # no exception
+    blobs.write_bytes(b'{"version": 1, "entries": {"shape:')  # cut short
+    damaged = InputRenders(git, "support-agent", DigestCache(tmp_path / "history.json").index)
+    got = [damaged.digests(sha, "eu") for sha in shas]
+    git.close()
+    assert got == want
+    assert damaged.renders == damaged.distinct() == len(shas)  # nothing came from the index

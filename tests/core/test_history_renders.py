@@ -15,9 +15,9 @@ import pytest
 
 from reconciler.audit.auditor import Auditor
 from reconciler.bundle.gitrepo import GitFiles, GitRepo
-from reconciler.bundle.history import snapshot
 from reconciler.bundle.inputs import InputRenders
 from reconciler.bundle.render import render
+from reconciler.bundle.snapshot import snapshot
 from reconciler.statedir import cache_dir
 from tests.support.configrepo import inventory
 from tests.support.longhistory import BUNDLE, build
