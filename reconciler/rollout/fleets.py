@@ -208,7 +208,7 @@ def drive(
     say: Callable[[str], None] = lambda line: None,
 ) -> list[str]:
     """:func:`converge_fleets` for a driver's environment, to ``revision`` (None: desired)."""
-    from ..bundle.history import snapshot
+    from ..bundle.snapshot import snapshot
     from ..config.inventory import load_inventory
     from ..statedir import cache_dir
 

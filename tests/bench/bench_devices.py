@@ -30,8 +30,8 @@ import numpy as np
 from reconciler.audit.auditor import Auditor
 from reconciler.audit.devices import judge_target, read_devices
 from reconciler.bundle.gitrepo import GitFiles, GitRepo
-from reconciler.bundle.history import snapshot
 from reconciler.bundle.render import render
+from reconciler.bundle.snapshot import snapshot
 from reconciler.bundle.tiers import manifest, tier_render
 from reconciler.config.inventory import load_inventory
 from reconciler.sources.registry import SourceContext
