@@ -49,6 +49,7 @@ bench: $(STAMP) servers
 	$(BIN)/python -m tests.bench.bench_switch
 	$(BIN)/python -m tests.bench.bench_judge
 	$(BIN)/python -m tests.bench.bench_devices
+	$(BIN)/python -m tests.bench.bench_canary_flip
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .ruff_cache

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from . import promotion_act, upgrade
+from . import canary_act, promotion_act, upgrade
 from .fleet import AGES, build_repo, place_fleet
 from .rollout_act import converge_until_stalled
 from .server import FleetServer
@@ -152,9 +152,13 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
             _say(console, "\n[bold]12. Production waits for staging's soak[/] [dim](promotion: "
                  "{from: staging, soak: 2h}, on a simulated clock)[/]")  # fmt: skip
             promotion_act.tell(console, repo / "fleet" / "promotion", now)
+            _say(console, "\n[bold]13. A prompt change that raises refusals in one segment, as a "
+                 "traffic canary[/] [dim](steps 1% → 5% → 25%, judged per segment against the "
+                 "old prompt; simulated traffic and clock)[/]")  # fmt: skip
+            canary_act.tell(console, repo / "fleet" / "canary", now)
             _say(
                 console,
-                "\n[bold]13. The on-device fleet: what do the phones run?[/] [dim](a distribution "
+                "\n[bold]14. The on-device fleet: what do the phones run?[/] [dim](a distribution "
                 "per device tier, from telemetry; d2's mid artifact was rolled back)[/]",
             )
             _run(console, run, repo, "audit", "--env", "devices")

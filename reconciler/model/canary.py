@@ -8,7 +8,15 @@ import itertools
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from .duration import Duration
 from .gates import MAX_QUERY
@@ -41,6 +49,11 @@ def parse_percent(value: object, what: str = "a share") -> float:
     return share
 
 
+def steps_text(steps: list[float] | tuple[float, ...]) -> str:
+    """``1% → 5% → 25%``."""
+    return " → ".join(f"{share * 100:g}%" for share in steps)
+
+
 def _step(value: object) -> float:
     share = parse_percent(value, "a step")
     if share > 1.0:
@@ -50,8 +63,25 @@ def _step(value: object) -> float:
     return share
 
 
-Step = Annotated[float, BeforeValidator(_step)]
-Tolerance = Annotated[float, BeforeValidator(lambda v: parse_percent(v, "a tolerance"))]
+def _percent_schema(what: str) -> WithJsonSchema:
+    """A share as the JSON Schema spells it: ``'5%'``, or a fraction."""
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?%\s*$"},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": f"{what}, like '5%', or a fraction (0.05)",
+        }
+    )
+
+
+Step = Annotated[float, BeforeValidator(_step), _percent_schema("a share of users")]
+Tolerance = Annotated[
+    float,
+    BeforeValidator(lambda v: parse_percent(v, "a tolerance")),
+    _percent_schema("a relative difference"),
+]
 
 
 def groups_by(query: str, label: str) -> bool:

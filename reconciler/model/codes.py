@@ -24,6 +24,7 @@ class FindingCode(StrEnum):
     IGNORE_EXPIRED = "ignore_expired"  #: an ignore rule's date passed: its differences count
     MODEL_ALIAS = "model_alias"  #: a model pinned to an alias, not a dated version
     WAITING = "waiting"  #: plan: the rollout would wait (a promotion, a closed window), until when
+    CANARY = "canary"  #: plan: the change goes out as a traffic canary, with these steps
     UNVERIFIED = "unverified"  #: a newer commit's signature does not verify: never applied
     ADOPTION_STALLED = "adoption_stalled"  #: a device tier is not adopting the desired digest
     REVOKED = "revoked"  #: devices still run a digest a rollback revoked (it cannot be forced)

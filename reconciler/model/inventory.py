@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from .alerting import AlertSpec
+from .canary import CanarySpec
 from .devices import AdoptionSpec, TelemetrySpec, check_channels, check_kind
 from .duration import Duration, Timeout
 from .gates import AnalysisGate, AnalysisSpec, OutputsSpec
@@ -249,6 +250,8 @@ class RolloutPolicy(_Strict, PolicyMethods):
     analysis: list[AnalysisGate] = Field(default_factory=list)
     #: Staged copies kept per target: its last N served digests (design §12; at least 1).
     keep_staged: int = Field(default=3, ge=1)
+    #: A bundle change goes out as a traffic canary on a release flag (design §12.1).
+    canary: CanarySpec | None = None
 
     @field_validator("analysis")
     @classmethod
@@ -358,6 +361,7 @@ class Inventory(_Strict):
                 "promotion.from names this environment itself ({name})",
                 {"name": self.environment, "at": ("promotion", "from")},
             )
+        self._check_canary()
         if self.rollout.analysis and self.analysis is None:
             raise PydanticCustomError(
                 "analysis_provider",
@@ -365,3 +369,26 @@ class Inventory(_Strict):
                 {"at": ("rollout", "analysis")},
             )
         return self
+
+    def _check_canary(self) -> None:
+        """The release flag lives on an unleash target, and the judge reads Prometheus."""
+        canary = self.rollout.canary
+        if canary is None:
+            return
+        name = canary.release_flag.target
+        found = next((t for t in self.targets if t.name == name), None)
+        at = ("rollout", "canary", "release_flag", "target")
+        if found is None or found.source.type != "unleash":
+            what = "no target" if found is None else f"a {found.source.type} target"
+            raise PydanticCustomError(
+                "canary_flag",
+                "rollout.canary.release_flag.target {name!r} is {what}: it must name an "
+                "unleash target",
+                {"name": name, "what": what, "at": at},
+            )
+        if self.analysis is None:
+            raise PydanticCustomError(
+                "analysis_provider",
+                "rollout.canary needs a provider: analysis.prometheus.url",
+                {"at": ("rollout", "canary")},
+            )

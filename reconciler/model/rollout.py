@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from .canary_progress import CanaryProgress
 from .duration import format_duration
 
 
@@ -35,6 +36,8 @@ class ConditionType(StrEnum):
     QUARANTINED = "Quarantined"  #: present while the rollout's digest is quarantined
     #: present after a group switch failed on one part and the others were switched back
     SWITCH_REVERTED = "SwitchReverted"
+    CANARY_FAILED = "CanaryFailed"  #: present while a failed canary pauses the rollout
+    CANARY_MARGINAL = "CanaryMarginal"  #: present while a marginal canary holds at its weight
 
 
 class Reason(StrEnum):
@@ -58,6 +61,9 @@ class Reason(StrEnum):
     AWAITING_PROMOTION = "AwaitingPromotion"  #: promotion: the upstream has not completed + soaked
     WAITING_FOR_WINDOW = "WaitingForWindow"  #: windows: closed now; nothing is applied
     SWITCH_REVERTED = "SwitchReverted"  #: a part's switch failed: the group went back whole
+    CANARY_STEP = "CanaryStep"  #: a canary step is staged, written or baking
+    CANARY_FAILED = "CanaryFailed"  #: a critical canary metric failed: weight 0, quarantined
+    CANARY_MARGINAL = "CanaryMarginal"  #: a non-critical canary metric failed: held
 
 
 @dataclass
@@ -76,6 +82,8 @@ class Condition:
 GATE_PAUSE = "analysis"
 #: ... of a failing bake gate with ``on_fail: rollback`` (its wave is put back, then it ends).
 GATE_ROLLBACK = "analysis-rollback"
+#: ... of a failed canary (a critical metric) or a marginal one (a non-critical metric).
+CANARY_PAUSE = "canary"
 
 
 @dataclass
@@ -173,6 +181,7 @@ class Rollout:
     promoted: bool = False
     held: Hold | None = None  #: a legitimate wait (promotion, windows) holds it now
     hold_ended_at: float | None = None  #: the last wait ended here: the deadline restarts
+    canary: CanaryProgress | None = None  #: rollout.canary: where its traffic canary is
 
     @property
     def coverage(self) -> float:
@@ -196,6 +205,9 @@ class Rollout:
         last = max(self.started_at, self.last_progress_at, self.hold_ended_at or 0.0)
         if self.wave_ready_at is not None and self.wave < len(self.bakes):
             last = max(last, self.wave_ready_at + self.bakes[self.wave])
+        canary = self.canary
+        if canary is not None and canary.holding and canary.written_at is not None:
+            last = max(last, canary.written_at + canary.bake)  # a canary's bake is no stall
         return last + progress_deadline
 
     def blocking(self) -> tuple[tuple[str, str], ...]:
@@ -227,6 +239,8 @@ class Rollout:
         data["pause"] = Pause(**data["pause"]) if data.get("pause") else None
         data["held"] = Hold(**data["held"]) if data.get("held") else None
         data["phase"] = Phase(data["phase"])
+        canary = data.get("canary")
+        data["canary"] = CanaryProgress.from_json(canary) if canary else None
         return cls(**data)
 
 

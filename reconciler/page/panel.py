@@ -15,6 +15,7 @@ from ..audit.verdict import rollout_stall
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import Rollout
+from ..report.canary import JudgeRow, rows, summary
 from ..report.rollout import headline
 from ..revisions import revision_label
 from .view import iso
@@ -65,6 +66,8 @@ class Panel:
     deadline: Countdown | None = None
     pause: str = ""  #: ``paused by alice 5m ago: latency up``
     warnings: tuple[str, ...] = ()
+    canary: str = ""  #: the canary's step and served share (design §12.1), "" without one
+    judge: tuple[JudgeRow, ...] = ()  #: the judge's last table: metric x segment x verdict
 
 
 def panels(audit: Audit, rollouts: Mapping[str, Rollout | None], now: float) -> list[Panel]:
@@ -136,6 +139,8 @@ def _panel(r: Rollout, policy: RolloutPolicy, now: float, tags: Mapping[str, str
         deadline=countdown(r.deadline(policy.progress_deadline), now) if r.active else None,
         pause=pause,
         warnings=warnings,
+        canary=summary(r.canary) if r.canary is not None else "",
+        judge=tuple(rows(r.canary.table)) if r.canary is not None else (),
     )
 
 

@@ -128,6 +128,13 @@ def _moment(event: Mapping[str, Any], label: Callable[[str | None], str], now: f
     if kind == "quarantined":
         text = f"{label(d.get('revision'))} quarantined{by}; held on {label(d.get('to_revision'))}"
         return _make(event, now, "quarantine", "bad", text)
+    if kind == "canary":  # design §12.1: a step written, judged, failed or settled
+        state = str(d.get("state"))
+        tone = {"failed": "bad", "marginal": "warn", "settled": "ok"}.get(state, "info")
+        served = d.get("served")
+        share = f", {served:.1%} of requests served" if isinstance(served, float) else ""
+        text = f"canary {state}: step {int(d.get('step') or 0) + 1}, weight {d.get('weight')}"
+        return _make(event, now, "canary", tone, f"{text}/1000{share}")
     shown = json.dumps(dict(d), sort_keys=True, default=str)
     return _make(event, now, kind, "info", shown[:300])
 

@@ -15,6 +15,8 @@ from ..audit.verdict import rollout_stall
 from ..model.duration import format_duration
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import Phase, Quarantine, Rollout, TargetProgress
+from .canary import lines as canary_lines
+from .canary import summary
 
 
 def quarantine_line(bundle: str, q: Quarantine, now: float, tags: Mapping[str, str]) -> str:
@@ -67,6 +69,8 @@ def headline(r: Rollout, policy: RolloutPolicy, now: float, tags: Mapping[str, s
     elif r.phase is Phase.ABORTED:
         ready = r.conditions.get("Ready")
         text += f", ABORTED ({ready.reason})" if ready else ", ABORTED"
+    elif r.canary is not None and r.canary.holding:
+        text += f", {summary(r.canary)}"
     else:
         text += f", progressing at {wave}"
     blocking = [
@@ -147,6 +151,8 @@ def status_text(
             )
         else:
             lines.append(f"  deadline: {deadline}")
+    if r.canary is not None:
+        lines += canary_lines(r.canary)
     for name, t in sorted(r.targets.items()):
         if t.advisory and t.healthy is False:
             lines.append(f"  warning: {name}: advisory health check failing ({t.fail_streak}x)")

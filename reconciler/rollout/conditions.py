@@ -6,8 +6,17 @@ Pure, shared by the engine (:mod:`.engine`) and the steering commands (:mod:`.st
 
 from __future__ import annotations
 
+from ..model.canary_progress import CanaryState
 from ..model.duration import format_duration
-from ..model.rollout import Condition, ConditionType, Phase, Reason, Rollout, TargetProgress
+from ..model.rollout import (
+    CANARY_PAUSE,
+    Condition,
+    ConditionType,
+    Phase,
+    Reason,
+    Rollout,
+    TargetProgress,
+)
 
 #: Who pauses a rollout when a health gate fails (a person's pause names the person).
 RECONCILER = "reconciler"
@@ -45,12 +54,19 @@ def update(r: Rollout, now: float) -> None:
         reason = Reason.HEALTH_FAILING if r.pause.by == RECONCILER else Reason.PAUSED
         if r.pause.cause:
             reason = Reason.ANALYSIS_FAILED
+        if r.pause.cause == CANARY_PAUSE and r.canary is not None:
+            failed = r.canary.state is CanaryState.FAILED
+            reason = Reason.CANARY_FAILED if failed else Reason.CANARY_MARGINAL
         message = f"paused by {r.pause.by}: {r.pause.reason}"
     elif r.held is not None:
         reason, message = r.held.reason, f"{counts}; {r.held.message}"
     elif r.awaiting_eval:
         reason = Reason.AWAITING_EVAL
         message = f"{counts}; {r.awaiting_eval}"
+    elif r.canary is not None and r.canary.holding:
+        reason = Reason.CANARY_STEP
+        message = f"{counts}; {r.canary.describe()}"
+        message += f": {r.canary.message}" if r.canary.message else ""
     elif r.wave_ready_at is not None:
         reason = Reason.BAKING  # no countdown in the message: it would move `since` every step
         message = f"{counts}; wave {wave_name(r)} baking for {format_duration(r.bakes[r.wave])}"

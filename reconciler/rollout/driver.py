@@ -17,12 +17,14 @@ from pathlib import Path
 
 from ..audit.results import Audit, Survey
 from ..audit.verdict import Recorded
+from ..model.canary import CanarySpec
 from ..model.inventory import RolloutPolicy
 from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
 from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
 from . import bake, engine, evals, events, groups, notes, steering, switchback, waits
 from .act import Actor, Documents
+from .canarying import Canarying, CanaryStep
 from .desired import desired
 from .notify import Notifier
 from .observe import Observer, Sighting
@@ -32,6 +34,8 @@ from .step import BundleStep, Step
 from .writer import Writer
 
 Clock = Callable[[], float]
+#: One of :class:`Canarying`'s step or settle.
+CanaryRun = Callable[[Survey, Rollout, CanarySpec, float], CanaryStep]
 
 
 class Driver:
@@ -97,6 +101,16 @@ class Driver:
         if store.created:  # a lost store must not forget what was rolled back from
             self._restore_quarantines()
         self._scoped: dict[str, Rollout] = {}  #: the scoped run's own rollouts, by bundle
+        self.canarying = Canarying(
+            environment,
+            store,
+            self.documents,
+            files_root=self.files_root,
+            environ=self.environ,
+            opener=opener,
+            fence=fence,
+            repos=self.repos,
+        )
 
     @property
     def repos(self) -> list[Path]:
@@ -207,6 +221,11 @@ class Driver:
             return self._held(survey, step, held, now)
         current = self.current(sighting, bundle, now)
         policy = survey.inventory.rollout
+        if policy.canary is not None and self.scope is not None:
+            # converge --target: a person moves one target's group now, no canary (design §12).
+            policy = policy.model_copy(update={"canary": None})
+        if policy.canary is not None:
+            current = self._canary(survey, step, self.canarying.step, current, now)
         waiting = self.awaiting_eval(survey, bundle)
         wait = waits.wait(self.repo_root, self.store, survey.inventory, current, now)
         seen = bake.observations(
@@ -223,7 +242,29 @@ class Driver:
             self.notifier.lifecycle(survey.inventory, bundle, "complete", done, now)
         step.rollout, step.actions = advanced, actions
         self._act(survey, step, now)
+        if policy.canary is not None and step.rollout is not None:
+            step.rollout = self._canary(survey, step, self.canarying.settle, step.rollout, now)
         return step
+
+    def _canary(
+        self, survey: Survey, step: BundleStep, run: CanaryRun, rollout: Rollout, now: float
+    ) -> Rollout:
+        """The canary's part of the step (design §12.1): persisted before anything else."""
+        spec = survey.inventory.rollout.canary
+        assert spec is not None
+        went = run(survey, rollout, spec, now)
+        if went.rollout != rollout:
+            self._save(went.rollout, now, events.between(rollout, went.rollout, went.notices))
+        if went.errors:
+            step.failed["release flag"] = "; ".join(went.errors)
+        step.quarantined = step.quarantined or went.quarantined
+        step.canary_weights += went.wrote
+        for notice in went.notices:
+            step.actions.append(notice)
+            step.alert_errors += self.notifier.send(
+                survey.inventory, step.bundle, notice, now, rollout.to_revision
+            )
+        return went.rollout
 
     def awaiting_eval(self, survey: Survey, bundle: str) -> str:
         """require_eval: why no wave of the desired digest may start ("" when one may)."""

@@ -131,12 +131,21 @@ def advance(
     _advisory(r, actions)
     _stall(r, policy, now, actions)
     progressing = r.phase is Phase.PROGRESSING and not r.awaiting_eval and r.held is None
+    progressing = progressing and not canary_holds(r, policy)
     healing = r.phase is Phase.COMPLETE and policy.self_heal and wait is None
     applying = progressing or healing
     if applying and not any(isinstance(a, Revert) for a in actions):
         _applies(r, now, actions)
     update(r, now)
     return r, actions
+
+
+def canary_holds(r: Rollout, policy: RolloutPolicy) -> bool:
+    """With ``rollout.canary``, no group switches while the canary steps (or before the
+    release flag was read: is there a baseline?), nor while it failed or holds."""
+    if policy.canary is None:
+        return False
+    return r.canary is None or r.canary.holding
 
 
 def _hold(r: Rollout, wait: Wait | None, now: float) -> None:
@@ -309,6 +318,8 @@ def _stall(r: Rollout, policy: RolloutPolicy, now: float, actions: list[Action])
         return
     deadline = r.deadline(window)
     where = f"wave {r.wave + 1}/{len(r.waves)} ({wave_name(r)})"
+    if r.canary is not None and r.canary.holding:
+        where = r.canary.describe() + (f": {r.canary.message}" if r.canary.message else "")
     paused = f", paused by {r.pause.by}: {r.pause.reason}" if r.pause else ""
     paused += f", {r.awaiting_eval}" if r.awaiting_eval else ""
     late = format_duration(now - (deadline - window))

@@ -46,6 +46,12 @@ def between(old: Rollout, new: Rollout, actions: Sequence[Action]) -> list[Event
                     },
                 )
             )
+    was, now = old.canary, new.canary
+    if now is not None and (
+        was is None or (was.state, was.step, was.weight) != (now.state, now.step, now.weight)
+    ):
+        shown = {"state": str(now.state), "step": now.step, "weight": now.weight}
+        events.append(("canary", {"bundle": bundle, **shown, "served": now.served}))
     for kind in old.conditions.keys() - new.conditions.keys():
         events.append(("condition_cleared", {"bundle": bundle, "type": kind}))
     for action in actions:

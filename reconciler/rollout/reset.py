@@ -38,7 +38,7 @@ def reset_state(
     noted = notes.read([repo_root])
     lost = (
         f"resetting {path} forgets every rollout and its conditions, the alert history, the "
-        "skew episodes, the first sightings of revisions (skew clocks restart from git time), "
+        "target statuses, the first sightings of revisions (skew clocks restart from git time), "
         "and the eval records"
     )
     kept = f"{len(noted)} quarantine(s) noted in git (refs/notes/agent-reconciler) come back"

@@ -17,6 +17,7 @@ from ..model.rollout import (
     Rollout,
 )
 from ..revisions import revision_label
+from . import canary_steps
 from .conditions import RECONCILER, set_condition, update
 
 
@@ -60,7 +61,7 @@ def pause(rollout: Rollout, by: str, reason: str, now: float) -> Rollout:
 def resume(rollout: Rollout, now: float) -> Rollout:
     """Lift a pause, a quarantine mark, or restart an aborted rollout; a person acting counts
     as progress."""
-    r = copy.deepcopy(rollout)
+    r = canary_steps.resumed(rollout)
     r.conditions.pop(ConditionType.QUARANTINED, None)
     if r.phase in (Phase.PAUSED, Phase.ABORTED):
         if r.phase is Phase.ABORTED:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..audit.results import Audit
 from ..diff.classify import Status
+from ..model.canary_progress import CanaryState
 from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
 
 
@@ -25,6 +26,8 @@ class BundleStep:
     came_along: list[str] = field(default_factory=list)
     #: (group, outcome, torn window in seconds) of each group switch of more than one part.
     switches: list[tuple[str, str, float | None]] = field(default_factory=list)
+    #: The release flag's canary weights (of 1000) written this step, in order (design §12.1).
+    canary_weights: list[int] = field(default_factory=list)
 
     @property
     def blocked(self) -> bool:
@@ -42,7 +45,8 @@ class BundleStep:
     @property
     def complete(self) -> bool:
         r = self.rollout
-        return self.quarantined is None and r is not None and r.phase is Phase.COMPLETE
+        settled = r is None or r.canary is None or r.canary.state is CanaryState.SETTLED
+        return self.quarantined is None and r is not None and r.phase is Phase.COMPLETE and settled
 
 
 @dataclass

@@ -15,7 +15,9 @@ from ..audit.results import Audit, Finding
 from ..config.inventory import load_inventory
 from ..errors import ReconcilerError
 from ..model import promotion, windows
+from ..model.canary import steps_text
 from ..model.codes import FindingCode
+from ..model.duration import format_duration
 from ..model.rollout import Reason, Rollout, Wait
 from ..state.interface import StateStore
 from ..statedir import cache_dir
@@ -104,7 +106,24 @@ def plan_findings(
             out.append(
                 Finding("warning", FindingCode.WAITING, f"would wait: {words}", bundle=bundle)
             )
+        if inventory.rollout.canary is not None:
+            out.append(canary_finding(inventory.rollout.canary, bundle))
     return out
+
+
+def canary_finding(spec: Any, bundle: str) -> Finding:
+    """``plan``: the change goes out as a traffic canary (design §12.1), and how."""
+    judge = spec.judge
+    by = f" by {judge.by}" if judge.by else ""
+    metrics = ", ".join(m.name for m in judge.metrics)
+    flag = spec.release_flag.name.replace("{bundle}", bundle)
+    message = (
+        f"goes out as a canary on {spec.release_flag.target}/{flag}: "
+        f"{steps_text(spec.steps)} of users, each baked {format_duration(spec.bake)} and judged "
+        f"on {metrics}{by} against the stable digest (alpha {judge.alpha:g}), then every group "
+        "switches (the first rollout of a bundle is plain and creates the flag)"
+    )
+    return Finding("info", FindingCode.CANARY, message, bundle=bundle)
 
 
 def _words(held: Wait) -> str:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ..diff.document import Document
     from .context import SourceContext
 
-#: Seconds one REST call may take (connecting included); GETs get aiohttp-retry's 3 attempts.
+#: Seconds one REST call may take (connecting included); GETs get :data:`~.rest.ATTEMPTS` attempts.
 DEFAULT_TIMEOUT = 10.0
 API = "/api/2.0/mlflow/"
 

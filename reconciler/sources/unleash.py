@@ -43,6 +43,8 @@ DEFAULT_TIMEOUT = 10.0
 FEATURE_TYPE = "release"
 #: GETs of single features in flight during one fetch.
 _CONCURRENCY = 8
+#: How a release flag's description starts: the bundle's own flags never list it.
+RELEASE_STAMP = "agent-reconciler release flag"
 #: Statuses Unleash refuses a request with, explaining why in its JSON ``message``.
 REFUSED = (400, 404, 409)
 
@@ -122,6 +124,8 @@ class UnleashSource:
             match = matcher.fullmatch(name) if isinstance(name, str) else None
             if match is None or feature.get("archived"):
                 continue
+            if str(feature.get("description") or "").startswith(RELEASE_STAMP):
+                continue  # a release flag (design §12.1) is the rollout's, not a bundle flag
             if self._target.carries_component(f"flag/{match['flag']}"):
                 found[match["flag"]] = match.string
         return dict(sorted(found.items()))
@@ -238,6 +242,42 @@ class UnleashSource:
         )
         if revived is None:
             raise PermanentError(f"{what}: the name is taken by a feature of another project")
+
+    # -- the release flag (design §12.1) ---------------------------------------------------
+
+    async def release_variants(self, name: str) -> list[dict[str, Any]] | None:
+        """The variants of the release flag's strategy (ours by groupId); None when the
+        feature does not exist or has no such strategy yet."""
+        feature = await self._feature(name)
+        if feature is None:
+            return None
+        env = environment_state(feature, name, self._environment, self._project)
+        managed, _ = split(env["strategies"], name)
+        if managed is None or not isinstance(managed.get("variants"), list):
+            return None
+        return [v for v in managed["variants"] if isinstance(v, dict)]
+
+    async def write_release(self, name: str, strategy: Strategy, stamp: str) -> None:
+        """One write of the release flag's strategy (created with it the first time, and
+        switched on then): the step's weight and both payloads move together."""
+        feature = await self._feature(name)
+        if feature is None:
+            await self._create(name, f"{RELEASE_STAMP}: {stamp}")
+            feature = await self._feature(name)
+            if feature is None:
+                raise PermanentError(f"feature {name}: not found right after creating it")
+        env = environment_state(feature, name, self._environment, self._project)
+        managed, _ = split(env["strategies"], name)
+        path = f"{self._feature_path(name)}/environments/{quote(self._environment, safe='')}"
+        if managed is None:
+            what = f"release flag {name}: adding its strategy"
+            await self._call("POST", f"{path}/strategies", strategy, what=what)
+        else:
+            sid = quote(strategy_id(managed, name), safe="")
+            what = f"release flag {name}: writing its strategy"
+            await self._call("PUT", f"{path}/strategies/{sid}", strategy, what=what)
+        if not env["enabled"]:
+            await self._call("POST", f"{path}/on", what=f"release flag {name}: switching on")
 
     # -- HTTP --------------------------------------------------------------------------------
 

@@ -65,6 +65,8 @@ CREATE TABLE evals (
 """,
     # 2: staged delivery (design §12): switch intents, staged copies per target
     POSTGRES_MIGRATION,
+    # 3: skew episodes: written every step, read by nobody (see the SQLite store's 5th)
+    "DROP TABLE skew_episodes;",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: Any number: the advisory lock every daemon takes to migrate the schema.

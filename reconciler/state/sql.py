@@ -2,8 +2,8 @@
 
 The queries are written once (``?`` placeholders, ``ON CONFLICT`` upserts, both dialects speak
 them); a :class:`Dialect` supplies what differs — the connection's transactions, the database's
-clock, row locks, and how driver errors read. Lease expiries are computed from the database's
-clock, never a process's, so writers on several machines agree on who holds what.
+clock, row locks, and how driver errors read. The leases (:mod:`.leases`) and staged
+delivery's records (:mod:`.switches`) are mixins over the same plumbing.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from typing import Any, Protocol
 
 from ..model.rollout import Quarantine, Rollout
 from ..secrets import scrub, scrub_data
-from .interface import Deposed, EvalRecord, Lease, LeaseHeld, LeaseInfo, StateUnavailable
+from .interface import Deposed, EvalRecord, Lease, StateUnavailable
+from .leases import LeaseRecords
 from .switches import SwitchRecords
-
-#: Statuses that open a skew episode (a target running something other than desired).
-SKEWED = frozenset({"lagging", "drifted", "missing", "invalid", "unreachable", "not_loaded"})
 
 
 # Every free text and JSON document written goes through one of these two: a reason quoting
@@ -57,7 +55,7 @@ class Dialect(Protocol):
     def close(self) -> None: ...
 
 
-class SqlStore(SwitchRecords):
+class SqlStore(LeaseRecords, SwitchRecords):
     """A :class:`~reconciler.state.interface.StateStore` over one :class:`Dialect`."""
 
     sql: Dialect
@@ -174,12 +172,12 @@ class SqlStore(SwitchRecords):
                 [(environment, bundle, t, revision, at, o, _text(e)) for t, o, e in outcomes],
             )
 
-    # -- target statuses and skew episodes --------------------------------------------------------
+    # -- target statuses ---------------------------------------------------------------------------
 
     def observe_targets(
         self, environment: str, bundle: str, seen: Mapping[str, tuple[str, str | None]], at: float
     ) -> list[tuple[str, str | None, str]]:
-        """Track statuses with transition times, open/close skew episodes; return the status
+        """Track statuses with transition times (each change an event); return the status
         changes as ``(target, old status or None, new status)``."""
         before = {
             target: (status, revision)
@@ -204,16 +202,6 @@ class SqlStore(SwitchRecords):
                 "revision=excluded.revision, since=excluded.since, seen_at=excluded.seen_at",
                 [(environment, bundle, t, s, r, at, at) for t, (s, r) in moved.items()],
             )
-            self.sql.executemany(
-                "UPDATE skew_episodes SET resolved_at=? WHERE environment=? AND bundle=? "
-                "AND target=? AND resolved_at IS NULL",
-                [(at, environment, bundle, t) for t in moved],
-            )
-            self.sql.executemany(
-                "INSERT INTO skew_episodes (environment, bundle, target, status, revision, "
-                "first_seen) VALUES (?,?,?,?,?,?)",
-                [(environment, bundle, t, s, r, at) for t, (s, r) in moved.items() if s in SKEWED],
-            )
             self._events(
                 environment,
                 [
@@ -232,15 +220,6 @@ class SqlStore(SwitchRecords):
                 at,
             )
         return changes
-
-    def skew_since(self, environment: str, bundle: str, target: str) -> float | None:
-        """When the target's current skew episode began (None when it is not skewed)."""
-        rows = self._rows(
-            "SELECT first_seen FROM skew_episodes WHERE environment=? AND bundle=? AND target=? "
-            "AND resolved_at IS NULL ORDER BY id DESC LIMIT 1",
-            (environment, bundle, target),
-        )
-        return rows[0][0] if rows else None
 
     # -- alerts ------------------------------------------------------------------------------------
 
@@ -370,103 +349,3 @@ class SqlStore(SwitchRecords):
             "SELECT environment FROM rollouts UNION SELECT environment FROM leases ORDER BY 1"
         )
         return [row[0] for row in rows]
-
-    # -- leases ------------------------------------------------------------------------------------
-
-    def acquire(self, environment: str, holder: str, ttl: float, *, preempt: bool = False) -> Lease:
-        """Take (or keep) the environment's lease for ``ttl`` seconds of the database's clock.
-
-        Free or expired: taken with a new token. Held by ``holder``: renewed. Held by another
-        live writer: :class:`LeaseHeld`, unless ``preempt`` (a rollback), which takes it with a
-        new token and remembers the holder it pre-empted until that one says it stopped.
-        """
-        with self._write(None):
-            self.sql.execute(
-                "INSERT INTO leases (environment, holder, token, expires_at, acquired_at) "
-                "VALUES (?, '', 0, 0, 0) ON CONFLICT (environment) DO NOTHING",
-                (environment,),
-            )
-            held, token, expires, now = self.sql.execute(
-                f"SELECT holder, token, expires_at, {self.sql.now} FROM leases "
-                f"WHERE environment=?{self.sql.lock}",
-                (environment,),
-            ).fetchone()
-            live = expires > now
-            if held == holder and live:
-                self.sql.execute(
-                    "UPDATE leases SET expires_at=? WHERE environment=?", (now + ttl, environment)
-                )
-                return Lease(environment, holder, token, ttl)
-            if live and not preempt:
-                raise LeaseHeld(LeaseInfo(environment, held, token, expires - now))
-            self.sql.execute(
-                "UPDATE leases SET holder=?, token=?, expires_at=?, acquired_at=?, "
-                "previous_holder=?, previous_token=?, previous_expires_at=?, previous_done=? "
-                "WHERE environment=?",
-                (
-                    holder,
-                    token + 1,
-                    now + ttl,
-                    now,
-                    held,
-                    token,
-                    expires,
-                    0 if live else 1,
-                    environment,
-                ),
-            )
-            return Lease(environment, holder, token + 1, ttl)
-
-    def renew(self, lease: Lease) -> float:
-        """Extend ``lease`` by its TTL from now; :class:`Deposed` when another writer took it."""
-        with self._write(None):
-            row = self.sql.execute(
-                f"SELECT token, holder, expires_at, {self.sql.now} FROM leases "
-                f"WHERE environment=?{self.sql.lock}",
-                (lease.environment,),
-            ).fetchone()
-            # Expired but not taken over: still ours (the token guards writes, not the clock).
-            if row is None or row[0] != lease.token:
-                raise Deposed(lease.environment, lease.token, row[1] if row else None)
-            self.sql.execute(
-                "UPDATE leases SET expires_at=? WHERE environment=?",
-                (row[3] + lease.ttl, lease.environment),
-            )
-            return float(lease.ttl)
-
-    def release(self, lease: Lease) -> None:
-        """Give ``lease`` up; a pre-empted writer says here that it stopped writing."""
-        with self._write(None):
-            ended = self.sql.execute(
-                f"UPDATE leases SET expires_at={self.sql.now} WHERE environment=? AND token=?",
-                (lease.environment, lease.token),
-            ).rowcount
-            if not ended:
-                self.sql.execute(
-                    "UPDATE leases SET previous_done=1 WHERE environment=? AND previous_token=?",
-                    (lease.environment, lease.token),
-                )
-
-    def lease(self, environment: str) -> LeaseInfo | None:
-        found = [info for info in self.leases() if info.environment == environment]
-        return found[0] if found else None
-
-    def leases(self) -> list[LeaseInfo]:
-        """Every environment's lease as the database sees it now (never-held ones left out)."""
-        rows = self._rows(
-            f"SELECT environment, holder, token, expires_at - {self.sql.now}, previous_holder, "
-            "previous_token, previous_done, previous_expires_at - "
-            f"{self.sql.now} FROM leases WHERE token > 0 ORDER BY environment"
-        )
-        return [
-            LeaseInfo(
-                env,
-                holder,
-                int(token),
-                float(left),
-                before,
-                before_token,
-                bool(done) or before_left is None or before_left <= 0,
-            )
-            for env, holder, token, left, before, before_token, done, before_left in rows
-        ]

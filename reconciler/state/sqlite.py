@@ -68,6 +68,10 @@ CREATE INDEX events_env ON events (environment, id);
 """,
     # 4: staged delivery (design §12): switch intents, staged copies per target
     SQLITE_MIGRATION,
+    # 5: skew episodes were written every step and read by nobody: a target's status and its
+    # transition time are in target_status, each change in the event log, and a skew's age
+    # comes from the desired revision's arrival (revisions_seen, git time)
+    "DROP TABLE skew_episodes;",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: Seconds a statement waits for another process's lock on the file before the step fails.

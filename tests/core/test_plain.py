@@ -63,6 +63,18 @@ rollout:
   analysis:
     - {name: errors, query: 'rate(errors[5m])', max: 0.02, for: 5m, targets: ['us-*']}
     - {name: quality, query: 'score', min: 0.9, max: 1.0}
+  canary:
+    release_flag: {target: flags}
+    steps: [1%, 5%, 25%]
+    bake: 10m
+    judge:
+      by: segment
+      interval: 30s
+      metrics:
+        - {name: refusals, test: proportion, numerator: 'sum by (digest, segment) (r)',
+           denominator: 'sum by (digest, segment) (q)', tolerance: 5%}
+        - {name: latency, test: mann-whitney, query: 'max by (digest, segment) (l)',
+           critical: false}
 alerts:
   - {type: webhook, url: 'https://hooks.example/${HOOK}'}
 verify: {allowed_signers: .signers}

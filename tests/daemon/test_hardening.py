@@ -24,7 +24,6 @@ from tests.support.configrepo import ConfigRepo, inventory
 def _server(monkeypatch: pytest.MonkeyPatch, **limits: float) -> StatusServer:
     for name, value in limits.items():
         monkeypatch.setattr(status_server, name, value)
-    monkeypatch.setattr(status_server._Handler, "timeout", limits.get("READ_TIMEOUT", 5.0))
     metrics = Metrics("production")
     return StatusServer(
         "127.0.0.1:0",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import json
+import socket
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,3 +220,43 @@ def test_bad_listen_strings_are_clear_value_errors(listen: str, problem: str) ->
     with pytest.raises(ValueError, match=problem) as caught:
         StatusServer(listen, metrics=lambda: (b"", ""), status=dict, alive=bool, ready=bool)
     assert repr(listen) in str(caught.value)
+
+
+def test_a_slow_render_never_delays_the_probes(daemon: Daemon) -> None:
+    """``/status`` and the page render in worker threads; ``/healthz`` is answered on the loop."""
+    rendering, release = threading.Event(), threading.Event()
+
+    def slow_status() -> dict[str, Any]:
+        rendering.set()
+        release.wait(10)
+        return {"ok": True}
+
+    with StatusServer(
+        "127.0.0.1:0", metrics=daemon.metrics.render, status=slow_status, alive=bool, ready=bool
+    ) as server:
+        pending = concurrent.futures.ThreadPoolExecutor(1).submit(request, server, "/status")
+        assert rendering.wait(5)
+        started = time.monotonic()
+        try:
+            assert request(server, "/healthz").status == 503  # alive=bool(): False
+            assert time.monotonic() - started < 1.0
+            assert not pending.done(), "the render is still running"
+        finally:
+            release.set()
+        assert pending.result(5).json() == {"ok": True}
+
+
+def test_an_oversized_header_is_refused_in_one_log_line(
+    server: StatusServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].endswith(b" 400 Bad Request"), head
+    assert b"X-Content-Type-Options: nosniff" in head and body == b"bad request\n"
+    lines = capfd.readouterr().err.splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["status_bad_request"], lines
+    assert json.loads(lines[0])["error"] == "LineTooLong"

@@ -9,7 +9,7 @@ import pytest
 from reconciler.diff import compare_schema
 from reconciler.diff.change import Breaks, Kind, Severity
 from reconciler.diff.keywords import LEAF_RULES, enum_rule, multiple_of_rule, type_rule, types
-from reconciler.diff.refs import Resolver, pointer
+from reconciler.diff.refs import Resolver
 from reconciler.diff.values import MISSING
 
 OLD, NEW, BOTH = Breaks.READERS_OF_OLD, Breaks.READERS_OF_NEW, Breaks.BOTH
@@ -87,14 +87,51 @@ def test_same_bound_written_differently_is_no_change() -> None:
     assert LEAF_RULES["maximum"](10, 10.0, "maximum") == []
 
 
-def test_pointer() -> None:
-    doc = {"$defs": {"a/b": {"x": 1}, "t~n": [0, {"y": 2}]}}
-    assert pointer(doc, "#") is doc
-    assert pointer(doc, "#/$defs/a~1b") == {"x": 1}
-    assert pointer(doc, "#/$defs/t~0n/1/y") == 2
-    assert pointer(doc, "#/$defs/missing") is MISSING
-    assert pointer(doc, "other.json#/x") is MISSING
-    assert pointer(doc, "#anchor") is MISSING
+def test_lookup() -> None:
+    doc = {
+        "$defs": {
+            "a/b": {"x": 1},
+            "t~n": {"allOf": [{}, {"type": "string"}]},
+            "named": {"$anchor": "here", "type": "integer"},
+            "item": {"$id": "item.json", "type": "string"},
+        }
+    }
+    resolver = Resolver(doc)
+    assert resolver.lookup("#")[0] is doc
+    assert resolver.lookup("#/$defs/a~1b")[0] == {"x": 1}
+    assert resolver.lookup("#/$defs/t~0n/allOf/1")[0] == {"type": "string"}
+    assert resolver.lookup("#here")[0] == {"$anchor": "here", "type": "integer"}
+    assert resolver.lookup("item.json")[0] == {"$id": "item.json", "type": "string"}
+    assert resolver.lookup("#/$defs/missing")[0] is MISSING
+    assert resolver.lookup("#nowhere")[0] is MISSING
+    assert resolver.lookup("other.json#/x")[0] is MISSING  # nothing is retrieved
+    assert resolver.lookup("https://example.com/s.json")[0] is MISSING
+
+
+def test_a_relative_ref_resolves_against_the_enclosing_id() -> None:
+    doc = {
+        "$defs": {
+            "x": {"type": "integer"},
+            "inner": {"$id": "inner.json", "$defs": {"x": {"type": "string"}}, "$ref": "#/$defs/x"},
+        },
+        "$ref": "inner.json",
+    }
+    node, chain = Resolver(doc).resolve(doc["$defs"]["inner"])
+    assert node["type"] == "string" and chain == ("#/$defs/x",)
+    node, chain = Resolver(doc).resolve({"$ref": "inner.json"})
+    assert node["type"] == "string" and chain == ("inner.json", "#/$defs/x")
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"$id": 7, "$defs": {"a": {"type": "string"}}},
+        {"properties": [1, 2], "$defs": {"a": {"type": "string"}}},
+        {"$defs": {"a": {"type": "string"}, "b": {"$id": ["x"]}}},
+    ],
+)
+def test_a_malformed_schema_still_resolves_pointers(doc: Any) -> None:
+    assert Resolver(doc).resolve({"$ref": "#/$defs/a"})[0] == {"type": "string"}
 
 
 def test_resolver_follows_chains_merges_siblings_and_stops_on_cycles() -> None:

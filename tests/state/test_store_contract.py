@@ -1,5 +1,5 @@
 """The state store contract, run against SQLite and PostgreSQL alike: versioned schema,
-transactions, rollouts, skew episodes, quarantines, first sightings, evals, and one writer per
+transactions, rollouts, target statuses, quarantines, first sightings, evals, and one writer per
 environment (a lease whose fencing token grows at every change of holder)."""
 
 from __future__ import annotations
@@ -39,18 +39,66 @@ def test_rollout_round_trip_with_events(store: StateStore) -> None:
     assert store.environments() == ["production"]
 
 
-def test_skew_episodes_open_and_resolve(store: StateStore) -> None:
+def test_status_changes_are_returned_and_logged_once(store: StateStore) -> None:
     changes = store.observe_targets(
         "p", "b", {"a": ("lagging", "v46"), "c": ("in_sync", "v47")}, 100.0
     )
     assert changes == [("a", None, "lagging"), ("c", None, "in_sync")]
-    assert store.skew_since("p", "b", "a") == 100.0
     assert store.observe_targets("p", "b", {"a": ("lagging", "v46")}, 200.0) == []
-    assert store.skew_since("p", "b", "a") == 100.0  # the episode began when first seen
     assert store.observe_targets("p", "b", {"a": ("in_sync", "v47")}, 300.0) == [
         ("a", "lagging", "in_sync")
     ]
-    assert store.skew_since("p", "b", "a") is None
+    logged = [
+        (e["at"], e["data"]["target"], e["data"]["was"], e["data"]["status"])
+        for e in store.events("p")
+        if e["kind"] == "target_status"
+    ]
+    assert logged == [
+        (100.0, "a", None, "lagging"),
+        (100.0, "c", None, "in_sync"),
+        (300.0, "a", "lagging", "in_sync"),
+    ]
+
+
+def test_no_skew_episodes_table(store: StateStore) -> None:
+    """Dropped by a migration: written every step, read by nobody (the statuses and the event
+    log say since when; a skew's age comes from the desired revision's arrival)."""
+    tables = store.sql.execute(  # type: ignore[attr-defined]
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        if type(store).__name__ == "PostgresStore"
+        else "SELECT name FROM sqlite_master WHERE type='table'"
+    ).fetchall()
+    names = {row[0] for row in tables}
+    assert "target_status" in names and "skew_episodes" not in names
+
+
+def test_a_store_with_skew_episodes_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    from reconciler.state import sqlite as sqlite_store
+
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as db:
+        for script in sqlite_store.MIGRATIONS[:4]:
+            db.executescript(script)
+        db.execute(
+            "INSERT INTO skew_episodes (environment, bundle, target, status, first_seen) "
+            "VALUES ('p', 'b', 'a', 'drifted', 1.0)"
+        )
+        db.execute("PRAGMA user_version=4")
+    db.close()
+    store = open_store(tmp_path, f"sqlite:///{path}")
+    try:
+        assert store.observe_targets("p", "b", {"a": ("drifted", "v1")}, 2.0) == [
+            ("a", None, "drifted")
+        ]
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        left = db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'skew%'").fetchall()
+    db.close()
+    assert (version, left) == (sqlite_store.SCHEMA_VERSION, [])
 
 
 def test_quarantine_until_lifted(store: StateStore) -> None:

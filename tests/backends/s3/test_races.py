@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from reconciler.sources import TransientError
-from reconciler.sources.s3 import LOST_WRITE
+from reconciler.sources.s3_errors import LOST_WRITE
 
 from .conftest import Store
 from .support import Open, outcome, rendered, within
