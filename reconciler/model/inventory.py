@@ -378,8 +378,9 @@ class Inventory(_Strict):
         name = canary.release_flag.target
         found = next((t for t in self.targets if t.name == name), None)
         at = ("rollout", "canary", "release_flag", "target")
-        if found is None or found.source.type != "unleash":
-            what = "no target" if found is None else f"a {found.source.type} target"
+        kind = None if found is None else (found.source.type if found.source else found.kind)
+        if kind != "unleash":
+            what = "no target" if found is None else f"a {kind} target"
             raise PydanticCustomError(
                 "canary_flag",
                 "rollout.canary.release_flag.target {name!r} is {what}: it must name an "
