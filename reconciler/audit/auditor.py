@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import gc
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 from ..bundle.history import BundleHistory
 from ..bundle.snapshot import Snapshot, snapshot
 from ..canonical import bundle_digest, component_digests
-from ..config.inventory import load_inventory
 from ..diff import ignore as ignoring
 from ..diff.change import Change
 from ..diff.classify import Lineage, Status, Verdict, classify
 from ..diff.document import Document, InvalidDocument, parse
 from ..diff.findings import model_pin_findings
+from ..environment import EnvironmentRun
 from ..errors import ConfigError
 from ..model.codes import FindingCode
 from ..revisions import revision_label
@@ -57,7 +56,8 @@ DEFAULT_DEADLINE = 300.0
 
 
 class Auditor:
-    """Runs audits of one environment of one repo."""
+    """Runs audits of one environment of one repo (``env_run``: the environment run it is part of;
+    else one of its own, made of the other arguments)."""
 
     def __init__(
         self,
@@ -74,27 +74,36 @@ class Auditor:
         fetcher: Fetcher | None = None,
         deadline: float | None = DEFAULT_DEADLINE,
         plain: bool = False,
+        env_run: EnvironmentRun | None = None,
         stores_only: bool = False,
     ) -> None:
-        self.repo_root = repo_root.resolve()
+        run = env_run
+        if run is None:
+            run = EnvironmentRun(
+                repo_root,
+                environment,
+                files_root=files_root,
+                environ=environ,
+                opener=opener,
+                plain=plain,
+            )
+        #: Where it reads: the inventory, the pooled repo, the event loop and the HTTP pool.
+        self.env_run = run
+        self.repo_root = run.repo_root
         #: Where ``file`` targets' paths resolve (the daemon reads git from its own clone).
-        self.files_root = (files_root or repo_root).resolve()
-        self.environment = environment
+        self.files_root = run.files_root
+        self.environment = run.environment
         self.revision = revision
-        self.environ = dict(os.environ if environ is None else environ)
+        self.environ = run.environ
         self.concurrency = concurrency
         self.only = only
         #: What the state store knows (None: no state, git time alone decides).
         self.recorded = recorded
         #: Seconds the whole fetch may take; targets not answered by then are unreachable.
         self.deadline = deadline
-        self.opener = opener
         #: How the opened sources are read: every job fetched once, concurrently (a rollback
         #: passes its own, which writes each target just before re-fetching it).
         self.fetcher: Fetcher = fetcher or fetch_all
-        #: Read the inventory as plain objects (:mod:`reconciler.model.plain`): for a command
-        #: that only reads it, so that an audit needs no pydantic before its first request.
-        self.plain = plain
         #: Leave devices targets out (a rollout writes them through their manifests, §13).
         self.stores_only = stores_only
 
@@ -117,25 +126,26 @@ class Auditor:
         """Fetch and classify every target; :meth:`Survey.judged` then gives the audit."""
         now = now or dt.datetime.now(dt.UTC)
         started = time.monotonic()  # the deadline bounds every wait: fetches, then outputs
-        inventory = self.inventory()
-        git = snapshot(self.repo_root, self.revision, cache_dir(self.repo_root) / "history.json")
-        try:
-            survey = self._run(git, inventory, now, progress)
-        finally:
-            git.cache.save()
-        if any(t.outputs is not None for t in inventory.targets):
-            from .outputs import check_outputs  # jsonschema loads only where outputs are read
+        with self.env_run.open():  # one event loop and one HTTP pool for fetches and outputs
+            inventory = self.inventory()
+            cache = cache_dir(self.repo_root) / "history.json"
+            git = snapshot(self.repo_root, self.revision, cache)
+            try:
+                survey = self._run(git, inventory, now, progress)
+            finally:
+                git.cache.save()
+            if any(t.outputs is not None for t in inventory.targets):
+                from .outputs import check_outputs  # jsonschema loads only where outputs are read
 
-            deadline = self.deadline
-            left = None if deadline is None else max(deadline - (time.monotonic() - started), 0)
-            check_outputs(survey, git, self.environ, left=left, deadline=deadline)
+                deadline = self.deadline
+                spent = time.monotonic() - started
+                left = None if deadline is None else max(deadline - spent, 0)
+                check_outputs(survey, git, self.env_run, left=left, deadline=deadline)
         return survey
 
     def inventory(self) -> Inventory:
         """The environment's inventory (only the targets asked for, when ``only`` is set)."""
-        inventory = load_inventory(
-            self.repo_root, self.environment, cache_dir(self.repo_root), plain=self.plain
-        )
+        inventory = self.env_run.inventory()  # read once while the run is open
         if self.stores_only and any(t.is_devices() for t in inventory.targets):
             kept = [t for t in inventory.targets if not t.is_devices()]
             inventory = inventory.model_copy(update={"targets": kept})
@@ -186,7 +196,7 @@ class Auditor:
         stamp = now.timestamp()
         with gc_paused():
             earlier = stamp - inventory.rollout.progress_deadline
-            raw, fleet_reads = asyncio.run(
+            raw, fleet_reads = self.env_run.call(
                 self._fetch(inventory, jobs, on_done, fleets, (declared, earlier))
             )
             for target in inventory.targets:
@@ -239,32 +249,27 @@ class Auditor:
         fleets: list[TargetSpec],
         tiers: tuple[dict[str, list[str]], float],
     ) -> tuple[dict[tuple[str, str], Result], dict[tuple[str, str], Reading]]:
-        from ..sources.registry import SourceContext, open_source
-
-        opener = self.opener or open_source
-        ctx = SourceContext(repo_root=self.files_root, env=self.environ)
+        opener = self.env_run.opener
+        ctx = self.env_run.sources  # the run's HTTP pool: closed with the run, not here
         read = Bodies()
-        try:
-            stores = [t for t in inventory.targets if not t.is_devices()]
-            sources: dict[str, Source] = {t.name: Read(opener(t, ctx), read) for t in stores}
-            for t in stores:
-                if t.probe is not None:
-                    as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
-                    sources[_probe(t.name)] = Read(opener(as_target, ctx), read)
-            fetched = self.fetcher(
-                jobs,
-                sources,
-                concurrency=self.concurrency,
-                on_done=on_done,
-                deadline=self.deadline,
-            )
-            declared, earlier = tiers
-            observed = read_devices(
-                fleets, inventory.bundles, declared, ctx, inventory.environment, earlier
-            )
-            done, devices = await asyncio.gather(fetched, observed)
-        finally:
-            await ctx.close()
+        stores = [t for t in inventory.targets if not t.is_devices()]
+        sources: dict[str, Source] = {t.name: Read(opener(t, ctx), read) for t in stores}
+        for t in stores:
+            if t.probe is not None:
+                as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
+                sources[_probe(t.name)] = Read(opener(as_target, ctx), read)
+        fetched = self.fetcher(
+            jobs,
+            sources,
+            concurrency=self.concurrency,
+            on_done=on_done,
+            deadline=self.deadline,
+        )
+        declared, earlier = tiers
+        observed = read_devices(
+            fleets, inventory.bundles, declared, ctx, inventory.environment, earlier
+        )
+        done, devices = await asyncio.gather(fetched, observed)
         return dict(zip(jobs, done, strict=True)), devices
 
     def _judged(

@@ -9,9 +9,7 @@ that cannot be read are an ``outputs_unchecked`` warning. The rollout reads the 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bundle.snapshot import Snapshot
 from ..diff.classify import Status
@@ -21,6 +19,9 @@ from ..gates.outputs import sample_all
 from ..model.codes import FindingCode
 from .results import Finding, Survey, TargetResult
 
+if TYPE_CHECKING:
+    from ..environment import EnvironmentRun
+
 #: Statuses whose observed revision is what the target runs.
 _KNOWN = (Status.IN_SYNC, Status.LAGGING, Status.NOT_LOADED)
 SCHEMA = "output_schema/"
@@ -29,18 +30,20 @@ SCHEMA = "output_schema/"
 def check_outputs(
     survey: Survey,
     git: Snapshot,
-    environ: Mapping[str, str],
+    run: EnvironmentRun,
     *,
     left: float | None = None,
     deadline: float | None = None,
 ) -> None:
-    """Sample and check every target's outputs; record each check and its finding. ``left``
-    is what remains of the audit's ``deadline``: sampling waits no longer."""
+    """Sample and check every target's outputs, on the run's loop and HTTP pool; record each
+    check and its finding. ``left`` is what remains of the audit's ``deadline``: sampling
+    waits no longer."""
     checked = [t for t in survey.targets if t.spec.outputs is not None]
     if not checked:
         return
     asks = [(t.spec.outputs, t.name) for t in checked if t.spec.outputs is not None]
-    samples = asyncio.run(sample_all(asks, environ, left=left, deadline=deadline))
+    client = run.sources.http
+    samples = run.call(sample_all(asks, run.environ, left=left, deadline=deadline, client=client))
     for target, got in zip(checked, samples, strict=True):
         spec = target.spec.outputs
         assert spec is not None

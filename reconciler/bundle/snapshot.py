@@ -1,5 +1,5 @@
 """The git side of an audit at one desired revision, shared by every audit of it in a process:
-the open repository, each bundle's history, and the tags.
+the pooled repository, each bundle's history, and the tags.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..statedir import code_digest
-from .gitrepo import GitRepo
+from .gitrepo import GitRepo, repo_at
 from .history import BundleHistory
 from .historyindex import RENDERER, DigestCache, RenderStore
 
@@ -51,9 +51,8 @@ class Snapshot:
         self._tags = None
 
 
-#: Open repositories by (folder, identity of its .git) and snapshots by (folder, desired sha),
-#: newest last; the oldest are dropped (repositories closed) beyond a few of each.
-_REPOS: OrderedDict[tuple[Path, int], GitRepo] = OrderedDict()
+#: Snapshots by (folder, desired sha), newest last; the oldest are dropped beyond a few
+#: (repositories come from the pool, :func:`~reconciler.bundle.gitrepo.repo_at`).
 _SNAPSHOTS: OrderedDict[tuple[Path, str], Snapshot] = OrderedDict()
 _KEEP = 4
 
@@ -61,7 +60,7 @@ _KEEP = 4
 def snapshot(repo_root: Path, revision: str | None, cache_file: Path | None) -> Snapshot:
     """The snapshot of ``repo_root`` at ``revision`` (``HEAD`` when None), shared by every
     audit of the same desired revision in this process."""
-    repo = _open(repo_root)
+    repo = repo_at(repo_root)
     desired = repo.commit(revision or "HEAD").hexsha
     key = (repo_root, desired)
     found = _SNAPSHOTS.get(key)
@@ -75,18 +74,3 @@ def snapshot(repo_root: Path, revision: str | None, cache_file: Path | None) -> 
     while len(_SNAPSHOTS) > _KEEP:
         _SNAPSHOTS.popitem(last=False)[1].cache.save()
     return found
-
-
-def _open(repo_root: Path) -> GitRepo:
-    try:
-        identity = (repo_root / ".git").stat().st_ino  # a repo made again in place is new
-    except OSError:
-        identity = 0
-    key = (repo_root, identity)
-    repo = _REPOS.get(key)
-    if repo is None:
-        repo = _REPOS[key] = GitRepo(repo_root)
-    _REPOS.move_to_end(key)
-    while len(_REPOS) > _KEEP:
-        _REPOS.popitem(last=False)[1].close()
-    return repo

@@ -48,8 +48,8 @@ never a checkout of the unverified revision itself (or an unsigned commit could 
 key). Only the commit's own signature is checked, not its ancestors': a verified commit vouches
 for its whole tree, as in Flux and Argo CD.
 
-Calls ``git`` (and, for OpenPGP, ``gpg``) as subprocesses; imports neither GitPython nor
-anything of the CLI.
+Runs ``git`` through :func:`reconciler.bundle.gitrepo.git` (and, for OpenPGP, ``gpg`` in its
+sandbox); imports neither GitPython nor anything of the CLI.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ from typing import Literal
 
 from ..errors import ConfigError, ReconcilerError, RevisionError
 from ..revisions import SHORT
+from .gitrepo import GitMissing, git
 from .sandbox import MAX_TRUST_FILE as MAX_TRUST_FILE
 from .sandbox import TIMEOUT, PrivateHome, last_line, read_trust_file
 
@@ -323,27 +324,12 @@ class _Checker:
 
     def _git(self, args: list[str]) -> subprocess.CompletedProcess[bytes]:
         home = self.home.path()
-        command = [
-            "git",
-            "-C",
-            str(self.root),
-            "-c",
-            "gpg.ssh.program=ssh-keygen",
-            "-c",
-            "gpg.program=gpg",
-        ]
+        config = ["-c", "gpg.ssh.program=ssh-keygen", "-c", "gpg.program=gpg"]
         if self.signers is not None:
-            command += ["-c", f"gpg.ssh.allowedSignersFile={home / 'allowed_signers'}"]
+            config += ["-c", f"gpg.ssh.allowedSignersFile={home / 'allowed_signers'}"]
         try:
-            env = self.home.env()
-            return subprocess.run(
-                command + args, env=env, capture_output=True, timeout=TIMEOUT, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return subprocess.CompletedProcess(
-                command + args, 1, b"", f"git {args[0]} took over {TIMEOUT:.0f}s".encode()
-            )
-        except FileNotFoundError:
+            return git(self.root, *config, *args, env=self.home.env(), timeout=TIMEOUT)
+        except GitMissing:
             raise ReconcilerError("signature verification needs git on PATH") from None
 
 

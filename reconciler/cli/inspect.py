@@ -81,16 +81,13 @@ def render(
     ctx: click.Context, bundle: str, revision: str | None, target: str | None, tier: str | None
 ) -> None:
     """Print the rendered bundle JSON (design §7), or a device tier's render (§13)."""
-    from ..bundle.gitrepo import GitFiles, GitRepo
+    from ..bundle.gitrepo import GitFiles, repo_at
     from ..bundle.render import render as render_bundle
     from ..bundle.tiers import tier_render
 
-    git = GitRepo(repo_of(ctx))
-    try:
-        sha = git.commit(revision or "HEAD").hexsha
-        done = render_bundle(GitFiles(git, sha), bundle, sha, target)
-    finally:
-        git.close()
+    git = repo_at(repo_of(ctx))
+    sha = git.commit(revision or "HEAD").hexsha
+    done = render_bundle(GitFiles(git, sha), bundle, sha, target)
     if tier is not None:
         done = tier_render(done, tier)
     echo(done.to_bytes().decode("utf-8"), nl=False)

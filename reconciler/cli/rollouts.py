@@ -140,7 +140,7 @@ def _converge(driver: Driver, entry: Entry, limit: float | None, only: str | Non
         echo(f"converged: {only}'s manifests re-fetched with the desired digests")
         sys.exit(0)
     if limit is None:
-        policy = driver.observer.auditor().inventory().rollout
+        policy = driver.inventory().rollout
         limit = policy.progress_deadline + sum(w.bake for w in policy.waves)
     try:
         code, step = commands.converge(driver, limit, on_step=echo_step)
@@ -233,7 +233,7 @@ def status(ctx: click.Context, env: str, fmt: str) -> None:
 
     repo = repo_of(ctx)
     driver = driver_for(repo, env)
-    inventory = driver.observer.auditor().inventory()
+    inventory = driver.inventory()
     now = driver.clock()
     policy = inventory.rollout
     held = {q.bundle: q for q in reversed(driver.store.quarantines(env))}
@@ -247,13 +247,7 @@ def status(ctx: click.Context, env: str, fmt: str) -> None:
                 data["switches"] = [_switch_json(s) for s in driver.store.switches(env, b, 10)]
         echo(json.dumps(out, indent=2))
         return
-    from ..bundle.gitrepo import GitRepo
-
-    git = GitRepo(repo)
-    try:
-        tags = git.tags
-    finally:
-        git.close()
+    tags = driver.run.repo.read_tags()
     for bundle, r in found.items():
         if r is not None:
             echo(status_text(r, policy, now, tags, held.get(bundle)))
@@ -290,7 +284,7 @@ def _steer(ctx: click.Context, env: str, verb: str, reason: str | None, who: str
 
     with recorded(ctx, env, f"rollout {verb}", reason, who) as entry:
         driver = driver_for(repo_of(ctx), env, user=entry.who)
-        entry.bundles = list(driver.observer.auditor().inventory().bundles)
+        entry.bundles = list(driver.inventory().bundles)
         for line in commands.steer(driver, verb, reason):
             echo(line, err=line.startswith("  error"))
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import random
 import re
 import signal
-import subprocess
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..bundle.gitrepo import git
 from ..errors import ReconcilerError
 from ..state.interface import StateUnavailable
 from ..state.owned import OwnedStore
@@ -125,14 +125,7 @@ _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 def _git(cwd: Path, *args: str, check: bool = True) -> str:
     # Its own session: a SIGTERM to the daemon's process group must not kill git mid-step (the
     # daemon finishes the step, then exits 0).
-    proc = subprocess.run(
-        ["git", "-C", str(cwd), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        start_new_session=True,
-    )
+    proc = git(cwd, *args, text=True, timeout=120, new_session=True)
     if proc.returncode != 0 and check:
         # Git's whole message (its first lines often say why), credentials in URLs masked.
         lines = [_CREDENTIALS.sub(r"\1***@", line) for line in proc.stderr.strip().splitlines()]

@@ -97,9 +97,10 @@ class Runner:
         started = time.perf_counter()
         writing = getattr(store, "write_seconds", 0.0)
         driver = self._driver_for(root, store)
-        done = self._lead(driver, store) if may_lead or self.leading else None
-        if done is None:
-            done = self._follow(driver, store)
+        with driver.run.open():  # one event loop, one HTTP pool, one inventory read per step
+            done = self._lead(driver, store) if may_lead or self.leading else None
+            if done is None:
+                done = self._follow(driver, store)
         self.state_seconds = getattr(store, "write_seconds", 0.0) - writing
         self._publish(done, time.perf_counter() - started, store, root, fetch_error)
         self.failures = 0

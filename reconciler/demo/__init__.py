@@ -45,15 +45,12 @@ def _executable() -> str:
 
 def _eval_snapshot(repo: Path) -> Path:
     """The rendered bundle an eval harness ran with (v47), as harnesses record it."""
-    from ..bundle.gitrepo import GitFiles, GitRepo
+    from ..bundle.gitrepo import GitFiles, repo_at
     from ..bundle.render import render
 
-    git = GitRepo(repo)
-    try:
-        sha = git.commit("v47").hexsha
-        done = render(GitFiles(git, sha), "support-agent", sha)
-    finally:
-        git.close()
+    git = repo_at(repo)
+    sha = git.commit("v47").hexsha
+    done = render(GitFiles(git, sha), "support-agent", sha)
     path = repo / "fleet" / "eval" / "support-agent-v47.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(done.to_bytes())

@@ -11,12 +11,12 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..bundle.gitrepo import GitFiles, GitRepo
+from ..bundle.gitrepo import GitFiles, git, repo_at
 from ..bundle.render import render
+from ..errors import ReconcilerError
 from . import devices
 
 BUNDLE = "support-agent"
@@ -69,22 +69,12 @@ def _git(repo: Path, *args: str, when: dt.datetime | None = None) -> str:
     if when is not None:
         stamp = when.strftime("%Y-%m-%dT%H:%M:%S+0000")
         env.update(GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
-    base = [
-        "git",
-        "-C",
-        str(repo),
-        "-c",
-        "user.name=Demo",
-        "-c",
-        "user.email=demo@example.com",
-        "-c",
-        "commit.gpgsign=false",
-        "-c",
-        "tag.gpgsign=false",
-    ]
-    return subprocess.run(
-        base + list(args), check=True, capture_output=True, text=True, env=env
-    ).stdout
+    config = ["-c", "user.name=Demo", "-c", "user.email=demo@example.com"]
+    config += ["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"]
+    done = git(repo, *config, *args, env=env, text=True)
+    if done.returncode != 0:
+        raise ReconcilerError(f"git {args[0]}: {done.stderr.strip() or done.returncode}")
+    return done.stdout
 
 
 def _rewrite(folder: Path, old: str, new: str) -> None:
@@ -200,37 +190,34 @@ def build_repo(root: Path, now: dt.datetime, port: int) -> dict[str, str]:
 
 def place_fleet(root: Path, shas: dict[str, str]) -> None:
     """Write what each target runs: file targets under fleet/, HTTP ones under fleet/http/."""
-    repo = GitRepo(root)
-    try:
-        for place in FLEET:
-            if place.transport == "dead":
-                continue
-            tag = "v47" if place.runs == "hand-edited" else place.runs
-            overlay = (
-                place.name
-                if (root / "bundles" / BUNDLE / "overlays" / f"{place.name}.yaml").exists()
-                else None
+    repo = repo_at(root)
+    for place in FLEET:
+        if place.transport == "dead":
+            continue
+        tag = "v47" if place.runs == "hand-edited" else place.runs
+        overlay = (
+            place.name
+            if (root / "bundles" / BUNDLE / "overlays" / f"{place.name}.yaml").exists()
+            else None
+        )
+        done = render(GitFiles(repo, shas[tag]), BUNDLE, shas[tag], overlay)
+        document = done.to_json()
+        if place.runs == "hand-edited":
+            # Someone fixed a typo on the edge by hand; the stated digests still claim v47.
+            text = document["components"]["prompt/system"]["text"]
+            document["components"]["prompt/system"]["text"] = text.replace(
+                "Keep answers short: three paragraphs at most",
+                "Keep answers short: two paragraphs at most",
             )
-            done = render(GitFiles(repo, shas[tag]), BUNDLE, shas[tag], overlay)
-            document = done.to_json()
-            if place.runs == "hand-edited":
-                # Someone fixed a typo on the edge by hand; the stated digests still claim v47.
-                text = document["components"]["prompt/system"]["text"]
-                document["components"]["prompt/system"]["text"] = text.replace(
-                    "Keep answers short: three paragraphs at most",
-                    "Keep answers short: two paragraphs at most",
-                )
-            folder = root / "fleet" / ("http" if place.transport == "http" else "") / place.name
-            folder.mkdir(parents=True, exist_ok=True)
-            body = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-            (folder / f"{BUNDLE}.json").write_text(body)
-            if place.transport == "file" and place.runs == "v47":
-                # v46 served here before: its staged copy is still kept (design §12, keep_staged).
-                before = render(GitFiles(repo, shas["v46"]), BUNDLE, shas["v46"], overlay)
-                staged = folder / f"{BUNDLE}.json.staged"
-                staged.mkdir(exist_ok=True)
-                hex_ = before.digest.removeprefix("sha256:")
-                (staged / f"{hex_}.json").write_bytes(before.to_bytes())
-    finally:
-        repo.close()
+        folder = root / "fleet" / ("http" if place.transport == "http" else "") / place.name
+        folder.mkdir(parents=True, exist_ok=True)
+        body = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        (folder / f"{BUNDLE}.json").write_text(body)
+        if place.transport == "file" and place.runs == "v47":
+            # v46 served here before: its staged copy is still kept (design §12, keep_staged).
+            before = render(GitFiles(repo, shas["v46"]), BUNDLE, shas["v46"], overlay)
+            staged = folder / f"{BUNDLE}.json.staged"
+            staged.mkdir(exist_ok=True)
+            hex_ = before.digest.removeprefix("sha256:")
+            (staged / f"{hex_}.json").write_bytes(before.to_bytes())
     devices.place(root)

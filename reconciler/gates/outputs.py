@@ -76,12 +76,15 @@ async def sample_all(
     *,
     left: float | None = None,
     deadline: float | None = None,
+    client: HttpClient | None = None,
 ) -> list[list[bytes] | SourceError | ConfigError]:
-    """Each ``(spec, owner)``'s sample, concurrently, on one client; a failure in its place.
+    """Each ``(spec, owner)``'s sample, concurrently, on one client (``client``: the audit's
+    shared pool, left open; else one of its own); a failure in its place.
 
     ``left`` (seconds) is what remains of the audit's ``deadline``: no sample outlasts it,
     whatever the endpoint's own timeout."""
-    client = HttpClient(limit=64)
+    owned = client is None
+    client = client or HttpClient(limit=64)
     try:
 
         async def one(spec: OutputsSpec, owner: str) -> list[bytes] | SourceError | ConfigError:
@@ -100,4 +103,5 @@ async def sample_all(
 
         return list(await asyncio.gather(*(one(spec, owner) for spec, owner in asks)))
     finally:
-        await client.close()
+        if owned:
+            await client.close()

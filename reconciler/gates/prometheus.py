@@ -150,13 +150,16 @@ async def measure_all(
     queries: Sequence[str],
     *,
     left: float | None = None,
+    client: HttpClient | None = None,
 ) -> dict[str, Measured]:
-    """Each distinct query, at most :data:`CONCURRENCY` at a time, on one client; none waits
-    past ``left`` seconds (a command's deadline), its timeout and retries included."""
+    """Each distinct query, at most :data:`CONCURRENCY` at a time, on one client (``client``:
+    the step's shared pool, left open; else one of its own); none waits past ``left`` seconds
+    (a command's deadline), its timeout and retries included."""
     where = "analysis.prometheus"
     url = resolve_url(spec.url, environ, where)
     headers = expand_headers(spec.headers, environ, where)
-    client = HttpClient(limit=CONCURRENCY)
+    owned = client is None
+    client = client or HttpClient(limit=CONCURRENCY)
     transport = Transport(client, headers=headers, timeout=spec.timeout, max_body=MAX_ANSWER)
     slots = asyncio.Semaphore(CONCURRENCY)
 
@@ -176,4 +179,5 @@ async def measure_all(
         distinct = list(dict.fromkeys(queries))
         return dict(zip(distinct, await asyncio.gather(*map(one, distinct)), strict=True))
     finally:
-        await client.close()
+        if owned:
+            await client.close()

@@ -8,7 +8,6 @@ the moment they are asked. Before the first audit every page answers 503, "start
 from __future__ import annotations
 
 import copy
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +16,9 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
+
+from ..bundle.gitrepo import git
+from ..errors import ReconcilerError
 
 if TYPE_CHECKING:
     from ..audit.results import Audit
@@ -182,15 +184,9 @@ class OnCallPage:
             return ""
         if sha not in self._subjects:
             try:
-                done = subprocess.run(
-                    ["git", "-C", str(repo), "log", "-1", "--format=%s", sha, "--"],
-                    capture_output=True,
-                    text=True,
-                    timeout=10,
-                    check=False,
-                )
+                done = git(repo, "log", "-1", "--format=%s", sha, "--", text=True, timeout=10)
                 self._subjects[sha] = done.stdout.strip() if done.returncode == 0 else ""
-            except (OSError, subprocess.SubprocessError):
+            except (OSError, ReconcilerError):
                 return ""
         return self._subjects[sha]
 

@@ -26,15 +26,11 @@ def format_audit(result: Audit, fmt: str, failures: list[str], repo: Path) -> st
         return render_markdown(result, result.tags, failures)
     if fmt == "github":
         from ..audit.locate import Locator
-        from ..bundle.gitrepo import GitFiles, GitRepo
+        from ..bundle.gitrepo import GitFiles, repo_at
         from .github import render_github
 
-        git = GitRepo(repo)
-        try:
-            locator = Locator(GitFiles(git, result.desired_revision))
-            return render_github(result, result.tags, failures, locator)
-        finally:
-            git.close()
+        locator = Locator(GitFiles(repo_at(repo), result.desired_revision))
+        return render_github(result, result.tags, failures, locator)
     if fmt != "text":
         raise ValueError(f"unknown format {fmt!r}")
     from .text import render_text

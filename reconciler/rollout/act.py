@@ -12,12 +12,12 @@ from pathlib import Path
 
 from ..audit.auditor import gc_paused
 from ..audit.fetch import Job, Result, bounded
-from ..bundle.gitrepo import GitFiles, GitRepo
+from ..bundle.gitrepo import GitFiles, repo_at
 from ..bundle.render import overlay_path, render
 from ..diff.document import Document
+from ..environment import EnvironmentRun
 from ..model.inventory import Inventory
 from ..sources.interface import NotFound, Source, SourceError
-from ..sources.registry import SourceContext, SourceOpener, open_source
 from ..sources.staging import digest_hex, stager_of
 from ..state.interface import StateStore
 from ..state.switches import SwitchIntent
@@ -37,61 +37,50 @@ class Documents:
 
     def digest(self, bundle: str, revision: str) -> str:
         """The bundle digest of ``bundle`` at ``revision`` (no overlay): what a quarantine holds."""
-        repo = GitRepo(self.repo_root)
-        try:
-            sha = repo.commit(revision).hexsha
-            return render(GitFiles(repo, sha), bundle, sha).digest
-        finally:
-            repo.close()
+        repo = repo_at(self.repo_root)
+        sha = repo.commit(revision).hexsha
+        return render(GitFiles(repo, sha), bundle, sha).digest
 
     def for_targets(self, bundle: str, revision: str, targets: Sequence[str]) -> dict[str, bytes]:
         """``bundle`` at ``revision`` as each target sees it (its overlay, if it has one)."""
-        repo = GitRepo(self.repo_root)
-        try:
-            sha = repo.commit(revision).hexsha
-            files = GitFiles(repo, sha)
-            out = {}
-            for target in targets:
-                known = self._overlay.get((bundle, sha, target))
-                if known is None:
-                    try:
-                        files.read(overlay_path(bundle, target))
-                        known = True
-                    except FileNotFoundError:
-                        known = False
-                    self._overlay[(bundle, sha, target)] = known
-                key = (bundle, sha, target if known else None)
-                if key not in self._done:
-                    self._done[key] = render(files, bundle, sha, key[2]).to_bytes()
-                out[target] = self._done[key]
-            return out
-        finally:
-            repo.close()
+        repo = repo_at(self.repo_root)
+        sha = repo.commit(revision).hexsha
+        files = GitFiles(repo, sha)
+        out = {}
+        for target in targets:
+            known = self._overlay.get((bundle, sha, target))
+            if known is None:
+                try:
+                    files.read(overlay_path(bundle, target))
+                    known = True
+                except FileNotFoundError:
+                    known = False
+                self._overlay[(bundle, sha, target)] = known
+            key = (bundle, sha, target if known else None)
+            if key not in self._done:
+                self._done[key] = render(files, bundle, sha, key[2]).to_bytes()
+            out[target] = self._done[key]
+        return out
 
 
 class Actor:
-    """Writes one environment's targets and records every attempt."""
+    """Writes one environment's targets and records every attempt (on the run's event loop and
+    HTTP pool)."""
 
     def __init__(
         self,
-        environment: str,
+        run: EnvironmentRun,
         store: StateStore,
         documents: Documents,
         *,
-        files_root: Path,
-        environ: Mapping[str, str],
-        clock: Callable[[], float],
-        opener: SourceOpener = open_source,
         fence: Callable[[], None] = lambda: None,
     ) -> None:
         self.fence = fence  #: raises Deposed once this writer lost its lease
-        self.environment = environment
+        self.run = run
+        self.environment = run.environment
         self.store = store
         self.documents = documents
-        self.files_root = files_root
-        self.environ = environ
-        self.clock = clock
-        self.opener = opener
+        self.clock = run.clock
         #: How each group of the last :meth:`write` went.
         self.outcomes: list[GroupOutcome] = []
 
@@ -133,17 +122,16 @@ class Actor:
         plan = list(groups.values())
         keep = inventory.rollout.keep_staged
 
-        async def run() -> tuple[list[GroupOutcome], list[SwitchIntent]]:
-            async with SourceContext(self.files_root, self.environ) as ctx:
-                switcher = Switcher(
-                    ctx, self.opener, fence=self.fence, open_intents=self._intents(bundle, revision)
-                )
-                outcomes, intents = await switcher.run(bundle, plan)
-                await self._collect(switcher, bundle, plan, outcomes, keep)
-                return outcomes, intents
+        async def switch() -> tuple[list[GroupOutcome], list[SwitchIntent]]:
+            ctx, opener = self.run.sources, self.run.opener  # the step's HTTP pool
+            opened = self._intents(bundle, revision)
+            switcher = Switcher(ctx, opener, fence=self.fence, open_intents=opened)
+            outcomes, intents = await switcher.run(bundle, plan)
+            await self._collect(switcher, bundle, plan, outcomes, keep)
+            return outcomes, intents
 
         with gc_paused():
-            outcomes, intents = asyncio.run(run())
+            outcomes, intents = self.run.call(switch())
         self.outcomes = outcomes
         self._close(bundle, outcomes, intents)
         failed = {t: e for o in outcomes for t, e in o.failed.items()}
@@ -159,14 +147,13 @@ class Actor:
             docs = self.documents.for_targets(intent.bundle, intent.revision, names)
             work.append((intent, [Part(specs[n], docs[n]) for n in names]))
 
-        async def run() -> list[GroupOutcome]:
-            async with SourceContext(self.files_root, self.environ) as ctx:
-                switcher = Switcher(ctx, self.opener, fence=self.fence)
-                self.fence()
-                return list(await asyncio.gather(*(switcher.resume(i, p) for i, p in work)))
+        async def switch() -> list[GroupOutcome]:
+            switcher = Switcher(self.run.sources, self.run.opener, fence=self.fence)
+            self.fence()
+            return list(await asyncio.gather(*(switcher.resume(i, p) for i, p in work)))
 
         with gc_paused():
-            outcomes = asyncio.run(run())
+            outcomes = self.run.call(switch())
         lines = []
         at = self.clock()
         for (intent, _), outcome in zip(work, outcomes, strict=True):

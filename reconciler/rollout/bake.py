@@ -10,10 +10,10 @@ eval, complete), so a stuck rollout does not hammer Prometheus.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Mapping
 
+from ..environment import EnvironmentRun
 from ..gates.contract import Checked
 from ..gates.prometheus import Measured, judge, measure_all, substitute
 from ..model.inventory import Inventory
@@ -27,7 +27,7 @@ def observations(
     sighting: Sighting,
     rollout: Rollout,
     bundle: str,
-    environ: Mapping[str, str],
+    run: EnvironmentRun,
     *,
     asking: bool = True,
     left: float | None = None,
@@ -55,7 +55,7 @@ def observations(
         }
     values = {"bundle": bundle, "environment": inventory.environment}
     values["revision"] = survey.desired_revision
-    readings = _readings(inventory, sorted(asked), values, survey.outputs, environ, left)
+    readings = _readings(inventory, sorted(asked), values, survey.outputs, run, left)
     return {
         name: dataclasses.replace(obs, gates=readings.get(name)) if name in gated else obs
         for name, obs in seen.items()
@@ -67,11 +67,12 @@ def _readings(
     targets: list[str],
     values: dict[str, str],
     outputs: Mapping[str, Checked],
-    environ: Mapping[str, str],
+    run: EnvironmentRun,
     left: float | None = None,
 ) -> dict[str, tuple[GateReading, ...]]:
-    """Every gate of every asked target, the Prometheus queries all at once, within ``left``
-    seconds (the command's deadline) whatever Prometheus's timeout and retries."""
+    """Every gate of every asked target, the Prometheus queries all at once (on the step's loop
+    and HTTP pool), within ``left`` seconds (the command's deadline) whatever Prometheus's
+    timeout and retries."""
     asks = [
         (target, gate, substitute(gate.query, {**values, "target": target}))
         for target in targets
@@ -82,7 +83,8 @@ def _readings(
     if asks and inventory.analysis is not None:
         queries = [query for _, _, query in asks]
         prometheus = inventory.analysis.prometheus
-        measured = asyncio.run(measure_all(prometheus, environ, queries, left=left))
+        asked = measure_all(prometheus, run.environ, queries, left=left, client=run.sources.http)
+        measured = run.call(asked)
     found: dict[str, list[GateReading]] = {target: [] for target in targets}
     for target, gate, query in asks:
         found[target].append(judge(gate, measured[query]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from ..audit.results import Survey
 from ..canary.flag import Release, release_strategy
 from ..canary.judge import Counts, Samples, judge
 from ..canary.rules import rules_of
+from ..environment import EnvironmentRun
 from ..gates.canary_samples import read_samples
 from ..gates.prometheus import QueryFailed
 from ..model.canary import CanarySpec
@@ -23,7 +24,7 @@ from ..model.canary_progress import CanaryState
 from ..model.inventory import Inventory
 from ..model.rollout import Notify, Quarantine, Rollout
 from ..sources.interface import SourceError
-from ..sources.registry import SourceContext, SourceOpener
+from ..sources.registry import SourceContext
 from ..sources.unleash import UnleashSource, open_unleash
 from ..state.interface import StateStore
 from . import canary_steps, notes
@@ -48,22 +49,18 @@ class Canarying:
 
     def __init__(
         self,
-        environment: str,
+        run: EnvironmentRun,
         store: StateStore,
         documents: Documents,
         *,
-        files_root: Path,
-        environ: Mapping[str, str],
-        opener: SourceOpener,
         fence: Callable[[], None],
         repos: list[Path],
     ) -> None:
-        self.environment = environment
+        self.run = run  #: the step's event loop and HTTP pool
+        self.environment = run.environment
         self.store = store
         self.documents = documents
-        self.files_root = files_root
-        self.environ = environ
-        self.opener = opener
+        self.environ = run.environ
         self.fence = fence
         self.repos = repos
 
@@ -125,7 +122,7 @@ class Canarying:
             return False
         assert c.written_at is not None and inventory.analysis is not None
         try:
-            samples = asyncio.run(
+            samples = self.run.call(
                 read_samples(
                     inventory.analysis.prometheus,
                     self.environ,
@@ -166,15 +163,14 @@ class Canarying:
             )
 
         async def run() -> list[tuple[str, list[tuple[str, str]]]]:
-            async with SourceContext(self.files_root, self.environ) as ctx:
-                switcher = Switcher(ctx, self.opener, fence=self.fence)
-                self.fence()
-                outcomes = await asyncio.gather(
-                    *(switcher.stage_group(r.bundle, g) for g in groups.values())
-                )
-                return [(o.reason, o.staged) for o in outcomes]
+            switcher = Switcher(self.run.sources, self.run.opener, fence=self.fence)
+            self.fence()
+            outcomes = await asyncio.gather(
+                *(switcher.stage_group(r.bundle, g) for g in groups.values())
+            )
+            return [(o.reason, o.staged) for o in outcomes]
 
-        found = asyncio.run(run())
+        found = self.run.call(run())
         staged = [pair for _, pairs in found for pair in pairs]
         if staged:
             self.store.record_staged(self.environment, r.bundle, staged, now)
@@ -197,13 +193,12 @@ class Canarying:
         stamp = f"bundle {r.bundle}, revision {r.to_revision}, canary weight {weight}/1000"
 
         async def run() -> None:
-            async with SourceContext(self.files_root, self.environ) as ctx:
-                source = self._flags(inventory, spec, ctx)
-                self.fence()
-                await source.write_release(name, strategy, stamp)
+            source = self._flags(inventory, spec, self.run.sources)
+            self.fence()
+            await source.write_release(name, strategy, stamp)
 
         try:
-            asyncio.run(run())
+            self.run.call(run())
         except SourceError as exc:
             done.errors.append(f"release flag {name}: {exc}")
             return False
@@ -217,10 +212,9 @@ class Canarying:
         name = flag_name(spec, bundle)
 
         async def run() -> list[dict[str, object]] | None:
-            async with SourceContext(self.files_root, self.environ) as ctx:
-                return await self._flags(inventory, spec, ctx).release_variants(name)
+            return await self._flags(inventory, spec, self.run.sources).release_variants(name)
 
-        variants = asyncio.run(run())
+        variants = self.run.call(run())
         for variant in variants or []:
             if variant.get("name") == "stable":
                 try:

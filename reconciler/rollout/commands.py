@@ -33,7 +33,8 @@ def converge(
     written. Pre-empted on the way (a rollback): :class:`~reconciler.state.interface.Deposed`,
     after which nothing more is written.
     """
-    with _writing(driver, "converge", preempt=False):
+    # One environment run for the whole command: one event loop and HTTP pool for every step.
+    with _writing(driver, "converge", preempt=False), driver.run.open():
         started = driver.clock()
         if timeout is not None:  # every wait of every step, gate queries included
             driver.observer.deadline = time.monotonic() + timeout
@@ -70,6 +71,11 @@ def dry_run(driver: Driver, waiting: dict[str, str] | None = None) -> dict[str, 
 
     ``waiting`` is filled with what holds each bundle that would wait (a promotion, a closed
     window), with until when."""
+    with driver.run.open():
+        return _dry_run(driver, waiting)
+
+
+def _dry_run(driver: Driver, waiting: dict[str, str] | None) -> dict[str, list[str] | None]:
     sighting = driver.sight()
     survey = sighting.survey
     now = driver.clock()
@@ -135,17 +141,17 @@ def rollback(driver: Driver, to: str) -> RolledBack:
     the rollback verified: it waits until the pre-empted writer released (bounded by that
     lease's TTL), then verifies again and writes again any target that changed since.
     """
-    from ..bundle.gitrepo import GitRepo
+    with driver.run.open():  # one inventory read, one event loop and HTTP pool for it all
+        return _rollback(driver, to)
 
-    repo = GitRepo(driver.repo_root)
-    try:
-        desired = repo.commit(driver.revision or "HEAD").hexsha
-        target_sha = repo.commit(to).hexsha
-    finally:
-        repo.close()
+
+def _rollback(driver: Driver, to: str) -> RolledBack:
+    repo = driver.run.repo
+    desired = repo.commit(driver.revision or "HEAD").hexsha
+    target_sha = repo.commit(to).hexsha
     if target_sha == desired:
         raise ReconcilerError(f"--to {to} is the desired revision: nothing to roll back")
-    inventory = driver.observer.auditor().inventory()
+    inventory = driver.inventory()
     closed = waits.rollback_allowed(inventory.windows, driver.clock())
     if closed:
         raise WindowClosed(f"rollback refused: {closed}")
@@ -158,7 +164,7 @@ def _roll_back(
 ) -> RolledBack:
     started = time.perf_counter()
     now = driver.clock()
-    inventory = driver.observer.auditor().inventory()
+    inventory = driver.inventory()
     names = [t.name for t in inventory.targets]
     documents = {
         (target, bundle): document
@@ -254,7 +260,7 @@ def _end(
     """Persist an ended rollout with ``event`` and send the notices ending it raised."""
     now = driver.clock()
     driver.store.save_rollout(ended, now, [event])
-    inventory = driver.observer.auditor().inventory()
+    inventory = driver.inventory()
     errors: list[str] = []
     for action in actions:
         if isinstance(action, Notify):
@@ -278,7 +284,7 @@ def steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
 def _steer(driver: Driver, verb: str, reason: str | None) -> list[str]:
     now = driver.clock()
     env = driver.environment
-    inventory = driver.observer.auditor().inventory()
+    inventory = driver.inventory()
     lines: list[str] = []
     for bundle in inventory.bundles:
         current = driver.store.load_rollout(env, bundle)

@@ -10,22 +10,23 @@ once: :func:`reconciler.audit.verdict.judge`).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..audit.results import Audit, Survey
 from ..audit.verdict import Recorded
+from ..environment import EnvironmentRun
 from ..model.canary import CanarySpec
-from ..model.inventory import RolloutPolicy
-from ..model.rollout import Apply, Notify, Phase, Quarantine, Revert, Rollout
+from ..model.inventory import Inventory, RolloutPolicy
+from ..model.rollout import Phase, Quarantine, Rollout
 from ..sources.registry import SourceOpener, open_source
 from ..state.interface import StateStore
-from . import bake, engine, evals, events, groups, notes, steering, switchback, waits
+from . import bake, engine, evals, events, notes, steering, waits
 from .act import Actor, Documents
 from .canarying import Canarying, CanaryStep
 from .desired import desired
+from .execute import execute, statuses
 from .notify import Notifier
 from .observe import Observer, Sighting
 from .recorded import note_staged
@@ -62,13 +63,18 @@ class Driver:
         writer: Writer | None = None,
         signed: Signed | None = None,
     ) -> None:
-        self.repo_root = repo_root.resolve()
-        self.files_root = (files_root or repo_root).resolve()
-        self.environment = environment
+        #: The environment run every part of a step shares: where it reads, the inventory,
+        #: the pooled repo, one event loop and one HTTP pool per step.
+        self.run = EnvironmentRun(
+            repo_root,
+            environment,
+            files_root=files_root,
+            environ=environ,
+            opener=opener,
+            clock=clock,
+        )
         self.store = store
-        self.environ = dict(os.environ if environ is None else environ)
         self.revision = revision
-        self.clock = clock
         self.user = user or self.environ.get("USER") or _login()
         self.scope = scope
         #: The environment's lease, when this driver writes (None: stepping is unguarded).
@@ -78,39 +84,38 @@ class Driver:
         #: Newer revisions than the desired one whose signature did not verify: (sha, reason).
         self.unverified: list[tuple[str, str]] = []
         fence = self.fence
-        self.observer = Observer(
-            self.repo_root,
-            environment,
-            files_root=self.files_root,
-            environ=self.environ,
-            revision=revision,
-            opener=opener,
-        )
+        self.observer = Observer(self.run, revision=revision)
         self.documents = Documents(self.repo_root)
-        self.actor = Actor(
-            environment,
-            store,
-            self.documents,
-            files_root=self.files_root,
-            environ=self.environ,
-            clock=clock,
-            opener=opener,
-            fence=fence,
-        )
+        self.actor = Actor(self.run, store, self.documents, fence=fence)
         self.notifier = Notifier(environment, store, self.environ, scope=scope or "", fence=fence)
         if store.created:  # a lost store must not forget what was rolled back from
             self._restore_quarantines()
         self._scoped: dict[str, Rollout] = {}  #: the scoped run's own rollouts, by bundle
-        self.canarying = Canarying(
-            environment,
-            store,
-            self.documents,
-            files_root=self.files_root,
-            environ=self.environ,
-            opener=opener,
-            fence=fence,
-            repos=self.repos,
-        )
+        self.canarying = Canarying(self.run, store, self.documents, fence=fence, repos=self.repos)
+
+    @property
+    def repo_root(self) -> Path:
+        return self.run.repo_root
+
+    @property
+    def files_root(self) -> Path:
+        return self.run.files_root
+
+    @property
+    def environment(self) -> str:
+        return self.run.environment
+
+    @property
+    def environ(self) -> dict[str, str]:
+        return self.run.environ
+
+    @property
+    def clock(self) -> Clock:
+        return self.run.clock
+
+    def inventory(self) -> Inventory:
+        """The environment's inventory (read once per step or command: :attr:`run`)."""
+        return self.run.inventory()
 
     @property
     def repos(self) -> list[Path]:
@@ -174,7 +179,7 @@ class Driver:
                 a["condition"] == "unverified" and a["payload"].get("revision") == sha for a in sent
             ):
                 notice = unverified_notice(sha, reason, verified)
-                inventory = self.observer.auditor().inventory()
+                inventory = self.inventory()
                 for bundle in inventory.bundles:
                     self.notifier.send(inventory, bundle, notice, self.clock(), sha)
         revision = chosen.require()
@@ -182,9 +187,11 @@ class Driver:
         return revision
 
     def audit(self) -> Audit:
-        """The judged audit as of now, stepping nothing."""
-        survey = self.sight().survey
-        return survey.judged(self.recorded(self.stored(survey.inventory.bundles)), self.clock())
+        """The judged audit as of now, stepping nothing (one event loop for all of it)."""
+        with self.run.open():
+            survey = self.sight().survey
+            recorded = self.recorded(self.stored(survey.inventory.bundles))
+        return survey.judged(recorded, self.clock())
 
     # -- stepping --------------------------------------------------------------------------
 
@@ -192,25 +199,28 @@ class Driver:
         """Observe every target, advance each bundle's rollout, act, persist, judge.
 
         With a writer, the lease is renewed first, and every write of the step is fenced by it.
+        The whole step runs in one open :attr:`run`: the inventory read once, one event loop
+        and one HTTP pool for its fetches, health checks, gate queries and writes.
         """
-        if self.writer is not None:
-            self.writer.keep()
-        self.resume_intents()
-        sighting = self.sight()
-        survey = sighting.survey
-        steps = {b: self._step_bundle(sighting, b) for b in survey.inventory.bundles}
-        rollouts = {b: s.rollout for b, s in steps.items()}
-        if self.scope is not None:  # the scoped run's rollouts are its own, not the record
-            rollouts = self.stored(list(steps))
-        audit = survey.judged(self.recorded(rollouts), self.clock())
-        note_staged(audit, self.store.staged_copies(self.environment))
-        return Step(audit, steps, self.scope)
+        with self.run.open():
+            if self.writer is not None:
+                self.writer.keep()
+            self.resume_intents()
+            sighting = self.sight()
+            survey = sighting.survey
+            steps = {b: self._step_bundle(sighting, b) for b in survey.inventory.bundles}
+            rollouts = {b: s.rollout for b, s in steps.items()}
+            if self.scope is not None:  # the scoped run's rollouts are its own, not the record
+                rollouts = self.stored(list(steps))
+            audit = survey.judged(self.recorded(rollouts), self.clock())
+            note_staged(audit, self.store.staged_copies(self.environment))
+            return Step(audit, steps, self.scope)
 
     def _step_bundle(self, sighting: Sighting, bundle: str) -> BundleStep:
         survey = sighting.survey
         now = self.clock()
         env = self.environment
-        changed = self.store.observe_targets(env, bundle, _statuses(survey, bundle), now)
+        changed = self.store.observe_targets(env, bundle, statuses(survey, bundle), now)
         errors = {t.name: t.error for t in survey.targets}
         step = BundleStep(bundle, None)
         step.alert_errors += self.notifier.drift(
@@ -229,19 +239,19 @@ class Driver:
         waiting = self.awaiting_eval(survey, bundle)
         wait = waits.wait(self.repo_root, self.store, survey.inventory, current, now)
         seen = bake.observations(
-            sighting, current, bundle, self.environ, asking=not waiting, left=self.observer.left()
+            sighting, current, bundle, self.run, asking=not waiting, left=self.observer.left()
         )
         advanced, actions = engine.advance(
             current, policy, seen, now, awaiting_eval=waiting, wait=wait
         )
         log = events.between(current, advanced, actions)
         if log or advanced != current:  # a steady fleet's step writes nothing
-            self._save(advanced, now, log)
+            self.save(advanced, now, log)
         if advanced.phase is Phase.COMPLETE and current.phase is not Phase.COMPLETE:
             done = advanced.to_revision
             self.notifier.lifecycle(survey.inventory, bundle, "complete", done, now)
         step.rollout, step.actions = advanced, actions
-        self._act(survey, step, now)
+        execute(self, survey, step, now)
         if policy.canary is not None and step.rollout is not None:
             step.rollout = self._canary(survey, step, self.canarying.settle, step.rollout, now)
         return step
@@ -254,7 +264,7 @@ class Driver:
         assert spec is not None
         went = run(survey, rollout, spec, now)
         if went.rollout != rollout:
-            self._save(went.rollout, now, events.between(rollout, went.rollout, went.notices))
+            self.save(went.rollout, now, events.between(rollout, went.rollout, went.notices))
         if went.errors:
             step.failed["release flag"] = "; ".join(went.errors)
         step.quarantined = step.quarantined or went.quarantined
@@ -279,7 +289,7 @@ class Driver:
         if rollout is not None and rollout.digest == survey.fleet_digest(step.bundle):
             marked = steering.quarantined(rollout, held)
             if marked.conditions != rollout.conditions:
-                self._save(marked, now, events.between(rollout, marked, []))
+                self.save(marked, now, events.between(rollout, marked, []))
             rollout = marked
         step.rollout = rollout
         step.alert_errors += self.notifier.quarantine(survey.inventory, held, now)
@@ -308,7 +318,7 @@ class Driver:
             content=survey.desired[bundle].digest,
         )
         if persist:
-            self._save(started, now, [events.started(started)])
+            self.save(started, now, [events.started(started)])
             revision = started.to_revision
             self.notifier.lifecycle(survey.inventory, bundle, "deploying", revision, now)
             if rollout is not None and rollout.to_revision != revision:
@@ -329,7 +339,7 @@ class Driver:
             return self._scoped.get(bundle)
         return self.store.load_rollout(self.environment, bundle)
 
-    def _save(self, rollout: Rollout, now: float, log: list[events.Event]) -> None:
+    def save(self, rollout: Rollout, now: float, log: list[events.Event]) -> None:
         if self.scope is not None:
             self._scoped[rollout.bundle] = rollout
             for kind, data in log:
@@ -337,103 +347,13 @@ class Driver:
             return
         self.store.save_rollout(rollout, now, log)
 
-    # -- acting ----------------------------------------------------------------------------
-
-    def _act(self, survey: Survey, step: BundleStep, now: float) -> None:
-        inventory = survey.inventory
-        rollout = step.rollout
-        assert rollout is not None
-        asked = [a.target for a in step.actions if isinstance(a, Apply)]
-        seen = _statuses(survey, step.bundle)
-        status = {t: s for t, (s, _) in seen.items()}
-        applies, step.came_along = groups.with_groups(inventory.targets, asked, status)
-        before = {t: seen[t][1] if t in seen else None for t in applies}
-        failed = self.actor.write(inventory, step.bundle, survey.desired_revision, applies, before)
-        self._switched(survey, step, now)
-        step.written += [t for t in applies if t not in failed]
-        step.failed.update({t: str(e) for t, e in failed.items()})
-        for action in list(step.actions):
-            if isinstance(action, Notify):
-                step.alert_errors += self.notifier.send(
-                    inventory, step.bundle, action, now, rollout.to_revision
-                )
-            elif isinstance(action, Revert):
-                self._revert(survey, step, action, now)
-
-    def _switched(self, survey: Survey, step: BundleStep, now: float) -> None:
-        """Say how each group switch went: its torn window; a switch that went back whole
-        (``SwitchReverted`` and an alert) or could not (an alert naming the torn group)."""
-        rollout = step.rollout
-        assert rollout is not None
-        for outcome in self.actor.outcomes:
-            if len(outcome.parts) < 2 or outcome.outcome == "stage_failed":
-                continue
-            step.switches.append((outcome.group, outcome.outcome, outcome.torn_seconds))
-            if outcome.outcome not in ("reverted", "torn"):
-                continue
-            marked = switchback.reverted(rollout, outcome.group, outcome.reason, now)
-            self._save(marked, now, [("switch_reverted", {"group": outcome.group})])
-            step.rollout = rollout = marked
-            notice = switchback.notice(
-                outcome.group, outcome.outcome, outcome.reason, outcome.parts
-            )
-            step.actions.append(notice)
-            step.alert_errors += self.notifier.send(
-                survey.inventory, step.bundle, notice, now, rollout.to_revision
-            )
-        if any(o == "switched" for _, o, _ in step.switches):
-            cleared = switchback.cleared(rollout, now)
-            if cleared is not rollout:
-                self._save(cleared, now, [])
-                step.rollout = cleared
-
     def resume_intents(self) -> list[str]:
         """Re-issue every switch of the intents a writer left unfinished (it died, or lost its
         lease, between the first switch of a group and the last); say what was finished."""
         intents = self.store.unfinished_intents(self.environment)
         if not intents:
             return []
-        inventory = self.observer.auditor().inventory()
-        return self.actor.resume(inventory, intents)
-
-    def _revert(self, survey: Survey, step: BundleStep, action: Revert, now: float) -> None:
-        """``on_stall: rollback``: write each target's before revision, then say how it went."""
-        rollout = step.rollout
-        assert rollout is not None
-        failed = self.actor.revert(survey.inventory, step.bundle, action.targets)
-        step.written += [t for t, _ in action.targets if t not in failed]
-        step.failed.update({t: str(e) for t, e in failed.items()})
-        why = {t: f"apply failed: {e}" for t, e in failed.items()}
-        after, notices = steering.reverted(rollout, why, now)
-        self._save(after, now, events.between(rollout, after, notices))
-        step.rollout = after
-        step.actions += notices
-        for notice in notices:
-            step.alert_errors += self.notifier.send(
-                survey.inventory, step.bundle, notice, now, rollout.to_revision
-            )
-        if not failed:
-            back = {revision for _, revision in action.targets}
-            held = Quarantine(
-                self.environment,
-                step.bundle,
-                survey.desired[step.bundle].digest,
-                rollout.to_revision,
-                now,
-                f"reconciler ({action.why})",
-                back.pop() if len(back) == 1 else None,
-            )
-            self.store.quarantine(held)
-            notes.record(self.repos, held)
-
-
-def _statuses(survey: Survey, bundle: str) -> dict[str, tuple[str, str | None]]:
-    out = {}
-    for target in survey.targets:
-        for result in target.bundles:
-            if result.bundle == bundle:
-                out[target.name] = (str(result.status), result.observed_revision)
-    return out
+        return self.actor.resume(self.inventory(), intents)
 
 
 def _login() -> str:

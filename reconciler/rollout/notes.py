@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..bundle.gitrepo import git
 from ..model.rollout import Quarantine
 
 REF = "refs/notes/agent-reconciler"
@@ -21,14 +22,7 @@ _IDENTITY = ("-c", "user.name=agent-reconciler", "-c", "user.email=agent-reconci
 
 
 def _git(repo: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "-C", str(repo), *_IDENTITY, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return git(repo, *_IDENTITY, *args, input=stdin, text=True, timeout=60)
 
 
 def _entries(repo: Path, sha: str) -> list[dict[str, object]]:

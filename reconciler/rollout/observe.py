@@ -7,22 +7,20 @@ and, once the rollouts have advanced, into the judged audit.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..audit.auditor import Auditor
 from ..audit.fetch import bounded
 from ..audit.results import BundleResult, Survey, TargetResult
 from ..audit.verdict import Recorded
 from ..diff.classify import Status
+from ..environment import EnvironmentRun
 from ..model.inventory import Inventory
 from ..model.rollout import Observation
 from ..sources.interface import Health, PermanentError, SourceError
-from ..sources.registry import SourceContext, SourceOpener, open_source
 
 #: Statuses whose observed revision says what a target ran (and a rollback may put back).
 _KNOWN = (Status.IN_SYNC, Status.LAGGING, Status.NOT_LOADED)
@@ -63,24 +61,11 @@ def _result(target: TargetResult, bundle: str) -> BundleResult:
 
 
 class Observer:
-    """Surveys one environment and runs its health checks, once per step."""
+    """Surveys one environment and runs its health checks, once per step, in its run."""
 
-    def __init__(
-        self,
-        repo_root: Path,
-        environment: str,
-        *,
-        files_root: Path,
-        environ: Mapping[str, str],
-        revision: str | None = None,
-        opener: SourceOpener = open_source,
-    ) -> None:
-        self.repo_root = repo_root
-        self.environment = environment
-        self.files_root = files_root
-        self.environ = environ
+    def __init__(self, run: EnvironmentRun, *, revision: str | None = None) -> None:
+        self.run = run
         self.revision = revision
-        self.opener = opener
         #: A command's deadline (``time.monotonic()``), bounding every wait of a step.
         self.deadline: float | None = None
 
@@ -92,14 +77,12 @@ class Observer:
         revision: str | None = None,
     ) -> Auditor:
         auditor = Auditor(
-            self.repo_root,
-            self.environment,
+            self.run.repo_root,
+            self.run.environment,
             revision=revision or self.revision,
-            environ=self.environ,
-            files_root=self.files_root,
             only=only,
             recorded=recorded,
-            opener=self.opener,
+            env_run=self.run,
             stores_only=True,
         )
         left = self.left()
@@ -119,8 +102,9 @@ class Observer:
         recorded: Recorded | None = None,
         revision: str | None = None,
     ) -> Sighting:
-        survey = self.auditor(only=only, recorded=recorded, revision=revision).observe(now)
-        return Sighting(survey, self.health(survey.inventory))
+        with self.run.open():  # the survey and the health checks on one loop and HTTP pool
+            survey = self.auditor(only=only, recorded=recorded, revision=revision).observe(now)
+            return Sighting(survey, self.health(survey.inventory))
 
     def health(self, inventory: Inventory) -> dict[str, Health]:
         """Every checked target's health, concurrently (a failure is an unhealthy answer)."""
@@ -128,11 +112,11 @@ class Observer:
         if not checked:
             return {}
 
-        async def run() -> list[Health | SourceError]:
-            async with SourceContext(self.files_root, self.environ) as ctx:
-                return await bounded(checked, lambda t: self.opener(t, ctx).health())
+        async def check() -> list[Health | SourceError]:
+            ctx, opener = self.run.sources, self.run.opener  # the step's HTTP pool
+            return await bounded(checked, lambda t: opener(t, ctx).health())
 
-        answers = asyncio.run(run())
+        answers = self.run.call(check())
         found: dict[str, Health] = {}
         for target, answer in zip(checked, answers, strict=True):
             if isinstance(answer, Health):

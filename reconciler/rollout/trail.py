@@ -8,11 +8,11 @@ the page's timeline and ``reconciler events`` read them from there.
 from __future__ import annotations
 
 import getpass
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..bundle.gitrepo import git
 from ..errors import ReconcilerError
 from ..state.interface import StateStore
 
@@ -34,14 +34,8 @@ def actor(explicit: str | None, environ: Mapping[str, str], repo: Path) -> str:
     if environ.get(ACTOR_VARIABLE):
         return environ[ACTOR_VARIABLE]
     try:
-        found = subprocess.run(
-            ["git", "-C", str(repo), "config", "user.email"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+        found = git(repo, "config", "user.email", text=True, timeout=5).stdout.strip()
+    except (OSError, ReconcilerError):
         found = ""
     if found:
         return found

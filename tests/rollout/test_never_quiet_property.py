@@ -168,7 +168,7 @@ class NeverQuiet(RuleBasedStateMachine):
         self.fleet = Fleet(self.old)
         self.store = SqliteStore(Path(":memory:"))
         self.driver = self._driver()
-        self.policy = self.driver.observer.auditor().inventory().rollout
+        self.policy = self.driver.inventory().rollout
 
     @initialize(upstream=st.sampled_from(["soaked", "soaking", "not started"]))
     def begin(self, upstream: str) -> None:
@@ -264,7 +264,7 @@ class NeverQuiet(RuleBasedStateMachine):
     @rule()
     def window_turns(self) -> None:
         """Time passes, stepped every interval, until the window opens or closes."""
-        spec = self.driver.observer.auditor().inventory().windows
+        spec = self.driver.inventory().windows
         was = windows.state(spec, self.now).open
         for _ in range(3):
             self.now += INTERVAL

@@ -11,38 +11,26 @@ branches, tags) are resolved by ``git rev-parse`` each time; history questions a
 from __future__ import annotations
 
 import datetime as dt
-import re
-import subprocess
-import threading
 import weakref
-from dataclasses import dataclass
-from functools import cached_property
+from collections import OrderedDict
 from pathlib import Path
-from typing import IO
 
-from ..errors import ConfigError, ReconcilerError, RevisionError
-from ..revisions import SHORT
+from ...errors import ConfigError, ReconcilerError, RevisionError
+from ...revisions import SHORT
+from .objects import SYMLINK_MODE, Commit, parse_commit, tree_entries
+from .process import SHA, GitMissing, Objects, batch_check_specs, cat_batch, git
 
-SYMLINK_MODE = 0o120000
-_SHA = re.compile(r"[0-9a-f]{40}")
-
-
-@dataclass(frozen=True, slots=True)
-class Commit:
-    """What the reconciler reads of a commit."""
-
-    hexsha: str
-    tree: str  #: the root tree's object id
-    parents: tuple[str, ...]
-    committed: int  #: committer time (Unix seconds)
-    offset: int  #: the committer's UTC offset, in seconds
-    summary: str  #: the first line of the message
-
-    @property
-    def committed_datetime(self) -> dt.datetime:
-        """The committer date, in the committer's own time zone."""
-        zone = dt.timezone(dt.timedelta(seconds=self.offset))
-        return dt.datetime.fromtimestamp(self.committed, zone)
+__all__ = [
+    "SYMLINK_MODE",
+    "Commit",
+    "GitFiles",
+    "GitMissing",
+    "GitRepo",
+    "batch_check",
+    "git",
+    "repo_at",
+    "tree_entries",
+]
 
 
 class GitRepo:
@@ -52,7 +40,7 @@ class GitRepo:
         self.path = path
         if not _is_repository(path):
             raise RevisionError(f"{path}: not a git repository (run 'git init' there)")
-        self._reader = _Objects(path)
+        self._reader = Objects(path)
         self._finalizer = weakref.finalize(self, self._reader.close)
         self._blobs: dict[str, bytes] = {}
         self._trees: dict[str, dict[str, tuple[str, int, str]]] = {}
@@ -70,11 +58,11 @@ class GitRepo:
         cached = self._commits.get(rev)  # only full shas are remembered: HEAD and branches move
         if cached is not None:
             return cached
-        sha = rev if _SHA.fullmatch(rev) else self._resolve(rev)
+        sha = rev if SHA.fullmatch(rev) else self._resolve(rev)
         found = self._reader.get(sha)
         if found is None or found[0] != "commit":
             raise RevisionError(f"unknown revision {rev!r}")
-        commit = _parse_commit(sha, found[1])
+        commit = parse_commit(sha, found[1])
         self._commits[sha] = commit
         return commit
 
@@ -82,9 +70,9 @@ class GitRepo:
         """The commit id of a name that may move; RevisionError when it names no commit."""
         if not rev or rev.startswith("-") or any(c in rev for c in "\0\n\r"):
             raise RevisionError(f"unknown revision {rev!r}")
-        proc = _run(self.path, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"])
+        proc = git(self.path, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
         sha = proc.stdout.decode("ascii", "replace").strip()
-        if proc.returncode == 0 and _SHA.fullmatch(sha):
+        if proc.returncode == 0 and SHA.fullmatch(sha):
             return sha
         if rev == "HEAD":
             raise RevisionError(f"{self.path}: the repository has no commits yet")
@@ -195,7 +183,7 @@ class GitRepo:
         while pending:
             subtrees: set[str] = set()
             blobs: set[str] = set()
-            for tree, data in _cat_batch(self.path, pending).items():
+            for tree, data in cat_batch(self.path, pending).items():
                 entries = tree_entries(data)
                 for kind, _, oid in entries.values():
                     if kind == "tree" and oid not in self._trees:
@@ -203,13 +191,13 @@ class GitRepo:
                     elif kind == "blob" and oid not in self._blobs:
                         blobs.add(oid)
                 self._trees[tree] = entries
-            self._blobs.update(_cat_batch(self.path, sorted(blobs)))
+            self._blobs.update(cat_batch(self.path, sorted(blobs)))
             pending = sorted(subtrees)
 
     def preload(self, blobs: list[str]) -> None:
         """Load these blobs in one ``git cat-file --batch`` (those not loaded yet)."""
         wanted = sorted({blob for blob in blobs if blob not in self._blobs})
-        self._blobs.update(_cat_batch(self.path, wanted))
+        self._blobs.update(cat_batch(self.path, wanted))
 
     def _entries(self, tree: str, path: str, sha: str) -> dict[str, tuple[str, int, str]]:
         """A tree's entries, name -> (type, mode, object id), parsed once per tree id.
@@ -274,11 +262,6 @@ class GitRepo:
             times[sha] = float(stamp)
         return times
 
-    @cached_property
-    def tags(self) -> dict[str, str]:
-        """Commit sha -> tag name, for labelling revisions in human output."""
-        return self.read_tags()
-
     def read_tags(self) -> dict[str, str]:
         """Commit sha -> tag name, read now (tags come and go)."""
         out = self._git(
@@ -301,7 +284,7 @@ class GitRepo:
 
     def _git(self, *args: str) -> str:
         """The output of one git command that must succeed (its own error otherwise)."""
-        proc = _run(self.path, list(args))
+        proc = git(self.path, *args)
         if proc.returncode != 0:
             said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise ReconcilerError(f"git {args[0]} failed: {said[-1] if said else proc.returncode}")
@@ -323,88 +306,11 @@ def batch_check(repo: GitRepo, specs: list[str]) -> dict[str, tuple[str, str] | 
     """``git cat-file --batch-check`` for many ``rev:path`` specs: spec -> (object id, type)."""
     if not specs:
         return {}
-    proc = subprocess.run(
-        ["git", "-C", str(repo.path), "cat-file", "--batch-check"],
-        input="\n".join(specs) + "\n",
-        capture_output=True,
-        text=True,
-        check=True,
-    )
     found: dict[str, tuple[str, str] | None] = {}
-    for spec, line in zip(specs, proc.stdout.splitlines(), strict=True):
+    for spec, line in zip(specs, batch_check_specs(repo.path, specs), strict=True):
         parts = line.split()
         found[spec] = (parts[0], parts[1]) if len(parts) == 3 and parts[1] != "missing" else None
     return found
-
-
-def _cat_batch(path: Path, ids: list[str]) -> dict[str, bytes]:
-    """The contents of many objects from one ``git cat-file --batch`` process."""
-    if not ids:
-        return {}
-    out = subprocess.run(
-        ["git", "-C", str(path), "cat-file", "--batch"],
-        input="\n".join(ids).encode() + b"\n",
-        capture_output=True,
-        check=True,
-    ).stdout
-    found: dict[str, bytes] = {}
-    pos = 0
-    while pos < len(out):
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        pos = end + 1
-        if len(header) != 3:  # "<id> missing"
-            continue
-        size = int(header[2])
-        found[header[0].decode()] = out[pos : pos + size]
-        pos += size + 1
-    return found
-
-
-_KINDS = {0o04: "tree", 0o16: "commit"}  #: a tree entry's mode >> 12; anything else is a blob
-
-
-def tree_entries(data: bytes) -> dict[str, tuple[str, int, str]]:
-    """A tree object's entries: name -> (``tree``, ``blob`` or ``commit``, mode, object id).
-
-    Each entry is ``<octal mode> <name>\\0<20-byte id>``.
-    """
-    entries: dict[str, tuple[str, int, str]] = {}
-    pos = 0
-    while pos < len(data):
-        space = data.index(b" ", pos)
-        nul = data.index(b"\0", space)
-        mode = int(data[pos:space], 8)
-        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
-        oid = data[nul + 1 : nul + 21].hex()
-        entries[name] = (_KINDS.get(mode >> 12, "blob"), mode, oid)
-        pos = nul + 21
-    return entries
-
-
-def _parse_commit(sha: str, raw: bytes) -> Commit:
-    """The fields of a raw commit object (headers, a blank line, the message)."""
-    header, _, message = raw.partition(b"\n\n")
-    tree, parents, committed, offset, encoding = "", [], 0, 0, "utf-8"
-    for line in header.split(b"\n"):
-        key, _, value = line.partition(b" ")
-        if key == b"tree":
-            tree = value.decode("ascii")
-        elif key == b"parent":
-            parents.append(value.decode("ascii"))
-        elif key == b"committer":
-            # "Name <email> 1700000000 +0100"
-            stamp, zone = value.rsplit(b" ", 2)[-2:]
-            committed = int(stamp)
-            sign = -1 if zone.startswith(b"-") else 1
-            offset = sign * (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60)
-        elif key == b"encoding":
-            encoding = value.decode("ascii", "replace")
-    try:
-        text = message.decode(encoding, "replace")
-    except LookupError:  # an encoding Python does not know
-        text = message.decode("utf-8", "replace")
-    return Commit(sha, tree, tuple(parents), committed, offset, text.split("\n", 1)[0])
 
 
 def _is_repository(path: Path) -> bool:
@@ -419,71 +325,29 @@ def _is_repository(path: Path) -> bool:
         return False
 
 
-def _run(path: Path, args: list[str]) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", "-C", str(path), *args], capture_output=True, check=False)
-    except FileNotFoundError:
-        raise ReconcilerError("git is not installed (or not on PATH)") from None
+#: Open repositories by (folder, identity of its .git), newest last; the oldest are closed
+#: beyond a few. Every part of the reconciler opens a repository here (:func:`repo_at`), so one
+#: ``git cat-file`` process and one object cache serve a whole run.
+_REPOS: OrderedDict[tuple[Path, int], GitRepo] = OrderedDict()
+_KEEP = 4
 
 
-class _Objects:
-    """One ``git cat-file --batch`` process, started at the first read, serving object ids.
+def repo_at(repo_root: Path) -> GitRepo:
+    """The shared :class:`GitRepo` of ``repo_root`` (opened on first use, kept for the process).
 
-    Only full object ids are asked (never a name that moves: a long-lived process may keep
-    seeing an old ``HEAD``). One read at a time; safe to share between threads.
+    A repository made again in place (a new ``.git``) is a new one: its objects are not the old
+    ones'.
     """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
-
-    def get(self, oid: str) -> tuple[str, bytes] | None:
-        """``(type, contents)`` of object ``oid`` (40 hex digits), None when it is missing."""
-        if not _SHA.fullmatch(oid):
-            return None
-        with self._lock:
-            stdin, stdout = self._pipes()
-            try:
-                stdin.write(oid.encode("ascii") + b"\n")
-                stdin.flush()
-                header = stdout.readline().split()
-                if len(header) != 3:  # "<id> missing"
-                    return None
-                size = int(header[2])
-                data = stdout.read(size + 1)[:size]
-            except (OSError, ValueError):
-                self._stop()
-                raise ReconcilerError(f"git cat-file stopped answering in {self.path}") from None
-            return header[1].decode("ascii"), data
-
-    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
-        if self._proc is None or self._proc.poll() is not None:
-            try:
-                self._proc = subprocess.Popen(
-                    ["git", "-C", str(self.path), "cat-file", "--batch"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                )
-            except FileNotFoundError:
-                raise ReconcilerError("git is not installed (or not on PATH)") from None
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        return self._proc.stdin, self._proc.stdout
-
-    def close(self) -> None:
-        with self._lock:
-            self._stop()
-
-    def _stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                stream.close()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    repo_root = repo_root.resolve()
+    try:
+        identity = (repo_root / ".git").stat().st_ino
+    except OSError:
+        identity = 0
+    key = (repo_root, identity)
+    repo = _REPOS.get(key)
+    if repo is None:
+        repo = _REPOS[key] = GitRepo(repo_root)
+    _REPOS.move_to_end(key)
+    while len(_REPOS) > _KEEP:
+        _REPOS.popitem(last=False)[1].close()
+    return repo

@@ -1,0 +1,179 @@
+"""The one place the reconciler runs git: each command a process, and one long-lived
+``git cat-file --batch`` per repository for object reads.
+
+Everything else asks through :func:`git` (or :class:`~reconciler.bundle.gitrepo.GitRepo`), so
+how git is started (its session, its timeout, a missing binary) is decided once; a test keeps
+``subprocess`` git calls out of every other module.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Literal, overload
+
+from ...errors import ReconcilerError
+
+SHA = re.compile(r"[0-9a-f]{40}")
+#: Exit status of a git command stopped at its timeout (as coreutils' ``timeout`` says it).
+TIMED_OUT = 124
+
+
+class GitMissing(ReconcilerError):
+    """No ``git`` on PATH."""
+
+
+@overload
+def git(
+    path: Path,
+    *args: str,
+    input: str | None = ...,
+    env: Mapping[str, str] | None = ...,
+    timeout: float | None = ...,
+    text: Literal[True],
+    new_session: bool = ...,
+) -> subprocess.CompletedProcess[str]: ...
+
+
+@overload
+def git(
+    path: Path,
+    *args: str,
+    input: bytes | None = ...,
+    env: Mapping[str, str] | None = ...,
+    timeout: float | None = ...,
+    text: Literal[False] = ...,
+    new_session: bool = ...,
+) -> subprocess.CompletedProcess[bytes]: ...
+
+
+def git(
+    path: Path,
+    *args: str,
+    input: str | bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    text: bool = False,
+    new_session: bool = False,
+) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
+    """Run ``git -C path args...`` and return what it did (never raises on its exit status).
+
+    A command past ``timeout`` seconds comes back with status :data:`TIMED_OUT` and says so on
+    stderr; ``new_session`` keeps it out of our process group (a SIGTERM to the daemon must not
+    kill git mid-step). No git on PATH is :class:`GitMissing`.
+    """
+    command = ["git", "-C", str(path), *args]
+    try:
+        return subprocess.run(
+            command,
+            input=input,
+            capture_output=True,
+            text=text,
+            env=None if env is None else dict(env),
+            timeout=timeout,
+            check=False,
+            start_new_session=new_session,
+        )
+    except subprocess.TimeoutExpired:
+        said = f"git {args[0] if args else ''} took over {timeout:.0f}s"
+        if text:
+            return subprocess.CompletedProcess(command, TIMED_OUT, "", said)
+        return subprocess.CompletedProcess(command, TIMED_OUT, b"", said.encode())
+    except FileNotFoundError:
+        raise GitMissing("git is not installed (or not on PATH)") from None
+
+
+def cat_batch(path: Path, ids: Sequence[str]) -> dict[str, bytes]:
+    """The contents of many objects from one ``git cat-file --batch`` process."""
+    if not ids:
+        return {}
+    proc = git(path, "cat-file", "--batch", input="\n".join(ids).encode() + b"\n")
+    if proc.returncode != 0:
+        raise ReconcilerError(f"git cat-file failed in {path}")
+    out = proc.stdout
+    found: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) != 3:  # "<id> missing"
+            continue
+        size = int(header[2])
+        found[header[0].decode()] = out[pos : pos + size]
+        pos += size + 1
+    return found
+
+
+def batch_check_specs(path: Path, specs: Sequence[str]) -> list[str]:
+    """``git cat-file --batch-check``'s answer line for each ``rev:path`` spec."""
+    proc = git(path, "cat-file", "--batch-check", input="\n".join(specs) + "\n", text=True)
+    if proc.returncode != 0:
+        raise ReconcilerError(f"git cat-file --batch-check failed in {path}")
+    return proc.stdout.splitlines()
+
+
+class Objects:
+    """One ``git cat-file --batch`` process, started at the first read, serving object ids.
+
+    Only full object ids are asked (never a name that moves: a long-lived process may keep
+    seeing an old ``HEAD``). One read at a time; safe to share between threads.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, oid: str) -> tuple[str, bytes] | None:
+        """``(type, contents)`` of object ``oid`` (40 hex digits), None when it is missing."""
+        if not SHA.fullmatch(oid):
+            return None
+        with self._lock:
+            stdin, stdout = self._pipes()
+            try:
+                stdin.write(oid.encode("ascii") + b"\n")
+                stdin.flush()
+                header = stdout.readline().split()
+                if len(header) != 3:  # "<id> missing"
+                    return None
+                size = int(header[2])
+                data = stdout.read(size + 1)[:size]
+            except (OSError, ValueError):
+                self._stop()
+                raise ReconcilerError(f"git cat-file stopped answering in {self.path}") from None
+            return header[1].decode("ascii"), data
+
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
+        if self._proc is None or self._proc.poll() is not None:
+            try:
+                self._proc = subprocess.Popen(
+                    ["git", "-C", str(self.path), "cat-file", "--batch"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            except FileNotFoundError:
+                raise GitMissing("git is not installed (or not on PATH)") from None
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        return self._proc.stdin, self._proc.stdout
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
