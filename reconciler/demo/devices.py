@@ -91,18 +91,15 @@ def commit_history(root: Path, now: dt.datetime, port: int, git: object) -> None
 
 def place(root: Path) -> None:
     """The manifests (as a converge and a rollback left them) and the telemetry's answer."""
-    from ..bundle.gitrepo import GitFiles, GitRepo
+    from ..bundle.gitrepo import GitFiles, repo_at
     from ..bundle.render import render
     from ..bundle.tiers import manifest, tier_render
 
-    repo = GitRepo(root)
-    try:
-        renders = {}
-        for tag in RELEASES:
-            sha = repo.commit(tag).hexsha
-            renders[tag] = render(GitFiles(repo, sha), BUNDLE, sha)
-    finally:
-        repo.close()
+    repo = repo_at(root)  # the pooled repo: closed by its pool, not here
+    renders = {}
+    for tag in RELEASES:
+        sha = repo.commit(tag).hexsha
+        renders[tag] = render(GitFiles(repo, sha), BUNDLE, sha)
     series = []
     for tier in TIERS:
         revoked = [tier_render(renders["d2"], tier).digest] if tier == "mid" else []
