@@ -48,6 +48,7 @@ bench: $(STAMP) servers
 	$(BIN)/python -m tests.bench.bench_memory
 	$(BIN)/python -m tests.bench.bench_switch
 	$(BIN)/python -m tests.bench.bench_judge
+	$(BIN)/python -m tests.bench.bench_devices
 	$(BIN)/python -m tests.bench.bench_canary_flip
 
 clean:

@@ -6,6 +6,7 @@ sources; it prints nothing (formats live in :mod:`reconciler.report`).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from ..sources.interface import (
 )
 from ..statedir import cache_dir
 from .bodies import Bodies
+from .devices import Reading, check_fleets, judge_target, read_devices
 from .fetch import Fetcher, Result, fetch_all
 from .findings import fleet_findings, loaded, torn_findings
 from .judgement import Judgement, judged
@@ -33,7 +35,7 @@ from .verdict import Recorded
 from .views import Views
 
 if TYPE_CHECKING:
-    from ..model.inventory import Inventory
+    from ..model.inventory import Inventory, TargetSpec
     from ..sources.registry import SourceOpener
 
 
@@ -62,6 +64,7 @@ class Auditor:
         deadline: float | None = DEFAULT_DEADLINE,
         plain: bool = False,
         env_run: EnvironmentRun | None = None,
+        stores_only: bool = False,
     ) -> None:
         run = env_run
         if run is None:
@@ -90,6 +93,8 @@ class Auditor:
         #: How the opened sources are read: every job fetched once, concurrently (a rollback
         #: passes its own, which writes each target just before re-fetching it).
         self.fetcher: Fetcher = fetcher or fetch_all
+        #: Leave devices targets out (a rollout writes them through their manifests, §13).
+        self.stores_only = stores_only
 
     def run(
         self,
@@ -130,6 +135,9 @@ class Auditor:
     def inventory(self) -> Inventory:
         """The environment's inventory (only the targets asked for, when ``only`` is set)."""
         inventory = self.env_run.inventory()  # read once while the run is open
+        if self.stores_only and any(t.is_devices() for t in inventory.targets):
+            kept = [t for t in inventory.targets if not t.is_devices()]
+            inventory = inventory.model_copy(update={"targets": kept})
         if self.only is not None:
             unknown = sorted(self.only - {t.name for t in inventory.targets})
             if unknown:
@@ -164,19 +172,30 @@ class Auditor:
                     )
                 )
         views = Views(histories, rules, first_seen, now.timestamp())
-        jobs = [(t.name, b) for t in inventory.targets for b in inventory.bundles]
-        jobs += [
-            (_probe(t.name), b) for t in inventory.targets if t.probe for b in inventory.bundles
-        ]
+        fleets = [t for t in inventory.targets if t.is_devices()]
+        stores = [t for t in inventory.targets if not t.is_devices()]
+        jobs = [(t.name, b) for t in stores for b in inventory.bundles]
+        jobs += [(_probe(t.name), b) for t in stores if t.probe for b in inventory.bundles]
         # Render desired for every target before any I/O, so config errors come first.
-        seen = {(t.name, b): views.get(t, b) for t in inventory.targets for b in inventory.bundles}
+        seen = {(t.name, b): views.get(t, b) for t in stores for b in inventory.bundles}
+        declared = check_fleets(fleets, histories, inventory.environment)
         on_done = progress(len(jobs)) if progress is not None else None
         shared: dict[tuple[int, int], Judgement] = {}
         results: list[TargetResult] = []
         stamp = now.timestamp()
         with gc_paused():
-            raw = self.env_run.call(self._fetch(inventory, jobs, on_done))
+            earlier = stamp - inventory.rollout.progress_deadline
+            raw, fleet_reads = self.env_run.call(
+                self._fetch(inventory, jobs, on_done, fleets, (declared, earlier))
+            )
             for target in inventory.targets:
+                if target.is_devices():
+                    fleet, more = judge_target(
+                        target, inventory, fleet_reads, histories, git.tags, stamp
+                    )
+                    findings += more
+                    results.append(TargetResult(target, fleet))
+                    continue
                 bundles = []
                 for bundle in inventory.bundles:
                     context = (seen[(target.name, bundle)], histories[bundle], stamp, shared)
@@ -210,24 +229,35 @@ class Auditor:
         )
 
     async def _fetch(
-        self, inventory: Inventory, jobs: list[tuple[str, str]], on_done: Callable[[], None] | None
-    ) -> dict[tuple[str, str], Result]:
+        self,
+        inventory: Inventory,
+        jobs: list[tuple[str, str]],
+        on_done: Callable[[], None] | None,
+        fleets: list[TargetSpec],
+        tiers: tuple[dict[str, list[str]], float],
+    ) -> tuple[dict[tuple[str, str], Result], dict[tuple[str, str], Reading]]:
         opener = self.env_run.opener
         ctx = self.env_run.sources  # the run's HTTP pool: closed with the run, not here
         read = Bodies()
-        sources: dict[str, Source] = {t.name: Read(opener(t, ctx), read) for t in inventory.targets}
-        for t in inventory.targets:
+        stores = [t for t in inventory.targets if not t.is_devices()]
+        sources: dict[str, Source] = {t.name: Read(opener(t, ctx), read) for t in stores}
+        for t in stores:
             if t.probe is not None:
                 as_target = t.model_copy(update={"source": t.probe.as_source(), "health": None})
                 sources[_probe(t.name)] = Read(opener(as_target, ctx), read)
-        done = await self.fetcher(
+        fetched = self.fetcher(
             jobs,
             sources,
             concurrency=self.concurrency,
             on_done=on_done,
             deadline=self.deadline,
         )
-        return dict(zip(jobs, done, strict=True))
+        declared, earlier = tiers
+        observed = read_devices(
+            fleets, inventory.bundles, declared, ctx, inventory.environment, earlier
+        )
+        done, devices = await asyncio.gather(fetched, observed)
+        return dict(zip(jobs, done, strict=True)), devices
 
 
 def _probe(target: str) -> str:

@@ -87,6 +87,9 @@ def check_parity(
     from ..config.inventory import load_inventory
 
     inventory = load_inventory(repo_root, environment)
+    # A device fleet serves a distribution, not one document: parity compares documents.
+    stores = [t for t in inventory.targets if not t.is_devices()]
+    inventory = inventory.model_copy(update={"targets": stores})
     if len(inventory.bundles) != 1:
         raise ConfigError(
             "parity compares one bundle; this environment has several",

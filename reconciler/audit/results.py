@@ -21,6 +21,7 @@ from ..revisions import revision_label
 from .verdict import Judged, Recorded, Seen, Verdict, fleet_digest, judge, unverified_finding
 
 if TYPE_CHECKING:
+    from ..diff.adoption import Share
     from ..gates.contract import Checked
     from ..model.inventory import Inventory, TargetSpec
 
@@ -75,6 +76,12 @@ class BundleResult:
     #: Every revision of the lineage whose carried content equals what the target serves (a
     #: prompt registry that carries only the prompt runs every revision that kept the prompt).
     runs_any_of: frozenset[str] = frozenset()
+    #: A devices target (design §13): per tier, its devices by digest, largest share first.
+    distribution: dict[str, list[Share]] | None = None
+    #: A devices target: per tier, the share that runs the desired digest.
+    adoption: dict[str, float] | None = None
+    #: A devices target: per tier, the desired digest (its tier render's).
+    tier_digests: dict[str, str] | None = None
 
     @property
     def reason(self) -> str:
@@ -109,6 +116,15 @@ class BundleResult:
             "ignored": [i.to_json() for i in self.ignored],
             "desired_digest": self.desired_digest,
             **({"probe": self.probe} if self.probe is not None else {}),
+            **(
+                {
+                    "distribution": {
+                        t: [x.to_json() for x in v] for t, v in self.distribution.items()
+                    }
+                }
+                if self.distribution is not None
+                else {}
+            ),
         }
 
 
@@ -316,6 +332,10 @@ class Audit:
             reasons.append("output contract broken")
         if FindingCode.UNVERIFIED in fail_on and FindingCode.UNVERIFIED in codes:
             reasons.append("unverified commit")
+        for code in (FindingCode.ADOPTION_STALLED, FindingCode.REVOKED, FindingCode.UNSUPPORTED):
+            found = sum(1 for f in self.findings if f.code == code)
+            if code in fail_on and found:
+                reasons.append(f"{found} {code}")
         severities = {c.severity.value for t in self.targets for b in t.bundles for c in b.changes}
         reasons += [
             f"{s} change" for s in (s.value for s in Severity) if s in fail_on and s in severities

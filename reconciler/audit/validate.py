@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bundle.render import render
+from ..bundle.tiers import tiers as tier_names
 from ..config import promotions
 from ..config.inventory import environments, inventory_lines, load_inventory
 from ..config.trustfiles import missing_trust_file
@@ -24,6 +25,7 @@ from ..config.worktree import WorkTreeFiles
 from ..errors import ConfigError, ReconcilerError
 from ..model.alerting import plain_secrets
 from ..model.inventory import Inventory, TargetSpec
+from ..model.manifests import check_manifest_key
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: What an unset variable stands for while the source is opened: an error that every one of
@@ -45,9 +47,10 @@ def validate_repo(
     bundle_names = sorted(p.parent.name for p in (root / "bundles").glob("*/bundle.yaml"))
     if not bundle_names and not (root / "targets").is_dir():
         errors.append(ConfigError(f"{root}: no bundles/*/bundle.yaml and no targets/ folder"))
+    tiers: dict[str, list[str]] = {}  #: bundle -> its device tiers
     for bundle in bundle_names:
         try:
-            render(files, bundle, None)
+            tiers[bundle] = tier_names(render(files, bundle, None))
         except ReconcilerError as exc:
             errors.append(exc)
             continue
@@ -65,6 +68,7 @@ def validate_repo(
     for inventory in inventories:
         rel = f"targets/{inventory.environment}.yaml"
         _check_sources(root, inventory, environ, errors, warnings)
+        errors += device_errors(inventory, tiers)
         for number, alert in enumerate(inventory.alerts, start=1):
             for key in plain_secrets(alert):
                 warnings.append(
@@ -160,9 +164,12 @@ def _open_error(
     root: Path, target: TargetSpec, env: Mapping[str, str], unset: list[str]
 ) -> ConfigError | None:
     """The ConfigError opening ``target``'s sources gives, whatever its unset variables hold."""
+    from ..sources.manifests import manifest_part
     from ..sources.registry import SourceContext, open_source
 
     specs = [target]
+    if target.is_devices():  # its manifests are written through sources of their own
+        specs = [manifest_part(target, "b", c, "t") for c in target.channels]
     if target.probe is not None:  # the audit reads a probe as an http source of its own
         specs.append(target.model_copy(update={"source": target.probe.as_source(), "health": None}))
     first: ConfigError | None = None
@@ -177,3 +184,29 @@ def _open_error(
             continue
         return None  # it opens with some value of the unset variables: the warning says it
     return first
+
+
+def device_errors(inventory: Inventory, tiers: Mapping[str, list[str]]) -> list[ConfigError]:
+    """A devices target needs device tiers in each of its bundles, and a manifest key that
+    keeps their manifests apart (``{tier}`` when there are several)."""
+    rel = f"targets/{inventory.environment}.yaml"
+    errors = []
+    for target in inventory.targets:
+        if not target.is_devices():
+            continue
+        for bundle in inventory.bundles:
+            if bundle not in tiers:
+                continue  # the bundle's own error says why
+            if not tiers[bundle]:
+                errors.append(
+                    ConfigError(
+                        f"target {target.name}: a devices target needs device tiers, and "
+                        f"bundle {bundle!r} has no model.variants",
+                        file=rel,
+                    )
+                )
+                continue
+            why = check_manifest_key(target.manifest_template(), tiers[bundle])
+            if why is not None:
+                errors.append(ConfigError(f"target {target.name}: {why}", file=rel))
+    return errors

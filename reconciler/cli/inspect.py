@@ -75,15 +75,21 @@ def validate(ctx: click.Context) -> None:
 @click.argument("bundle")
 @click.option("--revision", help="A git revision (default: HEAD).")
 @click.option("--target", help="Render as this target sees it (applies its overlay).")
+@click.option("--tier", help="A device tier's render: only its model variant (design §13).")
 @click.pass_context
-def render(ctx: click.Context, bundle: str, revision: str | None, target: str | None) -> None:
-    """Print the rendered bundle JSON (design §7)."""
+def render(
+    ctx: click.Context, bundle: str, revision: str | None, target: str | None, tier: str | None
+) -> None:
+    """Print the rendered bundle JSON (design §7), or a device tier's render (§13)."""
     from ..bundle.gitrepo import GitFiles, repo_at
     from ..bundle.render import render as render_bundle
+    from ..bundle.tiers import tier_render
 
     git = repo_at(repo_of(ctx))
     sha = git.commit(revision or "HEAD").hexsha
     done = render_bundle(GitFiles(git, sha), bundle, sha, target)
+    if tier is not None:
+        done = tier_render(done, tier)
     echo(done.to_bytes().decode("utf-8"), nl=False)
 
 

@@ -117,11 +117,29 @@ def converge(
         _converge(driver, entry, limit, only)
 
 
+def _fleets(driver: Driver, entry: Entry, revision: str | None, only: str | None) -> None:
+    """Switch the devices targets' manifests (design §13); exit 2 when an artifact is wrong."""
+    from ..rollout.artifacts import ArtifactMismatch
+    from ..rollout.fleetgates import FleetPaused
+    from ..rollout.fleets import FleetSwitchFailed, drive
+
+    try:
+        drive(driver, revision, only, revoke=revision is not None, say=echo)
+    except (ArtifactMismatch, FleetSwitchFailed, FleetPaused) as exc:
+        echo(f"converge: {exc}", err=True)
+        entry.outcome = f"blocked: {exc}"
+        sys.exit(2)
+
+
 def _converge(driver: Driver, entry: Entry, limit: float | None, only: str | None) -> None:
-    from ..rollout import commands
+    from ..rollout import commands, fleets
     from ..rollout.signed import Unverified
     from ..state.interface import Deposed, LeaseHeld
 
+    if fleets.is_fleet(driver, only):  # a devices target: its manifests, nothing else
+        _fleets(driver, entry, None, only)
+        echo(f"converged: {only}'s manifests re-fetched with the desired digests")
+        sys.exit(0)
     if limit is None:
         policy = driver.inventory().rollout
         limit = policy.progress_deadline + sum(w.bake for w in policy.waves)
@@ -131,6 +149,8 @@ def _converge(driver: Driver, entry: Entry, limit: float | None, only: str | Non
         echo(f"converge: {exc}", err=True)
         entry.outcome = f"not run: {exc}"
         sys.exit(2)
+    if code == 0 and not only:
+        _fleets(driver, entry, None, None)
     entry.bundles = sorted(step.audit.desired)
     entry.digests = {b: r.digest for b, r in step.audit.desired.items()}
     entry.details["revision"] = step.audit.desired_revision
@@ -163,6 +183,7 @@ def _rollback(driver: Driver, entry: Entry, to: str) -> None:
     from ..rollout import commands
 
     entry.details["to"] = to
+    _fleets(driver, entry, to, None)  # manifests back, and each tier revokes what it served
     try:
         done = commands.rollback(driver, to)
     except commands.WindowClosed as exc:  # a state of the world (rollback: in_window)

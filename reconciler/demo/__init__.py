@@ -70,13 +70,18 @@ def _token(repo: Path) -> str:
 
 
 def _repoint(repo: Path, port: int) -> None:
-    """Point the inventory's live HTTP targets and health checks at this run's port."""
-    path = repo / "targets" / "production.yaml"
-    text = path.read_text()
+    """Point the inventories' live HTTP targets, health checks and telemetry at this run's port."""
     live = {p.name for p in (repo / "fleet" / "http").iterdir()} | {"health", "outputs"}
-    for name in live:
-        text = re.sub(rf"127\.0\.0\.1:\d+/{re.escape(name)}/", f"127.0.0.1:{port}/{name}/", text)
-    path.write_text(text)
+    for env in ("production", "devices"):
+        path = repo / "targets" / f"{env}.yaml"
+        if not path.exists():
+            continue
+        text = path.read_text()
+        for name in live:
+            text = re.sub(
+                rf"127\.0\.0\.1:\d+/{re.escape(name)}/", f"127.0.0.1:{port}/{name}/", text
+            )
+        path.write_text(text)
 
 
 def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runner) -> int:
@@ -148,6 +153,12 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
                  "traffic canary[/] [dim](steps 1% → 5% → 25%, judged per segment against the "
                  "old prompt; simulated traffic and clock)[/]")  # fmt: skip
             canary_act.tell(console, repo / "fleet" / "canary", now)
+            _say(
+                console,
+                "\n[bold]14. The on-device fleet: what do the phones run?[/] [dim](a distribution "
+                "per device tier, from telemetry; d2's mid artifact was rolled back)[/]",
+            )
+            _run(console, run, repo, "audit", "--env", "devices")
         exe = _executable()
         prefix = f"{exe} --repo {repo}"
         _say(
@@ -167,6 +178,8 @@ def run_demo(directory: Path | None, *, serve: bool, now: dt.datetime, run: Runn
             f"{prefix} render support-agent --revision v46",
             f"{prefix} parity --env production --eval {repo}/fleet/eval/support-agent-v47.json",
             f"{prefix} validate",
+            f"{prefix} skew --env devices",
+            f"{prefix} render on-device-agent --tier low",
         ):
             _say(console, f"  {line}")
         if serve:

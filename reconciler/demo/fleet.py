@@ -17,6 +17,7 @@ from pathlib import Path
 from ..bundle.gitrepo import GitFiles, git, repo_at
 from ..bundle.render import render
 from ..errors import ReconcilerError
+from . import devices
 
 BUNDLE = "support-agent"
 
@@ -139,9 +140,10 @@ def build_repo(root: Path, now: dt.datetime, port: int) -> dict[str, str]:
     root.mkdir(parents=True, exist_ok=True)
     _git(root, "init", "-q", "-b", "main")
     (root / ".gitignore").write_text("fleet/\n.reconciler/\n")
+    devices.commit_history(root, now, port, _git)  # the on-device fleet's releases, older
     bundle = root / "bundles" / BUNDLE
     shutil.copytree(example / "bundles" / BUNDLE, bundle)
-    (root / "targets").mkdir()
+    (root / "targets").mkdir(exist_ok=True)
     (root / "targets" / "production.yaml").write_text(inventory_text(port, _free_port()))
     v47 = {p.relative_to(bundle): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
     # v46: before the rename; v45: before the prompt's "keep answers short" paragraph.
@@ -219,3 +221,4 @@ def place_fleet(root: Path, shas: dict[str, str]) -> None:
             staged.mkdir(exist_ok=True)
             hex_ = before.digest.removeprefix("sha256:")
             (staged / f"{hex_}.json").write_bytes(before.to_bytes())
+    devices.place(root)

@@ -89,14 +89,24 @@ def _kind(kind: object) -> str:
 
 async def query(transport: Transport, base_url: str, promql: str) -> list[float]:
     """The values of ``promql`` now; :class:`QueryFailed` says why there are none."""
+    return values_of(await query_body(transport, base_url, promql))
+
+
+async def query_body(
+    transport: Transport, base_url: str, promql: str, at: float | None = None
+) -> bytes:
+    """Prometheus's answer to the instant query ``promql``, now or ``at`` (Unix time)
+    (:class:`QueryFailed`: none)."""
     url = base_url.rstrip("/") + "/api/v1/query"
+    params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
     try:
-        answer = await transport.request("GET", url, params={"query": promql}, answers=EXPLAINED)
+        answer = await transport.request("GET", url, params=params, answers=EXPLAINED)
     except TooLarge as exc:  # over MAX_ANSWER: it answered, too much
         raise QueryFailed(f"Prometheus's answer is too large ({exc})") from None
     except SourceError as exc:
         raise QueryFailed(f"Prometheus unreachable ({exc})") from None
-    return values_of(answer.body)
+    body: bytes = answer.body
+    return body
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,42 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
+class Variant(_Strict):
+    """One device tier's artifact of the model (design §13): cut from the same checkpoint."""
+
+    quant: str
+    url: str
+    #: The artifact's hex sha256: checked before any manifest names it.
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    min_ram_gb: float | None = Field(default=None, gt=0)
+    #: What a device that cannot run this tier falls back to (e.g. ``cloud``).
+    fallback: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://", "file://")):
+            raise ValueError("a variant url must start with http://, https:// or file://")
+        return value
+
+
 class ModelPin(_Strict):
-    """The model the agent runs: provider, model name, dated version, sampling params."""
+    """The model the agent runs: provider, model name, dated version, sampling params, and
+    (on devices) one artifact per device tier."""
 
     provider: str
     name: str
     version: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    #: Device tier -> its artifact (design §13); a tier's render keeps only its own.
+    variants: dict[str, Variant] = Field(default_factory=dict)
+
+    @field_validator("variants")
+    @classmethod
+    def _tiers(cls, value: dict[str, Variant]) -> dict[str, Variant]:
+        for key in value:
+            check_name(key, "device tier")
+        return value
 
 
 class PromptRef(_Strict):

@@ -26,6 +26,10 @@ class FindingCode(StrEnum):
     WAITING = "waiting"  #: plan: the rollout would wait (a promotion, a closed window), until when
     CANARY = "canary"  #: plan: the change goes out as a traffic canary, with these steps
     UNVERIFIED = "unverified"  #: a newer commit's signature does not verify: never applied
+    ADOPTION_STALLED = "adoption_stalled"  #: a device tier is not adopting the desired digest
+    REVOKED = "revoked"  #: devices still run a digest a rollback revoked (it cannot be forced)
+    UNSUPPORTED = "unsupported"  #: devices run a revision older than the target's min_supported
+    UNDECLARED_TIER = "undeclared_tier"  #: telemetry reports a device tier the bundle lacks
 
 
 class Level(StrEnum):

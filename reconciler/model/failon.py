@@ -34,5 +34,8 @@ FAIL_ON_FINDINGS: tuple[str, ...] = tuple(
         FindingCode.TORN,
         FindingCode.OUTPUT_CONTRACT,
         FindingCode.UNVERIFIED,
+        FindingCode.ADOPTION_STALLED,
+        FindingCode.REVOKED,
+        FindingCode.UNSUPPORTED,
     )
 )

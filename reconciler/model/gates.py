@@ -18,7 +18,7 @@ MAX_SAMPLE = 10_000
 #: Longest PromQL query accepted (a query is sent as a URL parameter).
 MAX_QUERY = 8192
 #: What a gate's query may name; each is replaced by a plain name or a revision sha.
-PLACEHOLDERS = ("{target}", "{bundle}", "{environment}", "{revision}")
+PLACEHOLDERS = ("{target}", "{bundle}", "{environment}", "{revision}", "{tier}", "{channel}")
 
 
 class _Strict(BaseModel):

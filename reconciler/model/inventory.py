@@ -11,13 +11,16 @@ from pydantic_core import PydanticCustomError
 
 from .alerting import AlertSpec
 from .canary import CanarySpec
+from .devices import AdoptionSpec, TelemetrySpec, check_channels, check_kind
 from .duration import Duration, Timeout
 from .gates import AnalysisGate, AnalysisSpec, OutputsSpec
 from .methods import PolicyMethods, RuleMethods, TargetMethods
 from .names import check_http_url, check_name
-from .windows import parse_clock, parse_local, recurrence, zone
+from .windowspec import WindowsSpec
 
-TargetKind = Literal["region", "pop", "prompt-registry", "flag-platform", "eval", "other"]
+TargetKind = Literal[
+    "region", "pop", "prompt-registry", "flag-platform", "eval", "devices", "other"
+]
 
 
 class _Strict(BaseModel):
@@ -127,6 +130,12 @@ SourceSpec = Annotated[
 ]
 
 
+#: Where a devices target's manifests are written (design §13): one per channel and tier.
+ManifestSpec = Annotated[
+    FileSourceSpec | HttpSourceSpec | S3SourceSpec, Field(discriminator="type")
+]
+
+
 class HealthSpec(_Strict):
     """An HTTP health check: healthy when the URL answers 2xx within the timeout.
 
@@ -162,7 +171,8 @@ class TargetSpec(_Strict, TargetMethods):
     name: str
     kind: TargetKind = "other"
     carries: Literal["all"] | list[str] = "all"
-    source: SourceSpec
+    #: Where the target's config is read and written (every kind but ``devices``).
+    source: SourceSpec | None = None
     health: HealthSpec | None = None
     #: Targets that together make up one region's agent (config store, prompt registry,
     #: flag platform): when they run different revisions, the bundle is torn.
@@ -171,11 +181,31 @@ class TargetSpec(_Strict, TargetMethods):
     probe: ProbeSpec | None = None
     #: The agent's recent structured outputs, checked against the bundle's output schemas.
     outputs: OutputsSpec | None = None
+    #: A devices target (design §13): the manifests devices poll, one per channel and tier.
+    manifest: ManifestSpec | None = None
+    #: A devices target: active devices per tier and digest (one Prometheus instant query).
+    telemetry: TelemetrySpec | None = None
+    #: A devices target's release channels, in the order they are switched.
+    channels: list[str] = Field(default_factory=lambda: ["stable"], min_length=1)
+    #: A devices target: the share of each tier that should run the desired digest, and when.
+    adoption: AdoptionSpec = Field(default_factory=AdoptionSpec)
+    #: A devices target: a revision; devices on older ones are unsupported (a warning).
+    min_supported: str | None = None
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return check_name(value, "target name")
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        return check_channels(value)
+
+    @model_validator(mode="after")
+    def _kind(self) -> TargetSpec:
+        check_kind(self, self.model_fields_set)
+        return self
 
 
 class IgnoreRule(_Strict, RuleMethods):
@@ -195,6 +225,8 @@ class Wave(_Strict):
     name: str
     targets: list[str] = Field(min_length=1)
     bake: Duration = 0.0
+    #: For devices targets (design §13): the channels this wave switches (None: all).
+    channels: list[str] | None = None
 
 
 class HealthPolicy(_Strict):
@@ -279,53 +311,6 @@ class PromotionSpec(_Strict):
         return check_name(value, "promotion.from environment")
 
 
-class AllowRule(_Strict):
-    """An allowed window: each occurrence of ``rrule`` at wall-clock ``start``, for ``duration``."""
-
-    rrule: str
-    start: str
-    duration: Duration
-
-    @model_validator(mode="after")
-    def _rule(self) -> AllowRule:
-        parse_clock(self.start)
-        recurrence(self.rrule, self.start)
-        if self.duration <= 0:
-            raise ValueError("duration must be longer than 0s")
-        return self
-
-
-class DenyPeriod(_Strict):
-    """A freeze: nothing but (with ``rollback: always``) rollbacks from ``from`` until ``to``."""
-
-    from_: str = Field(alias="from")
-    to: str
-    reason: str = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _order(self) -> DenyPeriod:
-        if parse_local(self.to) <= parse_local(self.from_):
-            raise ValueError(f"deny period ends ({self.to}) before it starts ({self.from_})")
-        return self
-
-
-class WindowsSpec(_Strict):
-    """``windows:`` (design §14): when this environment may change, in ``timezone``."""
-
-    timezone: str
-    allow: list[AllowRule] = Field(default_factory=list)
-    deny: list[DenyPeriod] = Field(default_factory=list)
-    rollback: Literal["always", "in_window"] = "always"
-    #: Held by the windows longer than this: Stalled, loudly (None: no bound).
-    max_wait: Duration | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        zone(value)
-        return value
-
-
 class Inventory(_Strict):
     """The whole of targets/<environment>.yaml."""
 
@@ -393,8 +378,9 @@ class Inventory(_Strict):
         name = canary.release_flag.target
         found = next((t for t in self.targets if t.name == name), None)
         at = ("rollout", "canary", "release_flag", "target")
-        if found is None or found.source.type != "unleash":
-            what = "no target" if found is None else f"a {found.source.type} target"
+        kind = None if found is None else (found.source.type if found.source else found.kind)
+        if kind != "unleash":
+            what = "no target" if found is None else f"a {kind} target"
             raise PydanticCustomError(
                 "canary_flag",
                 "rollout.canary.release_flag.target {name!r} is {what}: it must name an "

@@ -26,16 +26,30 @@ class TargetMethods:
     if TYPE_CHECKING:
         source: Any
         carries: Any
+        kind: str
+        manifest: Any
+
+    def is_devices(self) -> bool:
+        """Whether this is a device fleet (design §13): manifests out, telemetry in."""
+        return self.manifest is not None
+
+    def manifest_template(self) -> str:
+        """A devices target's manifest key, path or URL, placeholders unfilled ("" if none)."""
+        spec = self.manifest
+        if spec is None:
+            return ""
+        template: str = getattr(spec, {"s3": "key", "file": "path"}.get(spec.type, "url"))
+        return template
 
     def carries_signature(self) -> tuple[object, ...]:
         """Equal for two targets exactly when they carry the same components of any bundle."""
-        limit = SOURCE_CARRIES.get(self.source.type)
+        limit = SOURCE_CARRIES.get(self.source.type) if self.source is not None else None
         carries = self.carries if isinstance(self.carries, str) else tuple(self.carries)
         return (limit, carries)
 
     def carries_component(self, key: str) -> bool:
         """Whether this target holds component ``key`` (e.g. ``prompt/system``)."""
-        limit = SOURCE_CARRIES.get(self.source.type)
+        limit = SOURCE_CARRIES.get(self.source.type) if self.source is not None else None
         if limit is not None and not _named(key, limit):
             return False
         return self.carries == "all" or _named(key, self.carries)

@@ -18,6 +18,7 @@ from ..diff.change import worst
 from ..model.duration import format_duration
 from ..model.rollout import Phase, Rollout
 from ..model.status import Status
+from ..report.fleetbar import TierBar, tier_bars
 from ..report.labels import age, revision_label, verdict_mark, worst_change
 from ..report.rollout import waiting
 
@@ -63,6 +64,8 @@ class Row:
     worst_change: str
     keys: Mapping[str, str | int] = field(default_factory=dict)  #: sort keys by column
     hidden: bool = False  #: filtered out (the page's own ``?status=``)
+    #: A devices target: one distribution bar per tier (design §13).
+    bars: tuple[TierBar, ...] = ()
 
     @property
     def tone(self) -> str:
@@ -193,6 +196,7 @@ def skew_rows(audit: Audit) -> list[Row]:
                     skew_age=age(result.lag_seconds),
                     worst_change=worst_change([result]) or (result.error or ""),
                     keys=keys,
+                    bars=tuple(tier_bars(result, audit.tags)),
                 )
             )
     return rows

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..audit.results import Audit
 from ..model.codes import FindingCode, Level
 from ..model.status import Status
+from .fleetbar import tier_bars
 from .labels import age, revision_label, verdict_mark, worst_change
 from .text import headline
 
@@ -63,8 +64,34 @@ def skew_view(
         for line in rollouts or []
     ]
     parts += [Text(headline(audit, tags), style="bold"), table]
+    parts += fleet_lines(audit, tags)
     for finding in audit.findings:
         if finding.level == Level.ERROR and finding.code != FindingCode.BREAKING:
             where = f"{finding.target}: " if finding.target else ""
             parts.append(Text(f"{finding.code}: {where}{finding.message}", style="red"))
     return Group(*parts)
+
+
+_TONE = {"ok": "green", "warn": "yellow", "bad": "red"}
+#: Characters of one tier's bar.
+BAR = 30
+
+
+def fleet_lines(audit: Audit, tags: Mapping[str, str]) -> list[RenderableType]:
+    """Each devices target's tiers as a bar of its distribution (design §13)."""
+    from rich.text import Text
+
+    lines: list[RenderableType] = []
+    for target in audit.targets:
+        for result in target.bundles:
+            for bar in tier_bars(result, tags):
+                line = Text(f"{target.name}/{bar.tier}".ljust(24))
+                used = 0
+                for index, segment in enumerate(bar.segments):
+                    last = index == len(bar.segments) - 1
+                    width = BAR - used if last else round(segment.share * BAR)
+                    used += width
+                    line.append("█" * width, style=_TONE[segment.tone])
+                line.append(f"  {bar.summary}")
+                lines.append(line)
+    return lines

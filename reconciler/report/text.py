@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..audit.devices import short_label
 from ..audit.results import Audit
+from ..diff.adoption import summary
 from ..model.status import Status
 from .labels import age, primary, revision_label, verdict_mark, worst_change
 
@@ -33,7 +35,10 @@ def render_text(audit: Audit, tags: Mapping[str, str], failures: list[str]) -> s
         top = primary(target)
         status = str(target.status)
         detail = ""
-        if target.status is Status.LAGGING:
+        fleet = top.distribution is not None
+        if fleet and top.adoption is not None:
+            detail = "adoption " + ", ".join(f"{t} {a:.0%}" for t, a in top.adoption.items())
+        elif target.status is Status.LAGGING:
             detail = (
                 f"at {revision_label(top.observed_revision, tags)}, {top.behind} behind, "
                 f"for {age(top.lag_seconds)}"
@@ -44,6 +49,10 @@ def render_text(audit: Audit, tags: Mapping[str, str], failures: list[str]) -> s
         change = worst_change(target.bundles)
         line = f"  {target.name:<{width}}  {target.spec.kind:<15} {status:<11} {detail}"
         lines.append(line.rstrip())
+        for bundle in target.bundles if fleet else ():
+            for tier, shares in (bundle.distribution or {}).items():
+                shown = summary(target.name, tier, shares, lambda r: short_label(r, tags))
+                lines.append(f"  {'':<{width}}  {shown}")
         if change:
             lines.append(f"  {'':<{width}}  worst change: {change}")
     if audit.findings:

@@ -83,6 +83,7 @@ class Observer:
             only=only,
             recorded=recorded,
             env_run=self.run,
+            stores_only=True,
         )
         left = self.left()
         if left is not None:  # a command's --timeout bounds the step's audit too

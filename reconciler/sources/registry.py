@@ -146,6 +146,10 @@ class _Checked:
 
 def open_source(target: TargetSpec, ctx: SourceContext) -> Source:
     """The source for ``target``; its ``health()`` runs ``target.health`` (ok when it has none)."""
+    if target.source is None:
+        raise ConfigError(
+            f"target {target.name}: a devices target has no source (its manifests have)"
+        )
     factory = FACTORIES.get(target.source.type)
     if factory is None:  # unreachable while FACTORIES covers SourceSpec (see the test)
         raise ConfigError(f"target {target.name}: unknown source type {target.source.type!r}")

@@ -43,6 +43,11 @@ def test_demo_shows_the_incident(tmp_path: Path) -> None:
     assert "staging    support-agent" in promotion
     last = [line for line in promotion.splitlines() if "production support-agent" in line][-1]
     assert last.endswith("1/1 targets (100%), complete")
+    # The on-device fleet (issue 23): one old tier lagging, one revoked digest still present.
+    fleet = out[out.index("14. The on-device fleet") : out.index("Try next")]
+    assert "android/low: 55% d3, 45% d2" in fleet
+    assert "adoption_stalled android: 55% of android/low" in fleet
+    assert "2.8% of android/mid (212 devices) still run revoked d2" in fleet
 
 
 def model_upgrade_is_caught_by_the_output_contract(out: str, demo: Path) -> None:

@@ -92,12 +92,15 @@ class ConfigRepo:
         prompt: str = "You help customers.\n",
         field: str = "summary",
         temperature: float = 0.2,
+        variants: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        """Write a small valid bundle."""
+        """Write a small valid bundle (with ``variants``: one model artifact per device tier)."""
         base = f"bundles/{name}"
-        self.write(
-            f"{base}/bundle.yaml", BUNDLE_YAML.format(name=name).replace("0.2,", f"{temperature},")
-        )
+        text = BUNDLE_YAML.format(name=name).replace("0.2,", f"{temperature},")
+        if variants is not None:
+            lines = "".join(f"    {tier}: {json.dumps(v)}\n" for tier, v in variants.items())
+            text = text.replace("prompts:\n", f"  variants:\n{lines}prompts:\n", 1)
+        self.write(f"{base}/bundle.yaml", text)
         self.write(f"{base}/prompts/system.md", prompt)
         self.write(f"{base}/tools/write_report.json", tool(field))
 

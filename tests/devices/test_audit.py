@@ -1,0 +1,203 @@
+"""The audit of a devices target against the real Prometheus (design §13): one instant query,
+each tier's digests mapped to revisions, the distribution in text and JSON, and the findings."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.bundle.gitrepo import GitFiles, GitRepo
+from reconciler.bundle.render import render
+from reconciler.bundle.tiers import manifest, tier_render
+from tests.devices.test_inventory import devices
+from tests.devices.test_variants import variants
+from tests.servers.exporter import Exporter
+from tests.servers.prometheus import Prometheus
+from tests.support.cli import Run, reconciler
+from tests.support.configrepo import T0, ConfigRepo, inventory
+
+METRIC = "agent_active_devices"
+
+
+class Fleet:
+    """A repo at v45, v46, v47 (each moving every tier's artifact), file manifests, and the
+    session's exporter publishing active devices under a platform label of its own."""
+
+    def __init__(self, root: Path, exporter: Exporter, prometheus: Prometheus) -> None:
+        self.repo = ConfigRepo(root)
+        self.exporter, self.prometheus = exporter, prometheus
+        self.platform = uuid.uuid4().hex[:12]
+        self.shas: dict[str, str] = {}
+        for n, (tag, sha) in enumerate((("v45", "1"), ("v46", "2"), ("v47", "3"))):
+            self.repo.bundle(variants=variants(high=sha, mid=sha, low=sha))
+            self.shas[tag] = self.repo.commit(tag, when=T0.replace(day=T0.day + n))
+            self.repo.git("tag", tag)
+
+    def digest(self, tag: str, tier: str) -> str:
+        git = GitRepo(self.repo.root)
+        try:
+            sha = self.shas[tag]
+            return tier_render(render(GitFiles(git, sha), "support-agent", sha), tier).digest
+        finally:
+            git.close()
+
+    def inventory(self, **target: Any) -> None:
+        query = (
+            f'sum by (tier, digest) ({METRIC}{{platform="{self.platform}", bundle="{{bundle}}"}})'
+        )
+        telemetry = {"prometheus": {"url": self.prometheus.url}, "query": query}
+        self.repo.write(
+            "targets/production.yaml", inventory([devices(telemetry=telemetry, **target)])
+        )
+
+    def serve(self, tag: str, tier: str, revoked: list[str] = ()) -> None:  # type: ignore[assignment]
+        git = GitRepo(self.repo.root)
+        try:
+            sha = self.shas[tag]
+            done = render(GitFiles(git, sha), "support-agent", sha)
+        finally:
+            git.close()
+        doc = manifest(done, tier, "stable", revoked=[self.digest(t, tier) for t in revoked])
+        self.repo.write(f"manifests/support-agent/stable/{tier}.json", doc)
+
+    def report(self, counts: dict[tuple[str, str], int]) -> None:
+        """Publish active devices per (tier, digest) and wait until Prometheus has them."""
+        for (tier, digest), value in counts.items():
+            labels = {"platform": self.platform, "bundle": "support-agent"}
+            self.exporter.set(METRIC, {**labels, "tier": tier, "digest": digest}, value)
+        total = sum(counts.values())
+        self.prometheus.wait_for(
+            f'sum({METRIC}{{platform="{self.platform}"}})',
+            lambda r: bool(r) and float(r[0]["value"][1]) == total,
+        )
+
+    def audit(self, *args: str) -> Run:
+        return reconciler("--repo", self.repo.root, "audit", "--env", "production", *args)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, exporter: Exporter, prometheus: Prometheus) -> Fleet:
+    made = Fleet(tmp_path / "config", exporter, prometheus)
+    yield made
+    exporter.remove(METRIC)
+
+
+def test_the_audit_reports_each_tiers_distribution(fleet: Fleet) -> None:
+    fleet.inventory(min_supported="v46")
+    for tier in ("high", "mid", "low"):
+        fleet.serve("v47", tier, revoked=["v46"] if tier == "mid" else [])
+    d = fleet.digest
+    fleet.report(
+        {
+            ("high", d("v47", "high")): 100,
+            ("mid", d("v47", "mid")): 620,
+            ("mid", d("v46", "mid")): 300,
+            ("mid", "sha256:" + "f" * 64): 80,
+            ("low", d("v47", "low")): 950,
+            ("low", d("v45", "low")): 50,
+            ("xl", d("v47", "high")): 12,
+        }
+    )
+    run = fleet.audit("--format", "json")
+    assert run.code == 0, run.err  # lagging alone fails nothing by default
+    (target,) = run.json()["targets"]
+    (bundle,) = target["bundles"]
+    assert target["kind"] == "devices" and bundle["status"] == "lagging"
+    dist = bundle["distribution"]
+    assert dist["mid"] == [
+        {"digest": d("v47", "mid"), "revision": fleet.shas["v47"], "share": 0.62, "devices": 620},
+        {"digest": d("v46", "mid"), "revision": fleet.shas["v46"], "share": 0.3, "devices": 300},
+        {"digest": "sha256:" + "f" * 64, "revision": None, "share": 0.08, "devices": 80},
+    ]
+    assert [s["share"] for s in dist["high"]] == [1.0]
+    assert [(s["revision"], s["devices"]) for s in dist["low"]] == [
+        (fleet.shas["v47"], 950),
+        (fleet.shas["v45"], 50),
+    ]
+    codes = sorted((f["code"], f["level"]) for f in run.json()["findings"])
+    # mid's manifest switched when v47 landed, more than adoption.within (7d) ago
+    assert codes == [
+        ("adoption_stalled", "error"),
+        ("revoked", "error"),
+        ("undeclared_tier", "warning"),
+        ("unsupported", "warning"),
+    ]
+    text = fleet.audit()
+    assert "android/mid: 62% v47" in text.out and "30% v46" in text.out, text.out
+    assert "8% drifted" in text.out
+    assert "30.0% of android/mid (300 devices) still run revoked v46;" in text.out
+    failing = fleet.audit("--fail-on", "revoked")
+    assert failing.code == 2, failing.out
+
+
+def test_every_tier_at_target_is_in_sync_and_prometheus_down_is_unreachable(
+    fleet: Fleet,
+) -> None:
+    fleet.inventory(adoption={"target": "90%"})
+    d = fleet.digest
+    fleet.report(
+        {
+            ("high", d("v47", "high")): 90,
+            ("high", d("v46", "high")): 10,
+            ("mid", d("v47", "mid")): 1,
+            ("low", d("v47", "low")): 5,
+        }
+    )
+    run = fleet.audit("--format", "json")
+    assert run.json()["targets"][0]["status"] == "in_sync", run.out
+    telemetry = {"prometheus": {"url": "http://127.0.0.1:1"}, "query": "up"}
+    fleet.repo.write("targets/production.yaml", inventory([devices(telemetry=telemetry)]))
+    down = fleet.audit("--format", "json")
+    assert down.code == 2
+    (target,) = down.json()["targets"]
+    assert target["status"] == "unreachable" and "telemetry" in target["error"]
+
+
+def test_manifests_are_the_contract_document(fleet: Fleet) -> None:
+    fleet.serve("v47", "mid", revoked=["v46"])
+    doc = json.loads((fleet.repo.root / "manifests/support-agent/stable/mid.json").read_text())
+    assert doc["schema"] == "agent-reconciler.device-manifest/v1"
+    assert doc["digest"] == fleet.digest("v47", "mid") and doc["revision"] == fleet.shas["v47"]
+    assert doc["model"]["quant"] == "q4_k_m" and list(doc["components"]["model"]["variants"]) == [
+        "mid"
+    ]
+    assert doc["revoked"] == [fleet.digest("v46", "mid")]
+
+
+def test_skew_and_the_page_draw_a_bar_per_tier(fleet: Fleet) -> None:
+    from reconciler.audit.auditor import Auditor
+    from reconciler.page import OnCallPage
+
+    fleet.inventory()
+    for tier in ("high", "mid", "low"):
+        fleet.serve("v47", tier)
+    d = fleet.digest
+    fleet.report(
+        {
+            ("high", d("v47", "high")): 10,
+            ("mid", d("v47", "mid")): 62,
+            ("mid", d("v46", "mid")): 30,
+            ("mid", "sha256:" + "e" * 64): 8,
+            ("low", d("v45", "low")): 5,
+        }
+    )
+    skew = reconciler("--repo", fleet.repo.root, "skew", "--env", "production")
+    lines = [line for line in skew.out.splitlines() if line.startswith("android/")]
+    assert [line.split()[0] for line in lines] == ["android/high", "android/low", "android/mid"]
+    mid = lines[2]
+    assert "█" in mid and mid.endswith("62% v47, 30% v46, 8% drifted"), mid
+    assert lines[1].endswith("100% v45"), lines[1]
+    audit = Auditor(fleet.repo.root, "production").run()
+    page = OnCallPage("production", interval=30)
+    page.publish(audit, {}, repo=fleet.repo.root)
+    status, body, _ = page.respond("/", {})
+    html = body.decode()
+    assert status == 200
+    assert html.count('class="fleet"') == 3
+    assert 'class="seg seg-ok" style="width: 62.0%"' in html
+    assert 'class="seg seg-warn" style="width: 30.0%"' in html
+    assert 'class="seg seg-bad" style="width: 8.0%"' in html

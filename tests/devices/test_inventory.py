@@ -1,0 +1,101 @@
+"""A ``devices`` target in targets/<env>.yaml (design §13): its keys, and bad input in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.model.inventory import TargetSpec
+from tests.devices.test_variants import variants
+from tests.support.cli import reconciler
+from tests.support.configrepo import ConfigRepo, inventory
+
+MANIFEST = {"type": "file", "path": "manifests/{bundle}/{channel}/{tier}.json"}
+TELEMETRY = {
+    "prometheus": {"url": "http://127.0.0.1:9090"},
+    "query": 'sum by (tier, digest) (agent_active_devices{bundle="{bundle}"})',
+}
+
+
+def devices(**extra: Any) -> dict[str, Any]:
+    target = {"name": "android", "kind": "devices", "manifest": MANIFEST, "telemetry": TELEMETRY}
+    target.update(extra)
+    return target
+
+
+def test_a_devices_target_reads_with_its_defaults() -> None:
+    spec = TargetSpec.model_validate(devices(adoption={"target": "95%", "within": "3d"}))
+    assert spec.is_devices() and spec.source is None
+    assert spec.channels == ["stable"]
+    assert spec.adoption.target == pytest.approx(0.95) and spec.adoption.within == 3 * 86400
+    assert spec.manifest_template() == MANIFEST["path"]
+    assert TargetSpec.model_validate(devices()).adoption.target == pytest.approx(0.9)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> ConfigRepo:
+    repo = ConfigRepo(tmp_path / "config")
+    repo.bundle(variants=variants())
+    repo.commit("v1")
+    return repo
+
+
+def _validate(repo: ConfigRepo, target: dict[str, Any]) -> str:
+    repo.write("targets/production.yaml", inventory([target]))
+    run = reconciler("--repo", repo.root, "validate")
+    assert run.code == 1, (run.out, run.err)
+    assert "Traceback" not in run.err
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert lines[-1] == "1 error(s)", run.err
+    assert "targets/production.yaml" in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("target", "needle"),
+    [
+        (devices(adoption={"target": "0%"}), "above 0% and at most 100%"),
+        (devices(adoption={"target": "120%"}), "above 0% and at most 100%"),
+        (devices(adoption={"target": 1.5}), "above 0% and at most 100%"),
+        (
+            devices(manifest={"type": "file", "path": "m/{bundle}/{channel}.json"}),
+            "has no {tier}, but the bundle has 3 tiers (high, low, mid)",
+        ),
+        (
+            devices(
+                channels=["beta", "stable"],
+                manifest={"type": "file", "path": "m/{bundle}/{tier}.json"},
+            ),
+            "has no {channel}",
+        ),
+        (devices(channels=["beta", "beta"]), "listed twice"),
+        (devices(source={"type": "file", "path": "x.json"}), "has no source"),
+        (devices(group="g"), "no group"),
+        (devices(health={"url": "http://127.0.0.1:1/h"}), "observed by its telemetry"),
+        ({"name": "a", "kind": "devices", "manifest": MANIFEST}, "needs manifest: and telemetry:"),
+        (
+            {"name": "a", "source": {"type": "file", "path": "x.json"}, "channels": ["beta"]},
+            "only a target of kind devices",
+        ),
+        ({"name": "a"}, "needs a source"),
+    ],
+)
+def test_bad_devices_targets_are_one_line(
+    repo: ConfigRepo, target: dict[str, Any], needle: str
+) -> None:
+    assert needle in _validate(repo, target)
+
+
+def test_a_devices_target_needs_tiers_in_its_bundle(tmp_path: Path) -> None:
+    repo = ConfigRepo(tmp_path / "plain")
+    repo.bundle()
+    repo.commit("no variants")
+    assert "has no model.variants" in _validate(repo, devices())
+
+
+def test_a_good_devices_target_validates(repo: ConfigRepo) -> None:
+    repo.write("targets/production.yaml", inventory([devices(channels=["beta", "stable"])]))
+    run = reconciler("--repo", repo.root, "validate")
+    assert run.code == 0, run.err
