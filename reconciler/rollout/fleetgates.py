@@ -6,8 +6,8 @@ any failure pauses the wave (the later channels are not switched)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ReconcilerError
 from ..gates.prometheus import measure_all, metric_reading, substitute
@@ -28,6 +28,7 @@ def judge_tiers(
     channels: Sequence[str],
     tiers: Sequence[str],
     environ: Mapping[str, str],
+    call: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run,
 ) -> list[str]:
     """Why the wave may not go on: one line per failing gate, tier and channel (empty: go)."""
     gates = [g for g in inventory.rollout.analysis if g.reads(target.name)]
@@ -47,7 +48,7 @@ def judge_tiers(
                 }
                 asked.append((gate, channel, tier, substitute(gate.query, values)))
     spec = inventory.analysis.prometheus
-    measured = asyncio.run(measure_all(spec, environ, [q for *_, q in asked]))
+    measured = call(measure_all(spec, environ, [q for *_, q in asked]))
     failures = []
     for gate, channel, tier, query in asked:
         reading = metric_reading(gate, measured[query])

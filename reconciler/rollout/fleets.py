@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from .artifacts import ArtifactMismatch, check_all
 from .switching import Group, Part, Switcher
 
 if TYPE_CHECKING:
+    from ..environment import EnvironmentRun
     from ..model.inventory import Inventory, TargetSpec
     from ..sources.registry import SourceContext, SourceOpener
 
@@ -141,6 +142,7 @@ def converge_fleets(
     only: str | None = None,
     revoke: bool = False,
     say: Callable[[str], None] = lambda line: None,
+    environment: EnvironmentRun | None = None,
 ) -> list[str]:
     """Switch every devices target's manifests to ``renders`` (bundle -> its render for the
     target), wave by wave; one line per switch (each also ``say``-ed at once). Raises on the
@@ -151,7 +153,10 @@ def converge_fleets(
     lines = []
 
     async def run(name: str, channels: list[str]) -> None:
-        ctx = SourceContext(repo_root=repo_root, env=environ)
+        # the environment run's HTTP pool when there is one (closed with the run, not here)
+        ctx = (
+            environment.sources if environment else SourceContext(repo_root=repo_root, env=environ)
+        )
         try:
             for bundle in inventory.bundles:
                 done = renders[bundle]
@@ -162,14 +167,16 @@ def converge_fleets(
                 )
                 say(lines[-1])
         finally:
-            await ctx.close()
+            if environment is None:
+                await ctx.close()
 
+    call = environment.call if environment is not None else asyncio.run
     order = channel_waves(inventory, only)
     for index, (name, channels, bake) in enumerate(order):
-        asyncio.run(run(name, channels))
+        call(run(name, channels))
         later = [o for o in order[index + 1 :] if o[0] == name]
         if later and not revoke:  # a rollback is not held by gates
-            _bake(inventory, specs[name], renders, channels, bake, environ)
+            _bake(inventory, specs[name], renders, channels, bake, environ, call)
     return lines
 
 
@@ -180,6 +187,7 @@ def _bake(
     channels: list[str],
     bake: float,
     environ: Mapping[str, str],
+    call: Callable[[Coroutine[Any, Any, Any]], Any],
 ) -> None:
     """Wait the wave's bake, then ask its gates per tier; a failure pauses what comes next."""
     import time
@@ -191,7 +199,7 @@ def _bake(
     time.sleep(bake)
     for bundle, done in renders.items():
         failures = judge_tiers(
-            inventory, target, bundle, done.revision or "", channels, tiers(done), environ
+            inventory, target, bundle, done.revision or "", channels, tiers(done), environ, call
         )
         if failures:
             raise FleetPaused(
@@ -209,26 +217,31 @@ def drive(
 ) -> list[str]:
     """:func:`converge_fleets` for a driver's environment, to ``revision`` (None: desired)."""
     from ..bundle.snapshot import snapshot
-    from ..config.inventory import load_inventory
     from ..statedir import cache_dir
 
-    inventory = load_inventory(driver.repo_root, driver.environment)
+    inventory = driver.inventory()
     if not any(t.is_devices() for t in inventory.targets):
         return []
     git = snapshot(
         driver.repo_root, revision or driver.revision, cache_dir(driver.repo_root) / "history.json"
     )
     renders = {b: git.history(b).desired_render(None) for b in inventory.bundles}
-    return converge_fleets(
-        driver.files_root, inventory, renders, driver.environ, only=only, revoke=revoke, say=say
-    )
+    with driver.run.open():  # one event loop and one HTTP pool for every wave's switch and gates
+        return converge_fleets(
+            driver.files_root,
+            inventory,
+            renders,
+            driver.environ,
+            only=only,
+            revoke=revoke,
+            say=say,
+            environment=driver.run,
+        )
 
 
 def is_fleet(driver: Any, name: str | None) -> bool:
     """Whether ``name`` is a devices target of the driver's environment."""
-    from ..config.inventory import load_inventory
-
     if name is None:
         return False
-    inventory = load_inventory(driver.repo_root, driver.environment)
+    inventory = driver.inventory()
     return any(t.name == name and t.is_devices() for t in inventory.targets)

@@ -12,8 +12,8 @@ from reconciler.diff.adoption import (
     judge_fleet,
     summary,
 )
-from reconciler.model.status import Status
 from reconciler.model.codes import FindingCode
+from reconciler.model.status import Status
 
 DAY = 86400.0
 POLICY = Policy(target=0.9, within=7 * DAY, progress_deadline=DAY)
