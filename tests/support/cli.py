@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,37 +49,56 @@ class Measured:
     peak_rss: int  #: bytes
 
 
+#: A small process that starts the measured command and reports its peak RSS. On Linux a child's
+#: ``ru_maxrss`` starts from the high-water mark of the process it was forked from (exec keeps it),
+#: so a child forked straight from this test process would read as at least as large as pytest
+#: itself, whatever the tests before loaded (scipy, the Unleash SDK). Forked from this launcher
+#: (``python -S``: a few MB), the figure is the command's own.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def measured(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 60) -> Measured:
     """Like :func:`reconciler`, also measuring time and peak RSS.
 
-    The child is reaped with ``os.wait4``, whose ``ru_maxrss`` is this one child's peak (or of
-    a process it waited for, such as git), in KiB on Linux. ``RUSAGE_CHILDREN`` deltas would
-    not do: it is the maximum over every child the test process ever waited for, so a run
-    smaller than an earlier one would read as the earlier one's peak.
+    The command runs under :data:`_LAUNCHER`, which reaps it with ``os.wait4``: its
+    ``ru_maxrss`` is this one child's peak (or of a process it waited for, such as git), in KiB
+    on Linux. ``RUSAGE_CHILDREN`` deltas would not do: it is the maximum over every child the
+    test process ever waited for, so a run smaller than an earlier one would read as the earlier
+    one's peak.
     """
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     full_env.update(env or {})
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        peak = Path(scratch) / "peak"
         started = time.monotonic()
         proc = subprocess.Popen(
-            [str(EXE), *map(str, args)],
+            [sys.executable, "-S", "-c", _LAUNCHER, str(peak), str(EXE), *map(str, args)],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
             env=full_env,
+            start_new_session=True,  # a timeout kills the launcher and the command together
         )
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - started > timeout:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                raise subprocess.TimeoutExpired(proc.args, timeout)
-            time.sleep(0.005)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         seconds = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         run = Run(
@@ -86,4 +106,5 @@ def measured(*args: str | Path, env: dict[str, str] | None = None, timeout: floa
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
         )
-    return Measured(run, seconds, usage.ru_maxrss * 1024)
+        rss_kib = int(peak.read_text())
+    return Measured(run, seconds, rss_kib * 1024)
