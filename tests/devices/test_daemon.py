@@ -4,10 +4,9 @@ the stores only (a fleet's adoption is observed, never awaited)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-from collections.abc import Iterator
 
 import pytest
 
