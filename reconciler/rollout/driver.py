@@ -28,6 +28,7 @@ from .act import Actor, Documents
 from .canarying import Canarying, CanaryStep
 from .desired import desired
 from .execute import execute, statuses
+from .fleetsteps import FleetSteering
 from .notify import Notifier
 from .observe import Observer, Sighting
 from .recorded import note_staged
@@ -93,6 +94,9 @@ class Driver:
             self._restore_quarantines()
         self._scoped: dict[str, Rollout] = {}  #: the scoped run's own rollouts, by bundle
         self.canarying = Canarying(self.run, store, self.documents, fence=fence, repos=self.repos)
+        #: The daemon's: switch the devices targets' manifests each step (None: a command's
+        #: driver, whose ``converge`` switches them once the stores converged, §13).
+        self.fleets: FleetSteering | None = None
 
     @property
     def repo_root(self) -> Path:
@@ -211,6 +215,8 @@ class Driver:
             sighting = self.sight()
             survey = sighting.survey
             steps = {b: self._step_bundle(sighting, b) for b in survey.inventory.bundles}
+            if self.fleets is not None and self.scope is None:
+                self.fleets.step(self, survey, steps, self.clock())
             rollouts = {b: s.rollout for b, s in steps.items()}
             if self.scope is not None:  # the scoped run's rollouts are its own, not the record
                 rollouts = self.stored(list(steps))
