@@ -39,6 +39,9 @@ class FleetSteering:
     def __init__(self) -> None:
         self.seen: dict[Key, dict[str, float]] = {}
         self.told: set[tuple[Key, str]] = set()
+        #: Waves a failing tier gate paused, until a new desired revision (as the stores'
+        #: analysis pause, it is not lifted by a later passing answer).
+        self.paused: set[Key] = set()
 
     def step(
         self, driver: Driver, survey: Survey, steps: dict[str, BundleStep], now: float
@@ -66,6 +69,8 @@ class FleetSteering:
         now: float,
     ) -> None:
         key = (target.name, done.name, done.digest)
+        if key in self.paused:
+            return
         served = driver.run.call(_served(target, done, driver))
         seen = self.seen.setdefault(key, {})
         for channel, ok in served.items():
@@ -90,15 +95,16 @@ class FleetSteering:
             if failures:
                 after = "/".join(decided.after)
                 why = f"target {target.name}: paused after {after}: " + "; ".join(failures)
-                self._pause(driver, inventory, step, key, target, why, now, revision)
+                self.paused.add(key)
+                self._pause(driver, inventory, step, key, why, now, revision)
                 return
         driver.fence()
         try:
             driver.run.call(
                 publish(target, done, decided.switch, driver.run.sources, driver.run.opener)
             )
-        except (ArtifactMismatch, FleetSwitchFailed) as exc:
-            self._pause(driver, inventory, step, key, target, str(exc), now, revision)
+        except (ArtifactMismatch, FleetSwitchFailed) as exc:  # tried again each step
+            self._pause(driver, inventory, step, key, str(exc), now, revision)
             return
         for channel in decided.switch:
             seen[channel] = now
@@ -110,16 +116,16 @@ class FleetSteering:
         inventory: Inventory,
         step: BundleStep,
         key: Key,
-        target: TargetSpec,
         why: str,
         now: float,
         revision: str,
     ) -> None:
-        """Say why the target's waves stop: each step in the log, once as an alert."""
-        step.failed[f"{target.name} manifests"] = why
+        """Say why the target's waves stop, once per desired revision and reason: a failed
+        write (the daemon's ``apply_failed`` log line) and an alert."""
         if (key, why) in self.told:
             return
         self.told.add((key, why))
+        step.failed[f"{key[0]} manifests"] = why
         notice = Notify(AlertCondition.PAUSED, "firing", (), why)
         step.actions.append(notice)
         step.alert_errors += driver.notifier.send(inventory, key[1], notice, now, revision)
