@@ -13,6 +13,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..audit.results import Audit, Survey
 from ..audit.verdict import Recorded
@@ -28,13 +29,15 @@ from .act import Actor, Documents
 from .canarying import Canarying, CanaryStep
 from .desired import desired
 from .execute import execute, statuses
-from .fleetsteps import FleetSteering
 from .notify import Notifier
 from .observe import Observer, Sighting
 from .recorded import note_staged
 from .signed import Signed, unverified_notice
 from .step import BundleStep, Step
 from .writer import Writer
+
+if TYPE_CHECKING:
+    from .fleetsteps import FleetSteering
 
 Clock = Callable[[], float]
 #: One of :class:`Canarying`'s step or settle.

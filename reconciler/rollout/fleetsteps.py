@@ -11,7 +11,7 @@ awaited: the audit shows it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..bundle.tiers import tier_render, tiers
 from ..model.codes import AlertCondition
@@ -26,10 +26,11 @@ if TYPE_CHECKING:
     from ..audit.results import Survey
     from ..bundle.rendered import Rendered
     from ..model.inventory import Inventory, TargetSpec
-    from .driver import Driver
     from .step import BundleStep
 
 Key = tuple[str, str, str]  #: (target, bundle, desired digest)
+#: ``driver`` below is the step's :class:`~reconciler.rollout.driver.Driver` (Any: it imports
+#: this module).
 
 
 class FleetSteering:
@@ -43,9 +44,7 @@ class FleetSteering:
         #: analysis pause, it is not lifted by a later passing answer).
         self.paused: set[Key] = set()
 
-    def step(
-        self, driver: Driver, survey: Survey, steps: dict[str, BundleStep], now: float
-    ) -> None:
+    def step(self, driver: Any, survey: Survey, steps: dict[str, BundleStep], now: float) -> None:
         """Switch what is due of every devices target, for every bundle."""
         inventory = survey.whole or survey.inventory
         fleets = [t for t in inventory.targets if t.is_devices()]
@@ -60,7 +59,7 @@ class FleetSteering:
 
     def _target(
         self,
-        driver: Driver,
+        driver: Any,
         inventory: Inventory,
         target: TargetSpec,
         done: Rendered,
@@ -112,7 +111,7 @@ class FleetSteering:
 
     def _pause(
         self,
-        driver: Driver,
+        driver: Any,
         inventory: Inventory,
         step: BundleStep,
         key: Key,
@@ -131,7 +130,7 @@ class FleetSteering:
         step.alert_errors += driver.notifier.send(inventory, key[1], notice, now, revision)
 
 
-async def _served(target: TargetSpec, done: Rendered, driver: Driver) -> dict[str, bool]:
+async def _served(target: TargetSpec, done: Rendered, driver: Any) -> dict[str, bool]:
     """Channel -> whether each of its tiers' manifests serves the desired digest."""
     from ..audit.devices import read_manifest
 
