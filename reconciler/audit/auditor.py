@@ -93,7 +93,9 @@ class Auditor:
         #: How the opened sources are read: every job fetched once, concurrently (a rollback
         #: passes its own, which writes each target just before re-fetching it).
         self.fetcher: Fetcher = fetcher or fetch_all
-        #: Leave devices targets out (a rollout writes them through their manifests, §13).
+        #: Keep devices targets apart (a rollout writes them through their manifests, §13):
+        #: the survey's targets and inventory are the stores only, its ``fleets`` the devices
+        #: targets, observed all the same and shown in the judged audit.
         self.stores_only = stores_only
 
     def run(
@@ -123,6 +125,8 @@ class Auditor:
                 survey = self._run(git, inventory, now, progress)
             finally:
                 git.cache.save()
+            if self.stores_only:
+                survey.set_fleets_apart()
             if any(t.outputs is not None for t in inventory.targets):
                 from .outputs import check_outputs  # jsonschema loads only where outputs are read
 
@@ -135,9 +139,6 @@ class Auditor:
     def inventory(self) -> Inventory:
         """The environment's inventory (only the targets asked for, when ``only`` is set)."""
         inventory = self.env_run.inventory()  # read once while the run is open
-        if self.stores_only and any(t.is_devices() for t in inventory.targets):
-            kept = [t for t in inventory.targets if not t.is_devices()]
-            inventory = inventory.model_copy(update={"targets": kept})
         if self.only is not None:
             unknown = sorted(self.only - {t.name for t in inventory.targets})
             if unknown:

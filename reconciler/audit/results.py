@@ -180,6 +180,21 @@ class Survey:
     tags: Mapping[str, str] = field(default_factory=dict)  #: commit sha -> tag, for labels
     #: Target -> its outputs checked against its output schemas (targets with ``outputs:``).
     outputs: dict[str, Checked] = field(default_factory=dict)
+    #: Devices targets kept apart from :attr:`targets` (a rollout step's survey: the engine
+    #: moves stores, §13): shown in the judged audit, judged by no bundle's verdict.
+    fleets: list[TargetResult] = field(default_factory=list)
+    #: The whole inventory when :attr:`fleets` are apart (:attr:`inventory` is the stores').
+    whole: Inventory | None = None
+
+    def set_fleets_apart(self) -> None:
+        """Move the devices targets to :attr:`fleets`, out of the targets and inventory."""
+        if not any(t.is_devices() for t in self.inventory.targets):
+            return
+        self.fleets = [t for t in self.targets if t.spec.is_devices()]
+        self.targets = [t for t in self.targets if not t.spec.is_devices()]
+        self.whole = self.inventory
+        stores = [t for t in self.inventory.targets if not t.is_devices()]
+        self.inventory = self.inventory.model_copy(update={"targets": stores})
 
     def seen(self, bundle: str) -> list[Seen]:
         """What each target was seen running of ``bundle`` (the verdict's input)."""
@@ -226,7 +241,7 @@ class Survey:
         targets = [
             TargetResult(t.spec, [_marked(b, marks[(t.name, b.bundle)]) for b in t.bundles])
             for t in self.targets
-        ]
+        ] + self.fleets
         return Audit(
             environment=self.environment,
             generated_at=self.generated_at,
@@ -235,7 +250,7 @@ class Survey:
             desired=self.desired,
             targets=targets,
             findings=findings,
-            inventory=self.inventory,
+            inventory=self.whole or self.inventory,
             verdicts=verdicts,
             tags=self.tags,
         )

@@ -129,6 +129,7 @@ class Runner:
     def _driver_for(self, root: Path, store: StateStore) -> Driver:
         from ..rollout.desired import signed_policy
         from ..rollout.driver import Driver
+        from ..rollout.fleetsteps import FleetSteering
         from ..rollout.writer import Writer, holder_name
 
         if self._driver is None or self._driver.repo_root != root.resolve():
@@ -143,6 +144,7 @@ class Runner:
                 user="reconciler-daemon",
                 signed=signed_policy(self.files_root, self.environment, self.verify),
             )
+            self._driver.fleets = FleetSteering()  # devices targets' manifests, wave by channel
             self._writer = Writer(
                 store,
                 self.environment,

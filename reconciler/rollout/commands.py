@@ -209,7 +209,8 @@ def _roll_back(
             alert_errors += _end(driver, rollout, ended, notices, event)
     # Done when every target re-fetches REV: a write that failed where the target holds REV
     # anyway (another writer put it there) does not undo that.
-    verified = all(t.status is Status.IN_SYNC for t in after.targets)
+    stores = [t for t in after.targets if not t.spec.is_devices()]  # fleets: never awaited
+    verified = all(t.status is Status.IN_SYNC for t in stores)
     for bundle in inventory.bundles:  # GitHub: the rolled-back-from deployment ends
         driver.notifier.lifecycle(inventory, bundle, "rolled_back", desired, now)
         if verified:

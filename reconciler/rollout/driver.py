@@ -13,6 +13,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..audit.results import Audit, Survey
 from ..audit.verdict import Recorded
@@ -34,6 +35,9 @@ from .recorded import note_staged
 from .signed import Signed, unverified_notice
 from .step import BundleStep, Step
 from .writer import Writer
+
+if TYPE_CHECKING:
+    from .fleetsteps import FleetSteering
 
 Clock = Callable[[], float]
 #: One of :class:`Canarying`'s step or settle.
@@ -93,6 +97,9 @@ class Driver:
             self._restore_quarantines()
         self._scoped: dict[str, Rollout] = {}  #: the scoped run's own rollouts, by bundle
         self.canarying = Canarying(self.run, store, self.documents, fence=fence, repos=self.repos)
+        #: The daemon's: switch the devices targets' manifests each step (None: a command's
+        #: driver, whose ``converge`` switches them once the stores converged, §13).
+        self.fleets: FleetSteering | None = None
 
     @property
     def repo_root(self) -> Path:
@@ -211,6 +218,8 @@ class Driver:
             sighting = self.sight()
             survey = sighting.survey
             steps = {b: self._step_bundle(sighting, b) for b in survey.inventory.bundles}
+            if self.fleets is not None and self.scope is None:
+                self.fleets.step(self, survey, steps, self.clock())
             rollouts = {b: s.rollout for b, s in steps.items()}
             if self.scope is not None:  # the scoped run's rollouts are its own, not the record
                 rollouts = self.stored(list(steps))

@@ -60,6 +60,8 @@ def note_staged(
 ) -> None:
     """Each target's staged digests (``staged: [digest, ...]`` in the audit JSON), as recorded."""
     for target in audit.targets:
+        if target.spec.is_devices():  # a fleet's manifests are switched, not staged copies
+            continue
         found = [
             f"sha256:{hex_}"
             for bundle in target.bundles

@@ -59,7 +59,13 @@ class Step:
 
     @property
     def complete(self) -> bool:
-        targets = [t for t in self.audit.targets if self.scope in (None, t.name)]
+        # a devices target's adoption is observed, never awaited (§13): its manifests are
+        # converged by the fleet's own switch, not by this step's
+        targets = [
+            t
+            for t in self.audit.targets
+            if self.scope in (None, t.name) and not t.spec.is_devices()
+        ]
         done = all(b.complete for b in self.bundles.values())
         return done and all(t.status is Status.IN_SYNC for t in targets)
 

@@ -1,0 +1,71 @@
+"""The daemon shows a devices target (design §13): its audit on ``/status``, the on-call page and
+``/metrics`` carries each tier's distribution and the fleet's findings, while its rollout moves
+the stores only (a fleet's adoption is observed, never awaited)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.daemon.support import DaemonProcess
+from tests.devices.test_audit import METRIC, Fleet
+from tests.servers.exporter import Exporter
+from tests.servers.prometheus import Prometheus
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, exporter: Exporter, prometheus: Prometheus) -> Iterator[Fleet]:
+    made = Fleet(tmp_path / "config", exporter, prometheus)
+    yield made
+    exporter.remove(METRIC)
+
+
+def _android(status: dict[str, Any]) -> dict[str, Any] | None:
+    return next((t for t in status["targets"] if t["name"] == "android"), None)
+
+
+def test_the_daemon_shows_each_tiers_distribution(fleet: Fleet) -> None:
+    fleet.inventory()
+    for tier in ("high", "mid", "low"):
+        fleet.serve("v47", tier, revoked=["v46"] if tier == "mid" else [])
+    d = fleet.digest
+    fleet.report(
+        {
+            ("high", d("v47", "high")): 10,
+            ("mid", d("v47", "mid")): 62,
+            ("mid", d("v46", "mid")): 30,
+            ("mid", "sha256:" + "e" * 64): 8,
+            ("low", d("v47", "low")): 5,
+        }
+    )
+    daemon = DaemonProcess(fleet.repo.root, "--interval", "0.2s")
+    try:
+        status = daemon.wait_until(lambda s: _android(s) is not None, what="android audited")
+        target = _android(status)
+        assert target is not None and target["kind"] == "devices"
+        (bundle,) = target["bundles"]
+        assert bundle["status"] == "lagging", bundle
+        mid = bundle["distribution"]["mid"]
+        assert [(s["revision"], s["share"], s["devices"]) for s in mid] == [
+            (fleet.shas["v47"], 0.62, 62),
+            (fleet.shas["v46"], 0.3, 30),
+            (None, 0.08, 8),
+        ]
+        assert [s["share"] for s in bundle["distribution"]["high"]] == [1.0]
+        codes = {(f["code"], f.get("target")) for f in status["findings"]}
+        assert ("revoked", "android") in codes, status["findings"]
+        assert status["summary"]["targets"] == 1
+        code, body = daemon.get("/")
+        html = body.decode()
+        assert code == 200 and html.count('class="fleet"') == 3, html[:2000]
+        assert 'class="seg seg-ok" style="width: 62.0%"' in html
+        assert 'class="seg seg-bad" style="width: 8.0%"' in html
+        lagging = daemon.metric(
+            "reconciler_target_status", target="android", bundle="support-agent", status="lagging"
+        )
+        assert lagging == 1.0
+    finally:
+        daemon.terminate()
