@@ -138,8 +138,15 @@ def test_steady_failure_pauses_then_stalls_and_alerts(
 ) -> None:
     daemon, _ = _health_run(tmp_path, nginx, health, webhook, [], default="fail")
     try:
+        # ``stalled`` is the verdict as of now; the Stalled condition is recorded by the step
+        # that follows it (the JSON carries what the store holds): wait for both.
         stalled = daemon.wait_until(
-            lambda s: rollout_of(s).get("stalled") is True, timeout=30, what="stalled"
+            lambda s: (
+                rollout_of(s).get("stalled") is True
+                and any(c["type"] == "Stalled" for c in rollout_of(s)["conditions"])
+            ),
+            timeout=30,
+            what="stalled, and its condition recorded",
         )
         r = rollout_of(stalled)
         assert r["phase"] == "paused"
