@@ -9,7 +9,8 @@ with aliases expanded) and the number of nodes its aliases expand to
 (:data:`~reconciler.limits.MAX_YAML_NODES`).
 
 Where no line is needed (a file that validates, a past revision's render), :func:`values` reads
-with ruamel's safe loader on libyaml, about six times sooner, and falls back to the round trip
+with ruamel's safe loader on libyaml (its loader class built once, its depth bounded as it
+composes), several times sooner, and falls back to the round trip
 for anything it reads otherwise, refuses, or would have to blame.
 
 Validating what was read, with the line to blame, is :mod:`.validation`; keeping what
@@ -89,31 +90,6 @@ def fast() -> bool:
     return _c_parser() is not None
 
 
-def _depth(text: str) -> int:
-    """The deepest nesting of ``text``'s collections, from libyaml's event stream.
-
-    libyaml's composer recurses in C once per level: a file a hundred thousand levels deep would
-    overflow the C stack. Its parser does not recurse, so the depth is measured first.
-    """
-    from ruamel.yaml import events
-
-    opens = (events.MappingStartEvent, events.SequenceStartEvent)
-    closes = (events.MappingEndEvent, events.SequenceEndEvent)
-    parser = _c_parser()(text)
-    depth = deepest = 0
-    while True:
-        event = parser.get_event()
-        if event is None or isinstance(event, events.StreamEndEvent):
-            return deepest
-        if isinstance(event, opens):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                return deepest
-        elif isinstance(event, closes):
-            depth -= 1
-
-
 def values(text: str, file: str) -> Any:
     """The plain values of YAML ``text``, as ``plain(parse(text, file))`` gives them (or its
     error), about six times sooner: ruamel's safe loader on libyaml, bounded alike.
@@ -125,20 +101,55 @@ def values(text: str, file: str) -> Any:
     check_size(text, MAX_YAML, file)
     if not fast() or "%YAML" in text:
         return plain(parse(text, file))
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
-        if _depth(text) > MAX_DEPTH:
-            return plain(parse(text, file))  # refused there, at its line
-        yaml = YAML(typ="safe")
-        yaml.Resolver = _resolver_12()
-        root = yaml.load(text)
+        loader = _safe_loader()(text)
+        try:
+            root = loader.get_single_data()
+        finally:
+            loader.dispose()
         check_tree(root, file)
     except (YAMLError, ValueError, RecursionError, ConfigError):
         # libyaml's errors have no lines: the round-trip loader decides, and says where.
         return plain(parse(text, file))
     return plain(root)
+
+
+@functools.cache
+def _safe_loader() -> type:
+    """ruamel's safe loader on libyaml, as ``YAML(typ="safe").load`` builds it, built once, and
+    bounded in depth as it composes.
+
+    ``YAML.load`` makes its loader class anew at every call (a tenth of a millisecond, most of a
+    small file's load); the history reads hundreds of small blobs. libyaml's composer recurses
+    in C once per level (a file a hundred thousand levels deep would overflow the C stack), and
+    tells the resolver each level it enters: past :data:`MAX_DEPTH` the load stops there (a
+    ``RecursionError``) and the round-trip loader refuses the file at its line.
+    """
+    from ruamel.yaml.constructor import SafeConstructor
+
+    parser: Any = _c_parser()
+    resolver: Any = _resolver_12()
+
+    class SafeCLoader(parser, SafeConstructor, resolver):  # type: ignore[misc]
+        def __init__(self, stream: str) -> None:
+            parser.__init__(self, stream)
+            self._parser = self._composer = self
+            SafeConstructor.__init__(self, loader=self)
+            self.allow_duplicate_keys = False  # as YAML(): a repeated key is an error
+            resolver.__init__(self, version=None, loadumper=self)
+            self._level = 0
+
+        def descend_resolver(self, parent: Any, index: Any) -> None:
+            self._level += 1  # every node, a scalar at the bottom too
+            if self._level > MAX_DEPTH + 1:
+                raise RecursionError(_too_deep())
+
+        def ascend_resolver(self) -> None:
+            self._level -= 1
+
+    return SafeCLoader
 
 
 @functools.cache
