@@ -10,8 +10,8 @@ with aliases expanded) and the number of nodes its aliases expand to
 
 Where no line is needed (a file that validates, a past revision's render), :func:`values` reads
 with ruamel's safe loader on libyaml (its loader class built once, its depth bounded as it
-composes), several times sooner, and falls back to the round trip
-for anything it reads otherwise, refuses, or would have to blame.
+composes), several times sooner, and falls back to the round trip for anything it reads
+otherwise, refuses, or would have to blame.
 
 Validating what was read, with the line to blame, is :mod:`.validation`; keeping what
 validated by its text's hash is :mod:`.modelcache`.
