@@ -9,9 +9,9 @@ with aliases expanded) and the number of nodes its aliases expand to
 (:data:`~reconciler.limits.MAX_YAML_NODES`).
 
 Where no line is needed (a file that validates, a past revision's render), :func:`values` reads
-with ruamel's safe loader on libyaml (its loader class built once, its depth bounded as it
-composes), several times sooner, and falls back to the round trip for anything it reads
-otherwise, refuses, or would have to blame.
+with ruamel's safe loader on libyaml (:mod:`.cloader`: built once, bounded as it composes),
+several times sooner, and falls back to the round trip for anything it reads otherwise,
+refuses, or would have to blame.
 
 Validating what was read, with the line to blame, is :mod:`.validation`; keeping what
 validated by its text's hash is :mod:`.modelcache`.
@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..limits import MAX_DEPTH, MAX_YAML, MAX_YAML_NODES, size_text
+from .cloader import c_parser, safe_loader
 
 
 def check_size(data: bytes | str | int, limit: int, file: str) -> None:
@@ -72,22 +73,9 @@ def parse(text: str, file: str) -> Any:
     return root
 
 
-@functools.cache
-def _c_parser() -> Any:
-    """ruamel's libyaml parser class, or None where its C extension is not installed."""
-    try:
-        from ruamel.yaml.clib._ruamel_yaml import CParser  # type: ignore[import-not-found]
-    except ImportError:
-        try:
-            from _ruamel_yaml import CParser  # type: ignore[import-not-found]
-        except ImportError:
-            return None
-    return CParser
-
-
 def fast() -> bool:
     """Whether the C loader is available here (else :func:`values` is the round-trip loader)."""
-    return _c_parser() is not None
+    return c_parser() is not None
 
 
 def values(text: str, file: str) -> Any:
@@ -104,7 +92,7 @@ def values(text: str, file: str) -> Any:
     from ruamel.yaml.error import YAMLError
 
     try:
-        loader = _safe_loader()(text)
+        loader = safe_loader()(text)
         try:
             root = loader.get_single_data()
         finally:
@@ -114,63 +102,6 @@ def values(text: str, file: str) -> Any:
         # libyaml's errors have no lines: the round-trip loader decides, and says where.
         return plain(parse(text, file))
     return plain(root)
-
-
-@functools.cache
-def _safe_loader() -> type:
-    """ruamel's safe loader on libyaml, as ``YAML(typ="safe").load`` builds it, built once, and
-    bounded in depth as it composes.
-
-    ``YAML.load`` makes its loader class anew at every call (a tenth of a millisecond, most of a
-    small file's load); the history reads hundreds of small blobs. libyaml's composer recurses
-    in C once per level (a file a hundred thousand levels deep would overflow the C stack), and
-    tells the resolver each level it enters: past :data:`MAX_DEPTH` the load stops there (a
-    ``RecursionError``) and the round-trip loader refuses the file at its line.
-    """
-    from ruamel.yaml.constructor import SafeConstructor
-
-    parser: Any = _c_parser()
-    resolver: Any = _resolver_12()
-
-    class SafeCLoader(parser, SafeConstructor, resolver):  # type: ignore[misc]
-        def __init__(self, stream: str) -> None:
-            parser.__init__(self, stream)
-            self._parser = self._composer = self
-            SafeConstructor.__init__(self, loader=self)
-            self.allow_duplicate_keys = False  # as YAML(): a repeated key is an error
-            resolver.__init__(self, version=None, loadumper=self)
-            self._level = 0
-
-        def descend_resolver(self, parent: Any, index: Any) -> None:
-            self._level += 1  # every node, a scalar at the bottom too
-            if self._level > MAX_DEPTH + 1:
-                raise RecursionError(_too_deep())
-
-        def ascend_resolver(self) -> None:
-            self._level -= 1
-
-    return SafeCLoader
-
-
-@functools.cache
-def _resolver_12() -> type:
-    """ruamel's resolver for YAML 1.2 documents, with its rules picked once per load.
-
-    The stock one looks up which YAML version is being read for every scalar (an attribute
-    chain with two caught exceptions, 40% of a safe load); :func:`values` reads only
-    documents without a ``%YAML`` directive, which are 1.2 throughout.
-    """
-    from ruamel.yaml.resolver import VersionedResolver
-
-    class Resolver12(VersionedResolver):
-        @property
-        def versioned_resolver(self) -> Any:
-            rules = self._version_implicit_resolver.get((1, 2))
-            if rules is None:
-                rules = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
-            return rules
-
-    return Resolver12
 
 
 def _too_deep() -> str:
