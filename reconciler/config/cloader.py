@@ -57,6 +57,9 @@ def safe_loader() -> type:
             resolver.__init__(self, version=None, loadumper=self)
             self._level = 0
             self._plain_tags: dict[str, Any] = {}
+            #: Whether every collection was built here and no alias was used: what was read is
+            #: then plain data already (no shared object, string keys), as ``plain`` would copy it.
+            self.plain_only = True
 
         def descend_resolver(self, parent: Any, index: Any) -> None:
             self._level += 1  # every node, a scalar at the bottom too
@@ -82,6 +85,7 @@ def safe_loader() -> type:
         def _build(self, node: Any) -> Any:
             built = self.constructed_objects
             if node in built:
+                self.plain_only = False
                 return built[node]  # an alias: the same object
             kind, tag = type(node), str(node.ctag)
             if kind is ScalarNode and tag == STR:
@@ -101,6 +105,8 @@ def safe_loader() -> type:
                     mapping[key_node.value] = self._build(value_node)
                 else:
                     return mapping
+            if kind is not ScalarNode:
+                self.plain_only = False
             return self.construct_object(node, deep=True)
 
     def _string_keys(pairs: list[tuple[Any, Any]]) -> bool:

@@ -101,7 +101,7 @@ def values(text: str, file: str) -> Any:
     except (YAMLError, ValueError, RecursionError, ConfigError):
         # libyaml's errors have no lines: the round-trip loader decides, and says where.
         return plain(parse(text, file))
-    return plain(root)
+    return root if loader.plain_only else plain(root)
 
 
 def _too_deep() -> str:

@@ -67,3 +67,11 @@ def test_a_repeated_key_is_ruamels_error_and_values_names_its_line() -> None:
 def test_nesting_past_the_bound_stops_while_composing() -> None:
     with pytest.raises(RecursionError):
         load("a: " + "[" * 100_000 + "]" * 100_000)
+
+
+def test_values_copies_what_an_alias_shares_and_keeps_plain_data_as_read() -> None:
+    shared = yamlfile.values("a: &x {k: [1]}\nb: *x\n", "x.yaml")
+    assert shared == {"a": {"k": [1]}, "b": {"k": [1]}}
+    assert shared["a"] is not shared["b"]  # as plain() always made it: no object shared
+    keyed = yamlfile.values("2: two\nd: 2026-12-06\n", "x.yaml")
+    assert keyed == {"2": "two", "d": dt.date(2026, 12, 6)}  # keys as strings, as before
