@@ -14,11 +14,11 @@ ratio is the median of the rounds' own ratios (the machine's slower and faster m
 Goals (issue 18), at 300 commits: cold <= 2.0x the bare fetch, warm <= 1.3x.
 
 Last measured (the realistic fleet at 300 commits; this bench's fleet, floor and process timer,
-the previous round's code alternating with this one over the same nginx, 9 rounds per run, two
-runs while other jobs loaded the two cores, load 0.7-2.8): cold 1.89x / 1.97x (previous code
-2.23x / 2.09x), warm 1.33x / 1.20x (1.52x / 1.30x); CPU, cold 1.13 / 1.10 s (1.29 / 1.36 s),
-warm 0.72 / 0.74 s (0.81 / 0.81 s). This bench alone, same code (load 1.6-2.1, 5 rounds): cold
-2.29x (goal missed), warm 1.17x. ``docs/benchmarks.md`` has every figure and its case.
+the previous round's code alternating with this one over the same nginx, 4 runs of 9 rounds,
+load 0.7-2.8): cold 1.89-1.97x (previous code 2.09-2.23x), warm 1.18-1.33x (1.30-1.72x); CPU,
+cold 1.10-1.27 s (1.29-1.58 s), warm 0.72-0.85 s (0.79-1.00 s). This bench alone, 5 rounds:
+cold 2.29x (load 1.6-2.1, goal missed) and 1.87x (load 1.2-1.5), warm 1.17x and 1.25x.
+``docs/benchmarks.md`` has every figure and its case.
 
 Run: ``.venv/bin/python -m tests.bench.bench_fleet [--rounds N] [--commits 6,60,300]``.
 """
