@@ -29,6 +29,7 @@ _MARGIN = 0.9
 #: does not render (the revision does not either).
 Part = tuple[str, int] | None
 _UNKNOWN: Part = ("", -1)  #: a part not read yet (None is a file that does not render)
+UNKNOWN = _UNKNOWN  #: what :meth:`Parts.part` answers when only a render can tell
 
 
 class Store(Protocol):
@@ -93,6 +94,12 @@ class Shape:
             return None
 
 
+def fits(size: int) -> bool:
+    """Whether a render of this measured size is safely within the document cap (one nearer is
+    rendered instead, to measure it exactly)."""
+    return size * 2 < MAX_DOCUMENT * _MARGIN
+
+
 def measure(value: Any) -> int:
     """``value``'s share of the measured size of a rendered document, where a component sits
     two levels deep (TypeError for what the measure cannot encode)."""
@@ -144,18 +151,32 @@ class Parts:
             at = (key.partition("/")[0], ident[7:])  # (kind, blob id): FILES modes are 7 wide
             part = known.get(at, _UNKNOWN)
             if part is _UNKNOWN:
-                try:
-                    part = known[at] = self._part(*at, path, sha)
-                except (TypeError, ValueError, KeyError):
+                part = self.part(key, ident, path, sha)
+                if part is _UNKNOWN:
                     return False, None
             if part is None:
                 return True, None
             found[key], share = part
             size += share
-        if size * 2 >= MAX_DOCUMENT * _MARGIN:
+        if not fits(size):
             return False, None
         found.update(shape.fixed)  # the components no file holds (never a file's key)
         return True, {key: found[key] for key in shape.order}
+
+    def part(self, key: str, ident: str | None, path: str, sha: str) -> Part:
+        """The part of component ``key`` read from ``path`` (mode and blob id ``ident``) at
+        ``sha``: :data:`UNKNOWN` when only a render can tell (not a regular file, or a value
+        the measure cannot encode)."""
+        if ident is None or not ident.startswith(FILES):
+            return _UNKNOWN
+        at = (key.partition("/")[0], ident[7:])  # (kind, blob id): FILES modes are 7 wide
+        part = self._parts.get(at, _UNKNOWN)
+        if part is _UNKNOWN:
+            try:
+                part = self._parts[at] = self._part(*at, path, sha)
+            except (TypeError, ValueError, KeyError):
+                return _UNKNOWN
+        return part
 
     def unread(self, wanted: set[tuple[str, str]]) -> list[str]:
         """The blob ids of these (kind, blob id) parts that neither memory nor the index knows."""

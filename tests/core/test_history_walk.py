@@ -85,7 +85,7 @@ def test_the_log_pass_answers_as_rev_list_and_the_tree_walk(
     one_pass = history.walk(git, shas[0], FOLDER)
     git.close()
     assert one_pass is not None and one_pass.shas == shas  # git took the pass: no fallback
-    assert len(one_pass.trees) == (1 if merge else len(shas))  # a merge ends the undoing
+    assert one_pass.chain == (1 if merge else len(shas))  # a merge ends the undoing
     assert any(key[0] is None for key in keys)  # the folder gone: no key at that revision
     assert any(key[1] != key[0] for key in keys if key[0] is not None)  # an overlay keys apart
     calls: list[int] = []
