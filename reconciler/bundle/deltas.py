@@ -40,9 +40,12 @@ class _Assembly:
         self.watch = {"/".join(path.split("/")[:end]) for path in paths for end in range(1, 99)}
         self.found = {key: shape.fixed.get(key, "") for key in shape.order}
         self.sizes: dict[str, int] = {}
+        self.size = shape.rest  #: the measured size of the render: the rest and every part
         self.broken: set[str] = set()  #: components whose file does not render
         self.unknown: set[str] = set()  #: components only a render can tell
-        self.keep = keep  #: the carried components, sorted
+        #: The carried components' lines of :func:`~reconciler.canonical.bundle_digest`, sorted.
+        self.lines = [f"{key} {self.found[key]}\n" for key in keep]
+        self.line = {key: n for n, key in enumerate(keep)}
         self.last: str | None = None  #: the subset digest at the revision last computed
 
     def fill(self, files: Files, sha: str, read: Read) -> None:
@@ -72,7 +75,7 @@ class _Assembly:
         self.ids[self.slot[path]] = ident
         for key in self.keys.get(path, ()):
             part = read(key, ident, path, sha)
-            self.sizes.pop(key, None)
+            self.size -= self.sizes.pop(key, 0)
             self.broken.discard(key)
             self.unknown.discard(key)
             if part is UNKNOWN:
@@ -80,7 +83,12 @@ class _Assembly:
             elif part is None:
                 self.broken.add(key)
             else:
-                self.found[key], self.sizes[key] = part
+                self.found[key], size = part
+                self.sizes[key] = size
+                self.size += size
+                at = self.line.get(key)
+                if at is not None:
+                    self.lines[at] = f"{key} {part[0]}\n"
 
     def key(self) -> Inputs:
         return tuple(zip(self.paths, self.ids, strict=True))
@@ -89,13 +97,12 @@ class _Assembly:
         """Whether the parts alone give the digests (else only a render can tell)."""
         if self.broken:
             return True  # a file that does not render: neither does the revision
-        return not self.unknown and fits(self.shape.rest + sum(self.sizes.values()))
+        return not self.unknown and fits(self.size)
 
     def subset(self) -> str | None:
         if self.broken:
             return None
-        found = self.found
-        text = "".join([f"{key} {found[key]}\n" for key in self.keep])
+        text = "".join(self.lines)
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -19,12 +19,14 @@ from .gitrepo import GitFiles, GitRepo, batch_check
 from .historyindex import DigestCache, RenderStore
 from .inputs import InputRenders
 from .lineage import Arrivals, Subsets
-from .listing import Walk, walk
+from .listing import Walk, loaded, saved, walk
 from .rendered import Rendered, bundle_dir
 
 __all__ = ["BundleHistory", "DigestCache", "RenderStore", "Strip"]
 
 Strip = Callable[[Mapping[str, Any]], dict[str, Any]]
+#: Walks kept in the index per bundle folder (the newest desired revisions').
+KEEP_WALKS = 4
 #: Overlays at the desired revision from which its folder is read in batches before rendering.
 BATCH_OVERLAYS = 16
 
@@ -51,7 +53,7 @@ class BundleHistory:
         self.folder = bundle_dir(bundle)
         self.cache = cache
         self.renders = renders or RenderStore(None)
-        walked = walk(repo, desired, self.folder)
+        walked = self._walk(repo, desired, cache)
         self.shas = walked.shas if walked is not None else repo.touching(desired, self.folder)
         if not self.shas:
             raise ConfigError(f"bundle {bundle!r} not found at revision {revision_label(desired)}")
@@ -68,6 +70,19 @@ class BundleHistory:
         if walked is not None:
             self._walked(walked)
         self._index(self.shas)
+
+    def _walk(self, repo: GitRepo, desired: str, cache: DigestCache) -> Walk | None:
+        """The folder's history from the index (a walk is a function of the desired commit and
+        the folder), else from one log pass, then kept in the index."""
+        index = cache.index
+        name = f"walk:{self.folder}:{desired}"
+        walked = loaded(index.get(name)[1]) if index is not None else None
+        if walked is None:
+            walked = walk(repo, desired, self.folder)
+            if walked is not None and index is not None:
+                index.put(name, saved(walked))
+                index.prune(f"walk:{self.folder}:", KEEP_WALKS)
+        return walked
 
     def _walked(self, walked: Walk) -> None:
         """The folder and overlay folder ids of the revisions one log pass listed (the rest

@@ -235,6 +235,9 @@ class InputRenders:
             shape = self._shapes[base] = shape_of(done, files.paths, 1 if target is None else 2)
             if shape is not None:
                 self.store.put(shape_key(base), shape.saved())
+        shape = self._shapes.get(base)
+        if done is not None and shape is not None:
+            self.parts.learn(shape, done, dict(key))  # the next revisions assemble from them
         return done
 
     def distinct(self) -> int:

@@ -12,6 +12,7 @@ overlay folder ids (``-t``): the history index asks git nothing else before it r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import ReconcilerError
@@ -81,60 +82,151 @@ class Cursor:
         return self.files
 
 
+#: One line of a raw diff inside the folder: path, old mode, new mode, old id, new id.
+Line = tuple[str, str, str, str, str]
+#: One commit of the pass: its id, its parents, its raw diff (None when a line surprises).
+Commit = tuple[str, list[str], list[Line] | None]
+#: Blobs read ahead while git still lists commits (past this, each batch of a lineage reads its
+#: own): the object cache keeps what it reads.
+READ_AHEAD = 4096
+_BLOBS = ("100644", "100755")
+
+
 def walk(repo: GitRepo, rev: str, folder: str) -> Walk | None:
     """The commits touching ``folder`` from ``rev``, with the files and folders of those a plain
     chain reaches; None when git fails or its listing of ``rev`` surprises (the caller asks
-    ``git rev-list`` and the tree walk instead)."""
+    ``git rev-list`` and the tree walk instead).
+
+    The log is read as git writes it, and every blob it names is asked of the long-lived
+    ``git cat-file`` at once (up to :data:`READ_AHEAD`), read by another thread while git works:
+    a lineage's first batch finds its blobs read.
+    """
     try:
-        listed, log = repo.folder_log(rev, folder)
+        with repo.feeding() as feed:
+            commits = _commits(repo.folder_log(rev, folder), folder, feed.ask)
+        first = _derived(commits)
+        if first is None:  # the chain ends early: the listing of ``rev`` says what it holds
+            first = _listing(repo.folder_listing(rev, folder), folder)
     except ReconcilerError:
         return None
+    if first is None:
+        return None
+    return _Pass(folder, *first).read(commits)
+
+
+def _commits(
+    chunks: Iterator[bytes], folder: str, ask: Callable[[list[str]], None]
+) -> list[Commit]:
+    """The commits of ``git log --raw -t`` output as it comes, asking for each new blob."""
+    inside = f"{folder}/"
+    commits: list[Commit] = []
+    asked: set[str] = set()
+    pending = b""
+    for chunk in _ended(chunks):
+        blocks = (pending + chunk).split(b"\x01")
+        pending = blocks.pop()
+        wanted: list[str] = []
+        for block in blocks:
+            text = block.decode("utf-8", "replace").strip("\n")
+            if not text:
+                continue
+            head, *lines = text.split("\n")
+            sha, *parents = head.split()
+            parsed: list[Line] = []
+            surprised = False
+            for line in lines:
+                if not line.startswith(":"):
+                    continue
+                meta, _, path = line.partition("\t")
+                parts = meta[1:].split()
+                if len(parts) != 5 or path.startswith('"') or "\t" in path:
+                    surprised = True
+                    break
+                if path != folder and not path.startswith(inside):
+                    continue  # a folder above it, on the way
+                old_mode, new_mode, old_id, new_id, _ = parts
+                parsed.append((path, old_mode, new_mode, old_id, new_id))
+                if new_mode in _BLOBS and new_id not in asked and len(asked) < READ_AHEAD:
+                    asked.add(new_id)
+                    wanted.append(new_id)
+            commits.append((sha, parents, None if surprised else parsed))
+        ask(wanted)
+    return commits
+
+
+def _ended(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks, then the end of the last commit's block."""
+    yield from chunks
+    yield b"\x01"
+
+
+def _derived(commits: list[Commit]) -> tuple[Files, dict[str, str]] | None:
+    """The files and folders at the newest commit, from the diffs alone: known when one plain
+    chain reaches the first commit that made the folder (None: ask ``git ls-tree``)."""
+    for n, (_, parents, lines) in enumerate(commits):
+        older = [commits[n + 1][0]] if n + 1 < len(commits) else []
+        if lines is None or parents != older:
+            return None
+    files: Files = {}
+    folders: dict[str, str] = {}
+    seen: set[tuple[bool, str]] = set()  #: (a folder?, path): a file and a folder apart
+    for _, _, lines in commits:
+        for path, old_mode, new_mode, _, new_id in lines or ():
+            tree = _TREE in (old_mode, new_mode)  # git splits a file turned folder in two
+            if (tree, path) in seen:
+                continue
+            seen.add((tree, path))
+            if new_mode == _TREE:
+                folders[path] = new_id
+            elif new_mode != _ABSENT:
+                files[path] = f"{new_mode} {new_id}"
+    return files, folders
+
+
+def _listing(listed: str, folder: str) -> tuple[Files, dict[str, str]] | None:
+    """The files and folders of ``git ls-tree -r -t`` (None for a quoted name: the tree walk
+    spells it)."""
     inside = f"{folder}/"
     files: Files = {}
-    folders: Files = {}
+    folders: dict[str, str] = {}
     for line in listed.splitlines():
         meta, _, path = line.partition("\t")
         mode, kind, oid = [*meta.split(), "", "", ""][:3]
         if path.startswith('"') or not oid:
-            return None  # a quoted name: the tree walk spells it
+            return None
         if path != folder and not path.startswith(inside):
             continue
         if kind == "tree":
             folders[path] = oid
         else:
             files[path] = f"{mode} {oid}"
-    return _Pass(folder, files, folders).read(log)
+    return files, folders
 
 
 class _Pass:
-    """One reading of ``git log --raw -t``: the running files and folders, undone commit by
-    commit (the only copy of the folder there is)."""
+    """One reading of the commits: the running files and folders, undone commit by commit (the
+    only copy of the folder there is)."""
 
     def __init__(self, folder: str, files: Files, folders: dict[str, str]) -> None:
         self.folder = folder
         self.over = f"{folder}/overlays"
-        self.inside = f"{folder}/"
         self.files = files
         self.folders = folders
         self.found = Walk([], dict(files))
 
-    def read(self, log: str) -> Walk:
+    def read(self, commits: list[Commit]) -> Walk:
         found = self.found
-        commits = [block for block in log.split("\x01") if block.strip()]
         chained = True
-        for n, block in enumerate(commits):
-            head, *lines = block.strip("\n").split("\n")
-            sha, *parents = head.split()
+        for n, (sha, parents, lines) in enumerate(commits):
             found.shas.append(sha)
             if not chained:
                 continue
             self._revision()
-            older = commits[n + 1].split(" ", 1)[0].strip() if n + 1 < len(commits) else None
-            changes = self._undo(lines) if older is not None and parents == [older] else None
-            if changes is None:
+            older = commits[n + 1][0] if n + 1 < len(commits) else None
+            if lines is None or older is None or parents != [older]:
                 chained = False
                 continue
-            found.undo.append(changes)
+            found.undo.append(self._undo(lines))
         return found
 
     def _revision(self) -> None:
@@ -155,21 +247,11 @@ class _Pass:
                 name.removesuffix(".yaml") for name in names if name.endswith(".yaml")
             )
 
-    def _undo(self, lines: list[str]) -> tuple[Change, ...] | None:
-        """Undo one commit whose raw diff (with ``-t``) is ``lines``; its file changes (None when
-        a line surprises)."""
+    def _undo(self, lines: list[Line]) -> tuple[Change, ...]:
+        """Undo one commit whose raw diff inside the folder is ``lines``; its file changes."""
         changes: list[Change] = []
-        files, folders, folder, inside = self.files, self.folders, self.folder, self.inside
-        for line in lines:
-            if not line.startswith(":"):
-                continue
-            meta, _, path = line.partition("\t")
-            parts = meta[1:].split()
-            if len(parts) != 5 or path.startswith('"') or "\t" in path:
-                return None
-            if path != folder and not path.startswith(inside):
-                continue  # a folder above it, on the way
-            old_mode, new_mode, old_id, _, _ = parts
+        files, folders = self.files, self.folders
+        for path, old_mode, new_mode, old_id, _ in lines:
             if old_mode == _ABSENT:
                 if new_mode == _TREE:
                     folders.pop(path, None)
@@ -196,3 +278,45 @@ def entry(files: Files, path: str) -> str | None:
         if found is not None:
             return found
     return None
+
+
+def saved(walked: Walk) -> dict[str, str]:
+    """A walk as the history index stores it (:func:`loaded` reads it back)."""
+    import orjson
+
+    fields = {
+        "shas": walked.shas,
+        "first": walked.first,
+        "undo": walked.undo,
+        "folders": walked.folders,
+        "overlays": walked.overlays,
+        "names": {tree: sorted(names) for tree, names in walked.names.items()},
+    }
+    return {"walk": orjson.dumps(fields).decode()}
+
+
+def loaded(saved: dict[str, str] | None) -> Walk | None:
+    """A walk :func:`saved` stored; None when it is damaged (the caller asks git again)."""
+    import orjson
+
+    try:
+        fields = orjson.loads(saved["walk"]) if saved is not None else None
+        if not isinstance(fields, dict):
+            return None
+        found = Walk(
+            [str(sha) for sha in fields["shas"]],
+            {str(path): str(ident) for path, ident in fields["first"].items()},
+            [tuple((str(p), None if o is None else str(o)) for p, o in c) for c in fields["undo"]],
+            [None if tree is None else str(tree) for tree in fields["folders"]],
+            [None if tree is None else str(tree) for tree in fields["overlays"]],
+            {str(tree): frozenset(map(str, names)) for tree, names in fields["names"].items()},
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    chain = found.chain
+    whole = 0 < chain <= len(found.shas) and len(found.overlays) == chain
+    if not whole or len(found.undo) != chain - 1:
+        return None
+    if any(over is not None and over not in found.names for over in found.overlays):
+        return None
+    return found

@@ -178,6 +178,25 @@ class Parts:
                 return _UNKNOWN
         return part
 
+    def learn(self, shape: Shape, done: Rendered, ids: dict[str, str | None]) -> None:
+        """Keep the parts of a render of ``shape`` whose files had these ``ids``."""
+        for key, path in shape.files:
+            ident = ids.get(path)
+            component = done.components.get(key)
+            if ident is None or not ident.startswith(FILES) or component is None:
+                continue
+            at = (key.partition("/")[0], ident[7:])
+            if at in self._parts:
+                continue
+            try:
+                part: Part = (done.digests[key], measure(component))
+            except (TypeError, KeyError):
+                continue
+            self._parts[at] = part
+            name = f"part:{at[0]}:{at[1]}"
+            if not self.store.get(name)[0]:
+                self.store.put(name, {"digest": part[0], "size": str(part[1])})
+
     def unread(self, wanted: set[tuple[str, str]]) -> list[str]:
         """The blob ids of these (kind, blob id) parts that neither memory nor the index knows."""
         return [

@@ -10,15 +10,17 @@ branches, tags) are resolved by ``git rev-parse`` each time; history questions a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 from ...errors import ConfigError, ReconcilerError, RevisionError
 from ...revisions import SHORT
 from .objects import SYMLINK_MODE, Commit, parse_commit, tree_entries
-from .process import SHA, GitMissing, Objects, batch_check_specs, cat_batch, git
+from .process import SHA, Feed, GitMissing, Objects, batch_check_specs, cat_batch, git, stream
 
 __all__ = [
     "SYMLINK_MODE",
@@ -219,12 +221,16 @@ class GitRepo:
         args = ["--all"] if all_refs else [rev]
         return self._git("rev-list", *args, "--", folder).split()
 
-    def folder_log(self, rev: str, folder: str) -> tuple[str, str]:
-        """``folder`` at ``rev`` (``git ls-tree -r -t``, its subfolders and itself included) and
-        every commit touching it, newest first, with its raw diff (``git log --raw -t``): the
-        commits, their folder ids and their files, from two git processes."""
-        listed = self._git("ls-tree", "-r", "-t", "--full-tree", rev, "--", folder)
-        log = self._git(
+    def folder_listing(self, rev: str, folder: str) -> str:
+        """``folder`` at ``rev``, its subfolders and itself included (``git ls-tree -r -t``)."""
+        return self._git("ls-tree", "-r", "-t", "--full-tree", rev, "--", folder)
+
+    def folder_log(self, rev: str, folder: str) -> Iterator[bytes]:
+        """Every commit touching ``folder`` from ``rev``, newest first, with its raw diff
+        (``git log --raw -t``: its folders too), as git writes it (ReconcilerError at the end
+        when git fails)."""
+        return stream(
+            self.path,
             "log",
             "--raw",
             "-t",
@@ -238,7 +244,16 @@ class GitRepo:
             "--",
             folder,
         )
-        return listed, log
+
+    @contextlib.contextmanager
+    def feeding(self) -> Iterator[Feed]:
+        """Objects asked as their ids turn up (:meth:`Feed.ask`), read meanwhile into the
+        object cache by a thread; every answer is in once the block ends."""
+        feed = self._reader.feed(self._blobs)
+        try:
+            yield feed
+        finally:
+            feed.close()
 
     def first_parents(self, rev: str) -> dict[str, int]:
         """The first-parent chain of ``rev``: commit -> position (0 is ``rev``, growing older).
