@@ -189,13 +189,13 @@ class Parts:
             if at in self._parts:
                 continue
             try:
-                part: Part = (done.digests[key], measure(component))
+                found, size = done.digests[key], measure(component)
             except (TypeError, KeyError):
                 continue
-            self._parts[at] = part
+            self._parts[at] = (found, size)
             name = f"part:{at[0]}:{at[1]}"
             if not self.store.get(name)[0]:
-                self.store.put(name, {"digest": part[0], "size": str(part[1])})
+                self.store.put(name, {"digest": found, "size": str(size)})
 
     def unread(self, wanted: set[tuple[str, str]]) -> list[str]:
         """The blob ids of these (kind, blob id) parts that neither memory nor the index knows."""
