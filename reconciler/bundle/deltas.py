@@ -31,13 +31,18 @@ class _Assembly:
         self.base = base
         self.shape = shape
         self.paths = paths
-        self.ids: list[str | None] = [None] * len(paths)  #: what each path is, as ``paths``
+        #: Each path the render reads and what it is at the revision: its input set.
+        self.pairs: list[tuple[str, str | None]] = [(path, None) for path in paths]
         self.slot = {path: n for n, path in enumerate(paths)}
         self.keys: dict[str, list[str]] = {}  #: a path -> the components it holds
         for key, path in shape.files:
             self.keys.setdefault(path, []).append(key)
         #: Paths whose change may change what a read path is: themselves, folders on the way.
-        self.watch = {"/".join(path.split("/")[:end]) for path in paths for end in range(1, 99)}
+        self.watch = {
+            "/".join(parts[:end])
+            for parts in (path.split("/") for path in paths)
+            for end in range(1, len(parts) + 1)
+        }
         self.found = {key: shape.fixed.get(key, "") for key in shape.order}
         self.sizes: dict[str, int] = {}
         self.size = shape.rest  #: the measured size of the render: the rest and every part
@@ -72,7 +77,7 @@ class _Assembly:
 
     def _set(self, path: str, files: Files, sha: str, read: Read) -> None:
         ident = files.get(path) or entry(files, path)
-        self.ids[self.slot[path]] = ident
+        self.pairs[self.slot[path]] = (path, ident)
         for key in self.keys.get(path, ()):
             part = read(key, ident, path, sha)
             self.size -= self.sizes.pop(key, 0)
@@ -91,7 +96,7 @@ class _Assembly:
                     self.lines[at] = f"{key} {part[0]}\n"
 
     def key(self) -> Inputs:
-        return tuple(zip(self.paths, self.ids, strict=True))
+        return tuple(self.pairs)
 
     def complete(self) -> bool:
         """Whether the parts alone give the digests (else only a render can tell)."""

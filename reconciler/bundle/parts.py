@@ -7,8 +7,10 @@ revision that changed only files costs a lookup per file, not a parse and a vali
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -92,6 +94,14 @@ class Shape:
             return cls(order, fixed, files, int(saved["rest"]))
         except (KeyError, ValueError, TypeError, AttributeError):
             return None
+
+
+@functools.cache
+def _loader() -> Callable[[str, bytes, str], Any]:
+    """:func:`~.fastload.file_component`, imported when first needed (YAML and pydantic)."""
+    from .fastload import file_component
+
+    return file_component
 
 
 def fits(size: int) -> bool:
@@ -211,11 +221,9 @@ class Parts:
         hit, saved = self.store.get(name)
         if hit:
             return None if saved is None else (saved["digest"], int(saved["size"]))
-        from .fastload import file_component
-
         part: Part
         try:
-            value = file_component(kind, self.repo.blob(blob, path, sha), path)
+            value = _loader()(kind, self.repo.blob(blob, path, sha), path)
             part = digest(value), measure(value)
         except (ConfigError, ReconcilerError):
             part = None
