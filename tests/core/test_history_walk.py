@@ -4,6 +4,7 @@ folder deleted and made again, a file turned into a folder, and a merge."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -116,4 +117,38 @@ def test_a_past_revision_renders_from_its_listing_without_walking_a_tree(
     monkeypatch.setattr(git, "_entries", no_walk)
     done = found.inputs.render(found.shas[2], None)
     assert done is not None and done.components["prompt/system"]["text"] == "prompt 0\n"
+    git.close()
+
+
+def test_a_walk_kept_in_the_index_asks_git_no_log_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk is a function of the desired commit: a warm audit reads it from the index; a
+    damaged record is only a log pass more."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    _repo(root, merge=False)
+    cache = tmp_path / "history.json"
+    git = GitRepo(root)
+    head = git.commit("HEAD").hexsha
+    first = DigestCache(cache)
+    cold = BundleHistory(git, "b", head, first)
+    keys = [[cold.key(sha, target) for target in TARGETS] for sha in cold.shas]
+    first.save()
+    logs: list[str] = []
+    real = GitRepo.folder_log
+    monkeypatch.setattr(GitRepo, "folder_log", lambda self, *a: logs.append(a[0]) or real(self, *a))
+    warm = BundleHistory(git, "b", head, DigestCache(cache))
+    assert logs == []  # no git log: the index had it
+    assert warm.shas == cold.shas
+    assert [[warm.key(sha, target) for target in TARGETS] for sha in warm.shas] == keys
+    blobs = cache.with_name("history-blobs.json")
+    saved = json.loads(blobs.read_text())
+    for name in saved["entries"]:
+        if name.startswith("walk:"):
+            saved["entries"][name] = {"walk": '{"shas": ["cut short'}
+    blobs.write_text(json.dumps(saved))
+    again = BundleHistory(git, "b", head, DigestCache(cache))
+    assert logs == [head]  # walked again
+    assert [[again.key(sha, target) for target in TARGETS] for sha in again.shas] == keys
     git.close()

@@ -263,7 +263,8 @@ class Feed:
         if self.failed or not oids:
             return
         try:
-            self.stdin.write("".join(f"{oid}\n" for oid in oids if SHA.fullmatch(oid)).encode())
+            asked = [oid for oid in oids if SHA.fullmatch(oid) and oid != _END]
+            self.stdin.write("".join(f"{oid}\n" for oid in asked).encode())
             self.stdin.flush()
         except OSError:
             self.failed = True
