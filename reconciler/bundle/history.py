@@ -73,15 +73,22 @@ class BundleHistory:
 
     def _walk(self, repo: GitRepo, desired: str, cache: DigestCache) -> Walk | None:
         """The folder's history from the index (a walk is a function of the desired commit and
-        the folder), else from one log pass, then kept in the index."""
+        the folder), else from one log pass (of the commits since the last walk kept, when the
+        desired revision descends from it), then kept in the index."""
         index = cache.index
         name = f"walk:{self.folder}:{desired}"
         walked = loaded(index.get(name)[1]) if index is not None else None
+        if walked is not None or index is None:
+            return walked
+        kept = [key for key in index.entries if key.startswith(f"walk:{self.folder}:")]
+        since = loaded(index.get(kept[-1])[1]) if kept else None
+        if since is not None:  # one merge later: only the commits since are git's to tell
+            walked = walk(repo, desired, self.folder, (kept[-1][-40:], since))
         if walked is None:
             walked = walk(repo, desired, self.folder)
-            if walked is not None and index is not None:
-                index.put(name, saved(walked))
-                index.prune(f"walk:{self.folder}:", KEEP_WALKS)
+        if walked is not None:
+            index.put(name, saved(walked))
+            index.prune(f"walk:{self.folder}:", KEEP_WALKS)
         return walked
 
     def _walked(self, walked: Walk) -> None:

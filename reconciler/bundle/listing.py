@@ -42,6 +42,8 @@ class Walk:
     overlays: list[str | None] = field(default_factory=list)
     #: An ``overlays`` tree id -> the targets it holds an overlay for.
     names: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: The folders of ``shas[0]`` (the folder itself included): path -> tree id.
+    trees: dict[str, str] = field(default_factory=dict)
 
     @property
     def chain(self) -> int:
@@ -92,7 +94,9 @@ READ_AHEAD = 4096
 _BLOBS = ("100644", "100755")
 
 
-def walk(repo: GitRepo, rev: str, folder: str) -> Walk | None:
+def walk(
+    repo: GitRepo, rev: str, folder: str, since: tuple[str, Walk] | None = None
+) -> Walk | None:
     """The commits touching ``folder`` from ``rev``, with the files and folders of those a plain
     chain reaches; None when git fails or its listing of ``rev`` surprises (the caller asks
     ``git rev-list`` and the tree walk instead).
@@ -100,8 +104,13 @@ def walk(repo: GitRepo, rev: str, folder: str) -> Walk | None:
     The log is read as git writes it, and every blob it names is asked of the long-lived
     ``git cat-file`` at once (up to :data:`READ_AHEAD`), read by another thread while git works:
     a lineage's first batch finds its blobs read.
+
+    ``since``: an earlier revision and its walk (an earlier desired revision's, from the
+    index): when it is an ancestor of ``rev``, only the commits after it are asked of git.
     """
     try:
+        if since is not None:
+            return _extended(repo, rev, folder, *since)
         with repo.feeding() as feed:
             commits = _commits(repo.folder_log(rev, folder), folder, feed.ask)
         first = _derived(commits)
@@ -112,6 +121,39 @@ def walk(repo: GitRepo, rev: str, folder: str) -> Walk | None:
     if first is None:
         return None
     return _Pass(folder, *first).read(commits)
+
+
+def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> Walk | None:
+    """``since``, the walk of ``base``, with the commits from it to ``rev`` before it; None
+    unless both are one plain chain and ``rev`` descends from ``base``."""
+    older = since.shas[0]
+    if since.chain != len(since.shas) or not repo.is_ancestor(base, rev):
+        return None  # merges: git's simplified history is not the sum of two
+    with repo.feeding() as feed:
+        commits = _commits(repo.folder_log(rev, folder, since=base), folder, feed.ask)
+    if not commits:
+        return since  # nothing touched the folder since
+    files, folders = dict(since.first), dict(since.trees)
+    for _, _, lines in reversed(commits):  # forward, oldest first: the folder at ``rev``
+        for path, old_mode, new_mode, _, new_id in lines or ():
+            if new_mode == _ABSENT:
+                (folders if old_mode == _TREE else files).pop(path, None)
+            elif new_mode == _TREE:
+                folders[path] = new_id
+            else:
+                files[path] = f"{new_mode} {new_id}"
+    newer = _Pass(folder, files, folders).read(commits, older)
+    if newer.chain != len(commits):  # a merge, or a line that surprised: the whole walk
+        return None
+    return Walk(
+        newer.shas + since.shas,
+        newer.first,
+        newer.undo + since.undo,
+        newer.folders + since.folders,
+        newer.overlays + since.overlays,
+        since.names | newer.names,
+        newer.trees,
+    )
 
 
 def _commits(
@@ -212,9 +254,11 @@ class _Pass:
         self.over = f"{folder}/overlays"
         self.files = files
         self.folders = folders
-        self.found = Walk([], dict(files))
+        self.found = Walk([], dict(files), trees=dict(folders))
 
-    def read(self, commits: list[Commit]) -> Walk:
+    def read(self, commits: list[Commit], then: str | None = None) -> Walk:
+        """The walk of ``commits`` (newest first), whose last one's parent is ``then`` when
+        an older walk goes on from there."""
         found = self.found
         chained = True
         for n, (sha, parents, lines) in enumerate(commits):
@@ -222,7 +266,7 @@ class _Pass:
             if not chained:
                 continue
             self._revision()
-            older = commits[n + 1][0] if n + 1 < len(commits) else None
+            older = commits[n + 1][0] if n + 1 < len(commits) else then
             if lines is None or older is None or parents != [older]:
                 chained = False
                 continue
@@ -291,6 +335,7 @@ def saved(walked: Walk) -> dict[str, str]:
         "folders": walked.folders,
         "overlays": walked.overlays,
         "names": {tree: sorted(names) for tree, names in walked.names.items()},
+        "trees": walked.trees,
     }
     return {"walk": orjson.dumps(fields).decode()}
 
@@ -310,6 +355,7 @@ def loaded(saved: dict[str, str] | None) -> Walk | None:
             [None if tree is None else str(tree) for tree in fields["folders"]],
             [None if tree is None else str(tree) for tree in fields["overlays"]],
             {str(tree): frozenset(map(str, names)) for tree, names in fields["names"].items()},
+            {str(path): str(tree) for path, tree in fields["trees"].items()},
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -152,3 +152,43 @@ def test_a_walk_kept_in_the_index_asks_git_no_log_again(
     assert logs == [head]  # walked again
     assert [[again.key(sha, target) for target in TARGETS] for sha in again.shas] == keys
     git.close()
+
+
+def test_one_merge_later_git_tells_only_the_commits_since(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An audit of a newer desired revision asks git only for the commits since the walk kept
+    in the index, and knows what a whole walk knows; after a merge, the whole walk."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    _repo(root, merge=True)
+    git = GitRepo(root)
+    chain = _git(root, "rev-list", "--first-parent", "HEAD").split()
+    older = chain[3]  # before the folder went, came back and merged
+    cache = tmp_path / "history.json"
+    first = DigestCache(cache)
+    BundleHistory(git, "b", older, first)
+    first.save()
+    asked: list[str | None] = []
+    real = GitRepo.folder_log
+
+    def log(self: GitRepo, rev: str, folder: str, since: str | None = None) -> object:
+        asked.append(since)
+        return real(self, rev, folder, since)
+
+    monkeypatch.setattr(GitRepo, "folder_log", log)
+    for desired in chain[1:3]:  # plain commits after ``older``
+        later = BundleHistory(git, "b", desired, DigestCache(cache))
+        whole = BundleHistory(git, "b", desired, DigestCache(None))
+        assert asked[-2:] == [older, None]  # the commits since; then the whole walk, to compare
+        assert later.shas == whole.shas
+        assert later.walked is not None and whole.walked is not None
+        assert later.walked == whole.walked
+        assert [[later.key(s, t) for t in TARGETS] for s in later.shas] == [
+            [whole.key(s, t) for t in TARGETS] for s in whole.shas
+        ]
+    asked.clear()
+    merged = BundleHistory(git, "b", chain[0], DigestCache(cache))  # the merge
+    assert asked == [older, None]  # tried, then walked whole: a merge is no plain chain
+    assert merged.shas == _git(root, "rev-list", chain[0], "--", FOLDER).split()
+    git.close()

@@ -225,10 +225,11 @@ class GitRepo:
         """``folder`` at ``rev``, its subfolders and itself included (``git ls-tree -r -t``)."""
         return self._git("ls-tree", "-r", "-t", "--full-tree", rev, "--", folder)
 
-    def folder_log(self, rev: str, folder: str) -> Iterator[bytes]:
-        """Every commit touching ``folder`` from ``rev``, newest first, with its raw diff
-        (``git log --raw -t``: its folders too), as git writes it (ReconcilerError at the end
-        when git fails)."""
+    def folder_log(self, rev: str, folder: str, since: str | None = None) -> Iterator[bytes]:
+        """Every commit touching ``folder`` from ``rev`` (and not from ``since``), newest
+        first, with its raw diff (``git log --raw -t``: its folders too), as git writes it
+        (ReconcilerError at the end when git fails)."""
+        limit = [f"^{since}"] if since is not None else []
         return stream(
             self.path,
             "log",
@@ -241,9 +242,17 @@ class GitRepo:
             "--parents",
             "--format=%x01%H %P",
             rev,
+            *limit,
             "--",
             folder,
         )
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        """Whether commit ``older`` is ``newer`` or one of its ancestors."""
+        done = git(self.path, "merge-base", "--is-ancestor", older, newer)
+        if done.returncode not in (0, 1):
+            raise ReconcilerError("git merge-base failed")
+        return done.returncode == 0
 
     @contextlib.contextmanager
     def feeding(self) -> Iterator[Feed]:

@@ -240,6 +240,8 @@ class Objects:
             proc.wait()
 
 
+#: Seconds a feed waits for git's last answers before it stops git (a hung git).
+FEED_WAIT = 60.0
 #: Asked last of a feed: no object has this id, so its "missing" answer ends the reading.
 _END = "0" * 40
 
@@ -297,7 +299,11 @@ class Feed:
                     self.failed = True
             if self.failed:
                 self.objects._kill()  # the reader then reads the end of its pipe
-            self._reader.join()
+            self._reader.join(FEED_WAIT)
+            if self._reader.is_alive():  # git hangs: stop it, and the reader with it
+                self.failed = True
+                self.objects._kill()
+                self._reader.join()
             if self.failed:
                 self.objects._stop()
         finally:
