@@ -12,6 +12,7 @@ overlay folder ids (``-t``): the history index asks git nothing else before it r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -84,8 +85,12 @@ class Cursor:
         return self.files
 
 
-#: One line of a raw diff inside the folder: path, old mode, new mode, old id, new id.
+#: One line of a raw diff inside the folder: old mode, new mode, old id, new id, path.
 Line = tuple[str, str, str, str, str]
+#: A raw diff's line (``--no-renames``: no score); a path with a tab or a quote is quoted.
+_RAW = re.compile(r"^:(\d{6}) (\d{6}) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) [A-Z]\t([^\t\n]*)$", re.M)
+#: New blob ids asked of git at once while the log is read.
+ASK_EVERY = 256
 #: One commit of the pass: its id, its parents, its raw diff (None when a line surprises).
 Commit = tuple[str, list[str], list[Line] | None]
 #: Blobs read ahead while git still lists commits (past this, each batch of a lineage reads its
@@ -135,7 +140,7 @@ def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> W
         return since  # nothing touched the folder since
     files, folders = dict(since.first), dict(since.trees)
     for _, _, lines in reversed(commits):  # forward, oldest first: the folder at ``rev``
-        for path, old_mode, new_mode, _, new_id in lines or ():
+        for old_mode, new_mode, _, new_id, path in lines or ():
             if new_mode == _ABSENT:
                 (folders if old_mode == _TREE else files).pop(path, None)
             elif new_mode == _TREE:
@@ -163,36 +168,33 @@ def _commits(
     inside = f"{folder}/"
     commits: list[Commit] = []
     asked: set[str] = set()
+    wanted: list[str] = []
     pending = b""
     for chunk in _ended(chunks):
         blocks = (pending + chunk).split(b"\x01")
         pending = blocks.pop()
-        wanted: list[str] = []
         for block in blocks:
             text = block.decode("utf-8", "replace").strip("\n")
             if not text:
                 continue
-            head, *lines = text.split("\n")
+            head, _, raw = text.partition("\n")
             sha, *parents = head.split()
-            parsed: list[Line] = []
-            surprised = False
-            for line in lines:
-                if not line.startswith(":"):
-                    continue
-                meta, _, path = line.partition("\t")
-                parts = meta[1:].split()
-                if len(parts) != 5 or path.startswith('"') or "\t" in path:
-                    surprised = True
-                    break
-                if path != folder and not path.startswith(inside):
-                    continue  # a folder above it, on the way
-                old_mode, new_mode, old_id, new_id, _ = parts
-                parsed.append((path, old_mode, new_mode, old_id, new_id))
-                if new_mode in _BLOBS and new_id not in asked and len(asked) < READ_AHEAD:
-                    asked.add(new_id)
-                    wanted.append(new_id)
-            commits.append((sha, parents, None if surprised else parsed))
-        ask(wanted)
+            lines = _RAW.findall(raw)
+            if len(lines) != raw.count("\n:") + raw.startswith(":"):
+                commits.append((sha, parents, None))  # a line that surprised
+                continue
+            if any(line[4].startswith('"') for line in lines):
+                commits.append((sha, parents, None))  # a quoted name: the tree walk spells it
+                continue
+            parsed = [line for line in lines if line[4] == folder or line[4].startswith(inside)]
+            commits.append((sha, parents, parsed))
+            if len(asked) < READ_AHEAD:
+                fresh = {line[3] for line in parsed if line[1] in _BLOBS} - asked
+                asked |= fresh
+                wanted += fresh
+        if len(wanted) >= ASK_EVERY or not chunk:
+            ask(wanted)  # a write to git per many ids, not per chunk
+            wanted = []
     return commits
 
 
@@ -213,7 +215,7 @@ def _derived(commits: list[Commit]) -> tuple[Files, dict[str, str]] | None:
     folders: dict[str, str] = {}
     seen: set[tuple[bool, str]] = set()  #: (a folder?, path): a file and a folder apart
     for _, _, lines in commits:
-        for path, old_mode, new_mode, _, new_id in lines or ():
+        for old_mode, new_mode, _, new_id, path in lines or ():
             tree = _TREE in (old_mode, new_mode)  # git splits a file turned folder in two
             if (tree, path) in seen:
                 continue
@@ -295,7 +297,7 @@ class _Pass:
         """Undo one commit whose raw diff inside the folder is ``lines``; its file changes."""
         changes: list[Change] = []
         files, folders = self.files, self.folders
-        for path, old_mode, new_mode, old_id, _ in lines:
+        for old_mode, new_mode, old_id, _, path in lines:
             if old_mode == _ABSENT:
                 if new_mode == _TREE:
                     folders.pop(path, None)
