@@ -192,3 +192,32 @@ def test_one_merge_later_git_tells_only_the_commits_since(
     assert asked == [older, None]  # tried, then walked whole: a merge is no plain chain
     assert merged.shas == _git(root, "rev-list", chain[0], "--", FOLDER).split()
     git.close()
+
+
+def test_a_quoted_name_leaves_the_revisions_to_the_tree_walk(tmp_path: Path) -> None:
+    """git quotes a name it cannot print plainly; the pass stops before it and the tree walk
+    (which reads names from tree objects) answers for those revisions, with the same keys."""
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _write(tmp_path, "bundle.yaml", "name: b\nmodel: {provider: openai, name: m}\n")
+    _write(tmp_path, "overlays/eu.yaml", "model: {name: e}\n")
+    _commit(tmp_path, "start")
+    _write(tmp_path, "prompts/ünïcode.md", "quoted by git\n")
+    _commit(tmp_path, "a quoted name")
+    _write(tmp_path, "overlays/us.yaml", "model: {name: u}\n")
+    _commit(tmp_path, "after it")
+    git = GitRepo(tmp_path)
+    walked = history.walk(git, git.commit("HEAD").hexsha, FOLDER)
+    assert walked is None  # the desired revision holds the name: no pass at all
+    (tmp_path / FOLDER / "prompts" / "ünïcode.md").unlink()
+    _commit(tmp_path, "gone again")
+    walked = history.walk(git, git.commit("HEAD").hexsha, FOLDER)
+    git.close()
+    assert walked is not None and 0 < walked.chain < len(walked.shas)  # up to the name
+    shas, keys, overlaid = _keys(tmp_path)
+    assert shas == _git(tmp_path, "rev-list", "HEAD", "--", FOLDER).split()
+    assert overlaid == [True, True, False, False]
+    plain = GitRepo(tmp_path)
+    for sha, row in zip(shas, keys, strict=True):
+        tree = _git(tmp_path, "rev-parse", f"{sha}:{FOLDER}")
+        assert row[0] == tree and plain.tree_id(sha, FOLDER) == tree
+    plain.close()
