@@ -60,6 +60,8 @@ class GitRepo:
         cached = self._commits.get(rev)  # only full shas are remembered: HEAD and branches move
         if cached is not None:
             return cached
+        if not SHA.fullmatch(rev):
+            self._reader.start()  # git starts its object reader while it resolves the name
         sha = rev if SHA.fullmatch(rev) else self._resolve(rev)
         found = self._reader.get(sha)
         if found is None or found[0] != "commit":

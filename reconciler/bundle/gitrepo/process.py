@@ -194,6 +194,11 @@ class Objects:
                     ) from None
         return found
 
+    def start(self) -> None:
+        """Start the process now (it answers sooner when first asked)."""
+        with self._lock:
+            self._pipes()
+
     def feed(self, found: dict[str, bytes]) -> Feed:
         """Ask for objects as their ids turn up (:meth:`Feed.ask`) while a thread puts each
         answer into ``found``; the process is this feed's until :meth:`Feed.close`."""
