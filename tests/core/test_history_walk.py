@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.bundle import history
-from reconciler.bundle.gitrepo import GitRepo
+from reconciler.bundle.gitrepo import GitFiles, GitRepo
 from reconciler.bundle.history import BundleHistory, DigestCache
+from reconciler.bundle.render import render
+from reconciler.errors import ConfigError, ReconcilerError
 
 FOLDER = "bundles/b"
 TARGETS = [None, "eu", "us", "ap", "x"]
@@ -221,3 +223,26 @@ def test_a_quoted_name_leaves_the_revisions_to_the_tree_walk(tmp_path: Path) -> 
         tree = _git(tmp_path, "rev-parse", f"{sha}:{FOLDER}")
         assert row[0] == tree and plain.tree_id(sha, FOLDER) == tree
     plain.close()
+
+
+@pytest.mark.parametrize("target", [None, "eu", "us", "x"])
+def test_each_revision_stepped_from_the_newer_one_is_what_a_render_gives(
+    tmp_path: Path, target: str | None
+) -> None:
+    """Through overlays added, edited and removed, the folder deleted and made again, and a
+    file where the overlays folder was: each revision a delta on the newer one gives the
+    subset a render of that revision gives."""
+    _repo(tmp_path, merge=False)
+    git = GitRepo(tmp_path)
+    found = BundleHistory(git, "b", git.commit("HEAD").hexsha, DigestCache(None))
+    assert found.walked is not None and found.walked.chain == len(found.shas)
+    got = list(found.lineage(target, lambda _key: True).subsets)
+    want: list[str | None] = []
+    for sha in found.shas:
+        try:
+            want.append(render(GitFiles(git, sha), "b", sha, target).digest)
+        except (ConfigError, ReconcilerError, FileNotFoundError):
+            want.append(None)
+    git.close()
+    assert got == want
+    assert any(value is None for value in want) and len(set(want)) > 2
