@@ -93,9 +93,11 @@ _RAW = re.compile(r"^:(\d{6}) (\d{6}) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) [A-Z]\
 ASK_EVERY = 256
 #: One commit of the pass: its id, its parents, its raw diff (None when a line surprises).
 Commit = tuple[str, list[str], list[Line] | None]
-#: Blobs read ahead while git still lists commits (past this, each batch of a lineage reads its
-#: own): the object cache keeps what it reads.
-READ_AHEAD = 4096
+#: Blobs read ahead while git still lists commits, the newest first (past this, each batch of a
+#: lineage reads its own): about the first 250 revisions' worth, what a target a few commits
+#: behind reads; not all of history, which a fleet in sync never reads and the object cache of a
+#: long-lived process would keep.
+READ_AHEAD = 256
 _BLOBS = ("100644", "100755")
 
 
@@ -107,7 +109,7 @@ def walk(
     ``git rev-list`` and the tree walk instead).
 
     The log is read as git writes it, and every blob it names is asked of the long-lived
-    ``git cat-file`` at once (up to :data:`READ_AHEAD`), read by another thread while git works:
+    ``git cat-file`` at once (the first :data:`READ_AHEAD`), read by another thread while git works:
     a lineage's first batch finds its blobs read.
 
     ``since``: an earlier revision and its walk (an earlier desired revision's, from the
