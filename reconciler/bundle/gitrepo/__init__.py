@@ -250,21 +250,16 @@ class GitRepo:
         )
 
     def is_ancestor(self, older: str, newer: str) -> bool:
-        """Whether commit ``older`` is ``newer`` or one of its ancestors."""
-        done = git(self.path, "merge-base", "--is-ancestor", older, newer)
-        if done.returncode not in (0, 1):
-            raise ReconcilerError("git merge-base failed")
-        return done.returncode == 0
+        """Whether commit ``older`` is ``newer`` or one of its ancestors (False when git cannot
+        tell: an unknown commit)."""
+        return git(self.path, "merge-base", "--is-ancestor", older, newer).returncode == 0
 
     @contextlib.contextmanager
     def feeding(self) -> Iterator[Feed]:
         """Objects asked as their ids turn up (:meth:`Feed.ask`), read meanwhile into the
         object cache by a thread; every answer is in once the block ends."""
-        feed = self._reader.feed(self._blobs)
-        try:
+        with contextlib.closing(self._reader.feed(self._blobs)) as feed:
             yield feed
-        finally:
-            feed.close()
 
     def first_parents(self, rev: str) -> dict[str, int]:
         """The first-parent chain of ``rev``: commit -> position (0 is ``rev``, growing older).
