@@ -83,7 +83,7 @@ class BundleHistory:
         kept = [key for key in index.entries if key.startswith(f"walk:{self.folder}:")]
         since = loaded(index.get(kept[-1])[1]) if kept else None
         if since is not None:  # one merge later: only the commits since are git's to tell
-            walked = walk(repo, desired, self.folder, (kept[-1][-40:], since))
+            walked = walk(repo, desired, self.folder, (kept[-1].rpartition(":")[2], since))
         if walked is None:
             walked = walk(repo, desired, self.folder)
         if walked is not None:
