@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.devices.test_inventory import devices
 from tests.servers.nginx import Nginx
 from tests.support.cli import Run, reconciler
 from tests.support.configrepo import T0, ConfigRepo, inventory
+from tests.support.devicefleet import devices
 
 TIERS = (("high", "q8_0"), ("mid", "q4_k_m"), ("low", "q4_0"))
 

@@ -8,21 +8,9 @@ from typing import Any
 import pytest
 
 from reconciler.model.inventory import TargetSpec
-from tests.devices.test_variants import variants
 from tests.support.cli import reconciler
 from tests.support.configrepo import ConfigRepo, inventory
-
-MANIFEST = {"type": "file", "path": "manifests/{bundle}/{channel}/{tier}.json"}
-TELEMETRY = {
-    "prometheus": {"url": "http://127.0.0.1:9090"},
-    "query": 'sum by (tier, digest) (agent_active_devices{bundle="{bundle}"})',
-}
-
-
-def devices(**extra: Any) -> dict[str, Any]:
-    target = {"name": "android", "kind": "devices", "manifest": MANIFEST, "telemetry": TELEMETRY}
-    target.update(extra)
-    return target
+from tests.support.devicefleet import MANIFEST, devices, variants
 
 
 def test_a_devices_target_reads_with_its_defaults() -> None:
