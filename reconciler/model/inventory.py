@@ -380,11 +380,10 @@ class Inventory(_Strict):
         at = ("rollout", "canary", "release_flag", "target")
         kind = None if found is None else (found.source.type if found.source else found.kind)
         if kind != "unleash":
-            what = "no target" if found is None else f"a {kind} target"
+            what = "no target" if found is None else f"a target of type {kind}"
             raise PydanticCustomError(
                 "canary_flag",
-                "rollout.canary.release_flag.target {name!r} is {what}: it must name an "
-                "unleash target",
+                "'{name}' is {what}: the release flag must live on an unleash target",
                 {"name": name, "what": what, "at": at},
             )
         if self.analysis is None:

@@ -87,8 +87,16 @@ def _canary(change: str) -> dict[str, Any]:
     [
         ("step-above-100", "above 100%"),
         ("steps-not-increasing", "steps must increase"),
-        ("flag-not-unleash", "must name an unleash target"),
-        ("flag-target-unknown", "is no target"),
+        (
+            "flag-not-unleash",
+            "release_flag.target: 'web' is a target of type http: the release flag must live on an"
+            " unleash target",
+        ),
+        (
+            "flag-target-unknown",
+            "release_flag.target: 'nowhere' is no target: the release flag must live on an"
+            " unleash target",
+        ),
         ("query-without-digest", "must keep the digest"),
         ("proportion-without-denominator", "needs both numerator and denominator"),
         ("mann-whitney-without-query", "mann-whitney needs a query"),
