@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from .alerting import AlertSpec
 from .canary import CanarySpec
-from .devices import AdoptionSpec, TelemetrySpec, check_channels, check_kind
+from .devices import AdoptionSpec, TelemetrySpec, check_channels, check_kind, check_wave_channels
 from .duration import Duration, Timeout
 from .gates import AnalysisGate, AnalysisSpec, OutputsSpec
 from .methods import PolicyMethods, RuleMethods, TargetMethods
@@ -362,6 +362,7 @@ class Inventory(_Strict):
                 {"name": self.environment, "at": ("promotion", "from")},
             )
         self._check_canary()
+        check_wave_channels(self.rollout.waves, self.targets)
         if self.rollout.analysis and self.analysis is None:
             raise PydanticCustomError(
                 "analysis_provider",

@@ -55,6 +55,9 @@ def test_the_audit_reports_each_tiers_distribution(fleet: Fleet) -> None:
     assert "30.0% of android/mid (300 devices) still run revoked v46;" in text.out
     failing = fleet.audit("--fail-on", "revoked")
     assert failing.code == 2, failing.out
+    for code in ("adoption_stalled", "unsupported"):  # each nameable in --fail-on
+        failing = fleet.audit("--fail-on", code)
+        assert failing.code == 2, (code, failing.out, failing.err)
 
 
 def test_every_tier_at_target_is_in_sync_and_prometheus_down_is_unreachable(
