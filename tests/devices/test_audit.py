@@ -53,6 +53,9 @@ def test_the_audit_reports_each_tiers_distribution(fleet: Fleet) -> None:
     assert "android/mid: 62% v47" in text.out and "30% v46" in text.out, text.out
     assert "8% drifted" in text.out
     assert "30.0% of android/mid (300 devices) still run revoked v46;" in text.out
+    markdown = fleet.audit("--format", "markdown").out  # a PR comment or a job summary too
+    fleets = markdown[markdown.index("### Device fleets") :].splitlines()
+    assert "- android/mid: 62% v47, 30% v46, 8% drifted" in fleets, markdown
     failing = fleet.audit("--fail-on", "revoked")
     assert failing.code == 2, failing.out
     for code in ("adoption_stalled", "unsupported"):  # each nameable in --fail-on
