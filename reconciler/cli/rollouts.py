@@ -100,7 +100,13 @@ def converge(
 
     limit = duration(timeout, "--timeout") if timeout is not None else None
     if dry_run:
+        from ..rollout import fleets
+
         driver = driver_for(repo_of(ctx), env, scope=only, verify=verify_signatures)
+        for line in fleets.planned(driver, only):
+            echo(line)
+        if fleets.is_fleet(driver, only):  # a devices target: its manifests, nothing else
+            return
         waiting: dict[str, str] = {}
         for bundle, targets in commands.dry_run(driver, waiting).items():
             if targets is None:

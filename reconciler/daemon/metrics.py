@@ -59,11 +59,23 @@ class PerTarget:
         "when unknown: drifted, missing, invalid or unreachable).",
     )
 
+    SHARE = (
+        "reconciler_fleet_share",
+        "Share (0-1) of a devices target's tier on each revision, from telemetry; revision "
+        '"drifted" sums the digests no revision renders.',
+    )
+
     def __init__(self) -> None:
         self.rows: dict[str, list[Seen]] = {}  #: by environment
+        #: by environment: (target, bundle, tier, revision or "drifted", share)
+        self.shares: dict[str, list[tuple[str, str, str, str, float]]] = {}
 
     def describe(self) -> list[Metric]:
-        return [GaugeMetricFamily(*self.STATUS), GaugeMetricFamily(*self.SKEW)]
+        return [
+            GaugeMetricFamily(*self.STATUS),
+            GaugeMetricFamily(*self.SKEW),
+            GaugeMetricFamily(*self.SHARE),
+        ]
 
     def collect(self) -> Iterator[Metric]:
         status = GaugeMetricFamily(
@@ -76,8 +88,15 @@ class PerTarget:
                     status.add_metric((env, target, bundle, name), 1.0 if number == index else 0.0)
                 if lag is not None:
                     skew.add_metric((env, target, bundle), float(lag))
+        share = GaugeMetricFamily(
+            *self.SHARE, labels=("environment", "target", "bundle", "tier", "revision")
+        )
+        for env, found in list(self.shares.items()):
+            for target, bundle, tier, revision, value in found:
+                share.add_metric((env, target, bundle, tier, revision), value)
         yield status
         yield skew
+        yield share
 
 
 class AlertFailures:
@@ -255,8 +274,16 @@ class Metrics:
             for target in audit.targets
             for result in target.bundles
         ]
+        shares: dict[tuple[str, str, str, str], float] = {}
+        for target in audit.targets:
+            for result in target.bundles:
+                for tier, tier_shares in (result.distribution or {}).items():
+                    for one in tier_shares:
+                        key = (target.name, result.bundle, tier, one.revision or "drifted")
+                        shares[key] = shares.get(key, 0.0) + one.share
         with self._lock:
             self.f.per_target.rows[env] = rows
+            self.f.per_target.shares[env] = [(*key, value) for key, value in shares.items()]
             for status, count in audit.counts().items():
                 self.f.targets.labels(env, status).set(count)
             self.f.coverage.labels(env).set(audit.coverage)

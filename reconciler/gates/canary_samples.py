@@ -96,13 +96,16 @@ async def read_samples(
     stable: str,
     start: float,
     end: float,
+    client: HttpClient | None = None,
 ) -> Samples:
     """Every metric of ``judge`` from ``start`` (the step's flag write) to ``end`` (now), unix
-    seconds, at ``judge.interval``; :class:`QueryFailed` says why a query gave nothing."""
+    seconds, at ``judge.interval``; :class:`QueryFailed` says why a query gave nothing.
+    ``client``: the step's shared pool, left open; else one of its own."""
     where = "analysis.prometheus"
     url = resolve_url(spec.url, environ, where).rstrip("/") + "/api/v1/query_range"
     headers = expand_headers(spec.headers, environ, where)
-    client = HttpClient(limit=CONCURRENCY)
+    owned = client is None
+    client = client or HttpClient(limit=CONCURRENCY)
     transport = Transport(client, headers=headers, timeout=spec.timeout, max_body=MAX_ANSWER)
     values = {"bundle": bundle, "environment": environment, "interval": promql_duration(judge)}
 
@@ -119,5 +122,6 @@ async def read_samples(
         queries = list(dict.fromkeys(q for m in judge.metrics for q in m.queries))
         matrices = dict(zip(queries, await asyncio.gather(*map(one, queries)), strict=True))
     finally:
-        await client.close()
+        if owned:
+            await client.close()
     return {m.name: samples_of(m, matrices, canary, stable) for m in judge.metrics}

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .codes import AlertCondition
 
-#: The conditions ``on:`` may name: every alert's but a group switch's (those reach only the
-#: destinations without ``on:``).
-CONDITIONS = frozenset(AlertCondition) - {AlertCondition.SWITCH_REVERTED, AlertCondition.TORN}
+#: The conditions ``on:`` may name: every alert's (a torn group too, which an on-call rotation
+#: wants paged by name).
+CONDITIONS = frozenset(AlertCondition)
 #: PagerDuty's Events API v2 endpoint (the default ``url`` of a ``pagerduty`` alert).
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 #: GitHub's REST API (GitHub Enterprise Server sets its own ``api_url``).

@@ -133,6 +133,7 @@ class Canarying:
                     stable=stable.digest,
                     start=c.written_at,
                     end=now,
+                    client=self.run.sources.http,
                 )
             )
         except QueryFailed as exc:

@@ -216,16 +216,10 @@ def drive(
     say: Callable[[str], None] = lambda line: None,
 ) -> list[str]:
     """:func:`converge_fleets` for a driver's environment, to ``revision`` (None: desired)."""
-    from ..bundle.snapshot import snapshot
-    from ..statedir import cache_dir
-
     inventory = driver.inventory()
     if not any(t.is_devices() for t in inventory.targets):
         return []
-    git = snapshot(
-        driver.repo_root, revision or driver.revision, cache_dir(driver.repo_root) / "history.json"
-    )
-    renders = {b: git.history(b).desired_render(None) for b in inventory.bundles}
+    renders = _renders(driver, inventory, revision)
     with driver.run.open():  # one event loop and one HTTP pool for every wave's switch and gates
         return converge_fleets(
             driver.files_root,
@@ -237,6 +231,44 @@ def drive(
             say=say,
             environment=driver.run,
         )
+
+
+def _renders(driver: Any, inventory: Inventory, revision: str | None) -> dict[str, Rendered]:
+    """Each bundle's render at ``revision`` (None: the desired one)."""
+    from ..bundle.snapshot import snapshot
+    from ..statedir import cache_dir
+
+    git = snapshot(
+        driver.repo_root, revision or driver.revision, cache_dir(driver.repo_root) / "history.json"
+    )
+    return {b: git.history(b).desired_render(None) for b in inventory.bundles}
+
+
+def planned(driver: Any, only: str | None) -> list[str]:
+    """What ``converge`` would switch on the devices targets, wave by wave, as lines (its
+    ``--dry-run``): nothing is written and no target is read."""
+    inventory = driver.inventory()
+    order = channel_waves(inventory, only)
+    if not order:
+        return []
+    renders = _renders(driver, inventory, None)
+    gated = {
+        t.name
+        for t in inventory.targets
+        if any(g.reads(t.name) for g in inventory.rollout.analysis)
+    }
+    lines = []
+    for index, (name, channels, bake) in enumerate(order):
+        later = any(o[0] == name for o in order[index + 1 :])
+        for bundle in inventory.bundles:
+            done = renders[bundle]
+            lines.append(
+                f"{name}: would switch the {'/'.join(channels)} manifests of {bundle} to "
+                f"{(done.revision or '-')[:7]} ({', '.join(tiers(done))})"
+            )
+        if later and name in gated:
+            lines.append(f"{name}: then would bake {bake:g} s and ask its gates per tier")
+    return lines
 
 
 def is_fleet(driver: Any, name: str | None) -> bool:

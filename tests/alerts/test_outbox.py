@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reconciler.alerts import Alert
 from reconciler.alerts.outbox import Outbox, failures
-from reconciler.alerts.send import QUEUED
+from reconciler.alerts.send import QUEUED, routed
 from reconciler.config.inventory import load_inventory
 from reconciler.daemon.metrics import Families
 from reconciler.model.alerting import AlertSpec
@@ -206,6 +206,21 @@ def test_routing_by_bundle_and_condition_queue_by_queue() -> None:
             "production/support-agent/stalled",
             "production/billing-agent/stalled",
         ]
+
+
+def test_a_torn_group_is_routed_by_name() -> None:
+    """``on: [torn]`` pages a torn group and nothing else; a group that went back whole
+    (``switch_reverted``) goes only where it is named or where ``on:`` is empty."""
+    pager = AlertSpec(type="pagerduty", routing_key="${KEY}", on=["torn"])
+    chat = AlertSpec(type="webhook", url="https://chat.example.com/hook", on=["switch_reverted"])
+    everything = AlertSpec(type="webhook", url="https://audit.example.com/hook")
+    specs = [pager, chat, everything]
+    torn = _alert("torn", "firing", "support-agent")
+    reverted = _alert("switch_reverted", "firing", "support-agent")
+    stalled = _alert("stalled", "firing", "support-agent")
+    assert [n for n, _ in routed(torn, specs)] == [1, 3]
+    assert [n for n, _ in routed(reverted, specs)] == [2, 3]
+    assert [n for n, _ in routed(stalled, specs)] == [3]
 
 
 def test_at_exit_a_receiver_that_is_down_costs_seconds_not_minutes(webhook: Webhook) -> None:

@@ -102,6 +102,25 @@ def test_converge_switches_every_manifest_beta_first(setup: tuple[ConfigRepo, Ar
     assert list((repo.root / "manifests/support-agent/beta").glob("mid.json.staged/*.json"))
 
 
+def test_dry_run_says_which_manifests_would_switch_and_writes_none(
+    setup: tuple[ConfigRepo, Artifacts],
+) -> None:
+    repo, artifacts = setup
+    repo.bundle(variants=variants(artifacts, "v1"))
+    sha = repo.commit("v1")
+    for args in ((), ("--target", "android")):
+        run = converge(repo, "--dry-run", *args)
+        assert run.code == 0, run.err
+        lines = run.out.splitlines()
+        assert lines[:2] == [
+            f"android: would switch the {channel} manifests of support-agent to {sha[:7]} "
+            "(high, low, mid)"
+            for channel in ("beta", "stable")
+        ], run.out
+        assert ("would apply to" in run.out) is not bool(args), run.out
+    assert manifests(repo) == {}
+
+
 def test_a_wrong_sha256_switches_no_manifest(setup: tuple[ConfigRepo, Artifacts]) -> None:
     repo, artifacts = setup
     repo.bundle(variants=variants(artifacts, "v1"))

@@ -44,5 +44,12 @@ def test_the_daemon_shows_each_tiers_distribution(fleet: Fleet) -> None:
             "reconciler_target_status", target="android", bundle="support-agent", status="lagging"
         )
         assert lagging == 1.0
+        shares = {
+            revision: daemon.metric(
+                "reconciler_fleet_share", target="android", tier="mid", revision=revision
+            )
+            for revision in (fleet.shas["v47"], fleet.shas["v46"], "drifted")
+        }
+        assert shares == {fleet.shas["v47"]: 0.62, fleet.shas["v46"]: 0.3, "drifted": 0.08}
     finally:
         daemon.terminate()
