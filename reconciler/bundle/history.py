@@ -14,16 +14,19 @@ from ..canonical import bundle_digest, component_digests
 from ..diff.classify import Lineage
 from ..errors import ConfigError, ReconcilerError
 from ..revisions import revision_label
+from .deltas import Steps
 from .gitrepo import GitFiles, GitRepo, batch_check
 from .historyindex import DigestCache, RenderStore
 from .inputs import InputRenders
 from .lineage import Arrivals, Subsets
-from .listing import Walk, listings, walk
+from .listing import Walk, loaded, saved, walk
 from .rendered import Rendered, bundle_dir
 
 __all__ = ["BundleHistory", "DigestCache", "RenderStore", "Strip"]
 
 Strip = Callable[[Mapping[str, Any]], dict[str, Any]]
+#: Walks kept in the index per bundle folder (the newest desired revisions').
+KEEP_WALKS = 4
 #: Overlays at the desired revision from which its folder is read in batches before rendering.
 BATCH_OVERLAYS = 16
 
@@ -50,7 +53,7 @@ class BundleHistory:
         self.folder = bundle_dir(bundle)
         self.cache = cache
         self.renders = renders or RenderStore(None)
-        walked = walk(repo, desired, self.folder)
+        walked = self._walk(repo, desired, cache)
         self.shas = walked.shas if walked is not None else repo.touching(desired, self.folder)
         if not self.shas:
             raise ConfigError(f"bundle {bundle!r} not found at revision {revision_label(desired)}")
@@ -61,43 +64,42 @@ class BundleHistory:
         self._renders: dict[str, Rendered | None] = {}
         self._desired_read = False  #: the desired folder's objects loaded for its renders
         self._behind: dict[str, int] = {}
-        self.inputs = InputRenders(
-            repo,
-            bundle,
-            cache.index,
-            (lambda: listings(repo, desired, self.folder, self.shas))
-            if walked is None
-            else (lambda: walked.files),
-        )
+        self.walked = walked
+        self.inputs = InputRenders(repo, bundle, cache.index, walked)
+        self._place: dict[str, int] | None = None
         if walked is not None:
             self._walked(walked)
         self._index(self.shas)
 
+    def _walk(self, repo: GitRepo, desired: str, cache: DigestCache) -> Walk | None:
+        """The folder's history from the index (a walk is a function of the desired commit and
+        the folder), else from one log pass (of the commits since the last walk kept, when the
+        desired revision descends from it), then kept in the index."""
+        index = cache.index
+        name = f"walk:{self.folder}:{desired}"
+        walked = loaded(index.get(name)[1]) if index is not None else None
+        if walked is not None or index is None:
+            return walked
+        kept = [key for key in index.entries if key.startswith(f"walk:{self.folder}:")]
+        since = loaded(index.get(kept[-1])[1]) if kept else None
+        if since is not None:  # one merge later: only the commits since are git's to tell
+            walked = walk(repo, desired, self.folder, (kept[-1].rpartition(":")[2], since))
+        if walked is None:
+            walked = walk(repo, desired, self.folder)
+        if walked is not None:
+            index.put(name, saved(walked))
+            index.prune(f"walk:{self.folder}:", KEEP_WALKS)
+        return walked
+
     def _walked(self, walked: Walk) -> None:
         """The folder and overlay folder ids of the revisions one log pass listed (the rest
         are :meth:`_index`'s)."""
-        over = f"{self.folder}/overlays"
-        inside = f"{over}/"
-        listing: dict[str, frozenset[str]] = {}
-        for sha, trees in walked.trees.items():
-            tree = trees.get(self.folder, "")
-            self._trees[sha] = tree[7:] if tree.startswith("040000 ") else None
-            if self._trees[sha] is not None:
-                self.repo.anchor(sha, self.folder, tree[7:])
-            oid = trees.get(over, "")
-            if not oid.startswith("040000 ") or self._trees[sha] is None:
-                self._overlays[sha] = frozenset()
-                continue
-            if oid not in listing:
-                names = [
-                    path[len(inside) :]
-                    for path in (*walked.files[sha], *trees)
-                    if path.startswith(inside) and "/" not in path[len(inside) :]
-                ]
-                listing[oid] = frozenset(
-                    name.removesuffix(".yaml") for name in names if name.endswith(".yaml")
-                )
-            self._overlays[sha] = listing[oid]
+        none: frozenset[str] = frozenset()
+        for sha, tree, over in zip(walked.shas, walked.folders, walked.overlays, strict=False):
+            self._trees[sha] = tree
+            if tree is not None:
+                self.repo.anchor(sha, self.folder, tree)
+            self._overlays[sha] = walked.names[over] if over is not None else none
 
     def _index(self, shas: list[str]) -> None:
         """Look up the bundle folder and overlay folder ids of many commits in one git call."""
@@ -220,9 +222,26 @@ class BundleHistory:
         """The history through one target's eyes (its overlay, carried subset, ignore rules);
         ``arrived`` gives when each change reached the branch (default :meth:`arrived`)."""
 
+        walked = self.walked if strip is None else None
+        steps = Steps(self.inputs, walked, target, carried) if walked is not None else None
+        chain = walked.chain if walked is not None else 0
+
         def subsets(shas: list[str]) -> list[str | None]:
-            self._prefetch(shas, target, strip is not None)
-            return [self._subset(sha, target, carried, strip) for sha in shas]
+            if self._place is None:
+                self._place = {sha: n for n, sha in enumerate(self.shas)}
+            first = self._place[shas[0]]
+            # Along the chain one log pass undid: each revision a delta on the newer one.
+            stepped = [first + n < chain and sha != self.desired for n, sha in enumerate(shas)]
+            self._prefetch([s for s, d in zip(shas, stepped, strict=True) if not d], target, strip)
+            if steps is not None and any(stepped):
+                start = first + stepped.index(True)
+                steps.prefetch(start, stepped.count(True))
+            return [
+                steps.subset(first + n)
+                if d and steps is not None
+                else self._subset(sha, target, carried, strip)
+                for n, (sha, d) in enumerate(zip(shas, stepped, strict=True))
+            ]
 
         return Lineage(
             shas=self.shas,
@@ -235,15 +254,16 @@ class BundleHistory:
         self, subset: str, target: str | None, carried: Callable[[str], bool], strip: Strip | None
     ) -> str | None:
         """The newest commit off the desired revision's ancestry whose subset equals ``subset``."""
-        self._prefetch(self.others(), target, strip is not None)
+        self._prefetch(self.others(), target, strip)
         for sha in self.others():
             if self._subset(sha, target, carried, strip) == subset:
                 return sha
         return None
 
-    def _prefetch(self, shas: list[str], target: str | None, need_all: bool) -> None:
+    def _prefetch(self, shas: list[str], target: str | None, strip: Strip | None) -> None:
         """Batch-load the trees (or, for listed revisions, the file blobs) of every revision the
         disk cache cannot answer."""
+        need_all = strip is not None
         missing = []
         listed = []
         for sha in shas:
@@ -251,7 +271,7 @@ class BundleHistory:
             if key is None or key in self._renders:
                 continue
             if need_all or not self.cache.get(key)[0]:
-                if self.inputs.listed(sha) is not None:
+                if self.inputs.is_listed(sha):
                     listed.append(sha)
                 else:
                     missing.append(self._trees[sha])

@@ -17,7 +17,7 @@ import orjson
 
 from .rendered import Rendered
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: The code a render depends on: a stored render is read back only by the code that made it.
 RENDERER = (
     "bundle/render.py",
@@ -70,6 +70,14 @@ class DigestCache:
     def put(self, key: str, digests: dict[str, str] | None) -> None:
         self.entries[key] = digests
         self.dirty = True
+
+    def prune(self, prefix: str, keep: int) -> None:
+        """Keep only the ``keep`` newest entries whose key starts with ``prefix``."""
+        entries = self.entries
+        named = [key for key in entries if key.startswith(prefix)]
+        for key in named[:-keep]:
+            del entries[key]
+            self.dirty = True
 
     def save(self) -> None:
         """Write atomically; failing to write a cache never fails an audit."""

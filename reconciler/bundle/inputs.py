@@ -9,16 +9,17 @@ revisions that did not touch a target's inputs share its render, whatever else c
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 from ..errors import ConfigError, ReconcilerError
 from .gitrepo import GitFiles, GitRepo
-from .listing import Files, entry
+from .listing import Cursor, Files, Walk, entry
 from .parts import FILES, Memory, Parts, Shape, Store, input_key, shape_key, shape_of
 from .rendered import Rendered, bundle_dir, overlay_path
 
 #: What a render read: (path, its mode and blob id at that revision, None when absent).
 Inputs = tuple[tuple[str, str | None], ...]
+#: The ids of bundle.yaml and the target's overlay at a revision: what decides a render's shape.
+Base = tuple[str | None, str | None]
 
 
 #: Modes of a regular file in a git tree, as :meth:`GitRepo.entry_id` spells them.
@@ -56,11 +57,12 @@ class InputRenders:
         repo: GitRepo,
         bundle: str,
         store: Store | None = None,
-        listing: Callable[[], dict[str, Files]] | None = None,
+        walked: Walk | None = None,
     ) -> None:
         self.repo = repo
-        self._list = listing  #: every revision's files (:mod:`.listing`), made when first asked
-        self._listed: dict[str, Files] | None = None
+        #: Every revision's files (:mod:`.listing`), by the revision's place in the walk.
+        self._at = {sha: n for n, sha in enumerate(walked.shas[: walked.chain])} if walked else {}
+        self._cursor: Cursor | None = walked.cursor() if walked is not None else None
         self.store = store if store is not None else Memory()
         self.bundle = bundle
         self.folder = f"{bundle_dir(bundle)}/"
@@ -70,48 +72,59 @@ class InputRenders:
         self._reads: dict[tuple[str | None, str | None, str | None], tuple[str, ...]] = {}
         self._done: dict[Inputs, Rendered | None] = {}
         #: (bundle.yaml, overlay) ids -> what a render with them gave apart from its files.
-        self._shapes: dict[tuple[str | None, str | None], Shape | None] = {}
+        self._shapes: dict[Base, Shape | None] = {}
         self._assembled: dict[Inputs, dict[str, str] | None] = {}
         self.parts = Parts(repo, self.store)
         self.renders = 0
         self.assembled = 0  #: of ``renders``, those assembled without a render
 
-    def listed(self, sha: str) -> Files | None:
-        """The files of the bundle folder at ``sha`` when one pass listed them."""
-        if self._listed is None:
-            self._listed = self._list() if self._list is not None else {}
-        return self._listed.get(sha)
+    def is_listed(self, sha: str) -> bool:
+        """Whether one pass listed the files of the bundle folder at ``sha``."""
+        return sha in self._at
 
-    def _id(self, sha: str, path: str) -> str | None:
-        files = self.listed(sha)
+    def listed(self, sha: str) -> Files | None:
+        """The files of the bundle folder at ``sha`` when one pass listed them (read them before
+        asking for another revision's: the walk's one cursor moves)."""
+        at = self._at.get(sha)
+        if at is None or self._cursor is None:
+            return None
+        return self._cursor.to(at)
+
+    def _id(self, sha: str, path: str, files: Files | None) -> str | None:
         if files is not None and path.startswith(self.folder):
             return entry(files, path)
         return self.repo.entry_id(sha, path)
 
-    def _inputs(self, sha: str, paths: tuple[str, ...]) -> Inputs:
-        files = self.listed(sha)
+    def _inputs(self, sha: str, paths: tuple[str, ...], files: Files | None) -> Inputs:
         if files is None:
             return tuple((path, self.repo.entry_id(sha, path)) for path in paths)
         inside = self.folder
         return tuple(
             (path, files.get(path) or entry(files, path))
             if path.startswith(inside)
-            else (path, self._id(sha, path))
+            else (path, self._id(sha, path, files))
             for path in paths
         )
 
-    def _base(self, sha: str, target: str | None) -> tuple[str | None, str | None]:
+    def base(self, sha: str, target: str | None, files: Files | None) -> Base:
+        """The ids of bundle.yaml and ``target``'s overlay at ``sha`` (whose files are ``files``
+        when listed): what decides a render's shape."""
         over = overlay_path(self.bundle, target) if target is not None else None
-        return (self._id(sha, self.spec_file), self._id(sha, over) if over is not None else None)
+        spec = self._id(sha, self.spec_file, files)
+        return (spec, self._id(sha, over, files) if over is not None else None)
 
-    def digests(self, sha: str, target: str | None) -> dict[str, str] | None:
+    def digests(
+        self, sha: str, target: str | None, files: Files | None = None
+    ) -> dict[str, str] | None:
         """The component digests at ``sha`` as ``target`` sees it (None: it does not render),
-        assembled from known blobs when bundle.yaml and the overlay were rendered before."""
-        base = self._base(sha, target)
-        shape = self._shape(base, target)
+        assembled from known blobs when bundle.yaml and the overlay were rendered before;
+        ``files`` are its files when the caller holds them (else the walk's)."""
+        files = files if files is not None else self.listed(sha)
+        base = self.base(sha, target, files)
+        shape = self.shape(base, target)
         paths = self._reads.get((*base, target))
         if paths is not None and shape is not None:
-            key = self._inputs(sha, paths)
+            key = self._inputs(sha, paths, files)
             if key in self._assembled:
                 return self._assembled[key]
             if key not in self._done:
@@ -127,8 +140,27 @@ class InputRenders:
                     self._assembled[key] = value
                     self.store.put(named, value)
                     return value
-        done = self.render(sha, target, base)
+        done = self.render(sha, target, base, files)
         return done.digests if done is not None else None
+
+    def known(self, key: Inputs) -> tuple[bool, dict[str, str] | None]:
+        """The digests of an input set computed before in this process, if it was."""
+        if key in self._assembled:
+            return True, self._assembled[key]
+        if key in self._done:
+            done = self._done[key]
+            return True, done.digests if done is not None else None
+        return False, None
+
+    def assembled_once(self, key: Inputs, digests: dict[str, str] | None) -> None:
+        """Count an input set assembled from its parts by the caller (:mod:`.deltas`)."""
+        self.renders += 1
+        self.assembled += 1
+        self._assembled[key] = digests
+
+    def reads(self, base: Base, target: str | None) -> tuple[str, ...] | None:
+        """The paths a render with these bundle.yaml and overlay ids reads, when one did."""
+        return self._reads.get((*base, target))
 
     def prefetch(self, shas: list[str], target: str | None) -> None:
         """Read in one batch the file blobs these revisions will assemble from (those listed
@@ -141,7 +173,7 @@ class InputRenders:
             files = self.listed(sha)
             if files is None:
                 continue
-            shape = self._shape(self._base(sha, target), target)
+            shape = self.shape(self.base(sha, target, files), target)
             if shape is None:
                 unshaped.update(ident[7:] for ident in files.values() if ident.startswith(FILES))
                 continue
@@ -151,7 +183,7 @@ class InputRenders:
                     wanted.add((key.partition("/")[0], ident[7:]))
         self.repo.preload([*unshaped, *self.parts.unread(wanted)])  # one git process
 
-    def _shape(self, base: tuple[str | None, str | None], target: str | None) -> Shape | None:
+    def shape(self, base: Base, target: str | None) -> Shape | None:
         """The shape of renders with ``base``, from memory or else the index (which also gives
         the paths such a render reads)."""
         if base in self._shapes:
@@ -167,17 +199,23 @@ class InputRenders:
         return shape
 
     def render(
-        self, sha: str, target: str | None, base: tuple[str | None, str | None] | None = None
+        self,
+        sha: str,
+        target: str | None,
+        base: Base | None = None,
+        listed: Files | None = None,
     ) -> Rendered | None:
-        """The render at ``sha`` as ``target`` sees it; None when it does not render there."""
-        base = base or self._base(sha, target)
+        """The render at ``sha`` as ``target`` sees it; None when it does not render there
+        (``listed``: its files when the caller holds them, else the walk's)."""
+        listed = listed if listed is not None else self.listed(sha)
+        base = base or self.base(sha, target, listed)
         paths = self._reads.get((*base, target))
-        key = self._inputs(sha, paths) if paths is not None else None
+        key = self._inputs(sha, paths, listed) if paths is not None else None
         if key is not None and key in self._done:
             return _at(self._done[key], sha)
         from .render import render  # YAML and pydantic: only when something must render
 
-        files = _Recording(GitFiles(self.repo, sha), key or (), self.listed(sha))
+        files = _Recording(GitFiles(self.repo, sha), key or (), listed)
         self.renders += 1
         done: Rendered | None
         try:
@@ -190,13 +228,16 @@ class InputRenders:
             self.store.put(input_key(key), value)  # what it read is all there: a key too
         if key is None or read != paths:
             self._reads[(*base, target)] = read
-            key = self._inputs(sha, read)
+            key = self._inputs(sha, read, listed)
         self._done[key] = done
         self.store.put(input_key(key), value)
         if done is not None and base not in self._shapes:
             shape = self._shapes[base] = shape_of(done, files.paths, 1 if target is None else 2)
             if shape is not None:
                 self.store.put(shape_key(base), shape.saved())
+        shape = self._shapes.get(base)
+        if done is not None and shape is not None:
+            self.parts.learn(shape, done, dict(key))  # the next revisions assemble from them
         return done
 
     def distinct(self) -> int:

@@ -1,15 +1,19 @@
-"""Every revision's files in a bundle folder, from one ``git ls-tree`` and one ``git log --raw``.
+"""Every revision of a bundle folder, as deltas, from one ``git ls-tree`` and one ``git log --raw
+-t``.
 
-The folder's listing at the desired revision, then each commit's changes undone in turn, newest
-first: what each file was at every revision (mode and blob id), with no tree read per commit.
-Only a plain chain is undone this way (each commit's one parent is the next commit listed);
-from a merge on, the revisions are left to the tree walk (:meth:`GitRepo.entry_id`).
-:func:`walk` also lists the commits themselves and each one's folders (``-t``): the history
-index asks git nothing else before it reads blobs.
+The folder's listing at the desired revision, then for each commit, newest first, only what it
+changed: each path's mode and blob id before it. What each file was at any revision is the
+listing with the commits before it undone (:class:`Cursor`), with no tree read per commit and
+no copy of the folder per revision. Only a plain chain is undone this way (each commit's one
+parent is the next commit listed); from a merge on, the revisions are left to the tree walk
+(:meth:`GitRepo.entry_id`). The pass also lists the commits themselves and each one's folder and
+overlay folder ids (``-t``): the history index asks git nothing else before it reads blobs.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import ReconcilerError
@@ -17,6 +21,8 @@ from .gitrepo import GitRepo
 
 #: A folder's files at one revision: path -> ``"<mode> <blob id>"``, as ``entry_id`` spells it.
 Files = dict[str, str]
+#: One path a commit changed, and what it was before the commit (None: absent).
+Change = tuple[str, str | None]
 
 _ABSENT = "000000"
 _TREE = "040000"
@@ -24,136 +30,288 @@ _TREE = "040000"
 
 @dataclass(slots=True)
 class Walk:
-    """A folder's history from one ``git log --raw -t`` pass (:func:`walk`)."""
+    """A folder's history from one ``git log --raw -t`` pass (:func:`walk`): the revisions a
+    plain chain reaches, as deltas on the next newer one."""
 
     shas: list[str]  #: every commit touching the folder, newest first (``git rev-list``'s)
-    #: The files of the revisions a plain chain reaches (as :func:`listings` gives them).
-    files: dict[str, Files] = field(default_factory=dict)
-    #: The same revisions' folders, the folder itself included: path -> ``"040000 <tree id>"``.
-    trees: dict[str, Files] = field(default_factory=dict)
+    first: Files = field(default_factory=dict)  #: the files of ``shas[0]``
+    #: ``undo[i]``: the file changes of commit ``shas[i]`` undone give the files of ``shas[i+1]``.
+    undo: list[tuple[Change, ...]] = field(default_factory=list)
+    #: Per revision the chain reaches, the folder's tree id (None where it is not a folder).
+    folders: list[str | None] = field(default_factory=list)
+    #: Per revision the chain reaches, the ``overlays`` folder's tree id (None: no such folder).
+    overlays: list[str | None] = field(default_factory=list)
+    #: An ``overlays`` tree id -> the targets it holds an overlay for.
+    names: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: The folders of ``shas[0]`` (the folder itself included): path -> tree id.
+    trees: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def chain(self) -> int:
+        """How many revisions, newest first, the pass gives the files of."""
+        return len(self.folders)
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
 
 
-def walk(repo: GitRepo, rev: str, folder: str) -> Walk | None:
+class Cursor:
+    """The files of one revision after another of a :class:`Walk`, newest first: one dict,
+    changed in place (read it, never keep or change it)."""
+
+    def __init__(self, walked: Walk) -> None:
+        self.walked = walked
+        self.at = 0
+        self.files: Files = dict(walked.first)
+
+    def step(self) -> tuple[Change, ...]:
+        """Move to the next older revision; the changes undone."""
+        changes = self.walked.undo[self.at]
+        files = self.files
+        for path, old in changes:
+            if old is None:
+                files.pop(path, None)
+            else:
+                files[path] = old
+        self.at += 1
+        return changes
+
+    def to(self, at: int) -> Files:
+        """The files of revision ``at`` (from the newest again when it lies behind)."""
+        if at < self.at:
+            self.at, self.files = 0, dict(self.walked.first)
+        while self.at < at:
+            self.step()
+        return self.files
+
+
+#: One line of a raw diff inside the folder: old mode, new mode, old id, new id, path.
+Line = tuple[str, str, str, str, str]
+#: A raw diff's line (``--no-renames``: no score); a path with a tab or a quote is quoted.
+_RAW = re.compile(r"^:(\d{6}) (\d{6}) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) [A-Z]\t([^\t\n]*)$", re.M)
+#: New blob ids asked of git at once while the log is read.
+ASK_EVERY = 256
+#: One commit of the pass: its id, its parents, its raw diff (None when a line surprises).
+Commit = tuple[str, list[str], list[Line] | None]
+#: Blobs read ahead while git still lists commits, the newest first (past this, each batch of a
+#: lineage reads its own): about the first 250 revisions' worth, what a target a few commits
+#: behind reads; not all of history, which a fleet in sync never reads and the object cache of a
+#: long-lived process would keep.
+READ_AHEAD = 256
+_BLOBS = ("100644", "100755")
+
+
+def walk(
+    repo: GitRepo, rev: str, folder: str, since: tuple[str, Walk] | None = None
+) -> Walk | None:
     """The commits touching ``folder`` from ``rev``, with the files and folders of those a plain
     chain reaches; None when git fails or its listing of ``rev`` surprises (the caller asks
-    ``git rev-list`` and the tree walk instead)."""
+    ``git rev-list`` and the tree walk instead).
+
+    The log is read as git writes it, and every blob it names is asked of the long-lived
+    ``git cat-file`` at once (the first :data:`READ_AHEAD`), read by another thread while git works:
+    a lineage's first batch finds its blobs read.
+
+    ``since``: an earlier revision and its walk (an earlier desired revision's, from the
+    index): when it is an ancestor of ``rev``, only the commits after it are asked of git.
+    """
     try:
-        listed, log = repo.folder_log(rev, folder)
+        if since is not None:
+            return _extended(repo, rev, folder, *since)
+        with repo.feeding() as feed:
+            commits = _commits(repo.folder_log(rev, folder), folder, feed.ask)
+        first = _derived(commits)
+        if first is None:  # the chain ends early: the listing of ``rev`` says what it holds
+            first = _listing(repo.folder_listing(rev, folder), folder)
     except ReconcilerError:
         return None
+    if first is None:
+        return None
+    return _Pass(folder, *first).read(commits)
+
+
+def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> Walk | None:
+    """``since``, the walk of ``base``, with the commits from it to ``rev`` before it; None
+    unless both are one plain chain and ``rev`` descends from ``base``."""
+    older = since.shas[0]
+    if since.chain != len(since.shas) or not repo.is_ancestor(base, rev):
+        return None  # merges: git's simplified history is not the sum of two
+    with repo.feeding() as feed:
+        commits = _commits(repo.folder_log(rev, folder, since=base), folder, feed.ask)
+    if not commits:
+        return since  # nothing touched the folder since
+    files, folders = dict(since.first), dict(since.trees)
+    for _, _, lines in reversed(commits):  # forward, oldest first: the folder at ``rev``
+        for old_mode, new_mode, _, new_id, path in lines or ():
+            if new_mode == _ABSENT:
+                (folders if old_mode == _TREE else files).pop(path, None)
+            elif new_mode == _TREE:
+                folders[path] = new_id
+            else:
+                files[path] = f"{new_mode} {new_id}"
+    newer = _Pass(folder, files, folders).read(commits, older)
+    if newer.chain != len(commits):  # a merge, or a line that surprised: the whole walk
+        return None
+    return Walk(
+        newer.shas + since.shas,
+        newer.first,
+        newer.undo + since.undo,
+        newer.folders + since.folders,
+        newer.overlays + since.overlays,
+        since.names | newer.names,
+        newer.trees,
+    )
+
+
+def _commits(
+    chunks: Iterator[bytes], folder: str, ask: Callable[[list[str]], None]
+) -> list[Commit]:
+    """The commits of ``git log --raw -t`` output as it comes, asking for each new blob."""
     inside = f"{folder}/"
-    first: Files = {}
-    folders: Files = {}
+    commits: list[Commit] = []
+    asked: set[str] = set()
+    wanted: list[str] = []
+    pending = b""
+    for chunk in _ended(chunks):
+        blocks = (pending + chunk).split(b"\x01")
+        pending = blocks.pop()
+        for block in blocks:
+            text = block.decode("utf-8", "replace").strip("\n")
+            if not text:
+                continue
+            head, _, raw = text.partition("\n")
+            sha, *parents = head.split()
+            lines = _RAW.findall(raw)
+            if len(lines) != raw.count("\n:") + raw.startswith(":"):
+                commits.append((sha, parents, None))  # a line that surprised
+                continue
+            if any(line[4].startswith('"') for line in lines):
+                commits.append((sha, parents, None))  # a quoted name: the tree walk spells it
+                continue
+            parsed = [line for line in lines if line[4] == folder or line[4].startswith(inside)]
+            commits.append((sha, parents, parsed))
+            if len(asked) < READ_AHEAD:
+                fresh = {line[3] for line in parsed if line[1] in _BLOBS} - asked
+                asked |= fresh
+                wanted += fresh
+        if len(wanted) >= ASK_EVERY or not chunk:
+            ask(wanted)  # a write to git per many ids, not per chunk
+            wanted = []
+    return commits
+
+
+def _ended(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks, then the end of the last commit's block."""
+    yield from chunks
+    yield b"\x01"
+
+
+def _derived(commits: list[Commit]) -> tuple[Files, dict[str, str]] | None:
+    """The files and folders at the newest commit, from the diffs alone: known when one plain
+    chain reaches the first commit that made the folder (None: ask ``git ls-tree``)."""
+    for n, (_, parents, lines) in enumerate(commits):
+        older = [commits[n + 1][0]] if n + 1 < len(commits) else []
+        if lines is None or parents != older:
+            return None
+    files: Files = {}
+    folders: dict[str, str] = {}
+    seen: set[tuple[bool, str]] = set()  #: (a folder?, path): a file and a folder apart
+    for _, _, lines in commits:
+        for old_mode, new_mode, _, new_id, path in lines or ():
+            tree = _TREE in (old_mode, new_mode)  # git splits a file turned folder in two
+            if (tree, path) in seen:
+                continue
+            seen.add((tree, path))
+            if new_mode == _TREE:
+                folders[path] = new_id
+            elif new_mode != _ABSENT:
+                files[path] = f"{new_mode} {new_id}"
+    return files, folders
+
+
+def _listing(listed: str, folder: str) -> tuple[Files, dict[str, str]] | None:
+    """The files and folders of ``git ls-tree -r -t`` (None for a quoted name: the tree walk
+    spells it)."""
+    inside = f"{folder}/"
+    files: Files = {}
+    folders: dict[str, str] = {}
     for line in listed.splitlines():
         meta, _, path = line.partition("\t")
         mode, kind, oid = [*meta.split(), "", "", ""][:3]
         if path.startswith('"') or not oid:
-            return None  # a quoted name: the tree walk spells it
-        if path == folder or path.startswith(inside):
-            (folders if kind == "tree" else first)[path] = f"{mode} {oid}"
-    files: Files | None = first
-    trees: Files | None = folders
-    found = Walk([])
-    commits = [block.strip("\n").split("\n") for block in log.split("\x01") if block.strip()]
-    for n, (head, *lines) in enumerate(commits):
-        sha, *parents = head.split()
-        found.shas.append(sha)
-        if files is None or trees is None:
-            continue
-        found.files[sha] = files
-        found.trees[sha] = trees
-        older = commits[n + 1][0].split(" ", 1)[0] if n + 1 < len(commits) else None
-        if older is None or parents != [older]:
-            files = trees = None
-            continue
-        files, trees = _undo_all(files, trees, lines, folder)
-    return found
-
-
-def _undo_all(
-    files: Files, trees: Files, lines: list[str], folder: str
-) -> tuple[Files | None, Files | None]:
-    """The files and folders before a commit whose raw diff (with ``-t``) is ``lines``."""
-    before, folders = dict(files), dict(trees)
-    inside = f"{folder}/"
-    for line in lines:
-        if not line.startswith(":"):
-            continue
-        meta, _, path = line.partition("\t")
-        parts = meta[1:].split()
-        if len(parts) != 5 or path.startswith('"') or "\t" in path:
-            return None, None
-        if path != folder and not path.startswith(inside):
-            continue  # a folder above it, on the way
-        old_mode, new_mode, old_id, _, _ = parts
-        if old_mode == _ABSENT:
-            (folders if new_mode == _TREE else before).pop(path, None)
-        else:
-            (folders if old_mode == _TREE else before)[path] = f"{old_mode} {old_id}"
-    return before, folders
-
-
-def listings(repo: GitRepo, rev: str, folder: str, shas: list[str]) -> dict[str, Files]:
-    """The files under ``folder`` at each of ``shas`` (the commits touching it, newest first,
-    from ``rev``) that a plain chain reaches; an empty answer when git's output surprises."""
-    try:
-        files = _tree(repo._git("ls-tree", "-r", "--full-tree", rev, "--", folder))
-        log = repo._git(
-            "log",
-            "--raw",
-            "--no-abbrev",
-            "--no-renames",
-            "--parents",
-            "--format=%x01%H %P",
-            rev,
-            "--",
-            folder,
-        )
-    except ReconcilerError:
-        return {}  # the tree walk answers instead
-    found: dict[str, Files] = {}
-    commits = [block for block in log.split("\x01") if block.strip()]
-    for n, block in enumerate(commits):
-        head, *lines = block.strip("\n").split("\n")
-        sha, *parents = head.split()
-        if files is None or n >= len(shas) or sha != shas[n]:
-            break
-        found[sha] = files
-        older = shas[n + 1] if n + 1 < len(shas) else None
-        if older is None or parents != [older]:
-            break
-        files = _undo(files, lines)
-    return found
-
-
-def _tree(out: str) -> Files | None:
-    files: Files = {}
-    for line in out.splitlines():
-        meta, _, path = line.partition("\t")
-        mode, kind, oid = [*meta.split(), "", "", ""][:3]
-        if path.startswith('"') or not oid:
-            return None  # a quoted name: the tree walk spells it
-        if kind != "tree":
-            files[path] = f"{mode} {oid}"
-    return files
-
-
-def _undo(files: Files, lines: list[str]) -> Files | None:
-    """The files before a commit whose raw diff is ``lines``."""
-    before = dict(files)
-    for line in lines:
-        if not line.startswith(":"):
-            continue
-        meta, _, path = line.partition("\t")
-        parts = meta[1:].split()
-        if len(parts) != 5 or path.startswith('"') or "\t" in path:
             return None
-        old_mode, _, old_id, _, _ = parts
-        if old_mode == _ABSENT:
-            before.pop(path, None)
+        if path != folder and not path.startswith(inside):
+            continue
+        if kind == "tree":
+            folders[path] = oid
         else:
-            before[path] = f"{old_mode} {old_id}"
-    return before
+            files[path] = f"{mode} {oid}"
+    return files, folders
+
+
+class _Pass:
+    """One reading of the commits: the running files and folders, undone commit by commit (the
+    only copy of the folder there is)."""
+
+    def __init__(self, folder: str, files: Files, folders: dict[str, str]) -> None:
+        self.folder = folder
+        self.over = f"{folder}/overlays"
+        self.files = files
+        self.folders = folders
+        self.found = Walk([], dict(files), trees=dict(folders))
+
+    def read(self, commits: list[Commit], then: str | None = None) -> Walk:
+        """The walk of ``commits`` (newest first), whose last one's parent is ``then`` when
+        an older walk goes on from there."""
+        found = self.found
+        chained = True
+        for n, (sha, parents, lines) in enumerate(commits):
+            found.shas.append(sha)
+            if not chained:
+                continue
+            self._revision()
+            older = commits[n + 1][0] if n + 1 < len(commits) else then
+            if lines is None or older is None or parents != [older]:
+                chained = False
+                continue
+            found.undo.append(self._undo(lines))
+        return found
+
+    def _revision(self) -> None:
+        """Record the folder and overlay folder ids of the revision the running state is at."""
+        found = self.found
+        tree = self.folders.get(self.folder)
+        over = self.folders.get(self.over) if tree is not None else None
+        found.folders.append(tree)
+        found.overlays.append(over)
+        if over is not None and over not in found.names:
+            start = f"{self.over}/"
+            names = [
+                path[len(start) :]
+                for path in (*self.files, *self.folders)
+                if path.startswith(start) and "/" not in path[len(start) :]
+            ]
+            found.names[over] = frozenset(
+                name.removesuffix(".yaml") for name in names if name.endswith(".yaml")
+            )
+
+    def _undo(self, lines: list[Line]) -> tuple[Change, ...]:
+        """Undo one commit whose raw diff inside the folder is ``lines``; its file changes."""
+        changes: list[Change] = []
+        files, folders = self.files, self.folders
+        for old_mode, new_mode, old_id, _, path in lines:
+            if old_mode == _ABSENT:
+                if new_mode == _TREE:
+                    folders.pop(path, None)
+                else:
+                    files.pop(path, None)
+                    changes.append((path, None))
+            elif old_mode == _TREE:
+                folders[path] = old_id
+            else:
+                files[path] = old = f"{old_mode} {old_id}"
+                changes.append((path, old))
+        return tuple(changes)
 
 
 def entry(files: Files, path: str) -> str | None:
@@ -168,3 +326,47 @@ def entry(files: Files, path: str) -> str | None:
         if found is not None:
             return found
     return None
+
+
+def saved(walked: Walk) -> dict[str, str]:
+    """A walk as the history index stores it (:func:`loaded` reads it back)."""
+    import orjson
+
+    fields = {
+        "shas": walked.shas,
+        "first": walked.first,
+        "undo": walked.undo,
+        "folders": walked.folders,
+        "overlays": walked.overlays,
+        "names": {tree: sorted(names) for tree, names in walked.names.items()},
+        "trees": walked.trees,
+    }
+    return {"walk": orjson.dumps(fields).decode()}
+
+
+def loaded(saved: dict[str, str] | None) -> Walk | None:
+    """A walk :func:`saved` stored; None when it is damaged (the caller asks git again)."""
+    import orjson
+
+    try:
+        fields = orjson.loads(saved["walk"]) if saved is not None else None
+        if not isinstance(fields, dict):
+            return None
+        found = Walk(
+            [str(sha) for sha in fields["shas"]],
+            {str(path): str(ident) for path, ident in fields["first"].items()},
+            [tuple((str(p), None if o is None else str(o)) for p, o in c) for c in fields["undo"]],
+            [None if tree is None else str(tree) for tree in fields["folders"]],
+            [None if tree is None else str(tree) for tree in fields["overlays"]],
+            {str(tree): frozenset(map(str, names)) for tree, names in fields["names"].items()},
+            {str(path): str(tree) for path, tree in fields["trees"].items()},
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    chain = found.chain
+    whole = 0 < chain <= len(found.shas) and len(found.overlays) == chain
+    if not whole or len(found.undo) != chain - 1:
+        return None
+    if any(over is not None and over not in found.names for over in found.overlays):
+        return None
+    return found

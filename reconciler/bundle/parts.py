@@ -7,8 +7,10 @@ revision that changed only files costs a lookup per file, not a parse and a vali
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +31,7 @@ _MARGIN = 0.9
 #: does not render (the revision does not either).
 Part = tuple[str, int] | None
 _UNKNOWN: Part = ("", -1)  #: a part not read yet (None is a file that does not render)
+UNKNOWN = _UNKNOWN  #: what :meth:`Parts.part` answers when only a render can tell
 
 
 class Store(Protocol):
@@ -93,6 +96,20 @@ class Shape:
             return None
 
 
+@functools.cache
+def _loader() -> Callable[[str, bytes, str], Any]:
+    """:func:`~.fastload.file_component`, imported when first needed (YAML and pydantic)."""
+    from .fastload import file_component
+
+    return file_component
+
+
+def fits(size: int) -> bool:
+    """Whether a render of this measured size is safely within the document cap (one nearer is
+    rendered instead, to measure it exactly)."""
+    return size * 2 < MAX_DOCUMENT * _MARGIN
+
+
 def measure(value: Any) -> int:
     """``value``'s share of the measured size of a rendered document, where a component sits
     two levels deep (TypeError for what the measure cannot encode)."""
@@ -144,18 +161,51 @@ class Parts:
             at = (key.partition("/")[0], ident[7:])  # (kind, blob id): FILES modes are 7 wide
             part = known.get(at, _UNKNOWN)
             if part is _UNKNOWN:
-                try:
-                    part = known[at] = self._part(*at, path, sha)
-                except (TypeError, ValueError, KeyError):
+                part = self.part(key, ident, path, sha)
+                if part is _UNKNOWN:
                     return False, None
             if part is None:
                 return True, None
             found[key], share = part
             size += share
-        if size * 2 >= MAX_DOCUMENT * _MARGIN:
+        if not fits(size):
             return False, None
         found.update(shape.fixed)  # the components no file holds (never a file's key)
         return True, {key: found[key] for key in shape.order}
+
+    def part(self, key: str, ident: str | None, path: str, sha: str) -> Part:
+        """The part of component ``key`` read from ``path`` (mode and blob id ``ident``) at
+        ``sha``: :data:`UNKNOWN` when only a render can tell (not a regular file, or a value
+        the measure cannot encode)."""
+        if ident is None or not ident.startswith(FILES):
+            return _UNKNOWN
+        at = (key.partition("/")[0], ident[7:])  # (kind, blob id): FILES modes are 7 wide
+        part = self._parts.get(at, _UNKNOWN)
+        if part is _UNKNOWN:
+            try:
+                part = self._parts[at] = self._part(*at, path, sha)
+            except (TypeError, ValueError, KeyError):
+                return _UNKNOWN
+        return part
+
+    def learn(self, shape: Shape, done: Rendered, ids: dict[str, str | None]) -> None:
+        """Keep the parts of a render of ``shape`` whose files had these ``ids``."""
+        for key, path in shape.files:
+            ident = ids.get(path)
+            component = done.components.get(key)
+            if ident is None or not ident.startswith(FILES) or component is None:
+                continue
+            at = (key.partition("/")[0], ident[7:])
+            if at in self._parts:
+                continue
+            try:
+                found, size = done.digests[key], measure(component)
+            except (TypeError, KeyError):
+                continue
+            self._parts[at] = (found, size)
+            name = f"part:{at[0]}:{at[1]}"
+            if not self.store.get(name)[0]:
+                self.store.put(name, {"digest": found, "size": str(size)})
 
     def unread(self, wanted: set[tuple[str, str]]) -> list[str]:
         """The blob ids of these (kind, blob id) parts that neither memory nor the index knows."""
@@ -171,11 +221,9 @@ class Parts:
         hit, saved = self.store.get(name)
         if hit:
             return None if saved is None else (saved["digest"], int(saved["size"]))
-        from .fastload import file_component
-
         part: Part
         try:
-            value = file_component(kind, self.repo.blob(blob, path, sha), path)
+            value = _loader()(kind, self.repo.blob(blob, path, sha), path)
             part = digest(value), measure(value)
         except (ConfigError, ReconcilerError):
             part = None

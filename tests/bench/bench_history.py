@@ -5,18 +5,27 @@ Measured in one run, each round:
   distinct blob of its history (listed beforehand, untimed): the git I/O no index can skip;
 - the naive walk: GitPython reads every file of every commit;
 - our cold index (no cache on disk, a new :class:`GitRepo`): the commits, each one's folder and
-  overlay tree ids and every revision's files from one ``git ls-tree`` and one ``git log --raw
-  -t`` pass (:func:`reconciler.bundle.listing.walk`); a revision is rendered only when its
-  bundle.yaml (and overlay) is new, its files read by the blob ids the pass gave, every other
-  one assembled from its files' blobs, read from the long-lived ``git cat-file --batch`` a batch
-  of the walk at a time and digested once per blob id (:mod:`reconciler.bundle.parts`); the
-  whole lineage walked, as a drifted target walks it; then the index written;
-- our warm index: the same walk answered by the index on disk, as a second audit finds it.
+  overlay tree ids and, for each commit, only the files it changed, from one ``git log --raw
+  -t`` read as git writes it (:func:`reconciler.bundle.listing.walk`; the files of the newest
+  revision follow from the diffs when one plain chain reaches the folder's first commit, else
+  one ``git ls-tree``), the newest 256 blobs the log names asked of the long-lived ``git
+  cat-file --batch`` meanwhile; then the whole lineage walked, as a drifted target walks it, each
+  revision a delta on the newer one (:mod:`reconciler.bundle.deltas`): one running set of
+  component digests, the part of each changed file digested once per blob id
+  (:mod:`reconciler.bundle.parts`), a render only when bundle.yaml (or the overlay) is new;
+  then the index written (the parts, the shapes, and the walk itself, keyed by the desired
+  commit);
+- our warm index: the same walk answered by the index on disk, as a second audit finds it: no
+  git process (the walk is in the index), no blob read, each revision a delta again.
 
 Cold cost is also given per 1,000 commits. Goals (issue 18): cold <= 1.0 s per 1,000 commits
-and <= 2x the floor. Medians of :data:`ROUNDS` (3) rounds, or ``--rounds N``. The rounds run in
-one process: the first pays the imports of a render (ruamel, pydantic, the models); later ones
-also find bundle.yaml's blob already parsed in memory (:mod:`reconciler.bundle.fastload`).
+and <= 2x the floor. Medians of :data:`ROUNDS` (3) rounds, or ``--rounds N``; the ratio is the
+median of each round's cold over the same round's floor. Measured (docs/benchmarks.md, a
+2-core machine shared with other work, load 0.8-2.3): floor 0.021-0.055 s, cold 0.07-0.13 s,
+2.1-4.0x the floor (the previous round's code in the same runs: 4.5-5.9x); warm 0.02-0.05 s.
+The rounds run in one process: the first pays the imports of a render (ruamel, pydantic, the
+models); later ones also find bundle.yaml's blob already parsed in memory
+(:mod:`reconciler.bundle.fastload`).
 
 Run: ``.venv/bin/python -m tests.bench.bench_history [--rounds N]``.
 """

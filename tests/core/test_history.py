@@ -60,7 +60,7 @@ def test_prompt_only_view_sees_no_change_in_v3(repo: ConfigRepo) -> None:
     assert len(set(region.subsets)) == 3
 
 
-def test_cache_on_disk_is_reused_and_keyed_by_tree_ids(repo: ConfigRepo, tmp_path: Path) -> None:
+def test_cache_on_disk_is_reused_and_keyed_by_content(repo: ConfigRepo, tmp_path: Path) -> None:
     git = GitRepo(repo.root)
     head = git.commit("HEAD").hexsha
     path = tmp_path / "cache.json"
@@ -68,13 +68,21 @@ def test_cache_on_disk_is_reused_and_keyed_by_tree_ids(repo: ConfigRepo, tmp_pat
     list(BundleHistory(git, "support-agent", head, first).lineage(None, lambda _: True).subsets)
     first.save()
     entries = json.loads(path.read_text())["entries"]
-    assert len(entries) == 3
+    assert len(entries) == 1  # the desired render's digests; past ones are deltas on it
     assert all(len(key) == 40 for key in entries)  # git tree ids: content hashes
+    index = json.loads(path.with_name("cache-blobs.json").read_text())["entries"]
+    kinds = {key.split(":")[0] for key in index}
+    assert kinds <= {"part", "shape", "walk", "in"}  # blob ids, blob ids, the desired commit
+    walks = [key for key in index if key.startswith("walk:")]
+    assert walks == [f"walk:bundles/support-agent:{head}"]
+    assert len(json.loads(index[walks[0]]["walk"])["shas"]) == 3  # the three revisions
     second = DigestCache(path)
     history = BundleHistory(git, "support-agent", head, second)
     list(history.lineage(None, lambda _: True).subsets)
-    assert not second.dirty  # every revision came from the cache, nothing re-rendered
+    assert second.index is not None
+    assert not second.dirty and not second.index.dirty  # all of it came from the cache
     assert history._renders == {}
+    assert history.inputs.assembled == history.inputs.renders  # from known parts: no render
 
 
 def test_damaged_cache_is_only_slower(repo: ConfigRepo, tmp_path: Path) -> None:

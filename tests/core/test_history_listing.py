@@ -1,5 +1,6 @@
-"""Every revision's files from one git log --raw pass (bundle/listing.py) answer as the tree
-walk does, through adds, edits, deletes, mode changes and links; a merge ends the pass."""
+"""Every revision's files from one git log --raw pass (bundle/listing.py), each revision a delta
+on the newer one, answer as the tree walk does, through adds, edits, deletes, mode changes and
+links, in order or not; a merge ends the pass."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from reconciler.bundle.gitrepo import GitRepo
-from reconciler.bundle.listing import entry, listings
+from reconciler.bundle.listing import Files, entry, walk
 
 FOLDER = "bundles/b"
 
@@ -53,17 +54,30 @@ def _paths(root: Path) -> list[str]:
     return [f"{FOLDER}/{name}" for name in names] + [f"{FOLDER}/prompts/a.md/deeper"]
 
 
+def listings(git: GitRepo, rev: str, folder: str) -> dict[str, Files]:
+    """Each revision's files the pass gives (a copy of each, the cursor's dict moves on)."""
+    found = walk(git, rev, folder)
+    assert found is not None
+    cursor = found.cursor()
+    return {sha: dict(cursor.to(n)) for n, sha in enumerate(found.shas[: found.chain])}
+
+
 def test_each_revision_lists_as_the_tree_walk_answers(tmp_path: Path) -> None:
     _repo(tmp_path)
     git = GitRepo(tmp_path)
     shas = git.touching("HEAD", FOLDER)
-    found = listings(git, shas[0], FOLDER, shas)
+    found = listings(git, shas[0], FOLDER)
     assert list(found) == shas  # a plain chain: every revision, from one pass
     for sha in shas:
         for path in _paths(tmp_path):
             if path.endswith("/prompts"):
                 continue  # a folder: the walk answers with its tree, which no render reads
             assert entry(found[sha], path) == git.entry_id(sha, path), (sha, path)
+    walked = walk(git, shas[0], FOLDER)
+    assert walked is not None
+    cursor = walked.cursor()
+    for n in [3, 1, 5, 0, 2]:  # out of order: the cursor starts again from the newest
+        assert cursor.to(n) == found[shas[n]]
     git.close()
 
 
@@ -78,7 +92,7 @@ def test_a_merge_ends_the_pass(tmp_path: Path) -> None:
     _git(tmp_path, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff", "side")
     git = GitRepo(tmp_path)
     shas = git.touching("HEAD", FOLDER)
-    found = listings(git, shas[0], FOLDER, shas)
+    found = listings(git, shas[0], FOLDER)
     assert list(found) == shas[:1]  # the merge itself; what lies past it is the tree walk's
     assert entry(found[shas[0]], f"{FOLDER}/prompts/side.md") == git.entry_id(
         shas[0], f"{FOLDER}/prompts/side.md"

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.bundle.gitrepo import GitFiles, GitRepo
-from reconciler.bundle.history import DigestCache
+from reconciler.bundle.history import BundleHistory, DigestCache
 from reconciler.bundle.inputs import InputRenders
 from reconciler.bundle.render import render
+from reconciler.canonical import bundle_digest
 from reconciler.errors import ConfigError, ReconcilerError
 from tests.support.configrepo import BUNDLE_YAML, tool
 
@@ -135,3 +136,33 @@ def test_a_damaged_or_tampered_index_is_only_a_slower_audit(
     git.close()
     assert got == want
     assert damaged.renders == damaged.distinct() == len(shas)  # nothing came from the index
+
+
+@pytest.mark.parametrize("target", [None, "eu"])
+@pytest.mark.parametrize("carried", ["all", "prompts"])
+def test_a_lineage_stepped_as_deltas_equals_a_render_at_every_revision(
+    history: tuple[Path, list[str]], target: str | None, carried: str
+) -> None:
+    """Each revision a delta on the newer one (bundle/deltas.py) through files that break, mend
+    and turn into links: the carried subset a full render gives, revision by revision."""
+    root, shas = history
+
+    def keep(key: str) -> bool:
+        return carried == "all" or key.startswith("prompt/")
+
+    git = GitRepo(root)
+    found = BundleHistory(git, "support-agent", shas[0], DigestCache(None))
+    assert found.walked is not None and found.walked.chain == len(shas)  # stepped all the way
+    got = list(found.lineage(target, keep).subsets)
+    want = []
+    for sha in shas:
+        digests = _exact(git, sha, target)
+        want.append(
+            None
+            if digests is None
+            else bundle_digest({k: v for k, v in digests.items() if keep(k)})
+        )
+    git.close()
+    assert got == want
+    assert found.inputs.assembled >= 5  # most revisions changed only a file: no render for them
+    assert found.inputs.renders == found.inputs.distinct()  # each input set counted once

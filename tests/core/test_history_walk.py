@@ -4,6 +4,7 @@ folder deleted and made again, a file turned into a folder, and a merge."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.bundle import history
-from reconciler.bundle.gitrepo import GitRepo
+from reconciler.bundle.gitrepo import GitFiles, GitRepo
 from reconciler.bundle.history import BundleHistory, DigestCache
+from reconciler.bundle.render import render
+from reconciler.errors import ConfigError, ReconcilerError
 
 FOLDER = "bundles/b"
 TARGETS = [None, "eu", "us", "ap", "x"]
@@ -85,7 +88,7 @@ def test_the_log_pass_answers_as_rev_list_and_the_tree_walk(
     one_pass = history.walk(git, shas[0], FOLDER)
     git.close()
     assert one_pass is not None and one_pass.shas == shas  # git took the pass: no fallback
-    assert len(one_pass.trees) == (1 if merge else len(shas))  # a merge ends the undoing
+    assert one_pass.chain == (1 if merge else len(shas))  # a merge ends the undoing
     assert any(key[0] is None for key in keys)  # the folder gone: no key at that revision
     assert any(key[1] != key[0] for key in keys if key[0] is not None)  # an overlay keys apart
     calls: list[int] = []
@@ -117,3 +120,129 @@ def test_a_past_revision_renders_from_its_listing_without_walking_a_tree(
     done = found.inputs.render(found.shas[2], None)
     assert done is not None and done.components["prompt/system"]["text"] == "prompt 0\n"
     git.close()
+
+
+def test_a_walk_kept_in_the_index_asks_git_no_log_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk is a function of the desired commit: a warm audit reads it from the index; a
+    damaged record is only a log pass more."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    _repo(root, merge=False)
+    cache = tmp_path / "history.json"
+    git = GitRepo(root)
+    head = git.commit("HEAD").hexsha
+    first = DigestCache(cache)
+    cold = BundleHistory(git, "b", head, first)
+    keys = [[cold.key(sha, target) for target in TARGETS] for sha in cold.shas]
+    first.save()
+    logs: list[str] = []
+    real = GitRepo.folder_log
+    monkeypatch.setattr(GitRepo, "folder_log", lambda self, *a: logs.append(a[0]) or real(self, *a))
+    warm = BundleHistory(git, "b", head, DigestCache(cache))
+    assert logs == []  # no git log: the index had it
+    assert warm.shas == cold.shas
+    assert [[warm.key(sha, target) for target in TARGETS] for sha in warm.shas] == keys
+    blobs = cache.with_name("history-blobs.json")
+    saved = json.loads(blobs.read_text())
+    for name in saved["entries"]:
+        if name.startswith("walk:"):
+            saved["entries"][name] = {"walk": '{"shas": ["cut short'}
+    blobs.write_text(json.dumps(saved))
+    again = BundleHistory(git, "b", head, DigestCache(cache))
+    assert logs == [head]  # walked again
+    assert [[again.key(sha, target) for target in TARGETS] for sha in again.shas] == keys
+    git.close()
+
+
+def test_one_merge_later_git_tells_only_the_commits_since(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An audit of a newer desired revision asks git only for the commits since the walk kept
+    in the index, and knows what a whole walk knows; after a merge, the whole walk."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    _repo(root, merge=True)
+    git = GitRepo(root)
+    chain = _git(root, "rev-list", "--first-parent", "HEAD").split()
+    older = chain[3]  # before the folder went, came back and merged
+    cache = tmp_path / "history.json"
+    first = DigestCache(cache)
+    BundleHistory(git, "b", older, first)
+    first.save()
+    asked: list[str | None] = []
+    real = GitRepo.folder_log
+
+    def log(self: GitRepo, rev: str, folder: str, since: str | None = None) -> object:
+        asked.append(since)
+        return real(self, rev, folder, since)
+
+    monkeypatch.setattr(GitRepo, "folder_log", log)
+    for desired in chain[1:3]:  # plain commits after ``older``
+        later = BundleHistory(git, "b", desired, DigestCache(cache))
+        whole = BundleHistory(git, "b", desired, DigestCache(None))
+        assert asked[-2:] == [older, None]  # the commits since; then the whole walk, to compare
+        assert later.shas == whole.shas
+        assert later.walked is not None and whole.walked is not None
+        assert later.walked == whole.walked
+        assert [[later.key(s, t) for t in TARGETS] for s in later.shas] == [
+            [whole.key(s, t) for t in TARGETS] for s in whole.shas
+        ]
+    asked.clear()
+    merged = BundleHistory(git, "b", chain[0], DigestCache(cache))  # the merge
+    assert asked == [older, None]  # tried, then walked whole: a merge is no plain chain
+    assert merged.shas == _git(root, "rev-list", chain[0], "--", FOLDER).split()
+    git.close()
+
+
+def test_a_quoted_name_leaves_the_revisions_to_the_tree_walk(tmp_path: Path) -> None:
+    """git quotes a name it cannot print plainly; the pass stops before it and the tree walk
+    (which reads names from tree objects) answers for those revisions, with the same keys."""
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _write(tmp_path, "bundle.yaml", "name: b\nmodel: {provider: openai, name: m}\n")
+    _write(tmp_path, "overlays/eu.yaml", "model: {name: e}\n")
+    _commit(tmp_path, "start")
+    _write(tmp_path, "prompts/ünïcode.md", "quoted by git\n")
+    _commit(tmp_path, "a quoted name")
+    _write(tmp_path, "overlays/us.yaml", "model: {name: u}\n")
+    _commit(tmp_path, "after it")
+    git = GitRepo(tmp_path)
+    walked = history.walk(git, git.commit("HEAD").hexsha, FOLDER)
+    assert walked is None  # the desired revision holds the name: no pass at all
+    (tmp_path / FOLDER / "prompts" / "ünïcode.md").unlink()
+    _commit(tmp_path, "gone again")
+    walked = history.walk(git, git.commit("HEAD").hexsha, FOLDER)
+    git.close()
+    assert walked is not None and 0 < walked.chain < len(walked.shas)  # up to the name
+    shas, keys, overlaid = _keys(tmp_path)
+    assert shas == _git(tmp_path, "rev-list", "HEAD", "--", FOLDER).split()
+    assert overlaid == [True, True, False, False]
+    plain = GitRepo(tmp_path)
+    for sha, row in zip(shas, keys, strict=True):
+        tree = _git(tmp_path, "rev-parse", f"{sha}:{FOLDER}")
+        assert row[0] == tree and plain.tree_id(sha, FOLDER) == tree
+    plain.close()
+
+
+@pytest.mark.parametrize("target", [None, "eu", "us", "x"])
+def test_each_revision_stepped_from_the_newer_one_is_what_a_render_gives(
+    tmp_path: Path, target: str | None
+) -> None:
+    """Through overlays added, edited and removed, the folder deleted and made again, and a
+    file where the overlays folder was: each revision a delta on the newer one gives the
+    subset a render of that revision gives."""
+    _repo(tmp_path, merge=False)
+    git = GitRepo(tmp_path)
+    found = BundleHistory(git, "b", git.commit("HEAD").hexsha, DigestCache(None))
+    assert found.walked is not None and found.walked.chain == len(found.shas)
+    got = list(found.lineage(target, lambda _key: True).subsets)
+    want: list[str | None] = []
+    for sha in found.shas:
+        try:
+            want.append(render(GitFiles(git, sha), "b", sha, target).digest)
+        except (ConfigError, ReconcilerError, FileNotFoundError):
+            want.append(None)
+    git.close()
+    assert got == want
+    assert any(value is None for value in want) and len(set(want)) > 2

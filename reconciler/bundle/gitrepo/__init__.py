@@ -10,15 +10,17 @@ branches, tags) are resolved by ``git rev-parse`` each time; history questions a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 from ...errors import ConfigError, ReconcilerError, RevisionError
 from ...revisions import SHORT
 from .objects import SYMLINK_MODE, Commit, parse_commit, tree_entries
-from .process import SHA, GitMissing, Objects, batch_check_specs, cat_batch, git
+from .process import SHA, Feed, GitMissing, Objects, batch_check_specs, cat_batch, git, stream
 
 __all__ = [
     "SYMLINK_MODE",
@@ -58,6 +60,8 @@ class GitRepo:
         cached = self._commits.get(rev)  # only full shas are remembered: HEAD and branches move
         if cached is not None:
             return cached
+        if not SHA.fullmatch(rev):
+            self._reader.start()  # git starts its object reader while it resolves the name
         sha = rev if SHA.fullmatch(rev) else self._resolve(rev)
         found = self._reader.get(sha)
         if found is None or found[0] != "commit":
@@ -219,12 +223,17 @@ class GitRepo:
         args = ["--all"] if all_refs else [rev]
         return self._git("rev-list", *args, "--", folder).split()
 
-    def folder_log(self, rev: str, folder: str) -> tuple[str, str]:
-        """``folder`` at ``rev`` (``git ls-tree -r -t``, its subfolders and itself included) and
-        every commit touching it, newest first, with its raw diff (``git log --raw -t``): the
-        commits, their folder ids and their files, from two git processes."""
-        listed = self._git("ls-tree", "-r", "-t", "--full-tree", rev, "--", folder)
-        log = self._git(
+    def folder_listing(self, rev: str, folder: str) -> str:
+        """``folder`` at ``rev``, its subfolders and itself included (``git ls-tree -r -t``)."""
+        return self._git("ls-tree", "-r", "-t", "--full-tree", rev, "--", folder)
+
+    def folder_log(self, rev: str, folder: str, since: str | None = None) -> Iterator[bytes]:
+        """Every commit touching ``folder`` from ``rev`` (and not from ``since``), newest
+        first, with its raw diff (``git log --raw -t``: its folders too), as git writes it
+        (ReconcilerError at the end when git fails)."""
+        limit = [f"^{since}"] if since is not None else []
+        return stream(
+            self.path,
             "log",
             "--raw",
             "-t",
@@ -235,10 +244,22 @@ class GitRepo:
             "--parents",
             "--format=%x01%H %P",
             rev,
+            *limit,
             "--",
             folder,
         )
-        return listed, log
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        """Whether commit ``older`` is ``newer`` or one of its ancestors (False when git cannot
+        tell: an unknown commit)."""
+        return git(self.path, "merge-base", "--is-ancestor", older, newer).returncode == 0
+
+    @contextlib.contextmanager
+    def feeding(self) -> Iterator[Feed]:
+        """Objects asked as their ids turn up (:meth:`Feed.ask`), read meanwhile into the
+        object cache by a thread; every answer is in once the block ends."""
+        with contextlib.closing(self._reader.feed(self._blobs)) as feed:
+            yield feed
 
     def first_parents(self, rev: str) -> dict[str, int]:
         """The first-parent chain of ``rev``: commit -> position (0 is ``rev``, growing older).

@@ -8,10 +8,11 @@ how git is started (its session, its timeout, a missing binary) is decided once;
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Literal, overload
 
@@ -84,6 +85,24 @@ def git(
         return subprocess.CompletedProcess(command, TIMED_OUT, b"", said.encode())
     except FileNotFoundError:
         raise GitMissing("git is not installed (or not on PATH)") from None
+
+
+def stream(path: Path, *args: str) -> Iterator[bytes]:
+    """The output of one git command as it comes, chunk by chunk (so its reader works while git
+    still does); ReconcilerError at the end when git failed."""
+    try:
+        proc = subprocess.Popen(
+            ["git", "-C", str(path), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except FileNotFoundError:
+        raise GitMissing("git is not installed (or not on PATH)") from None
+    assert proc.stdout is not None and proc.stderr is not None
+    with proc:
+        while chunk := os.read(proc.stdout.fileno(), 1 << 16):
+            yield chunk
+        said = proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        if proc.wait() != 0:
+            raise ReconcilerError(f"git {args[0]} failed: {said[-1] if said else proc.returncode}")
 
 
 def cat_batch(path: Path, ids: Sequence[str]) -> dict[str, bytes]:
@@ -175,6 +194,21 @@ class Objects:
                     ) from None
         return found
 
+    def start(self) -> None:
+        """Start the process now (it answers sooner when first asked)."""
+        with self._lock:
+            self._pipes()
+
+    def feed(self, found: dict[str, bytes]) -> Feed:
+        """Ask for objects as their ids turn up (:meth:`Feed.ask`) while a thread puts each
+        answer into ``found``; the process is this feed's until :meth:`Feed.close`."""
+        self._lock.acquire()
+        try:
+            return Feed(self, *self._pipes(), found)
+        except BaseException:
+            self._lock.release()
+            raise
+
     def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
         if self._proc is None or self._proc.poll() is not None:
             try:
@@ -193,6 +227,10 @@ class Objects:
         with self._lock:
             self._stop()
 
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
@@ -205,3 +243,73 @@ class Objects:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+#: Seconds a feed waits for git's last answers before it stops git (a hung git).
+FEED_WAIT = 60.0
+#: Asked last of a feed: no object has this id, so its "missing" answer ends the reading.
+_END = "0" * 40
+
+
+class Feed:
+    """Questions to the long-lived ``git cat-file --batch`` written as they come, answers read
+    by a thread meanwhile (neither side waits on the other's pipe): git reads objects on the
+    other core while the caller still works out what to ask."""
+
+    def __init__(
+        self, objects: Objects, stdin: IO[bytes], stdout: IO[bytes], found: dict[str, bytes]
+    ) -> None:
+        self.objects = objects
+        self.stdin = stdin
+        self.found = found
+        self.failed = False
+        self._reader = threading.Thread(target=self._read, args=(stdout,), daemon=True)
+        self._reader.start()
+
+    def ask(self, oids: Sequence[str]) -> None:
+        if self.failed or not oids:
+            return
+        try:
+            asked = [oid for oid in oids if SHA.fullmatch(oid) and oid != _END]
+            self.stdin.write("".join(f"{oid}\n" for oid in asked).encode())
+            self.stdin.flush()
+        except OSError:
+            self.failed = True
+
+    def _read(self, stdout: IO[bytes]) -> None:
+        found = self.found
+        try:
+            while True:
+                header = stdout.readline().split()
+                if len(header) == 3:
+                    size = int(header[2])
+                    found[header[0].decode("ascii")] = stdout.read(size + 1)[:size]
+                elif not header:  # git stopped
+                    self.failed = True
+                    return
+                elif header[0].decode("ascii") == _END:
+                    return
+        except (OSError, ValueError):
+            self.failed = True
+
+    def close(self) -> None:
+        """Wait for every answer; the process is free again (stopped when it failed: the next
+        read starts another, so a failed feed only leaves objects to read one by one)."""
+        try:
+            if not self.failed:
+                try:
+                    self.stdin.write(f"{_END}\n".encode())
+                    self.stdin.flush()
+                except OSError:
+                    self.failed = True
+            if self.failed:
+                self.objects._kill()  # the reader then reads the end of its pipe
+            self._reader.join(FEED_WAIT)
+            if self._reader.is_alive():  # git hangs: stop it, and the reader with it
+                self.failed = True
+                self.objects._kill()
+                self._reader.join()
+            if self.failed:
+                self.objects._stop()
+        finally:
+            self.objects._lock.release()
