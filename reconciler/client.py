@@ -4,7 +4,7 @@ copy, loaded once, verified and kept in a bounded cache. Needs only the SDK (the
 
 ```python
 client = ReleaseClient(bundle="support-agent", unleash={...}, staged_url=".../{digest_hex}.json")
-client.start()
+client.start(wait=10)  # until the SDK's first fetch is in (a serving process wants it)
 agent = client.bundle({"userId": "u-17", "segment": "es"})  # .digest, .revision, .components
 client.stop()
 ```
@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -72,12 +73,34 @@ class ReleaseClient:
         #: The verified staged copy (components) of a digest, kept in a bounded LRU cache.
         self.staged = functools.lru_cache(maxsize=cache_size)(self._fetch)
 
-    def start(self) -> None:
-        """Start the SDK: it fetches the flags now and every ``refresh_interval`` after."""
+    def start(self, wait: float | None = None) -> None:
+        """Start the SDK: it fetches the flags now and every ``refresh_interval`` after. A fetch
+        can fail or miss a flag just written (the server publishes writes on its own schedule),
+        and until one has it, ``bundle()`` raises ReleaseError (no variant). With ``wait``,
+        return only once the SDK knows the release flag, or raise ReleaseError after ``wait``
+        seconds."""
         from UnleashClient.clients.unleash_client import UnleashClient
+        from UnleashClient.events import UnleashEventType
 
-        self._sdk = UnleashClient(**self._options)
+        known = threading.Event()
+        theirs = self._options.get("event_callback")
+
+        def on_event(event: Any) -> None:
+            # READY: flags loaded (a fetch, or the SDK's cache); FETCHED: every new answer.
+            sdk = self._sdk
+            loaded = event.event_type in (UnleashEventType.READY, UnleashEventType.FETCHED)
+            if loaded and sdk is not None and self.flag in sdk.feature_definitions():
+                known.set()
+            if theirs is not None:
+                theirs(event)
+
+        self._sdk = UnleashClient(**{**self._options, "event_callback": on_event})
         self._sdk.initialize_client()
+        if wait is not None and not known.wait(wait):
+            raise ReleaseError(
+                f"flag {self.flag!r} is unknown to the Unleash SDK after {wait:g} s"
+                " (not created, or not in the token's environment or project)"
+            )
 
     def stop(self) -> None:
         """Stop the SDK's refreshes and metrics."""

@@ -3,10 +3,12 @@ and device tier, and observed through its telemetry (active devices per tier and
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
+from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from .canary import parse_percent
 from .duration import Duration
@@ -21,6 +23,7 @@ __all__ = [
     "TelemetrySpec",
     "check_kind",
     "check_manifest_key",
+    "check_wave_channels",
     "manifest_key",
 ]
 
@@ -74,6 +77,35 @@ def check_channels(value: list[str]) -> list[str]:
     if len(set(value)) != len(value):
         raise ValueError("a channel is listed twice")
     return value
+
+
+def check_wave_channels(waves: Sequence[Any], targets: Sequence[Any]) -> None:
+    """A wave's ``channels`` are channels of the devices targets it names: a misspelt one
+    would switch nothing in its wave, and its channel would go out with the last."""
+    for index, wave in enumerate(waves):
+        if wave.channels is None:
+            continue
+        named = [
+            t
+            for t in targets
+            if t.is_devices() and any(fnmatchcase(t.name, p) for p in wave.targets)
+        ]
+        known = sorted({c for t in named for c in t.channels})
+        unknown = [c for c in wave.channels if c not in known]
+        at = ("rollout", "waves", index, "channels")
+        if not named:
+            raise PydanticCustomError(
+                "wave_channels",
+                "wave '{wave}' lists channels but names no devices target",
+                {"wave": wave.name, "at": at},
+            )
+        if unknown:
+            raise PydanticCustomError(
+                "wave_channels",
+                "wave '{wave}': '{channel}' is no channel of the devices targets it names "
+                "({known})",
+                {"wave": wave.name, "channel": unknown[0], "known": ", ".join(known), "at": at},
+            )
 
 
 def check_kind(target: Any, given: Set[str]) -> None:

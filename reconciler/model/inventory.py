@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from .alerting import AlertSpec
 from .canary import CanarySpec
-from .devices import AdoptionSpec, TelemetrySpec, check_channels, check_kind
+from .devices import AdoptionSpec, TelemetrySpec, check_channels, check_kind, check_wave_channels
 from .duration import Duration, Timeout
 from .gates import AnalysisGate, AnalysisSpec, OutputsSpec
 from .methods import PolicyMethods, RuleMethods, TargetMethods
@@ -362,6 +362,7 @@ class Inventory(_Strict):
                 {"name": self.environment, "at": ("promotion", "from")},
             )
         self._check_canary()
+        check_wave_channels(self.rollout.waves, self.targets)
         if self.rollout.analysis and self.analysis is None:
             raise PydanticCustomError(
                 "analysis_provider",
@@ -380,11 +381,10 @@ class Inventory(_Strict):
         at = ("rollout", "canary", "release_flag", "target")
         kind = None if found is None else (found.source.type if found.source else found.kind)
         if kind != "unleash":
-            what = "no target" if found is None else f"a {kind} target"
+            what = "no target" if found is None else f"a target of type {kind}"
             raise PydanticCustomError(
                 "canary_flag",
-                "rollout.canary.release_flag.target {name!r} is {what}: it must name an "
-                "unleash target",
+                "'{name}' is {what}: the release flag must live on an unleash target",
                 {"name": name, "what": what, "at": at},
             )
         if self.analysis is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..audit.devices import short_label
 from ..audit.results import Audit
+from ..diff.adoption import summary
 from .labels import age, primary, revision_label, verdict_mark, worst_change
 from .text import headline
 
@@ -48,6 +50,14 @@ def render_markdown(audit: Audit, tags: Mapping[str, str], failures: list[str]) 
             f"{top.behind if top.behind is not None else '-'} | {age(top.lag_seconds)} | "
             f"{_cell(change)} |"
         )
+    fleets = [
+        f"- {_cell(summary(t.name, tier, shares, lambda r: short_label(r, tags)))}"
+        for t in audit.targets
+        for b in t.bundles
+        for tier, shares in (b.distribution or {}).items()
+    ]
+    if fleets:  # a devices target runs a distribution per tier, not one revision (design §13)
+        lines += ["", "### Device fleets", "", *fleets]
     if audit.findings:
         lines += ["", "### Findings", ""]
         lines += [f"- **{f.level}** `{f.code}`: {_cell(f.message)}" for f in audit.findings]

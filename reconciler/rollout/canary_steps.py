@@ -141,7 +141,8 @@ def looked(
         return r, actions
     if decision == "pass":
         c.step += 1
-        c.written_at, c.message = None, ""
+        # The share served was the passed step's: the next step's is measured at its own look.
+        c.written_at, c.message, c.served = None, "", None
         c.state = CanaryState.PASSED if c.step >= len(c.steps) else CanaryState.BAKING
         r.last_progress_at = now
         return r, actions

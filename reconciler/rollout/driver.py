@@ -313,8 +313,11 @@ class Driver:
         survey = sighting.survey
         rollout = self._load(bundle)
         digest = survey.fleet_digest(bundle)
-        if rollout is not None and rollout.digest == digest:
-            rollout.content = rollout.content or survey.desired[bundle].digest
+        content = survey.desired[bundle].digest
+        # A new bundle content is a new rollout even where no store carries the change (a
+        # devices-only fleet, a model variant): an old one, aborted by a rollback, would hold it.
+        if rollout is not None and rollout.digest == digest and rollout.content in ("", content):
+            rollout.content = content
             return rollout
         started = engine.start(
             environment=self.environment,
@@ -326,7 +329,7 @@ class Driver:
             policy=self._policy(survey),
             now=now,
             before=sighting.before(bundle),
-            content=survey.desired[bundle].digest,
+            content=content,
         )
         if persist:
             self.save(started, now, [events.started(started)])

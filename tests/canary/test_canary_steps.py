@@ -87,6 +87,7 @@ def test_stage_then_one_write_a_step_then_one_look_after_the_bake() -> None:
     r, notices = canary_steps.looked(r, Verdict("pass", cells, 0.0167), 0.012, 1802.0)
     assert notices == [] and r.canary is not None
     assert (r.canary.step, r.canary.state, r.canary.written_at) == (1, CanaryState.BAKING, None)
+    assert r.canary.served is None  # 1.2% was step 1's share: step 2 has not been measured
     assert canary_steps.need(r, SPEC_MODEL, 1803.0) is Need.WRITE
 
 

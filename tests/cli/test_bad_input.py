@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.bundle.gitrepo import GitFiles, GitRepo
-from reconciler.bundle.render import render
 from reconciler.revisions import SHORT
 from tests.servers.nginx import Nginx
 from tests.sources.support import closed_port, silent_port
@@ -41,9 +39,7 @@ def repo(tmp_path: Path) -> ConfigRepo:
 
 
 def _document(repo: ConfigRepo) -> bytes:
-    git = GitRepo(repo.root)
-    sha = git.commit("HEAD").hexsha
-    return render(GitFiles(git, sha), "support-agent", sha).to_bytes()
+    return repo.render().to_bytes()
 
 
 def test_broken_inventory_yaml(repo: ConfigRepo) -> None:

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.bundle.gitrepo import GitFiles, GitRepo
-from reconciler.bundle.render import render
 from tests.servers.nginx import Nginx
-from tests.support.configrepo import ConfigRepo
+from tests.support.configrepo import ConfigRepo, with_temperature
 
 #: Never for file and HTTP targets: AWS, GitPython, a diff engine, another HTTP client, the page's
 #: templates, the terminal's tables.
@@ -46,18 +44,12 @@ def fleet(tmp_path: Path, nginx: Nginx) -> Path:
     repo = ConfigRepo(tmp_path / "config")
     repo.bundle()
     repo.commit("v1")
-    git = GitRepo(repo.root)
-    try:
-        sha = git.commit("HEAD").hexsha
-        body = render(GitFiles(git, sha), "support-agent", sha).to_bytes()
-    finally:
-        git.close()
-    drifted = json.loads(body)
-    drifted["components"]["model"]["params"]["temperature"] = 0.9
+    body = repo.render().to_bytes()
+    drifted = with_temperature(body, 0.9)
     served = tmp_path / "served"
     lines = []
     for i in range(3):
-        doc = json.dumps(drifted).encode() if i == 0 else body
+        doc = drifted if i == 0 else body
         (served / f"h{i}").mkdir(parents=True)
         (served / f"h{i}" / "support-agent.json").write_bytes(doc)
         lines.append(

@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from reconciler.bundle.gitrepo import GitFiles, GitRepo
-from reconciler.bundle.render import render
 from tests.support.cli import reconciler
 from tests.support.configrepo import T0, ConfigRepo, inventory
 
@@ -25,12 +23,7 @@ RULE = {
 
 
 def _doc(repo: ConfigRepo, rev: str = "HEAD") -> dict[str, Any]:
-    git = GitRepo(repo.root)
-    try:
-        sha = git.commit(rev).hexsha
-        return render(GitFiles(git, sha), "support-agent", sha).to_json()
-    finally:
-        git.close()
+    return repo.render(rev).to_json()
 
 
 def _place(repo: ConfigRepo, target: str, doc: dict[str, Any]) -> None:

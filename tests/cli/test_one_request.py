@@ -13,10 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconciler.bundle.gitrepo import GitFiles, GitRepo
-from reconciler.bundle.render import render
 from tests.servers.nginx import Nginx
-from tests.support.configrepo import ConfigRepo
+from tests.support.configrepo import ConfigRepo, with_temperature
 
 TARGETS = 12
 EXE = Path(sys.executable).parent / "reconciler"
@@ -26,22 +24,14 @@ def test_an_audit_sends_one_get_per_target_cold_and_warm(tmp_path: Path, nginx: 
     repo = ConfigRepo(tmp_path / "config")
     repo.bundle()
     repo.commit("v1")
-    git = GitRepo(repo.root)
-    try:
-        sha = git.commit("HEAD").hexsha
-        body = render(GitFiles(git, sha), "support-agent", sha).to_bytes()
-    finally:
-        git.close()
-    drifted = json.loads(body)
-    drifted["components"]["model"]["params"]["temperature"] = 0.9
+    body = repo.render().to_bytes()
+    drifted = with_temperature(body, 0.9)
     folder = f"dav/one-request-{tmp_path.name}"
     lines = []
     for i in range(TARGETS):
         served = nginx.root / folder / f"t{i}"
         served.mkdir(parents=True)
-        (served / "support-agent.json").write_bytes(
-            json.dumps(drifted).encode() if i % 4 == 0 else body
-        )
+        (served / "support-agent.json").write_bytes(drifted if i % 4 == 0 else body)
         url = nginx.url(f"{folder}/t{i}/support-agent.json")
         lines.append(f"  - {{name: t{i}, source: {{type: http, url: '{url}'}}}}")
     repo.write(

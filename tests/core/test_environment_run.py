@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from reconciler import environment
 from reconciler.environment import EnvironmentRun
 from tests.support.configrepo import ConfigRepo, inventory
+from tests.support.counting import inventory_reads
 
 
 @pytest.fixture
@@ -32,14 +31,7 @@ async def _loop() -> asyncio.AbstractEventLoop:
 def test_an_open_run_reads_the_inventory_once(
     run: EnvironmentRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads: list[str] = []
-    read = environment.load_inventory
-
-    def counted(root: Path, name: str, *args: Any, **kwargs: Any) -> Any:
-        reads.append(name)
-        return read(root, name, *args, **kwargs)
-
-    monkeypatch.setattr(environment, "load_inventory", counted)
+    reads = inventory_reads(monkeypatch)
     with run.open():
         first = run.inventory()
         assert run.inventory() is first

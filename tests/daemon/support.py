@@ -68,6 +68,7 @@ class DaemonProcess:
             start_new_session=session,  # its own process group, for a signal to the group
         )
         self.lines: list[dict[str, Any]] = []
+        self._read = threading.Condition()  #: notified at every log line read
         self._started = threading.Event()
         self.url = ""
         self._drainer = threading.Thread(target=self._drain, daemon=True)
@@ -83,7 +84,9 @@ class DaemonProcess:
                 record = json.loads(line)
             except ValueError:
                 record = {"event": "raw", "line": line.rstrip()}
-            self.lines.append(record)
+            with self._read:
+                self.lines.append(record)
+                self._read.notify_all()
             if record.get("event") == "started":
                 self.url = record["listen"]
                 self._started.set()
@@ -131,6 +134,24 @@ class DaemonProcess:
                 return last
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}: {json.dumps(last)[:2000]}")
+
+    def wait_for_lines(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        count: int = 1,
+        timeout: float = 30.0,
+        what: str = "",
+    ) -> list[dict[str, Any]]:
+        """The log lines that match ``predicate``, once there are ``count`` of them: a line the
+        daemon wrote may not have been read yet when its effect shows on /status."""
+
+        def found() -> list[dict[str, Any]]:
+            return [r for r in self.lines if predicate(r)]
+
+        with self._read:
+            if not self._read.wait_for(lambda: len(found()) >= count, timeout):
+                raise AssertionError(f"timed out waiting for log lines {what}: {self.lines[-5:]}")
+            return found()
 
     def finish(self, timeout: float = 30.0) -> int:
         """Wait for the exit, and for every log line it wrote."""

@@ -182,7 +182,7 @@ def test_vanished_remote_keeps_the_last_desired_revision(tmp_path: Path, nginx: 
         assert gone["desired"]["revision"] == first["desired"]["revision"]
         assert gone["summary"]["in_sync"] == 4
         assert daemon.get("/healthz")[0] == 200
-        assert any(line.get("event") == "git_fetch_failed" for line in daemon.lines)
+        daemon.wait_for_lines(lambda line: line.get("event") == "git_fetch_failed")
         _, body = daemon.get("/metrics")
         assert b"reconciler_git_fetch_ok" in body or b"git_fetch" in body
     finally:

@@ -114,13 +114,7 @@ def test_a_remote_that_does_not_exist_keeps_the_daemon_up_and_unready(tmp_path: 
     subprocess.run(["git", "-C", str(user), "remote", "add", "origin", str(missing)], check=True)
     daemon = DaemonProcess(user, "--interval", "0.2s")
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            failed = [r for r in daemon.lines if r.get("event") == "step_failed"]
-            if len(failed) >= 3:
-                break
-            time.sleep(0.1)
-        assert len(failed) >= 3, daemon.lines[-5:]
+        failed = daemon.wait_for_lines(lambda r: r.get("event") == "step_failed", 3, timeout=20)
         assert "no desired state yet: git clone" in failed[0]["error"]
         assert "traceback" not in failed[0], "its own error: no traceback needed"
         assert daemon.proc.poll() is None, "still running"
@@ -168,16 +162,10 @@ def test_a_branch_the_remote_lacks_is_named_on_every_step(tmp_path: Path) -> Non
     user = remote.clone_user()
     daemon = DaemonProcess(user, "--interval", "0.2s", "--branch", "main")
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            failed = [r for r in daemon.lines if r["event"] == "step_failed"]
-            if len(failed) >= 2:
-                break
-            time.sleep(0.1)
+        failed = daemon.wait_for_lines(lambda r: r["event"] == "step_failed", 2, timeout=20)
         code, body = daemon.get("/readyz")
     finally:
         daemon.kill()
-    assert len(failed) >= 2, daemon.lines[-5:]
     for record in failed:
         assert "the remote has no branch 'main' (it has: master)" in record["error"], record
         assert "no such environment" not in record["error"]

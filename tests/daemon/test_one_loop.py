@@ -19,7 +19,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from reconciler import environment
 from reconciler.daemon.loop import Daemon
 from reconciler.gates import prometheus as gates_prometheus
 from tests.servers.exporter import Exporter
@@ -27,6 +26,7 @@ from tests.servers.health import Health, running_health
 from tests.servers.outputs import OutputsServer, reports, running_outputs
 from tests.servers.prometheus import Prometheus
 from tests.support.agentrepo import AgentRepo, file_target
+from tests.support.counting import inventory_reads
 
 METRIC = "agent_output_parse_errors_ratio"
 NAMES = ("canary", "eu", "us")
@@ -73,15 +73,7 @@ def sessions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every read of an inventory by an environment run (the environment's name)."""
-    read: list[str] = []
-    original = environment.load_inventory
-
-    def counted(repo_root: Path, name: str, *args: Any, **kwargs: Any) -> Any:
-        read.append(name)
-        return original(repo_root, name, *args, **kwargs)
-
-    monkeypatch.setattr(environment, "load_inventory", counted)
-    return read
+    return inventory_reads(monkeypatch)
 
 
 @pytest.fixture

@@ -4,92 +4,15 @@ each tier's digests mapped to revisions, the distribution in text and JSON, and 
 from __future__ import annotations
 
 import json
-import uuid
-from pathlib import Path
-from typing import Any
 
-import pytest
-
-from reconciler.bundle.gitrepo import GitFiles, GitRepo
-from reconciler.bundle.render import render
-from reconciler.bundle.tiers import manifest, tier_render
-from tests.devices.test_inventory import devices
-from tests.devices.test_variants import variants
-from tests.servers.exporter import Exporter
-from tests.servers.prometheus import Prometheus
-from tests.support.cli import Run, reconciler
-from tests.support.configrepo import T0, ConfigRepo, inventory
-
-METRIC = "agent_active_devices"
-
-
-class Fleet:
-    """A repo at v45, v46, v47 (each moving every tier's artifact), file manifests, and the
-    session's exporter publishing active devices under a platform label of its own."""
-
-    def __init__(self, root: Path, exporter: Exporter, prometheus: Prometheus) -> None:
-        self.repo = ConfigRepo(root)
-        self.exporter, self.prometheus = exporter, prometheus
-        self.platform = uuid.uuid4().hex[:12]
-        self.shas: dict[str, str] = {}
-        for n, (tag, sha) in enumerate((("v45", "1"), ("v46", "2"), ("v47", "3"))):
-            self.repo.bundle(variants=variants(high=sha, mid=sha, low=sha))
-            self.shas[tag] = self.repo.commit(tag, when=T0.replace(day=T0.day + n))
-            self.repo.git("tag", tag)
-
-    def digest(self, tag: str, tier: str) -> str:
-        git = GitRepo(self.repo.root)
-        try:
-            sha = self.shas[tag]
-            return tier_render(render(GitFiles(git, sha), "support-agent", sha), tier).digest
-        finally:
-            git.close()
-
-    def inventory(self, **target: Any) -> None:
-        query = (
-            f'sum by (tier, digest) ({METRIC}{{platform="{self.platform}", bundle="{{bundle}}"}})'
-        )
-        telemetry = {"prometheus": {"url": self.prometheus.url}, "query": query}
-        self.repo.write(
-            "targets/production.yaml", inventory([devices(telemetry=telemetry, **target)])
-        )
-
-    def serve(self, tag: str, tier: str, revoked: list[str] = ()) -> None:  # type: ignore[assignment]
-        git = GitRepo(self.repo.root)
-        try:
-            sha = self.shas[tag]
-            done = render(GitFiles(git, sha), "support-agent", sha)
-        finally:
-            git.close()
-        doc = manifest(done, tier, "stable", revoked=[self.digest(t, tier) for t in revoked])
-        self.repo.write(f"manifests/support-agent/stable/{tier}.json", doc)
-
-    def report(self, counts: dict[tuple[str, str], int]) -> None:
-        """Publish active devices per (tier, digest) and wait until Prometheus has them."""
-        for (tier, digest), value in counts.items():
-            labels = {"platform": self.platform, "bundle": "support-agent"}
-            self.exporter.set(METRIC, {**labels, "tier": tier, "digest": digest}, value)
-        total = sum(counts.values())
-        self.prometheus.wait_for(
-            f'sum({METRIC}{{platform="{self.platform}"}})',
-            lambda r: bool(r) and float(r[0]["value"][1]) == total,
-        )
-
-    def audit(self, *args: str) -> Run:
-        return reconciler("--repo", self.repo.root, "audit", "--env", "production", *args)
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, exporter: Exporter, prometheus: Prometheus) -> Fleet:
-    made = Fleet(tmp_path / "config", exporter, prometheus)
-    yield made
-    exporter.remove(METRIC)
+from tests.support.cli import reconciler
+from tests.support.configrepo import inventory
+from tests.support.devicefleet import Fleet, devices
 
 
 def test_the_audit_reports_each_tiers_distribution(fleet: Fleet) -> None:
     fleet.inventory(min_supported="v46")
-    for tier in ("high", "mid", "low"):
-        fleet.serve("v47", tier, revoked=["v46"] if tier == "mid" else [])
+    fleet.serve_all("v47", revoked={"mid": ["v46"]})
     d = fleet.digest
     fleet.report(
         {
@@ -130,8 +53,14 @@ def test_the_audit_reports_each_tiers_distribution(fleet: Fleet) -> None:
     assert "android/mid: 62% v47" in text.out and "30% v46" in text.out, text.out
     assert "8% drifted" in text.out
     assert "30.0% of android/mid (300 devices) still run revoked v46;" in text.out
+    markdown = fleet.audit("--format", "markdown").out  # a PR comment or a job summary too
+    fleets = markdown[markdown.index("### Device fleets") :].splitlines()
+    assert "- android/mid: 62% v47, 30% v46, 8% drifted" in fleets, markdown
     failing = fleet.audit("--fail-on", "revoked")
     assert failing.code == 2, failing.out
+    for code in ("adoption_stalled", "unsupported"):  # each nameable in --fail-on
+        failing = fleet.audit("--fail-on", code)
+        assert failing.code == 2, (code, failing.out, failing.err)
 
 
 def test_every_tier_at_target_is_in_sync_and_prometheus_down_is_unreachable(
@@ -173,18 +102,8 @@ def test_skew_and_the_page_draw_a_bar_per_tier(fleet: Fleet) -> None:
     from reconciler.page import OnCallPage
 
     fleet.inventory()
-    for tier in ("high", "mid", "low"):
-        fleet.serve("v47", tier)
-    d = fleet.digest
-    fleet.report(
-        {
-            ("high", d("v47", "high")): 10,
-            ("mid", d("v47", "mid")): 62,
-            ("mid", d("v46", "mid")): 30,
-            ("mid", "sha256:" + "e" * 64): 8,
-            ("low", d("v45", "low")): 5,
-        }
-    )
+    fleet.serve_all("v47")
+    fleet.report_mid_split(low="v45")
     skew = reconciler("--repo", fleet.repo.root, "skew", "--env", "production")
     lines = [line for line in skew.out.splitlines() if line.startswith("android/")]
     assert [line.split()[0] for line in lines] == ["android/high", "android/low", "android/mid"]

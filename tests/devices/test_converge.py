@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.devices.test_inventory import devices
 from tests.servers.nginx import Nginx
 from tests.support.cli import Run, reconciler
 from tests.support.configrepo import T0, ConfigRepo, inventory
+from tests.support.devicefleet import devices
 
 TIERS = (("high", "q8_0"), ("mid", "q4_k_m"), ("low", "q4_0"))
 
@@ -166,3 +166,14 @@ def test_rollback_switches_back_and_revokes(setup: tuple[ConfigRepo, Artifacts])
     for (_, tier), doc in manifests(repo).items():
         assert doc["digest"] == old[tier]
         assert doc["revoked"] == [new[tier]]
+    # The fix after the rollback is a new bundle content: it converges (a devices-only fleet's
+    # store rollout, aborted by the rollback, held every later commit at exit 2).
+    repo.bundle(variants=variants(artifacts, "v3"))
+    v3 = repo.commit("v3, fixed", when=T0.replace(day=T0.day + 2))
+    run = converge(repo)
+    assert run.code == 0, (run.out, run.err)
+    fixed = {tier: render_tier(repo, tier)["digest"] for tier, _ in TIERS}
+    for (_, tier), doc in manifests(repo).items():
+        assert (doc["digest"], doc["revision"]) == (fixed[tier], v3)
+    status = reconciler("--repo", repo.root, "rollout", "status", "--env", "production")
+    assert f"-> {v3[:7]}" in status.out, status.out  # the rollout shown is the desired one's

@@ -4,23 +4,10 @@ the stores only (a fleet's adoption is observed, never awaited)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.daemon.support import DaemonProcess
-from tests.devices.test_audit import METRIC, Fleet
-from tests.servers.exporter import Exporter
-from tests.servers.prometheus import Prometheus
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, exporter: Exporter, prometheus: Prometheus) -> Iterator[Fleet]:
-    made = Fleet(tmp_path / "config", exporter, prometheus)
-    yield made
-    exporter.remove(METRIC)
+from tests.support.devicefleet import Fleet
 
 
 def _android(status: dict[str, Any]) -> dict[str, Any] | None:
@@ -29,18 +16,8 @@ def _android(status: dict[str, Any]) -> dict[str, Any] | None:
 
 def test_the_daemon_shows_each_tiers_distribution(fleet: Fleet) -> None:
     fleet.inventory()
-    for tier in ("high", "mid", "low"):
-        fleet.serve("v47", tier, revoked=["v46"] if tier == "mid" else [])
-    d = fleet.digest
-    fleet.report(
-        {
-            ("high", d("v47", "high")): 10,
-            ("mid", d("v47", "mid")): 62,
-            ("mid", d("v46", "mid")): 30,
-            ("mid", "sha256:" + "e" * 64): 8,
-            ("low", d("v47", "low")): 5,
-        }
-    )
+    fleet.serve_all("v47", revoked={"mid": ["v46"]})
+    fleet.report_mid_split()
     daemon = DaemonProcess(fleet.repo.root, "--interval", "0.2s")
     try:
         status = daemon.wait_until(lambda s: _android(s) is not None, what="android audited")

@@ -15,11 +15,11 @@ from typing import Any
 
 from tests.daemon.support import DaemonProcess, Remote
 from tests.devices.test_converge import TIERS, Artifacts, variants
-from tests.devices.test_inventory import devices
 from tests.servers.exporter import Exporter
 from tests.servers.nginx import Nginx
 from tests.servers.prometheus import Prometheus
 from tests.support.configrepo import T0, inventory
+from tests.support.devicefleet import devices
 
 METRIC = "agent_active_devices"
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from tests.devices.test_converge import TIERS, Artifacts, variants
-from tests.devices.test_inventory import devices
 from tests.servers.exporter import Exporter
 from tests.servers.fleet import DAY, ERRORS, METRIC, DeviceFleet
 from tests.servers.nginx import Nginx
 from tests.servers.prometheus import Prometheus
 from tests.support.cli import Run, reconciler
 from tests.support.configrepo import ConfigRepo, inventory
+from tests.support.devicefleet import devices
 
 
 class World:

@@ -8,21 +8,9 @@ from typing import Any
 import pytest
 
 from reconciler.model.inventory import TargetSpec
-from tests.devices.test_variants import variants
-from tests.support.cli import reconciler
+from tests.support.cli import reconciler, validate_errors
 from tests.support.configrepo import ConfigRepo, inventory
-
-MANIFEST = {"type": "file", "path": "manifests/{bundle}/{channel}/{tier}.json"}
-TELEMETRY = {
-    "prometheus": {"url": "http://127.0.0.1:9090"},
-    "query": 'sum by (tier, digest) (agent_active_devices{bundle="{bundle}"})',
-}
-
-
-def devices(**extra: Any) -> dict[str, Any]:
-    target = {"name": "android", "kind": "devices", "manifest": MANIFEST, "telemetry": TELEMETRY}
-    target.update(extra)
-    return target
+from tests.support.devicefleet import MANIFEST, devices, variants
 
 
 def test_a_devices_target_reads_with_its_defaults() -> None:
@@ -86,6 +74,35 @@ def test_bad_devices_targets_are_one_line(
     repo: ConfigRepo, target: dict[str, Any], needle: str
 ) -> None:
     assert needle in _validate(repo, target)
+
+
+@pytest.mark.parametrize(
+    ("wave", "needle"),
+    [
+        (
+            {"name": "beta", "targets": ["android"], "channels": ["bta"]},
+            "rollout.waves[0].channels: wave 'beta': 'bta' is no channel of the devices "
+            "targets it names (beta, stable)",
+        ),
+        (
+            {"name": "beta", "targets": ["ios"], "channels": ["beta"]},
+            "rollout.waves[0].channels: wave 'beta' lists channels but names no devices target",
+        ),
+    ],
+)
+def test_a_wave_names_channels_its_devices_targets_have(
+    repo: ConfigRepo, wave: dict[str, Any], needle: str
+) -> None:
+    """A misspelt channel switched nothing in its wave: its channel went out with the last."""
+    target = devices(channels=["beta", "stable"])
+    waves = [wave, {"name": "stable", "targets": ["*"]}]
+    repo.write("targets/production.yaml", inventory([target], rollout={"waves": waves}))
+    (error,) = validate_errors(repo.root)
+    assert needle in error, error
+    waves[0] = {"name": "beta", "targets": ["*"], "channels": ["beta"]}
+    repo.write("targets/production.yaml", inventory([target], rollout={"waves": waves}))
+    run = reconciler("--repo", repo.root, "validate")
+    assert run.code == 0, run.err
 
 
 def test_a_devices_target_needs_tiers_in_its_bundle(tmp_path: Path) -> None:

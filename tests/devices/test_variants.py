@@ -18,20 +18,7 @@ from reconciler.diff.change import Severity
 from reconciler.errors import ConfigError
 from tests.support.cli import reconciler
 from tests.support.configrepo import ConfigRepo, inventory
-
-
-def variants(**sha: str) -> dict[str, dict[str, Any]]:
-    """Three tiers; ``sha`` overrides a tier's sha256 (hex digit repeated)."""
-    made = {}
-    for tier, quant, ram in (("high", "q8_0", 8), ("mid", "q4_k_m", 6), ("low", "q4_0", 4)):
-        made[tier] = {
-            "quant": quant,
-            "url": f"https://models.example/l32-3b-{quant}.gguf",
-            "sha256": sha.get(tier, "a") * 64,
-            "min_ram_gb": ram,
-        }
-    made["low"]["fallback"] = "cloud"
-    return made
+from tests.support.devicefleet import variants
 
 
 @pytest.fixture

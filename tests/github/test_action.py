@@ -21,8 +21,6 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.bundle.gitrepo import GitFiles, GitRepo
-from reconciler.bundle.render import render
 from tests.support.configrepo import T0, ConfigRepo, inventory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,12 +86,7 @@ def run_action(workspace: Path, now: dt.datetime, **inputs: str) -> Step:
 
 
 def _doc(repo: ConfigRepo, rev: str) -> dict[str, Any]:
-    git = GitRepo(repo.root)
-    try:
-        sha = git.commit(rev).hexsha
-        return render(GitFiles(git, sha), "support-agent", sha).to_json()
-    finally:
-        git.close()
+    return repo.render(rev).to_json()
 
 
 def _place(repo: ConfigRepo, target: str, doc: dict[str, Any]) -> None:

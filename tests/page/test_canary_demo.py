@@ -23,6 +23,9 @@ def test_the_canary_act_is_caught_at_5_percent_and_the_page_shows_the_judge(
     assert canary_act.tell(console, root, dt.datetime(2026, 12, 1, tzinfo=dt.UTC)) == 0
     text = out.getvalue()
     assert "canary step 2/3 (5% of users" in text and "failed" in text
+    # A served share is shown beside the step it was measured in (not the one after a pass).
+    served = re.findall(r"canary step \d/3 \((\d+)% of users, ([\d.]+)% of requests served", text)
+    assert served and all(float(s) > int(users) / 2 for users, s in served), served
     assert "refusal-rate [es] fail: canary 0.14" in text
     assert "write by write: [0, 10, 50, 0]" in text
     page = (root / canary_act.PAGE).read_text()

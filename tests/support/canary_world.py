@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from reconciler.rollout.step import Step
 from reconciler.state import open_store
 from tests.backends.unleash.server import Unleash
 from tests.support.configrepo import ConfigRepo
+from tests.support.release import release_client
 
 FLAGS = "flags:\n  fast_path: {enabled: true, rollout: 100}\n"
 
@@ -151,18 +151,6 @@ class World:
         return self.unleash.events(f"{self.bundle}.release")
 
     def client(self, token: str, cache: Path) -> ReleaseClient:
+        """A release client loading the staged copies of the file store."""
         staged = f"file://{self.store_path}.staged/{{digest_hex}}.json"
-        return ReleaseClient(
-            bundle=self.bundle,
-            unleash={
-                "url": f"{self.unleash.url}/api",
-                "app_name": self.bundle,
-                "instance_id": uuid.uuid4().hex,
-                "custom_headers": {"Authorization": token},
-                "refresh_interval": 1,
-                "disable_metrics": True,
-                "disable_registration": True,
-                "cache_directory": str(cache),
-            },
-            staged_url=staged,
-        )
+        return release_client(self.bundle, self.unleash, token, staged, cache)

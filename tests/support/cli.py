@@ -40,6 +40,17 @@ def reconciler(*args: str | Path, env: dict[str, str] | None = None, timeout: fl
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
+def validate_errors(root: Path, file: str = "targets/production.yaml") -> list[str]:
+    """``reconciler validate`` of a repo with bad input: exit 1, no traceback, and its one-line
+    errors that name ``file`` (at least one)."""
+    run = reconciler("--repo", root, "validate")
+    assert run.code == 1, run.out + run.err
+    assert "Traceback" not in run.err
+    errors = [line for line in run.err.splitlines() if file in line]
+    assert errors, run.err
+    return errors
+
+
 @dataclass
 class Measured:
     """A run with its wall time and the peak resident memory of its process tree."""

@@ -7,7 +7,10 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.bundle.rendered import Rendered
 
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
@@ -85,6 +88,21 @@ class ConfigRepo:
         self.git("commit", "-q", "--allow-empty", "-m", message, when=when)
         return self.git("rev-parse", "HEAD").strip()
 
+    def render(
+        self, rev: str = "HEAD", bundle: str = "support-agent", target: str | None = None
+    ) -> Rendered:
+        """``bundle`` rendered at ``rev`` (as ``target`` sees it), as ``reconciler render``
+        makes it: what a target in sync at ``rev`` serves."""
+        from reconciler.bundle.gitrepo import GitFiles, GitRepo
+        from reconciler.bundle.render import render
+
+        git = GitRepo(self.root)
+        try:
+            sha = git.commit(rev).hexsha
+            return render(GitFiles(git, sha), bundle, sha, target)
+        finally:
+            git.close()
+
     def bundle(
         self,
         name: str = "support-agent",
@@ -110,3 +128,11 @@ def inventory(targets: list[dict[str, Any]], **extra: Any) -> str:
     doc = {"environment": "production", "bundles": ["support-agent"], "targets": targets}
     doc.update(extra)
     return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+def with_temperature(body: bytes, temperature: float) -> bytes:
+    """A served rendered bundle with another model temperature: drifted (no revision has it),
+    its diff in the model's parameters only."""
+    doc = json.loads(body)
+    doc["components"]["model"]["params"]["temperature"] = temperature
+    return json.dumps(doc).encode()

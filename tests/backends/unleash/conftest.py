@@ -6,6 +6,9 @@ import itertools
 
 import pytest
 
+from tests.backends.unleash.server import Unleash
+from tests.support import release
+
 _bundles = itertools.count()
 
 
@@ -13,3 +16,9 @@ _bundles = itertools.count()
 def bundle() -> str:
     """A bundle name no other test of the session uses (the server is shared)."""
     return f"agent-{next(_bundles)}"
+
+
+@pytest.fixture
+def client_token(unleash: Unleash) -> str:
+    """A client API token (what a serving process holds), made through the admin API."""
+    return release.client_token(unleash)

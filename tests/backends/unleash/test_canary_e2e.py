@@ -18,14 +18,12 @@ Too few samples wait, and past ``progress_deadline`` the rollout is Stalled nami
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from reconciler.client import ReleaseError
 from reconciler.model.canary_progress import CanaryState
 from reconciler.model.rollout import ConditionType, Phase
 from tests.backends.unleash.server import Unleash
@@ -34,6 +32,7 @@ from tests.servers.exporter import Exporter
 from tests.servers.prometheus import Prometheus
 from tests.support.canary_world import World, canary_spec
 from tests.support.configrepo import ConfigRepo
+from tests.support.release import SDK_WAIT
 
 PER_SECOND = 3000  # simulated requests a second (the SDK takes ~0.2 ms a variant)
 #: Refusal rates: the old digest everywhere, and the new one in ``es`` when it regresses: +150%
@@ -45,13 +44,6 @@ TOLERANCE = "100%"
 @pytest.fixture
 def run() -> str:
     return uuid.uuid4().hex[:10]
-
-
-@pytest.fixture
-def client_token(unleash: Unleash) -> str:
-    body = {"tokenName": f"agent-{uuid.uuid4().hex[:8]}", "type": "client"}
-    body |= {"environment": "production", "projects": ["*"]}
-    return str(unleash.call("POST", "api-tokens", body)["secret"])
 
 
 @pytest.fixture
@@ -83,15 +75,7 @@ def serve(world: World, token: str, tmp_path: Path, run: str, bad: str | None) -
         return WORSE if digest == bad and segment == "es" else BASE
 
     client = world.client(token, tmp_path / "sdk-cache")
-    client.start()
-    deadline = time.monotonic() + 20
-    while True:  # the SDK's first fetch (a thread of its own) is in before any request
-        try:
-            client.bundle({"userId": "u-0"})
-            break
-        except ReleaseError:
-            assert time.monotonic() < deadline, "the SDK never fetched the release flag"
-            time.sleep(0.1)
+    client.start(wait=SDK_WAIT)  # the SDK knows the release flag before any request
     return AgentService(client, EXPORTER[0], bundle=world.bundle, run=run, refusals=refusals)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from reconciler.canary.flag import Release, release_strategy, weight_of
 from reconciler.client import ReleaseClient, ReleaseError
 from tests.backends.unleash.server import Unleash
 from tests.servers.nginx import Nginx
+from tests.support.release import SDK_WAIT, on_canary_by_hash, release_client
 
 USERS = [f"u-{i}" for i in range(1000)]
 OLD = Rendered.build("support", "a" * 40, {"prompt": {"text": "You help."}, "model": {"t": 0.2}})
@@ -44,31 +44,10 @@ def staged(nginx: Nginx, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def client_token(unleash: Unleash) -> str:
-    """A client API token (what a serving process holds), made through the admin API."""
-    body = {"tokenName": f"agent-{uuid.uuid4().hex[:8]}", "type": "client"}
-    body |= {"environment": "production", "projects": ["*"]}
-    return str(unleash.call("POST", "api-tokens", body)["secret"])
-
-
-@pytest.fixture
 def client(
     unleash: Unleash, bundle: str, staged: str, client_token: str, tmp_path: Path
 ) -> Iterator[ReleaseClient]:
-    release = ReleaseClient(
-        bundle=bundle,
-        unleash={
-            "url": f"{unleash.url}/api",
-            "app_name": bundle,
-            "instance_id": uuid.uuid4().hex,
-            "custom_headers": {"Authorization": client_token},
-            "refresh_interval": 1,
-            "disable_metrics": True,
-            "disable_registration": True,
-            "cache_directory": str(tmp_path / "unleash-cache"),
-        },
-        staged_url=staged,
-    )
+    release = release_client(bundle, unleash, client_token, staged, tmp_path / "unleash-cache")
     yield release
     release.stop()
 
@@ -101,9 +80,12 @@ def test_users_split_by_the_canary_weight_and_stay_on_it_as_it_grows(
     unleash.create(flag)
     strategy_id = unleash.add_strategy(flag, strategy(flag, weight_of(0.05)))
     unleash.switch(flag, True)
-    client.start()
+    client.start(wait=SDK_WAIT)  # the SDK knows the flag: its first answer may predate it
 
     at_5 = on_canary(client)
+    # Exactly the users whose bucket is among the lowest 50 of 1000: whatever name the bundle
+    # fixture hands out, the split is the one Unleash's hashing gives, computed apart from it.
+    assert at_5 == on_canary_by_hash(flag, USERS, 50)
     assert 30 <= len(at_5) <= 70, f"{len(at_5)} of 1000 users on the canary at 5%"
 
     unleash.update_strategy(flag, strategy_id, strategy(flag, weight_of(0.25)))  # one write
@@ -114,6 +96,7 @@ def test_users_split_by_the_canary_weight_and_stay_on_it_as_it_grows(
         return found if len(found) > 70 and found == again else None
 
     at_25 = wait_until(grown)
+    assert at_25 == on_canary_by_hash(flag, USERS, 250)
     assert 200 <= len(at_25) <= 300, f"{len(at_25)} of 1000 users on the canary at 25%"
     assert at_5 <= at_25  # sticky: nobody on the canary at 5% left it at 25%
 
@@ -124,10 +107,21 @@ def test_users_split_by_the_canary_weight_and_stay_on_it_as_it_grows(
     assert (info.currsize, info.misses) == (2, 2)
 
 
-def test_no_variant_is_an_error_naming_the_flag(bundle: str, client: ReleaseClient) -> None:
-    client.start()
-    with pytest.raises(ReleaseError, match=rf"flag '{bundle}.release' gives no variant"):
+def test_no_variant_is_an_error_naming_the_flag(
+    unleash: Unleash, bundle: str, client: ReleaseClient
+) -> None:
+    flag = f"{bundle}.release"
+    unleash.create(flag)  # off in production: the SDK knows it and gives no variant
+    client.start(wait=SDK_WAIT)
+    with pytest.raises(ReleaseError, match=rf"flag '{flag}' gives no variant"):
         client.bundle({"userId": "u-1"})
+
+
+def test_a_start_that_waits_names_a_flag_the_sdk_never_sees(
+    bundle: str, client: ReleaseClient
+) -> None:
+    with pytest.raises(ReleaseError, match=rf"flag '{bundle}.release' is unknown to the Unleash"):
+        client.start(wait=1.5)  # the flag was never created: no fetch will bring it
 
 
 def test_a_staged_copy_is_verified_against_its_digest(nginx: Nginx, tmp_path: Path) -> None:
