@@ -347,7 +347,12 @@ class Audit:
             reasons.append("output contract broken")
         if FindingCode.UNVERIFIED in fail_on and FindingCode.UNVERIFIED in codes:
             reasons.append("unverified commit")
-        for code in (FindingCode.ADOPTION_STALLED, FindingCode.REVOKED, FindingCode.UNSUPPORTED):
+        for code in (
+            FindingCode.ADOPTION_STALLED,
+            FindingCode.REVOKED,
+            FindingCode.UNSUPPORTED,
+            FindingCode.UNDECLARED_TIER,
+        ):
             found = sum(1 for f in self.findings if f.code == code)
             if code in fail_on and found:
                 reasons.append(f"{found} {code}")

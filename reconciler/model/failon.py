@@ -37,5 +37,6 @@ FAIL_ON_FINDINGS: tuple[str, ...] = tuple(
         FindingCode.ADOPTION_STALLED,
         FindingCode.REVOKED,
         FindingCode.UNSUPPORTED,
+        FindingCode.UNDECLARED_TIER,
     )
 )

@@ -58,7 +58,11 @@ def test_the_audit_reports_each_tiers_distribution(fleet: Fleet) -> None:
     assert "- android/mid: 62% v47, 30% v46, 8% drifted" in fleets, markdown
     failing = fleet.audit("--fail-on", "revoked")
     assert failing.code == 2, failing.out
-    for code in ("adoption_stalled", "unsupported"):  # each nameable in --fail-on
+    for code in (
+        "adoption_stalled",
+        "unsupported",
+        "undeclared_tier",
+    ):  # each nameable in --fail-on
         failing = fleet.audit("--fail-on", code)
         assert failing.code == 2, (code, failing.out, failing.err)
 
