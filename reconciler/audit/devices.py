@@ -34,6 +34,9 @@ class Reading:
 
     counts: Counts | None = None
     error: str | None = None
+    #: Prometheus refused the query itself (wrong PromQL, series without ``tier``/``digest``):
+    #: the target's telemetry is misconfigured, not out of reach.
+    refused: bool = False
     #: The same query one progress deadline earlier (None: it gave nothing), and when.
     earlier: Counts | None = None
     earlier_at: float = 0.0
@@ -95,6 +98,7 @@ async def _read(
         now_counts, then_counts = counts
         if isinstance(now_counts, QueryFailed):
             reading.error = f"telemetry: {now_counts}"
+            reading.refused = now_counts.refused
         else:
             reading.counts = now_counts
         if not isinstance(then_counts, QueryFailed):
@@ -165,7 +169,8 @@ def judge_devices(
     names = tiers(desired)
     if reading.counts is None:
         error = reading.error or "telemetry: no answer"
-        return BundleResult(bundle, Status.UNREACHABLE, error=error), []
+        status = Status.INVALID if reading.refused else Status.UNREACHABLE
+        return BundleResult(bundle, status, error=error), []
     revisions = tier_revisions(history, target.name)
     unsupported_revs: set[str] = set()
     if target.min_supported:

@@ -7,7 +7,7 @@ import json
 
 from tests.support.cli import reconciler
 from tests.support.configrepo import inventory
-from tests.support.devicefleet import Fleet, devices
+from tests.support.devicefleet import METRIC, Fleet, devices
 
 
 def test_the_audit_reports_each_tiers_distribution(fleet: Fleet) -> None:
@@ -67,7 +67,7 @@ def test_the_audit_reports_each_tiers_distribution(fleet: Fleet) -> None:
         assert failing.code == 2, (code, failing.out, failing.err)
 
 
-def test_every_tier_at_target_is_in_sync_and_prometheus_down_is_unreachable(
+def test_every_tier_at_target_is_in_sync_prometheus_down_unreachable_and_a_bad_query_invalid(
     fleet: Fleet,
 ) -> None:
     fleet.inventory(adoption={"target": "90%"})
@@ -88,6 +88,15 @@ def test_every_tier_at_target_is_in_sync_and_prometheus_down_is_unreachable(
     assert down.code == 2
     (target,) = down.json()["targets"]
     assert target["status"] == "unreachable" and "telemetry" in target["error"]
+    # series without the tier and digest labels: the target's telemetry is wrong, not out of reach
+    query = f'sum({METRIC}{{platform="{fleet.platform}"}})'
+    telemetry = {"prometheus": {"url": fleet.prometheus.url}, "query": query}
+    fleet.repo.write("targets/production.yaml", inventory([devices(telemetry=telemetry)]))
+    wrong = fleet.audit("--format", "json")
+    assert wrong.code == 2
+    (target,) = wrong.json()["targets"]
+    assert target["status"] == "invalid", target
+    assert "series need `tier` and `digest` labels" in target["error"]
 
 
 def test_manifests_are_the_contract_document(fleet: Fleet) -> None:
