@@ -69,6 +69,7 @@ def validate_repo(
         rel = f"targets/{inventory.environment}.yaml"
         _check_sources(root, inventory, environ, errors, warnings)
         errors += device_errors(inventory, tiers)
+        errors += min_supported_errors(root, inventory)
         for number, alert in enumerate(inventory.alerts, start=1):
             for key in plain_secrets(alert):
                 warnings.append(
@@ -209,4 +210,31 @@ def device_errors(inventory: Inventory, tiers: Mapping[str, list[str]]) -> list[
             why = check_manifest_key(target.manifest_template(), tiers[bundle])
             if why is not None:
                 errors.append(ConfigError(f"target {target.name}: {why}", file=rel))
+    return errors
+
+
+def min_supported_errors(root: Path, inventory: Inventory) -> list[ConfigError]:
+    """A devices target's ``min_supported`` must name a revision of the repo (the audit reads
+    what is older than it): one line per target whose revision git does not know."""
+    from ..bundle.gitrepo import repo_at
+
+    rel = f"targets/{inventory.environment}.yaml"
+    named = [t for t in inventory.targets if t.is_devices() and t.min_supported]
+    if not named:
+        return []
+    try:
+        repo = repo_at(root)
+    except ReconcilerError:
+        return []  # not a git repository: no revision to check against
+    errors = []
+    for target in named:
+        try:
+            repo.commit(str(target.min_supported))
+        except ReconcilerError as exc:
+            errors.append(
+                ConfigError(
+                    f"target {target.name}: min_supported {target.min_supported!r}: {exc}",
+                    file=rel,
+                )
+            )
     return errors

@@ -112,6 +112,15 @@ def test_a_devices_target_needs_tiers_in_its_bundle(tmp_path: Path) -> None:
     assert "has no model.variants" in _validate(repo, devices())
 
 
+def test_min_supported_must_name_a_revision_of_the_repo(repo: ConfigRepo) -> None:
+    """validate catches what the audit would refuse (design §11: every static check)."""
+    line = _validate(repo, devices(min_supported="v9"))
+    assert "target android: min_supported 'v9': unknown revision 'v9'" in line, line
+    repo.git("tag", "v1")
+    repo.write("targets/production.yaml", inventory([devices(min_supported="v1")]))
+    assert reconciler("--repo", repo.root, "validate").code == 0
+
+
 def test_a_good_devices_target_validates(repo: ConfigRepo) -> None:
     repo.write("targets/production.yaml", inventory([devices(channels=["beta", "stable"])]))
     run = reconciler("--repo", repo.root, "validate")
