@@ -267,9 +267,8 @@ class GitRepo:
             yield feed
 
     def first_parents(self, rev: str) -> dict[str, int]:
-        """The first-parent chain of ``rev``: commit -> position (0 is ``rev``, growing older).
-
-        These are the commits of the branch itself: a merged branch's own commits are not on it.
+        """The first-parent chain of ``rev``: commit -> position (0 is ``rev``, growing older):
+        the commits of the branch itself (a merged branch's own commits are not on it).
         """
         cached = self._chains.get(rev)
         if cached is None:
