@@ -182,7 +182,7 @@ class Steps:
             changes = None
         self.at = at
         files, sha = cursor.files, self.walked.shas[at]
-        if self.walked.folders[at] is None:
+        if not self.walked.present[at]:
             self.state = None
             return None
         base = inputs.base(sha, target, files)

@@ -234,14 +234,13 @@ class GitRepo:
 
     def folder_log(self, rev: str, folder: str, since: str | None = None) -> Iterator[bytes]:
         """Every commit touching ``folder`` from ``rev`` (and not from ``since``), newest
-        first, with its raw diff (``git log --raw -t``: its folders too), as git writes it
+        first, with its raw diff (``git log --raw``: its files), as git writes it
         (ReconcilerError at the end when git fails)."""
         limit = [f"^{since}"] if since is not None else []
         return stream(
             self.path,
             "log",
             "--raw",
-            "-t",
             "--no-abbrev",
             "--no-renames",
             "--no-follow",  # whatever log.follow and log.showSignature say: rev-list's commits
