@@ -89,8 +89,9 @@ Line = tuple[str, str, str, str, str]
 _RAW = re.compile(r"^:(\d{6}) (\d{6}) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) [A-Z]\t([^\t\n]*)$", re.M)
 #: New blob ids asked of git at once while the log is read.
 ASK_EVERY = 256
-#: One commit of the pass: its id, its parents, its raw diff (None when a line surprises).
-Commit = tuple[str, list[str], list[Line] | None]
+#: One commit of the pass: its id, its parents, its raw diff and its file changes undone (both
+#: None when a line surprises).
+Commit = tuple[str, list[str], list[Line] | None, tuple[Change, ...] | None]
 #: Blobs read ahead while git still lists commits, the newest first (past this, each batch of a
 #: lineage reads its own): about the first 250 revisions' worth, what a target a few commits
 #: behind reads; not all of history, which a fleet in sync never reads and the object cache of a
@@ -117,8 +118,8 @@ def walk(
         if since is not None:
             return _extended(repo, rev, folder, *since)
         with repo.feeding() as feed:
-            commits = _commits(repo.folder_log(rev, folder), folder, feed.ask)
-        first = _derived(commits)
+            commits, newest = _commits(repo.folder_log(rev, folder), folder, feed.ask)
+        first = newest if _plain(commits) else None
         if first is None:  # the chain ends early: the listing of ``rev`` says what it holds
             first = _listing(repo.folder_listing(rev, folder), folder)
     except ReconcilerError:
@@ -135,11 +136,11 @@ def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> W
     if since.chain != len(since.shas) or not repo.is_ancestor(base, rev):
         return None  # merges: git's simplified history is not the sum of two
     with repo.feeding() as feed:
-        commits = _commits(repo.folder_log(rev, folder, since=base), folder, feed.ask)
+        commits, _ = _commits(repo.folder_log(rev, folder, since=base), folder, feed.ask)
     if not commits:
         return since  # nothing touched the folder since
     files = dict(since.first)
-    for _, _, lines in reversed(commits):  # forward, oldest first: the folder at ``rev``
+    for _, _, lines, _ in reversed(commits):  # forward, oldest first: the folder at ``rev``
         for _, new_mode, _, new_id, path in lines or ():
             if new_mode == _ABSENT:
                 files.pop(path, None)
@@ -160,10 +161,14 @@ def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> W
 
 def _commits(
     chunks: Iterator[bytes], folder: str, ask: Callable[[list[str]], None]
-) -> list[Commit]:
-    """The commits of ``git log --raw`` output as it comes, asking for each new blob."""
+) -> tuple[list[Commit], Files]:
+    """The commits of ``git log --raw`` output as it comes, asking for each new blob; and the
+    files at the newest one as far as the diffs tell (all of them when :func:`_plain`). What
+    can be worked out per commit is, while git writes the next ones."""
     inside = f"{folder}/"
     commits: list[Commit] = []
+    newest: Files = {}
+    seen: set[str] = set()
     asked: set[str] = set()
     wanted: list[str] = []
     pending = b""
@@ -178,13 +183,20 @@ def _commits(
             sha, *parents = head.split()
             lines = _RAW.findall(raw)
             if len(lines) != raw.count("\n:") + raw.startswith(":"):
-                commits.append((sha, parents, None))  # a line that surprised
+                commits.append((sha, parents, None, None))  # a line that surprised
                 continue
             if any(line[4].startswith('"') for line in lines):
-                commits.append((sha, parents, None))  # a quoted name: the tree walk spells it
+                commits.append((sha, parents, None, None))  # a quoted name: the tree walk spells it
                 continue
             parsed = [line for line in lines if line[4] == folder or line[4].startswith(inside)]
-            commits.append((sha, parents, parsed))
+            undo: list[Change] = []
+            for old_mode, new_mode, old_id, new_id, path in parsed:
+                undo.append((path, None if old_mode == _ABSENT else f"{old_mode} {old_id}"))
+                if path not in seen:  # its newest change: what it is at the newest commit
+                    seen.add(path)
+                    if new_mode != _ABSENT:
+                        newest[path] = f"{new_mode} {new_id}"
+            commits.append((sha, parents, parsed, tuple(undo)))
             if len(asked) < READ_AHEAD:
                 fresh = {line[3] for line in parsed if line[1] in _BLOBS} - asked
                 asked |= fresh
@@ -192,7 +204,7 @@ def _commits(
         if len(wanted) >= ASK_EVERY or not chunk:
             ask(wanted)  # a write to git per many ids, not per chunk
             wanted = []
-    return commits
+    return commits, newest
 
 
 def _ended(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -201,23 +213,14 @@ def _ended(chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield b"\x01"
 
 
-def _derived(commits: list[Commit]) -> Files | None:
-    """The files at the newest commit, from the diffs alone: known when one plain chain reaches
-    the first commit that made the folder (None: ask ``git ls-tree``)."""
-    for n, (_, parents, lines) in enumerate(commits):
+def _plain(commits: list[Commit]) -> bool:
+    """Whether one plain chain reaches the first commit that made the folder: then the diffs
+    alone tell the files at the newest commit (else ``git ls-tree`` does)."""
+    for n, (_, parents, lines, _) in enumerate(commits):
         older = [commits[n + 1][0]] if n + 1 < len(commits) else []
         if lines is None or parents != older:
-            return None
-    files: Files = {}
-    seen: set[str] = set()
-    for _, _, lines in commits:
-        for _, new_mode, _, new_id, path in lines or ():
-            if path in seen:
-                continue
-            seen.add(path)
-            if new_mode != _ABSENT:
-                files[path] = f"{new_mode} {new_id}"
-    return files
+            return False
+    return True
 
 
 def _listing(listed: str, folder: str) -> Files | None:
@@ -251,16 +254,17 @@ class _Pass:
         an older walk goes on from there."""
         found = self.found
         chained = True
-        for n, (sha, parents, lines) in enumerate(commits):
+        for n, (sha, parents, _, undo) in enumerate(commits):
             found.shas.append(sha)
             if not chained:
                 continue
             self._revision()
             older = commits[n + 1][0] if n + 1 < len(commits) else then
-            if lines is None or older is None or parents != [older]:
+            if undo is None or older is None or parents != [older]:
                 chained = False
                 continue
-            found.undo.append(self._undo(lines))
+            self._undo(undo)
+            found.undo.append(undo)
         return found
 
     def _revision(self) -> None:
@@ -278,20 +282,16 @@ class _Pass:
                 found.names[self.key] = frozenset(yaml)
         found.overlays.append(self.key)
 
-    def _undo(self, lines: list[Line]) -> tuple[Change, ...]:
-        """Undo one commit whose raw diff inside the folder is ``lines``; its file changes."""
-        changes: list[Change] = []
+    def _undo(self, changes: tuple[Change, ...]) -> None:
+        """Undo one commit's file changes."""
         files = self.files
-        for old_mode, _, old_id, _, path in lines:
-            if old_mode == _ABSENT:
+        for path, old in changes:
+            if old is None:
                 files.pop(path, None)
-                changes.append((path, None))
             else:
-                files[path] = old = f"{old_mode} {old_id}"
-                changes.append((path, old))
+                files[path] = old
             if path.startswith(self.over):
                 self.stale = True
-        return tuple(changes)
 
 
 def entry(files: Files, path: str) -> str | None:
