@@ -139,6 +139,9 @@ def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> W
         commits, _ = _commits(repo.folder_log(rev, folder, since=base), folder, feed.ask)
     if not commits:
         return since  # nothing touched the folder since
+    sha, parents, lines, undo = commits[-1]
+    if parents == [base]:  # a boundary parent git leaves as it is: ``base``'s files are older's
+        commits[-1] = (sha, [older], lines, undo)
     files = dict(since.first)
     for _, _, lines, _ in reversed(commits):  # forward, oldest first: the folder at ``rev``
         for _, new_mode, _, new_id, path in lines or ():
@@ -147,7 +150,7 @@ def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> W
             else:
                 files[path] = f"{new_mode} {new_id}"
     newer = _Pass(folder, files).read(commits, older)
-    if newer.chain != len(commits):  # a merge, or a line that surprised: the whole walk
+    if len(newer.undo) != len(commits):  # a merge, or a line that surprised: the whole walk
         return None
     return Walk(
         newer.shas + since.shas,
