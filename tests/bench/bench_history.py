@@ -4,12 +4,13 @@ Measured in one run, each round:
 - the floor: a bare ``git rev-list`` of the folder and one ``git cat-file --batch`` reading every
   distinct blob of its history (listed beforehand, untimed): the git I/O no index can skip;
 - the naive walk: GitPython reads every file of every commit;
-- our cold index (no cache on disk, a new :class:`GitRepo`): the commits, each one's folder and
-  overlay tree ids and, for each commit, only the files it changed, from one ``git log --raw
-  -t`` read as git writes it (:func:`reconciler.bundle.listing.walk`; the files of the newest
-  revision follow from the diffs when one plain chain reaches the folder's first commit, else
-  one ``git ls-tree``), the newest 256 blobs the log names asked of the long-lived ``git
-  cat-file --batch`` meanwhile; then the whole lineage walked, as a drifted target walks it, each
+- our cold index (no cache on disk, a new :class:`GitRepo`, ``HEAD`` resolved by its new
+  ``git cat-file``): the commits and, for each commit, only the files it changed, from one ``git
+  log --raw`` read as git writes it (:func:`reconciler.bundle.listing.walk`; the files of the
+  newest revision follow from the diffs when one plain chain reaches the folder's first commit,
+  else one ``git ls-tree``; whether each revision has the folder and its overlays, from its
+  files), the newest 256 blobs the log names asked of the long-lived ``git cat-file --batch``
+  meanwhile; then the whole lineage walked, as a drifted target walks it, each
   revision a delta on the newer one (:mod:`reconciler.bundle.deltas`): one running set of
   component digests, the part of each changed file digested once per blob id
   (:mod:`reconciler.bundle.parts`), a render only when bundle.yaml (or the overlay) is new;
