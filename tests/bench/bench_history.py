@@ -22,8 +22,8 @@ Measured in one run, each round:
 Cold cost is also given per 1,000 commits. Goals (issue 18): cold <= 1.0 s per 1,000 commits
 and <= 2x the floor. Medians of :data:`ROUNDS` (3) rounds, or ``--rounds N``; the ratio is the
 median of each round's cold over the same round's floor. Measured (docs/benchmarks.md, a
-2-core machine shared with other work, load 0.8-2.3): floor 0.021-0.055 s, cold 0.07-0.13 s,
-2.1-4.0x the floor (the previous round's code in the same runs: 4.5-5.9x); warm 0.02-0.05 s.
+2-core machine shared with other work, load 2.4-2.9): floor 0.029-0.048 s, cold 0.07-0.09 s,
+1.75-2.3x the floor (the previous round's code in the same runs: 2.5-3.0x); warm 0.02-0.03 s.
 The rounds run in one process: the first pays the imports of a render (ruamel, pydantic, the
 models); later ones also find bundle.yaml's blob already parsed in memory
 (:mod:`reconciler.bundle.fastload`).
