@@ -48,11 +48,18 @@ class Subsets(Sequence[str | None]):
         return self._done[index]
 
     def index(self, value: object, start: int = 0, stop: int | None = None) -> int:
-        """The first (newest) index holding ``value``: the walk stops there."""
+        """The first (newest) index holding ``value``: the walk stops there. Computed a batch at
+        a time and searched by ``list.index`` (fifty drifted targets sharing one lineage each
+        search the whole of it)."""
         end = len(self) if stop is None else min(stop, len(self))
-        for at in range(start, end):
-            if self[at] == value:
-                return at
+        at = max(start, 0)
+        while at < end:
+            self._fill(at)
+            top = min(end, len(self._done))
+            try:
+                return self._done.index(value, at, top)  # type: ignore[arg-type]
+            except ValueError:
+                at = top
         raise ValueError(value)
 
 

@@ -9,8 +9,9 @@ with aliases expanded) and the number of nodes its aliases expand to
 (:data:`~reconciler.limits.MAX_YAML_NODES`).
 
 Where no line is needed (a file that validates, a past revision's render), :func:`values` reads
-with ruamel's safe loader on libyaml, about six times sooner, and falls back to the round trip
-for anything it reads otherwise, refuses, or would have to blame.
+with ruamel's safe loader on libyaml (:mod:`.cloader`: built once, bounded as it composes),
+several times sooner, and falls back to the round trip for anything it reads otherwise,
+refuses, or would have to blame.
 
 Validating what was read, with the line to blame, is :mod:`.validation`; keeping what
 validated by its text's hash is :mod:`.modelcache`.
@@ -25,6 +26,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..limits import MAX_DEPTH, MAX_YAML, MAX_YAML_NODES, size_text
+from .cloader import c_parser, safe_loader
 
 
 def check_size(data: bytes | str | int, limit: int, file: str) -> None:
@@ -71,47 +73,9 @@ def parse(text: str, file: str) -> Any:
     return root
 
 
-@functools.cache
-def _c_parser() -> Any:
-    """ruamel's libyaml parser class, or None where its C extension is not installed."""
-    try:
-        from ruamel.yaml.clib._ruamel_yaml import CParser  # type: ignore[import-not-found]
-    except ImportError:
-        try:
-            from _ruamel_yaml import CParser  # type: ignore[import-not-found]
-        except ImportError:
-            return None
-    return CParser
-
-
 def fast() -> bool:
     """Whether the C loader is available here (else :func:`values` is the round-trip loader)."""
-    return _c_parser() is not None
-
-
-def _depth(text: str) -> int:
-    """The deepest nesting of ``text``'s collections, from libyaml's event stream.
-
-    libyaml's composer recurses in C once per level: a file a hundred thousand levels deep would
-    overflow the C stack. Its parser does not recurse, so the depth is measured first.
-    """
-    from ruamel.yaml import events
-
-    opens = (events.MappingStartEvent, events.SequenceStartEvent)
-    closes = (events.MappingEndEvent, events.SequenceEndEvent)
-    parser = _c_parser()(text)
-    depth = deepest = 0
-    while True:
-        event = parser.get_event()
-        if event is None or isinstance(event, events.StreamEndEvent):
-            return deepest
-        if isinstance(event, opens):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                return deepest
-        elif isinstance(event, closes):
-            depth -= 1
+    return c_parser() is not None
 
 
 def values(text: str, file: str) -> Any:
@@ -125,41 +89,19 @@ def values(text: str, file: str) -> Any:
     check_size(text, MAX_YAML, file)
     if not fast() or "%YAML" in text:
         return plain(parse(text, file))
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
-        if _depth(text) > MAX_DEPTH:
-            return plain(parse(text, file))  # refused there, at its line
-        yaml = YAML(typ="safe")
-        yaml.Resolver = _resolver_12()
-        root = yaml.load(text)
+        loader = safe_loader()(text)
+        try:
+            root = loader.get_single_data()
+        finally:
+            loader.dispose()
         check_tree(root, file)
     except (YAMLError, ValueError, RecursionError, ConfigError):
         # libyaml's errors have no lines: the round-trip loader decides, and says where.
         return plain(parse(text, file))
-    return plain(root)
-
-
-@functools.cache
-def _resolver_12() -> type:
-    """ruamel's resolver for YAML 1.2 documents, with its rules picked once per load.
-
-    The stock one looks up which YAML version is being read for every scalar (an attribute
-    chain with two caught exceptions, 40% of a safe load); :func:`values` reads only
-    documents without a ``%YAML`` directive, which are 1.2 throughout.
-    """
-    from ruamel.yaml.resolver import VersionedResolver
-
-    class Resolver12(VersionedResolver):
-        @property
-        def versioned_resolver(self) -> Any:
-            rules = self._version_implicit_resolver.get((1, 2))
-            if rules is None:
-                rules = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
-            return rules
-
-    return Resolver12
+    return root if loader.plain_only else plain(root)
 
 
 def _too_deep() -> str:

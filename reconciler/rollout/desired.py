@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: an audit without verify: loads no pydantic model
+    from ..model.inventory import Inventory
     from .signed import Signed
 
 
@@ -41,19 +42,26 @@ def desired(repo: Path, revision: str | None, signed: Signed | None) -> Desired:
     return Desired(verified, tuple(unverified), none_verified=verified is None)
 
 
-def for_environment(repo: Path, environment: str, revision: str | None) -> Desired:
-    """:func:`desired` with the environment's own ``verify:`` (read commands have no flag)."""
-    return desired(repo, revision, signed_policy(repo, environment, False))
+def for_environment(
+    repo: Path, environment: str, revision: str | None, inventory: Inventory | None = None
+) -> Desired:
+    """:func:`desired` with the environment's own ``verify:`` (read commands have no flag);
+    ``inventory``: the environment's, when the caller has read it from ``repo`` already."""
+    return desired(repo, revision, signed_policy(repo, environment, False, inventory))
 
 
-def signed_policy(trust_root: Path, environment: str, flag: bool) -> Signed | None:
+def signed_policy(
+    trust_root: Path, environment: str, flag: bool, inventory: Inventory | None = None
+) -> Signed | None:
     """Whether (and against what) signatures are verified: the inventory's ``verify:`` in the
-    operator's checkout ``trust_root``, else ``--verify-signatures`` with the default file."""
+    operator's checkout ``trust_root`` (``inventory``: read from there already), else
+    ``--verify-signatures`` with the default file."""
     from ..config.inventory import load_inventory
     from ..config.trustfiles import missing_trust_file
     from ..statedir import cache_dir
 
-    inventory = load_inventory(trust_root, environment, cache_dir(trust_root), plain=True)
+    if inventory is None:
+        inventory = load_inventory(trust_root, environment, cache_dir(trust_root), plain=True)
     spec = inventory.verify
     missing = missing_trust_file(trust_root, environment, spec) if spec is not None else None
     if missing is not None:

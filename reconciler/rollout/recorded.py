@@ -14,6 +14,7 @@ from pathlib import Path
 from ..audit.auditor import Auditor
 from ..audit.results import Audit
 from ..audit.verdict import Recorded
+from ..environment import EnvironmentRun
 from ..state import open_existing
 from .desired import for_environment
 
@@ -30,8 +31,24 @@ def judged_audit(
     state: str | None = None,
 ) -> Audit:
     """Audit ``environment`` and judge it as of ``now`` with the recorded state, if any."""
-    chosen = for_environment(repo, environment, revision)  # verify: included, as converge
-    auditor = Auditor(repo, environment, revision=chosen.require(), only=only, plain=True)
+    run = EnvironmentRun(repo, environment, plain=True)
+    with run.open():  # the inventory read once, for verify: and for the audit
+        return _judged(run, now, revision, only, progress, deadline, state)
+
+
+def _judged(
+    run: EnvironmentRun,
+    now: dt.datetime,
+    revision: str | None,
+    only: set[str] | None,
+    progress: Callable[[int], Callable[[], None]] | None,
+    deadline: float | None,
+    state: str | None,
+) -> Audit:
+    repo, environment = run.repo_root, run.environment
+    # verify: included, as converge
+    chosen = for_environment(repo, environment, revision, run.inventory())
+    auditor = Auditor(repo, environment, revision=chosen.require(), only=only, env_run=run)
     if deadline is not None:
         auditor.deadline = deadline
     store = open_existing(repo, state)

@@ -22,7 +22,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from yarl import URL
 
 from ..errors import ConfigError
@@ -37,6 +36,10 @@ from .interface import (
     TransientError,
     Unauthorized,
 )
+from .tls import deferred_trust
+
+with deferred_trust():  # no read of the CA store until an https target shakes hands
+    import aiohttp
 
 USER_AGENT = "agent-reconciler"
 
@@ -113,8 +116,9 @@ class HttpClient:
     Callers should keep at most ``limit`` requests in flight (the audit's worker count): a
     request waiting for a pooled connection spends its own timeout waiting. The default TLS
     context is aiohttp's shared, verifying one (``ssl.create_default_context()``, built once when
-    aiohttp is imported); pass ``ssl_context`` for a private CA. The environment (proxies,
-    ``REQUESTS_CA_BUNDLE``) is never consulted.
+    aiohttp is imported; it reads the CA store at its first handshake: :mod:`.tls`); pass
+    ``ssl_context`` for a private CA. The environment (proxies, ``REQUESTS_CA_BUNDLE``) is
+    never consulted.
     """
 
     def __init__(self, *, limit: int = 256, ssl_context: ssl.SSLContext | None = None) -> None:

@@ -13,6 +13,14 @@ previous audit. Each round runs the floor, the cold audit and the warm audit bac
 ratio is the median of the rounds' own ratios (the machine's slower and faster minutes cancel).
 Goals (issue 18), at 300 commits: cold <= 2.0x the bare fetch, warm <= 1.3x.
 
+Last measured (the realistic fleet at 300 commits; this bench's fleet, floor and process timer,
+the previous round's code alternating with this one over the same nginx, 4 runs of 9 rounds,
+load 0.7-2.8): cold 1.89-1.97x (previous code 2.09-2.23x), warm 1.18-1.33x (1.30-1.72x); CPU,
+cold 1.10-1.27 s (1.29-1.58 s), warm 0.72-0.85 s (0.79-1.00 s). This bench alone, 5 rounds:
+cold 2.29x (load 1.6-2.1, goal missed) and 1.87x (load 1.2-1.5), warm 1.17x and 1.25x. Merged
+with main at 420dbe0, one alternating run: cold 2.14x (main 2.18x), warm 1.39x (main 1.51x).
+``docs/benchmarks.md`` has every figure and its case.
+
 Run: ``.venv/bin/python -m tests.bench.bench_fleet [--rounds N] [--commits 6,60,300]``.
 """
 

@@ -112,6 +112,15 @@ def test_a_lineage_is_computed_only_as_far_as_it_is_read() -> None:
         subsets.index("drifted")
     assert sum(len(batch) for batch in asked) == 100  # drifted: the whole history, once
     assert subsets[-1] == "subset-c99" and subsets[1:3] == ["subset-c1", "subset-c2"]
+    assert subsets.index("subset-c50", 40, 60) == 50
+    with pytest.raises(ValueError):
+        subsets.index("subset-c50", 51)
+    with pytest.raises(ValueError):
+        subsets.index("subset-c50", 0, 50)
+    fresh = Subsets(compute, shas)
+    asked.clear()
+    assert fresh.index("subset-c30") == 30  # found in the third batch: none after it computed
+    assert [len(batch) for batch in asked] == [8, 8, 16]
 
 
 def test_a_tag_pushed_after_its_commit_is_seen_by_the_next_audit(repo: ConfigRepo) -> None:

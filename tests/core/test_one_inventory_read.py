@@ -1,0 +1,34 @@
+"""An audit reads its inventory once: the read that decides ``verify:`` is the audit's too."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import reconciler.config.inventory as inventories
+from reconciler import environment
+from reconciler.rollout.recorded import judged_audit
+from tests.support.agentrepo import file_target
+from tests.support.configrepo import ConfigRepo, inventory
+
+
+def test_an_audit_reads_its_inventory_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = ConfigRepo(tmp_path / "config")
+    repo.write("targets/production.yaml", inventory([file_target("eu")]))
+    repo.bundle()
+    repo.commit("v1")
+    reads: list[str] = []
+    original = inventories.load_inventory
+
+    def counted(root: Path, name: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(name)
+        return original(root, name, *args, **kwargs)
+
+    monkeypatch.setattr(inventories, "load_inventory", counted)
+    monkeypatch.setattr(environment, "load_inventory", counted)
+    audit = judged_audit(repo.root, "production", now=dt.datetime.now(dt.UTC))
+    assert [t.name for t in audit.targets] == ["eu"]
+    assert reads == ["production"]
