@@ -130,6 +130,13 @@ class Steps:
         self.at = -1  #: the revision last computed
         self.state: _Assembly | None = None
         self._keep: dict[tuple[str, ...], list[str]] = {}
+        #: Paths whose change may change bundle.yaml's or the overlay's id: themselves and the
+        #: folders on their way (a file there answers for them, :func:`~.listing.entry`).
+        self._bases = {
+            "/".join(parts[:end])
+            for parts in (path.split("/") for path in (inputs.spec_file, self._over()) if path)
+            for end in range(1, len(parts) + 1)
+        }
 
     def prefetch(self, first: int, count: int) -> None:
         """Read in one batch the blobs revisions ``first`` to ``first + count`` will read:
@@ -182,11 +189,14 @@ class Steps:
             changes = None
         self.at = at
         files, sha = cursor.files, self.walked.shas[at]
-        if self.walked.folders[at] is None:
+        if not self.walked.present[at]:
             self.state = None
             return None
-        base = inputs.base(sha, target, files)
-        state = self.state
+        state, bases = self.state, self._bases
+        if state is not None and changes is not None and not any(p in bases for p, _ in changes):
+            base = state.base  # neither bundle.yaml nor the overlay changed
+        else:
+            base = inputs.base(sha, target, files)
         read = inputs.parts.part
         if state is None or changes is None or state.base != base:
             state = self.state = self._assembly(base)

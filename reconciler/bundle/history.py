@@ -29,6 +29,8 @@ Strip = Callable[[Mapping[str, Any]], dict[str, Any]]
 KEEP_WALKS = 4
 #: Overlays at the desired revision from which its folder is read in batches before rendering.
 BATCH_OVERLAYS = 16
+#: Folder tree ids looked up through the object reader (a few reads each); more, one git call.
+FEW_TREES = 16
 
 
 class BundleHistory:
@@ -59,6 +61,9 @@ class BundleHistory:
             raise ConfigError(f"bundle {bundle!r} not found at revision {revision_label(desired)}")
         self._others: list[str] | None = None
         self._trees: dict[str, str | None] = {}
+        #: Revisions one log pass listed whose folder tree id is not looked up yet: whether the
+        #: folder is there (:meth:`_resolve`).
+        self._pending: dict[str, bool] = {}
         self._overlays: dict[str, frozenset[str]] = {}
         self._overlaid: frozenset[str] | None = None  #: targets with an overlay at any revision
         self._renders: dict[str, Rendered | None] = {}
@@ -69,7 +74,7 @@ class BundleHistory:
         self._place: dict[str, int] | None = None
         if walked is not None:
             self._walked(walked)
-        self._index(self.shas)
+        self._index(self.shas[walked.chain if walked is not None else 0 :])
 
     def _walk(self, repo: GitRepo, desired: str, cache: DigestCache) -> Walk | None:
         """The folder's history from the index (a walk is a function of the desired commit and
@@ -92,14 +97,30 @@ class BundleHistory:
         return walked
 
     def _walked(self, walked: Walk) -> None:
-        """The folder and overlay folder ids of the revisions one log pass listed (the rest
-        are :meth:`_index`'s)."""
+        """The overlays of the revisions one log pass listed (the rest are :meth:`_index`'s);
+        their folder tree ids are looked up only where a render is keyed by one."""
         none: frozenset[str] = frozenset()
-        for sha, tree, over in zip(walked.shas, walked.folders, walked.overlays, strict=False):
-            self._trees[sha] = tree
+        for sha, present, over in zip(walked.shas, walked.present, walked.overlays, strict=False):
+            self._pending[sha] = present
+            self._overlays[sha] = walked.names[over] if over is not None else none
+
+    def _resolve(self, shas: list[str]) -> None:
+        """The folder tree ids of these revisions that one log pass listed: a few through the
+        object reader, more in one ``git cat-file --batch-check``."""
+        todo = [sha for sha in shas if sha not in self._trees and sha in self._pending]
+        there = [sha for sha in todo if self._pending[sha]]
+        self._trees.update((sha, None) for sha in todo if not self._pending[sha])
+        if len(there) > FEW_TREES:
+            found = batch_check(self.repo, [f"{sha}:{self.folder}" for sha in there])
+            for sha in there:
+                hit = found[f"{sha}:{self.folder}"]
+                self._trees[sha] = hit[0] if hit and hit[1] == "tree" else None
+        else:
+            self._trees.update((sha, self.repo.tree_id(sha, self.folder)) for sha in there)
+        for sha in there:
+            tree = self._trees[sha]
             if tree is not None:
                 self.repo.anchor(sha, self.folder, tree)
-            self._overlays[sha] = walked.names[over] if over is not None else none
 
     def _index(self, shas: list[str]) -> None:
         """Look up the bundle folder and overlay folder ids of many commits in one git call."""
@@ -133,6 +154,8 @@ class BundleHistory:
         return target in self._overlaid
 
     def key(self, sha: str, target: str | None) -> str | None:
+        if sha not in self._trees and sha in self._pending:
+            self._resolve([sha])
         tree = self._trees.get(sha)
         if tree is None:
             return None
@@ -168,7 +191,7 @@ class BundleHistory:
             # git processes, not a round trip per object (a handful of files is read sooner
             # one by one from the long-lived cat-file than by starting git again).
             self._desired_read = True
-            tree = self._trees.get(self.desired)
+            tree = self.key(self.desired, None)
             if tree is not None and len(self._overlays.get(self.desired, ())) >= BATCH_OVERLAYS:
                 self.repo.prefetch([tree])
         files = GitFiles(self.repo, self.desired)
@@ -263,6 +286,7 @@ class BundleHistory:
     def _prefetch(self, shas: list[str], target: str | None, strip: Strip | None) -> None:
         """Batch-load the trees (or, for listed revisions, the file blobs) of every revision the
         disk cache cannot answer."""
+        self._resolve(shas)
         need_all = strip is not None
         missing = []
         listed = []

@@ -1,13 +1,14 @@
-"""Every revision of a bundle folder, as deltas, from one ``git ls-tree`` and one ``git log --raw
--t``.
+"""Every revision of a bundle folder, as deltas, from one ``git log --raw`` (and, when its chain
+ends early, one ``git ls-tree``).
 
 The folder's listing at the desired revision, then for each commit, newest first, only what it
 changed: each path's mode and blob id before it. What each file was at any revision is the
 listing with the commits before it undone (:class:`Cursor`), with no tree read per commit and
 no copy of the folder per revision. Only a plain chain is undone this way (each commit's one
 parent is the next commit listed); from a merge on, the revisions are left to the tree walk
-(:meth:`GitRepo.entry_id`). The pass also lists the commits themselves and each one's folder and
-overlay folder ids (``-t``): the history index asks git nothing else before it reads blobs.
+(:meth:`GitRepo.entry_id`). The pass also lists the commits themselves, and from the files
+alone whether each revision has the folder and which overlays: the history index asks git
+nothing else before it reads blobs (a folder's tree id only where a render is keyed by it).
 """
 
 from __future__ import annotations
@@ -25,31 +26,28 @@ Files = dict[str, str]
 Change = tuple[str, str | None]
 
 _ABSENT = "000000"
-_TREE = "040000"
 
 
 @dataclass(slots=True)
 class Walk:
-    """A folder's history from one ``git log --raw -t`` pass (:func:`walk`): the revisions a
+    """A folder's history from one ``git log --raw`` pass (:func:`walk`): the revisions a
     plain chain reaches, as deltas on the next newer one."""
 
     shas: list[str]  #: every commit touching the folder, newest first (``git rev-list``'s)
     first: Files = field(default_factory=dict)  #: the files of ``shas[0]``
     #: ``undo[i]``: the file changes of commit ``shas[i]`` undone give the files of ``shas[i+1]``.
     undo: list[tuple[Change, ...]] = field(default_factory=list)
-    #: Per revision the chain reaches, the folder's tree id (None where it is not a folder).
-    folders: list[str | None] = field(default_factory=list)
-    #: Per revision the chain reaches, the ``overlays`` folder's tree id (None: no such folder).
+    #: Per revision the chain reaches, whether the folder is a folder there (holds a file).
+    present: list[bool] = field(default_factory=list)
+    #: Per revision the chain reaches, its overlays' key in :attr:`names` (None: no overlay).
     overlays: list[str | None] = field(default_factory=list)
-    #: An ``overlays`` tree id -> the targets it holds an overlay for.
+    #: The overlays' key (their target names, sorted, a line each) -> those names.
     names: dict[str, frozenset[str]] = field(default_factory=dict)
-    #: The folders of ``shas[0]`` (the folder itself included): path -> tree id.
-    trees: dict[str, str] = field(default_factory=dict)
 
     @property
     def chain(self) -> int:
         """How many revisions, newest first, the pass gives the files of."""
-        return len(self.folders)
+        return len(self.present)
 
     def cursor(self) -> Cursor:
         return Cursor(self)
@@ -91,8 +89,9 @@ Line = tuple[str, str, str, str, str]
 _RAW = re.compile(r"^:(\d{6}) (\d{6}) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) [A-Z]\t([^\t\n]*)$", re.M)
 #: New blob ids asked of git at once while the log is read.
 ASK_EVERY = 256
-#: One commit of the pass: its id, its parents, its raw diff (None when a line surprises).
-Commit = tuple[str, list[str], list[Line] | None]
+#: One commit of the pass: its id, its parents, its raw diff and its file changes undone (both
+#: None when a line surprises).
+Commit = tuple[str, list[str], list[Line] | None, tuple[Change, ...] | None]
 #: Blobs read ahead while git still lists commits, the newest first (past this, each batch of a
 #: lineage reads its own): about the first 250 revisions' worth, what a target a few commits
 #: behind reads; not all of history, which a fleet in sync never reads and the object cache of a
@@ -104,8 +103,8 @@ _BLOBS = ("100644", "100755")
 def walk(
     repo: GitRepo, rev: str, folder: str, since: tuple[str, Walk] | None = None
 ) -> Walk | None:
-    """The commits touching ``folder`` from ``rev``, with the files and folders of those a plain
-    chain reaches; None when git fails or its listing of ``rev`` surprises (the caller asks
+    """The commits touching ``folder`` from ``rev``, with the files of those a plain chain
+    reaches; None when git fails or its listing of ``rev`` surprises (the caller asks
     ``git rev-list`` and the tree walk instead).
 
     The log is read as git writes it, and every blob it names is asked of the long-lived
@@ -119,15 +118,15 @@ def walk(
         if since is not None:
             return _extended(repo, rev, folder, *since)
         with repo.feeding() as feed:
-            commits = _commits(repo.folder_log(rev, folder), folder, feed.ask)
-        first = _derived(commits)
+            commits, newest = _commits(repo.folder_log(rev, folder), folder, feed.ask)
+        first = newest if _plain(commits) else None
         if first is None:  # the chain ends early: the listing of ``rev`` says what it holds
             first = _listing(repo.folder_listing(rev, folder), folder)
     except ReconcilerError:
         return None
     if first is None:
         return None
-    return _Pass(folder, *first).read(commits)
+    return _Pass(folder, first).read(commits)
 
 
 def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> Walk | None:
@@ -137,38 +136,42 @@ def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> W
     if since.chain != len(since.shas) or not repo.is_ancestor(base, rev):
         return None  # merges: git's simplified history is not the sum of two
     with repo.feeding() as feed:
-        commits = _commits(repo.folder_log(rev, folder, since=base), folder, feed.ask)
+        commits, _ = _commits(repo.folder_log(rev, folder, since=base), folder, feed.ask)
     if not commits:
         return since  # nothing touched the folder since
-    files, folders = dict(since.first), dict(since.trees)
-    for _, _, lines in reversed(commits):  # forward, oldest first: the folder at ``rev``
-        for old_mode, new_mode, _, new_id, path in lines or ():
+    sha, parents, lines, undo = commits[-1]
+    if parents == [base]:  # a boundary parent git leaves as it is: ``base``'s files are older's
+        commits[-1] = (sha, [older], lines, undo)
+    files = dict(since.first)
+    for _, _, lines, _ in reversed(commits):  # forward, oldest first: the folder at ``rev``
+        for _, new_mode, _, new_id, path in lines or ():
             if new_mode == _ABSENT:
-                (folders if old_mode == _TREE else files).pop(path, None)
-            elif new_mode == _TREE:
-                folders[path] = new_id
+                files.pop(path, None)
             else:
                 files[path] = f"{new_mode} {new_id}"
-    newer = _Pass(folder, files, folders).read(commits, older)
-    if newer.chain != len(commits):  # a merge, or a line that surprised: the whole walk
+    newer = _Pass(folder, files).read(commits, older)
+    if len(newer.undo) != len(commits):  # a merge, or a line that surprised: the whole walk
         return None
     return Walk(
         newer.shas + since.shas,
         newer.first,
         newer.undo + since.undo,
-        newer.folders + since.folders,
+        newer.present + since.present,
         newer.overlays + since.overlays,
         since.names | newer.names,
-        newer.trees,
     )
 
 
 def _commits(
     chunks: Iterator[bytes], folder: str, ask: Callable[[list[str]], None]
-) -> list[Commit]:
-    """The commits of ``git log --raw -t`` output as it comes, asking for each new blob."""
+) -> tuple[list[Commit], Files]:
+    """The commits of ``git log --raw`` output as it comes, asking for each new blob; and the
+    files at the newest one as far as the diffs tell (all of them when :func:`_plain`). What
+    can be worked out per commit is, while git writes the next ones."""
     inside = f"{folder}/"
     commits: list[Commit] = []
+    newest: Files = {}
+    seen: set[str] = set()
     asked: set[str] = set()
     wanted: list[str] = []
     pending = b""
@@ -183,13 +186,20 @@ def _commits(
             sha, *parents = head.split()
             lines = _RAW.findall(raw)
             if len(lines) != raw.count("\n:") + raw.startswith(":"):
-                commits.append((sha, parents, None))  # a line that surprised
+                commits.append((sha, parents, None, None))  # a line that surprised
                 continue
             if any(line[4].startswith('"') for line in lines):
-                commits.append((sha, parents, None))  # a quoted name: the tree walk spells it
+                commits.append((sha, parents, None, None))  # a quoted name: the tree walk spells it
                 continue
             parsed = [line for line in lines if line[4] == folder or line[4].startswith(inside)]
-            commits.append((sha, parents, parsed))
+            undo: list[Change] = []
+            for old_mode, new_mode, old_id, new_id, path in parsed:
+                undo.append((path, None if old_mode == _ABSENT else f"{old_mode} {old_id}"))
+                if path not in seen:  # its newest change: what it is at the newest commit
+                    seen.add(path)
+                    if new_mode != _ABSENT:
+                        newest[path] = f"{new_mode} {new_id}"
+            commits.append((sha, parents, parsed, tuple(undo)))
             if len(asked) < READ_AHEAD:
                 fresh = {line[3] for line in parsed if line[1] in _BLOBS} - asked
                 asked |= fresh
@@ -197,7 +207,7 @@ def _commits(
         if len(wanted) >= ASK_EVERY or not chunk:
             ask(wanted)  # a write to git per many ids, not per chunk
             wanted = []
-    return commits
+    return commits, newest
 
 
 def _ended(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -206,112 +216,85 @@ def _ended(chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield b"\x01"
 
 
-def _derived(commits: list[Commit]) -> tuple[Files, dict[str, str]] | None:
-    """The files and folders at the newest commit, from the diffs alone: known when one plain
-    chain reaches the first commit that made the folder (None: ask ``git ls-tree``)."""
-    for n, (_, parents, lines) in enumerate(commits):
+def _plain(commits: list[Commit]) -> bool:
+    """Whether one plain chain reaches the first commit that made the folder: then the diffs
+    alone tell the files at the newest commit (else ``git ls-tree`` does)."""
+    for n, (_, parents, lines, _) in enumerate(commits):
         older = [commits[n + 1][0]] if n + 1 < len(commits) else []
         if lines is None or parents != older:
-            return None
-    files: Files = {}
-    folders: dict[str, str] = {}
-    seen: set[tuple[bool, str]] = set()  #: (a folder?, path): a file and a folder apart
-    for _, _, lines in commits:
-        for old_mode, new_mode, _, new_id, path in lines or ():
-            tree = _TREE in (old_mode, new_mode)  # git splits a file turned folder in two
-            if (tree, path) in seen:
-                continue
-            seen.add((tree, path))
-            if new_mode == _TREE:
-                folders[path] = new_id
-            elif new_mode != _ABSENT:
-                files[path] = f"{new_mode} {new_id}"
-    return files, folders
+            return False
+    return True
 
 
-def _listing(listed: str, folder: str) -> tuple[Files, dict[str, str]] | None:
-    """The files and folders of ``git ls-tree -r -t`` (None for a quoted name: the tree walk
-    spells it)."""
+def _listing(listed: str, folder: str) -> Files | None:
+    """The files of ``git ls-tree -r -t`` (None for a quoted name: the tree walk spells it)."""
     inside = f"{folder}/"
     files: Files = {}
-    folders: dict[str, str] = {}
     for line in listed.splitlines():
         meta, _, path = line.partition("\t")
         mode, kind, oid = [*meta.split(), "", "", ""][:3]
         if path.startswith('"') or not oid:
             return None
-        if path != folder and not path.startswith(inside):
-            continue
-        if kind == "tree":
-            folders[path] = oid
-        else:
+        if kind != "tree" and (path == folder or path.startswith(inside)):
             files[path] = f"{mode} {oid}"
-    return files, folders
+    return files
 
 
 class _Pass:
-    """One reading of the commits: the running files and folders, undone commit by commit (the
-    only copy of the folder there is)."""
+    """One reading of the commits: the running files, undone commit by commit (the only copy
+    of the folder there is)."""
 
-    def __init__(self, folder: str, files: Files, folders: dict[str, str]) -> None:
+    def __init__(self, folder: str, files: Files) -> None:
         self.folder = folder
-        self.over = f"{folder}/overlays"
+        self.over = f"{folder}/overlays/"
         self.files = files
-        self.folders = folders
-        self.found = Walk([], dict(files), trees=dict(folders))
+        self.found = Walk([], dict(files))
+        self.key: str | None = None  #: the overlays' key at the running revision
+        self.stale = True  #: a commit undone touched the overlays: their key is to find again
 
     def read(self, commits: list[Commit], then: str | None = None) -> Walk:
         """The walk of ``commits`` (newest first), whose last one's parent is ``then`` when
         an older walk goes on from there."""
         found = self.found
         chained = True
-        for n, (sha, parents, lines) in enumerate(commits):
+        for n, (sha, parents, _, undo) in enumerate(commits):
             found.shas.append(sha)
             if not chained:
                 continue
             self._revision()
             older = commits[n + 1][0] if n + 1 < len(commits) else then
-            if lines is None or older is None or parents != [older]:
+            if undo is None or older is None or parents != [older]:
                 chained = False
                 continue
-            found.undo.append(self._undo(lines))
+            self._undo(undo)
+            found.undo.append(undo)
         return found
 
     def _revision(self) -> None:
-        """Record the folder and overlay folder ids of the revision the running state is at."""
-        found = self.found
-        tree = self.folders.get(self.folder)
-        over = self.folders.get(self.over) if tree is not None else None
-        found.folders.append(tree)
-        found.overlays.append(over)
-        if over is not None and over not in found.names:
-            start = f"{self.over}/"
-            names = [
-                path[len(start) :]
-                for path in (*self.files, *self.folders)
-                if path.startswith(start) and "/" not in path[len(start) :]
-            ]
-            found.names[over] = frozenset(
-                name.removesuffix(".yaml") for name in names if name.endswith(".yaml")
-            )
+        """Record whether the folder is there at the running revision (git keeps no empty
+        folder: it is when a file is in it) and which overlays it has."""
+        found, files = self.found, self.files
+        found.present.append(len(files) > (self.folder in files))
+        if self.stale:
+            self.stale = False
+            start = len(self.over)
+            names = {path[start:].partition("/")[0] for path in files if path.startswith(self.over)}
+            yaml = sorted(name.removesuffix(".yaml") for name in names if name.endswith(".yaml"))
+            self.key = "\n".join(yaml) if yaml else None
+            if self.key is not None and self.key not in found.names:
+                found.names[self.key] = frozenset(yaml)
+        found.overlays.append(self.key)
 
-    def _undo(self, lines: list[Line]) -> tuple[Change, ...]:
-        """Undo one commit whose raw diff inside the folder is ``lines``; its file changes."""
-        changes: list[Change] = []
-        files, folders = self.files, self.folders
-        for old_mode, new_mode, old_id, _, path in lines:
-            if old_mode == _ABSENT:
-                if new_mode == _TREE:
-                    folders.pop(path, None)
-                else:
-                    files.pop(path, None)
-                    changes.append((path, None))
-            elif old_mode == _TREE:
-                folders[path] = old_id
+    def _undo(self, changes: tuple[Change, ...]) -> None:
+        """Undo one commit's file changes."""
+        files = self.files
+        for path, old in changes:
+            if old is None:
+                files.pop(path, None)
             else:
-                files[path] = old = f"{old_mode} {old_id}"
-                changes.append((path, old))
-        return tuple(changes)
+                files[path] = old
+            if path.startswith(self.over):
+                self.stale = True
 
 
 def entry(files: Files, path: str) -> str | None:
@@ -336,10 +319,9 @@ def saved(walked: Walk) -> dict[str, str]:
         "shas": walked.shas,
         "first": walked.first,
         "undo": walked.undo,
-        "folders": walked.folders,
+        "present": walked.present,
         "overlays": walked.overlays,
-        "names": {tree: sorted(names) for tree, names in walked.names.items()},
-        "trees": walked.trees,
+        "names": {key: sorted(names) for key, names in walked.names.items()},
     }
     return {"walk": orjson.dumps(fields).decode()}
 
@@ -356,10 +338,9 @@ def loaded(saved: dict[str, str] | None) -> Walk | None:
             [str(sha) for sha in fields["shas"]],
             {str(path): str(ident) for path, ident in fields["first"].items()},
             [tuple((str(p), None if o is None else str(o)) for p, o in c) for c in fields["undo"]],
-            [None if tree is None else str(tree) for tree in fields["folders"]],
-            [None if tree is None else str(tree) for tree in fields["overlays"]],
-            {str(tree): frozenset(map(str, names)) for tree, names in fields["names"].items()},
-            {str(path): str(tree) for path, tree in fields["trees"].items()},
+            [present is True for present in fields["present"]],
+            [None if key is None else str(key) for key in fields["overlays"]],
+            {str(key): frozenset(map(str, names)) for key, names in fields["names"].items()},
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None

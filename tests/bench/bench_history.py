@@ -4,12 +4,13 @@ Measured in one run, each round:
 - the floor: a bare ``git rev-list`` of the folder and one ``git cat-file --batch`` reading every
   distinct blob of its history (listed beforehand, untimed): the git I/O no index can skip;
 - the naive walk: GitPython reads every file of every commit;
-- our cold index (no cache on disk, a new :class:`GitRepo`): the commits, each one's folder and
-  overlay tree ids and, for each commit, only the files it changed, from one ``git log --raw
-  -t`` read as git writes it (:func:`reconciler.bundle.listing.walk`; the files of the newest
-  revision follow from the diffs when one plain chain reaches the folder's first commit, else
-  one ``git ls-tree``), the newest 256 blobs the log names asked of the long-lived ``git
-  cat-file --batch`` meanwhile; then the whole lineage walked, as a drifted target walks it, each
+- our cold index (no cache on disk, a new :class:`GitRepo`, ``HEAD`` resolved by its new
+  ``git cat-file``): the commits and, for each commit, only the files it changed, from one ``git
+  log --raw`` read as git writes it (:func:`reconciler.bundle.listing.walk`; the files of the
+  newest revision follow from the diffs when one plain chain reaches the folder's first commit,
+  else one ``git ls-tree``; whether each revision has the folder and its overlays, from its
+  files), the newest 256 blobs the log names asked of the long-lived ``git cat-file --batch``
+  meanwhile; then the whole lineage walked, as a drifted target walks it, each
   revision a delta on the newer one (:mod:`reconciler.bundle.deltas`): one running set of
   component digests, the part of each changed file digested once per blob id
   (:mod:`reconciler.bundle.parts`), a render only when bundle.yaml (or the overlay) is new;
@@ -21,8 +22,8 @@ Measured in one run, each round:
 Cold cost is also given per 1,000 commits. Goals (issue 18): cold <= 1.0 s per 1,000 commits
 and <= 2x the floor. Medians of :data:`ROUNDS` (3) rounds, or ``--rounds N``; the ratio is the
 median of each round's cold over the same round's floor. Measured (docs/benchmarks.md, a
-2-core machine shared with other work, load 0.8-2.3): floor 0.021-0.055 s, cold 0.07-0.13 s,
-2.1-4.0x the floor (the previous round's code in the same runs: 4.5-5.9x); warm 0.02-0.05 s.
+2-core machine shared with other work, load 2.4-2.9): floor 0.029-0.048 s, cold 0.07-0.09 s,
+1.75-2.3x the floor (the previous round's code in the same runs: 2.5-3.0x); warm 0.02-0.03 s.
 The rounds run in one process: the first pays the imports of a render (ruamel, pydantic, the
 models); later ones also find bundle.yaml's blob already parsed in memory
 (:mod:`reconciler.bundle.fastload`).

@@ -166,3 +166,19 @@ def test_a_lineage_stepped_as_deltas_equals_a_render_at_every_revision(
     assert got == want
     assert found.inputs.assembled >= 5  # most revisions changed only a file: no render for them
     assert found.inputs.renders == found.inputs.distinct()  # each input set counted once
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "prompt 1\n", 'é \u2028 \x00 \x1f " \\ / \U0001f600 \x7f \t\r\b\f', "x" * 5000 + "\n\n"],
+)
+def test_a_prompts_part_is_the_canonical_digest_and_measure(text: str) -> None:
+    """The prompt part's shortcut gives the digest and the measured size the generic encoders
+    give, escapes and all."""
+    from reconciler.bundle.parts import _prompt, measure
+    from reconciler.canonical import digest
+
+    value = {"text": text}
+    assert _prompt(value) == (digest(value), measure(value))
+    odd = {"text": text, "more": 1}  # not a prompt's shape: the generic encoders
+    assert _prompt(odd) == (digest(odd), measure(odd))

@@ -1,4 +1,4 @@
-"""The commits, folder ids and overlays from one git log --raw -t pass (bundle/listing.py walk)
+"""The commits, whether the folder is there and its overlays from one git log --raw pass
 answer as git rev-list and the tree walk do: through overlays added, edited and removed, the
 folder deleted and made again, a file turned into a folder, and a merge."""
 
@@ -246,3 +246,41 @@ def test_each_revision_stepped_from_the_newer_one_is_what_a_render_gives(
     git.close()
     assert got == want
     assert any(value is None for value in want) and len(set(want)) > 2
+
+
+def test_a_walk_kept_at_a_commit_outside_the_folder_goes_on_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk kept was a desired commit that did not touch the folder (an inventory change):
+    git lists it as the next commit's parent as it is; the walk one commit later has every
+    revision's change, as a whole walk does, and steps through all of them."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    _repo(root, merge=False)
+    (root / "inventory.txt").write_text("outside the folder\n")
+    _commit(root, "inventory only")
+    kept = _git(root, "rev-parse", "HEAD")
+    _write(root, "prompts/system.md", "later\n")
+    _commit(root, "later")
+    git = GitRepo(root)
+    cache = tmp_path / "history.json"
+    first = DigestCache(cache)
+    BundleHistory(git, "b", kept, first)
+    first.save()
+    asked: list[str | None] = []
+    real = GitRepo.folder_log
+
+    def log(self: GitRepo, rev: str, folder: str, since: str | None = None) -> object:
+        asked.append(since)
+        return real(self, rev, folder, since)
+
+    monkeypatch.setattr(GitRepo, "folder_log", log)
+    head = _git(root, "rev-parse", "HEAD")
+    later = BundleHistory(git, "b", head, DigestCache(cache))
+    assert asked == [kept]  # only the commits since: no whole walk after it
+    whole = BundleHistory(git, "b", head, DigestCache(None))
+    assert later.walked is not None and later.walked == whole.walked
+    assert len(later.walked.undo) == later.walked.chain - 1
+    subsets = list(later.lineage(None, lambda _key: True).subsets)
+    assert len(subsets) == len(later.shas)
+    git.close()

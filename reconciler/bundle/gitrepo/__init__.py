@@ -4,8 +4,9 @@ Everything is read straight from the object database (no checkout), so any revis
 rendered while the working tree holds something else. Objects come from one long-lived
 ``git cat-file --batch`` per repository (77 us a read, performance.md) and are cached by object
 id: ids are content hashes, so the cache never needs invalidating. Names that move (``HEAD``,
-branches, tags) are resolved by ``git rev-parse`` each time; history questions are one
-``git rev-list`` each. Only git itself is run: no GitPython (~70 ms to import).
+branches, tags) are resolved by ``git rev-parse`` each time (the first by the object reader,
+which has read no ref yet); history questions are one ``git rev-list`` each. Only git itself
+is run: no GitPython (~70 ms to import).
 """
 
 from __future__ import annotations
@@ -60,24 +61,28 @@ class GitRepo:
         cached = self._commits.get(rev)  # only full shas are remembered: HEAD and branches move
         if cached is not None:
             return cached
-        if not SHA.fullmatch(rev):
-            self._reader.start()  # git starts its object reader while it resolves the name
-        sha = rev if SHA.fullmatch(rev) else self._resolve(rev)
-        found = self._reader.get(sha)
+        if SHA.fullmatch(rev):
+            sha, found = rev, self._reader.get(rev)
+        else:
+            sha, found = self._named(rev)
         if found is None or found[0] != "commit":
             raise RevisionError(f"unknown revision {rev!r}")
         commit = parse_commit(sha, found[1])
         self._commits[sha] = commit
         return commit
 
-    def _resolve(self, rev: str) -> str:
-        """The commit id of a name that may move; RevisionError when it names no commit."""
+    def _named(self, rev: str) -> tuple[str, tuple[str, bytes] | None]:
+        """The commit a name that may move names, and its object: from the object reader when
+        it has resolved no name yet, else ``git rev-parse``; RevisionError when none."""
         if not rev or rev.startswith("-") or any(c in rev for c in "\0\n\r"):
             raise RevisionError(f"unknown revision {rev!r}")
+        found = self._reader.named(rev)
+        if found is not None:
+            return found[0], ("commit", found[1])
         proc = git(self.path, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
         sha = proc.stdout.decode("ascii", "replace").strip()
         if proc.returncode == 0 and SHA.fullmatch(sha):
-            return sha
+            return sha, self._reader.get(sha)
         if rev == "HEAD":
             raise RevisionError(f"{self.path}: the repository has no commits yet")
         raise RevisionError(f"unknown revision {rev!r}")
@@ -229,14 +234,13 @@ class GitRepo:
 
     def folder_log(self, rev: str, folder: str, since: str | None = None) -> Iterator[bytes]:
         """Every commit touching ``folder`` from ``rev`` (and not from ``since``), newest
-        first, with its raw diff (``git log --raw -t``: its folders too), as git writes it
+        first, with its raw diff (``git log --raw``: its files), as git writes it
         (ReconcilerError at the end when git fails)."""
         limit = [f"^{since}"] if since is not None else []
         return stream(
             self.path,
             "log",
             "--raw",
-            "-t",
             "--no-abbrev",
             "--no-renames",
             "--no-follow",  # whatever log.follow and log.showSignature say: rev-list's commits
@@ -262,9 +266,8 @@ class GitRepo:
             yield feed
 
     def first_parents(self, rev: str) -> dict[str, int]:
-        """The first-parent chain of ``rev``: commit -> position (0 is ``rev``, growing older).
-
-        These are the commits of the branch itself: a merged branch's own commits are not on it.
+        """The first-parent chain of ``rev``: commit -> position (0 is ``rev``, growing older):
+        the commits of the branch itself (a merged branch's own commits are not on it).
         """
         cached = self._chains.get(rev)
         if cached is None:

@@ -150,6 +150,8 @@ class Objects:
         self.path = path
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        #: The running process has answered nothing yet: it has read no ref (none can be stale).
+        self._fresh = False
 
     def get(self, oid: str) -> tuple[str, bytes] | None:
         """``(type, contents)`` of object ``oid`` (40 hex digits), None when it is missing."""
@@ -157,6 +159,7 @@ class Objects:
             return None
         with self._lock:
             stdin, stdout = self._pipes()
+            self._fresh = False
             try:
                 stdin.write(oid.encode("ascii") + b"\n")
                 stdin.flush()
@@ -170,6 +173,31 @@ class Objects:
                 raise ReconcilerError(f"git cat-file stopped answering in {self.path}") from None
             return header[1].decode("ascii"), data
 
+    def named(self, name: str) -> tuple[str, bytes] | None:
+        """The commit ``name`` (a branch, ``HEAD``...) names and its contents, when a process
+        that has resolved no name yet knows it; else None, and ``git rev-parse`` says (git keeps
+        the refs it read (even to read an object: replace refs), and a ref file rewritten within
+        the same second may look unchanged; an error names the revision). Saves starting
+        ``rev-parse`` once: a cold audit's ``HEAD``."""
+        with self._lock:
+            stdin, stdout = self._pipes()
+            if not self._fresh:
+                return None
+            self._fresh = False
+            try:
+                stdin.write(f"{name}^{{commit}}\n".encode())
+                stdin.flush()
+                header = stdout.readline().split()
+                if len(header) != 3 or header[1] != b"commit":  # missing, ambiguous
+                    return None
+                size = int(header[2])
+                data = stdout.read(size + 1)[:size]
+            except (OSError, ValueError, UnicodeError):
+                self._stop()
+                raise ReconcilerError(f"git cat-file stopped answering in {self.path}") from None
+            oid = header[0].decode("ascii")
+            return (oid, data) if SHA.fullmatch(oid) else None
+
     def get_many(self, oids: list[str]) -> dict[str, bytes]:
         """The contents of many objects (40 hex digits each; the missing ones left out), asked
         :data:`CHUNK` at a time: a chunk's questions fit the pipe, so writing never waits on
@@ -179,6 +207,7 @@ class Objects:
         with self._lock:
             for start in range(0, len(oids), CHUNK):
                 stdin, stdout = self._pipes()
+                self._fresh = False
                 try:
                     stdin.write("".join(f"{oid}\n" for oid in oids[start : start + CHUNK]).encode())
                     stdin.flush()
@@ -204,13 +233,16 @@ class Objects:
         answer into ``found``; the process is this feed's until :meth:`Feed.close`."""
         self._lock.acquire()
         try:
-            return Feed(self, *self._pipes(), found)
+            pipes = self._pipes()
+            self._fresh = False
+            return Feed(self, *pipes, found)
         except BaseException:
             self._lock.release()
             raise
 
     def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
         if self._proc is None or self._proc.poll() is not None:
+            self._fresh = True
             try:
                 self._proc = subprocess.Popen(
                     ["git", "-C", str(self.path), "cat-file", "--batch"],
