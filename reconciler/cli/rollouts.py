@@ -61,7 +61,7 @@ def echo_step(step: Step) -> None:
         if bundle.quarantined is not None:
             echo(quarantine_line(bundle.bundle, bundle.quarantined, now, audit.tags))
             echo(f"{bundle.bundle}: QUARANTINED — nothing written.")
-        elif bundle.rollout is not None:
+        elif bundle.rollout is not None and bundle.rollout.targets:  # none: devices only
             echo(headline(bundle.rollout, policy, now, audit.tags))
             ready = bundle.rollout.conditions.get(ConditionType.READY)
             held = ("AnalysisFailed", "AwaitingEval", "AwaitingPromotion", "WaitingForWindow")

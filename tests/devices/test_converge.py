@@ -90,6 +90,7 @@ def test_converge_switches_every_manifest_beta_first(setup: tuple[ConfigRepo, Ar
     repo.commit("v1")
     run = converge(repo)
     assert run.code == 0, run.err
+    assert "0/0 targets" not in run.out, run.out  # no store rollout to speak of: devices only
     beta = run.out.index("android: beta manifests")
     stable = run.out.index("android: stable manifests")
     assert beta < stable, run.out
