@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import reconciler.config.inventory as inventories
-from reconciler import environment
 from reconciler.rollout.recorded import judged_audit
 from tests.support.agentrepo import file_target
 from tests.support.configrepo import ConfigRepo, inventory
+from tests.support.counting import inventory_reads
 
 
 def test_an_audit_reads_its_inventory_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,15 +18,7 @@ def test_an_audit_reads_its_inventory_once(tmp_path: Path, monkeypatch: pytest.M
     repo.write("targets/production.yaml", inventory([file_target("eu")]))
     repo.bundle()
     repo.commit("v1")
-    reads: list[str] = []
-    original = inventories.load_inventory
-
-    def counted(root: Path, name: str, *args: Any, **kwargs: Any) -> Any:
-        reads.append(name)
-        return original(root, name, *args, **kwargs)
-
-    monkeypatch.setattr(inventories, "load_inventory", counted)
-    monkeypatch.setattr(environment, "load_inventory", counted)
+    reads = inventory_reads(monkeypatch, anywhere=True)
     audit = judged_audit(repo.root, "production", now=dt.datetime.now(dt.UTC))
     assert [t.name for t in audit.targets] == ["eu"]
     assert reads == ["production"]
