@@ -65,12 +65,7 @@ class Cursor:
     def step(self) -> tuple[Change, ...]:
         """Move to the next older revision; the changes undone."""
         changes = self.walked.undo[self.at]
-        files = self.files
-        for path, old in changes:
-            if old is None:
-                files.pop(path, None)
-            else:
-                files[path] = old
+        undo(self.files, changes)
         self.at += 1
         return changes
 
@@ -287,14 +282,18 @@ class _Pass:
 
     def _undo(self, changes: tuple[Change, ...]) -> None:
         """Undo one commit's file changes."""
-        files = self.files
-        for path, old in changes:
-            if old is None:
-                files.pop(path, None)
-            else:
-                files[path] = old
-            if path.startswith(self.over):
-                self.stale = True
+        undo(self.files, changes)
+        if any(path.startswith(self.over) for path, _ in changes):
+            self.stale = True
+
+
+def undo(files: Files, changes: tuple[Change, ...]) -> None:
+    """Put each changed file of ``files`` back as it was before the commit (``None``: absent)."""
+    for path, old in changes:
+        if old is None:
+            files.pop(path, None)
+        else:
+            files[path] = old
 
 
 def entry(files: Files, path: str) -> str | None:

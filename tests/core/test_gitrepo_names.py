@@ -4,7 +4,6 @@ cold audit's ``HEAD``; every later name is ``rev-parse``'s, which sees a ref rew
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,28 +11,7 @@ import pytest
 from reconciler.bundle import gitrepo
 from reconciler.bundle.gitrepo import GitRepo
 from reconciler.errors import RevisionError
-
-
-def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def _commit(root: Path, message: str) -> str:
-    _git(
-        root,
-        "-c",
-        "user.name=T",
-        "-c",
-        "user.email=t@e",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        message,
-    )
-    return _git(root, "rev-parse", "HEAD")
+from tests.support.plaingit import commit_all, run_git
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
@@ -51,14 +29,14 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
 def test_the_first_name_is_the_object_readers_the_next_rev_parses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _git(tmp_path, "init", "-q", "-b", "main")
-    first = _commit(tmp_path, "one")
+    run_git(tmp_path, "init", "-q", "-b", "main")
+    first = commit_all(tmp_path, "one")
     ran = _counting(monkeypatch)
     repo = GitRepo(tmp_path)
     assert repo.commit("HEAD").hexsha == first
     assert ran == []  # no rev-parse: the new cat-file answered
-    second = _commit(tmp_path, "two")
-    _git(tmp_path, "pack-refs", "--all")  # the branch now in packed-refs, rewritten
+    second = commit_all(tmp_path, "two")
+    run_git(tmp_path, "pack-refs", "--all")  # the branch now in packed-refs, rewritten
     assert repo.commit("main").hexsha == second
     assert repo.commit("HEAD~1").hexsha == first
     assert [args[0] for args in ran] == ["rev-parse", "rev-parse"]
@@ -68,8 +46,8 @@ def test_the_first_name_is_the_object_readers_the_next_rev_parses(
 def test_a_reader_that_has_read_objects_leaves_names_to_rev_parse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _git(tmp_path, "init", "-q", "-b", "main")
-    first = _commit(tmp_path, "one")
+    run_git(tmp_path, "init", "-q", "-b", "main")
+    first = commit_all(tmp_path, "one")
     ran = _counting(monkeypatch)
     repo = GitRepo(tmp_path)
     assert repo.commit(first).hexsha == first  # a read by id: replace refs may have been read
@@ -79,13 +57,13 @@ def test_a_reader_that_has_read_objects_leaves_names_to_rev_parse(
 
 
 def test_unknown_names_and_an_empty_repository_say_so(tmp_path: Path) -> None:
-    _git(tmp_path, "init", "-q", "-b", "main")
+    run_git(tmp_path, "init", "-q", "-b", "main")
     repo = GitRepo(tmp_path)
     with pytest.raises(RevisionError, match="no commits yet"):
         repo.commit("HEAD")
     repo.close()
-    _commit(tmp_path, "one")
-    tree = _git(tmp_path, "rev-parse", "HEAD^{tree}")
+    commit_all(tmp_path, "one")
+    tree = run_git(tmp_path, "rev-parse", "HEAD^{tree}")
     for name in ("nope", tree, "HEAD:missing"):
         repo = GitRepo(tmp_path)  # each asked of a new reader first
         with pytest.raises(RevisionError, match="unknown revision"):

@@ -5,48 +5,37 @@ links, in order or not; a merge ends the pass."""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from reconciler.bundle.gitrepo import GitRepo
 from reconciler.bundle.listing import Files, entry, walk
+from tests.support.plaingit import commit_all, run_git
 
 FOLDER = "bundles/b"
 
 
-def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def _commit(root: Path, message: str) -> None:
-    _git(root, "add", "-A")
-    _git(root, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "-m", message)
-
-
 def _repo(root: Path) -> None:
-    _git(root, "init", "-q", "-b", "main")
+    run_git(root, "init", "-q", "-b", "main")
     folder = root / FOLDER
     (folder / "prompts").mkdir(parents=True)
     (folder / "bundle.yaml").write_text("name: b\n")
     (folder / "prompts" / "a.md").write_text("a\n")
     (folder / "prompts" / "b.md").write_text("b\n")
     (root / "elsewhere.txt").write_text("x\n")
-    _commit(root, "start")
+    commit_all(root, "start")
     (folder / "prompts" / "a.md").write_text("a2\n")
-    _commit(root, "edit")
+    commit_all(root, "edit")
     (root / "elsewhere.txt").write_text("y\n")
-    _commit(root, "not the bundle")
+    commit_all(root, "not the bundle")
     (folder / "prompts" / "b.md").unlink()
-    _commit(root, "delete")
+    commit_all(root, "delete")
     (folder / "prompts" / "a.md").chmod(0o755)
-    _commit(root, "mode")
+    commit_all(root, "mode")
     os.symlink("a.md", folder / "prompts" / "link.md")
-    _commit(root, "link")
+    commit_all(root, "link")
     (folder / "prompts" / "a.md").unlink()
     (folder / "prompts" / "a.md").write_text("a file where a file was\n")
-    _commit(root, "edit again")
+    commit_all(root, "edit again")
 
 
 def _paths(root: Path) -> list[str]:
@@ -83,13 +72,13 @@ def test_each_revision_lists_as_the_tree_walk_answers(tmp_path: Path) -> None:
 
 def test_a_merge_ends_the_pass(tmp_path: Path) -> None:
     _repo(tmp_path)
-    _git(tmp_path, "checkout", "-q", "-b", "side", "HEAD~2")
+    run_git(tmp_path, "checkout", "-q", "-b", "side", "HEAD~2")
     (tmp_path / FOLDER / "prompts" / "side.md").write_text("side\n")
-    _commit(tmp_path, "side")
-    _git(tmp_path, "checkout", "-q", "main")
+    commit_all(tmp_path, "side")
+    run_git(tmp_path, "checkout", "-q", "main")
     (tmp_path / FOLDER / "bundle.yaml").write_text("name: b\n# main\n")
-    _commit(tmp_path, "main")
-    _git(tmp_path, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff", "side")
+    commit_all(tmp_path, "main")
+    run_git(tmp_path, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff", "side")
     git = GitRepo(tmp_path)
     shas = git.touching("HEAD", FOLDER)
     found = listings(git, shas[0], FOLDER)

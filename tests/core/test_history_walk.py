@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,20 +15,24 @@ from reconciler.bundle.gitrepo import GitFiles, GitRepo
 from reconciler.bundle.history import BundleHistory, DigestCache
 from reconciler.bundle.render import render
 from reconciler.errors import ConfigError, ReconcilerError
+from tests.support.plaingit import commit_all, run_git
 
 FOLDER = "bundles/b"
 TARGETS = [None, "eu", "us", "ap", "x"]
 
 
-def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+def _logs_asked(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """From now on, each ``git log`` pass of a folder: the commit it starts after (None: the
+    whole walk)."""
+    asked: list[str | None] = []
+    real = GitRepo.folder_log
 
+    def log(self: GitRepo, rev: str, folder: str, since: str | None = None) -> object:
+        asked.append(since)
+        return real(self, rev, folder, since)
 
-def _commit(root: Path, message: str) -> None:
-    _git(root, "add", "-A")
-    _git(root, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "-m", message)
+    monkeypatch.setattr(GitRepo, "folder_log", log)
+    return asked
 
 
 def _write(root: Path, path: str, text: str) -> None:
@@ -38,34 +41,34 @@ def _write(root: Path, path: str, text: str) -> None:
 
 
 def _repo(root: Path, *, merge: bool) -> None:
-    _git(root, "init", "-q", "-b", "main")
+    run_git(root, "init", "-q", "-b", "main")
     _write(root, "bundle.yaml", "name: b\nmodel: {provider: openai, name: m}\n")
     _write(root, "overlays/eu.yaml", "model: {name: e}\n")
-    _commit(root, "start")
+    commit_all(root, "start")
     _write(root, "overlays/us.yaml", "model: {name: u}\n")
-    _commit(root, "us")
+    commit_all(root, "us")
     _write(root, "overlays/eu.yaml", "model: {name: e2}\n")
     (root / "elsewhere.txt").write_text("x\n")
-    _commit(root, "edit eu")
+    commit_all(root, "edit eu")
     (root / FOLDER / "overlays" / "us.yaml").unlink()
     _write(root, "overlays/ap.yaml/inner", "a folder named like an overlay\n")
-    _commit(root, "us gone, a folder")
+    commit_all(root, "us gone, a folder")
     shutil.rmtree(root / FOLDER)
-    _commit(root, "folder gone")
+    commit_all(root, "folder gone")
     _write(root, "bundle.yaml", "name: b\nmodel: {provider: openai, name: n}\n")
     _write(root, "overlays", "a file where the overlays were\n")
-    _commit(root, "back")
+    commit_all(root, "back")
     (root / FOLDER / "overlays").unlink()
     _write(root, "overlays/x.yaml", "model: {name: x}\n")
-    _commit(root, "overlays again")
+    commit_all(root, "overlays again")
     if merge:
-        _git(root, "checkout", "-q", "-b", "side")
+        run_git(root, "checkout", "-q", "-b", "side")
         _write(root, "overlays/us.yaml", "model: {name: side}\n")
-        _commit(root, "side")
-        _git(root, "checkout", "-q", "main")
+        commit_all(root, "side")
+        run_git(root, "checkout", "-q", "main")
         _write(root, "bundle.yaml", "name: b\nmodel: {provider: openai, name: o}\n")
-        _commit(root, "main")
-        _git(root, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff", "side")
+        commit_all(root, "main")
+        run_git(root, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff", "side")
 
 
 def _keys(root: Path) -> tuple[list[str], list[list[str | None]], list[bool]]:
@@ -83,7 +86,7 @@ def test_the_log_pass_answers_as_rev_list_and_the_tree_walk(
 ) -> None:
     _repo(tmp_path, merge=merge)
     shas, keys, overlaid = _keys(tmp_path)
-    assert shas == _git(tmp_path, "rev-list", "HEAD", "--", FOLDER).split()
+    assert shas == run_git(tmp_path, "rev-list", "HEAD", "--", FOLDER).split()
     git = GitRepo(tmp_path)
     one_pass = history.walk(git, shas[0], FOLDER)
     git.close()
@@ -100,7 +103,7 @@ def test_the_log_pass_answers_as_rev_list_and_the_tree_walk(
 def test_a_past_revision_renders_from_its_listing_without_walking_a_tree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _git(tmp_path, "init", "-q", "-b", "main")
+    run_git(tmp_path, "init", "-q", "-b", "main")
     for n in range(3):
         _write(
             tmp_path,
@@ -109,7 +112,7 @@ def test_a_past_revision_renders_from_its_listing_without_walking_a_tree(
             "prompts:\n  system: {file: prompts/system.md}\n",
         )
         _write(tmp_path, "prompts/system.md", f"prompt {n}\n")
-        _commit(tmp_path, f"c{n}")
+        commit_all(tmp_path, f"c{n}")
     git = GitRepo(tmp_path)
     found = BundleHistory(git, "b", git.commit("HEAD").hexsha, DigestCache(None))
 
@@ -137,9 +140,7 @@ def test_a_walk_kept_in_the_index_asks_git_no_log_again(
     cold = BundleHistory(git, "b", head, first)
     keys = [[cold.key(sha, target) for target in TARGETS] for sha in cold.shas]
     first.save()
-    logs: list[str] = []
-    real = GitRepo.folder_log
-    monkeypatch.setattr(GitRepo, "folder_log", lambda self, *a: logs.append(a[0]) or real(self, *a))
+    logs = _logs_asked(monkeypatch)
     warm = BundleHistory(git, "b", head, DigestCache(cache))
     assert logs == []  # no git log: the index had it
     assert warm.shas == cold.shas
@@ -151,7 +152,7 @@ def test_a_walk_kept_in_the_index_asks_git_no_log_again(
             saved["entries"][name] = {"walk": '{"shas": ["cut short'}
     blobs.write_text(json.dumps(saved))
     again = BundleHistory(git, "b", head, DigestCache(cache))
-    assert logs == [head]  # walked again
+    assert logs == [None]  # walked again, whole
     assert [[again.key(sha, target) for target in TARGETS] for sha in again.shas] == keys
     git.close()
 
@@ -165,20 +166,13 @@ def test_one_merge_later_git_tells_only_the_commits_since(
     root.mkdir()
     _repo(root, merge=True)
     git = GitRepo(root)
-    chain = _git(root, "rev-list", "--first-parent", "HEAD").split()
+    chain = run_git(root, "rev-list", "--first-parent", "HEAD").split()
     older = chain[3]  # before the folder went, came back and merged
     cache = tmp_path / "history.json"
     first = DigestCache(cache)
     BundleHistory(git, "b", older, first)
     first.save()
-    asked: list[str | None] = []
-    real = GitRepo.folder_log
-
-    def log(self: GitRepo, rev: str, folder: str, since: str | None = None) -> object:
-        asked.append(since)
-        return real(self, rev, folder, since)
-
-    monkeypatch.setattr(GitRepo, "folder_log", log)
+    asked = _logs_asked(monkeypatch)
     for desired in chain[1:3]:  # plain commits after ``older``
         later = BundleHistory(git, "b", desired, DigestCache(cache))
         whole = BundleHistory(git, "b", desired, DigestCache(None))
@@ -192,35 +186,35 @@ def test_one_merge_later_git_tells_only_the_commits_since(
     asked.clear()
     merged = BundleHistory(git, "b", chain[0], DigestCache(cache))  # the merge
     assert asked == [older, None]  # tried, then walked whole: a merge is no plain chain
-    assert merged.shas == _git(root, "rev-list", chain[0], "--", FOLDER).split()
+    assert merged.shas == run_git(root, "rev-list", chain[0], "--", FOLDER).split()
     git.close()
 
 
 def test_a_quoted_name_leaves_the_revisions_to_the_tree_walk(tmp_path: Path) -> None:
     """git quotes a name it cannot print plainly; the pass stops before it and the tree walk
     (which reads names from tree objects) answers for those revisions, with the same keys."""
-    _git(tmp_path, "init", "-q", "-b", "main")
+    run_git(tmp_path, "init", "-q", "-b", "main")
     _write(tmp_path, "bundle.yaml", "name: b\nmodel: {provider: openai, name: m}\n")
     _write(tmp_path, "overlays/eu.yaml", "model: {name: e}\n")
-    _commit(tmp_path, "start")
+    commit_all(tmp_path, "start")
     _write(tmp_path, "prompts/ünïcode.md", "quoted by git\n")
-    _commit(tmp_path, "a quoted name")
+    commit_all(tmp_path, "a quoted name")
     _write(tmp_path, "overlays/us.yaml", "model: {name: u}\n")
-    _commit(tmp_path, "after it")
+    commit_all(tmp_path, "after it")
     git = GitRepo(tmp_path)
     walked = history.walk(git, git.commit("HEAD").hexsha, FOLDER)
     assert walked is None  # the desired revision holds the name: no pass at all
     (tmp_path / FOLDER / "prompts" / "ünïcode.md").unlink()
-    _commit(tmp_path, "gone again")
+    commit_all(tmp_path, "gone again")
     walked = history.walk(git, git.commit("HEAD").hexsha, FOLDER)
     git.close()
     assert walked is not None and 0 < walked.chain < len(walked.shas)  # up to the name
     shas, keys, overlaid = _keys(tmp_path)
-    assert shas == _git(tmp_path, "rev-list", "HEAD", "--", FOLDER).split()
+    assert shas == run_git(tmp_path, "rev-list", "HEAD", "--", FOLDER).split()
     assert overlaid == [True, True, False, False]
     plain = GitRepo(tmp_path)
     for sha, row in zip(shas, keys, strict=True):
-        tree = _git(tmp_path, "rev-parse", f"{sha}:{FOLDER}")
+        tree = run_git(tmp_path, "rev-parse", f"{sha}:{FOLDER}")
         assert row[0] == tree and plain.tree_id(sha, FOLDER) == tree
     plain.close()
 
@@ -258,24 +252,17 @@ def test_a_walk_kept_at_a_commit_outside_the_folder_goes_on_from_it(
     root.mkdir()
     _repo(root, merge=False)
     (root / "inventory.txt").write_text("outside the folder\n")
-    _commit(root, "inventory only")
-    kept = _git(root, "rev-parse", "HEAD")
+    commit_all(root, "inventory only")
+    kept = run_git(root, "rev-parse", "HEAD")
     _write(root, "prompts/system.md", "later\n")
-    _commit(root, "later")
+    commit_all(root, "later")
     git = GitRepo(root)
     cache = tmp_path / "history.json"
     first = DigestCache(cache)
     BundleHistory(git, "b", kept, first)
     first.save()
-    asked: list[str | None] = []
-    real = GitRepo.folder_log
-
-    def log(self: GitRepo, rev: str, folder: str, since: str | None = None) -> object:
-        asked.append(since)
-        return real(self, rev, folder, since)
-
-    monkeypatch.setattr(GitRepo, "folder_log", log)
-    head = _git(root, "rev-parse", "HEAD")
+    asked = _logs_asked(monkeypatch)
+    head = run_git(root, "rev-parse", "HEAD")
     later = BundleHistory(git, "b", head, DigestCache(cache))
     assert asked == [kept]  # only the commits since: no whole walk after it
     whole = BundleHistory(git, "b", head, DigestCache(None))
