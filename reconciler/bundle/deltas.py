@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ..canonical import bundle_digest
 from .inputs import Base, InputRenders, Inputs
-from .listing import Change, Files, Walk, entry
+from .listing import Change, Files, Walk, entry, undo
 from .parts import FILES, UNKNOWN, Part, Shape, fits
 from .rendered import overlay_path
 
@@ -205,17 +205,55 @@ class Steps:
             state.fill(files, sha, read)
         elif not state.apply(changes, files, sha, read):
             return state.last  # nothing it reads changed: the newer revision's input set
+        return self._settle(state, sha, files)
+
+    def run(self, first: int, count: int) -> list[str | None]:
+        """:meth:`subset` of ``count`` revisions from ``first``, in order. The common step (the
+        revision after one just computed, whose commit changed files the render reads and
+        neither bundle.yaml nor the overlay) is taken here with no call but the parts' (a
+        drifted target walks a thousand); anything else goes through :meth:`subset`."""
+        found: list[str | None] = []
+        cursor, walked, bases = self.cursor, self.walked, self._bases
+        undone, present, shas, files = walked.undo, walked.present, walked.shas, cursor.files
+        read = self.inputs.parts.part
+        for at in range(first, first + count):
+            state = self.state
+            if state is None or at - 1 != self.at or cursor.at != self.at or not present[at]:
+                found.append(self.subset(at))
+                continue
+            changes = undone[self.at]
+            watch, slot = state.watch, state.slot
+            dirty: list[str] = []
+            for path, _ in changes:
+                if path in watch:
+                    dirty.append(path)
+            if any(path in bases or path not in slot for path in dirty):
+                found.append(self.subset(at))  # bundle.yaml, the overlay, a folder on the way
+                continue
+            undo(files, changes)
+            cursor.at = self.at = at
+            if not dirty:
+                found.append(state.last)
+                continue
+            for path in dirty:
+                state._set(path, files, shas[at], read)
+            found.append(self._settle(state, shas[at], files))
+        return found
+
+    def _settle(self, state: _Assembly, sha: str, files: Files) -> str | None:
+        """The subset at ``sha`` once ``state`` holds its parts: from them, or a render when
+        only a render can tell."""
+        inputs = self.inputs
         key = state.key()
-        hit, value = inputs.known(key)
         if state.complete():
-            if not hit:
-                inputs.assembled_once(key, None if state.broken else dict(state.found))
+            inputs.assembled_once(key, None if state.broken else state.found)
             state.last = state.subset()
-        else:
-            if not hit:
-                done = inputs.render(sha, target, base, files)
-                value = done.digests if done is not None else None
-            state.last = self._of(value)
+            return state.last
+        hit, value = inputs.known(key)
+        if not hit:
+            done = inputs.render(sha, self.target, state.base, files)
+            value = done.digests if done is not None else None
+        state.last = self._of(value)
         return state.last
 
     def _assembly(self, base: Base) -> _Assembly | None:

@@ -20,6 +20,7 @@ from .historyindex import DigestCache, RenderStore
 from .inputs import InputRenders
 from .lineage import Arrivals, Subsets
 from .listing import Walk, loaded, saved, walk
+from .meanwhile import Meanwhile
 from .rendered import Rendered, bundle_dir
 
 __all__ = ["BundleHistory", "DigestCache", "RenderStore", "Strip"]
@@ -55,6 +56,8 @@ class BundleHistory:
         self.folder = bundle_dir(bundle)
         self.cache = cache
         self.renders = renders or RenderStore(None)
+        self.inputs = InputRenders(repo, bundle, cache.index)
+        self._early: Rendered | None = None  #: the desired render a log pass made meanwhile
         walked = self._walk(repo, desired, cache)
         self.shas = walked.shas if walked is not None else repo.touching(desired, self.folder)
         if not self.shas:
@@ -70,7 +73,8 @@ class BundleHistory:
         self._desired_read = False  #: the desired folder's objects loaded for its renders
         self._behind: dict[str, int] = {}
         self.walked = walked
-        self.inputs = InputRenders(repo, bundle, cache.index, walked)
+        if walked is not None:
+            self.inputs.follow(walked)
         self._place: dict[str, int] | None = None
         if walked is not None:
             self._walked(walked)
@@ -87,10 +91,13 @@ class BundleHistory:
             return walked
         kept = [key for key in index.entries if key.startswith(f"walk:{self.folder}:")]
         since = loaded(index.get(kept[-1])[1]) if kept else None
+        meanwhile = Meanwhile(self.inputs, desired)
         if since is not None:  # one merge later: only the commits since are git's to tell
-            walked = walk(repo, desired, self.folder, (kept[-1].rpartition(":")[2], since))
+            base = kept[-1].rpartition(":")[2]
+            walked = walk(repo, desired, self.folder, (base, since), meanwhile)
         if walked is None:
-            walked = walk(repo, desired, self.folder)
+            walked = walk(repo, desired, self.folder, ahead=meanwhile)
+        self._early = meanwhile.rendered
         if walked is not None:
             index.put(name, saved(walked))
             index.prune(f"walk:{self.folder}:", KEEP_WALKS)
@@ -184,6 +191,8 @@ class BundleHistory:
     def _render_desired(self, target: str | None) -> Rendered:
         """The desired revision rendered with the C loader; when that fails, rendered again
         with the round trip, whose error names the file and line."""
+        if target is None and self._early is not None:
+            return self._early
         from .render import render  # YAML and pydantic: only when something must render
 
         if not self._desired_read:
@@ -259,12 +268,17 @@ class BundleHistory:
             if steps is not None and any(stepped):
                 start = first + stepped.index(True)
                 steps.prefetch(start, stepped.count(True))
-            return [
-                steps.subset(first + n)
-                if d and steps is not None
-                else self._subset(sha, target, carried, strip)
-                for n, (sha, d) in enumerate(zip(shas, stepped, strict=True))
-            ]
+            found: list[str | None] = []
+            n = 0
+            while n < len(shas):  # each run of stepped revisions in one call
+                if not stepped[n] or steps is None:
+                    found.append(self._subset(shas[n], target, carried, strip))
+                    n += 1
+                    continue
+                end = next((m for m in range(n, len(shas)) if not stepped[m]), len(shas))
+                found += steps.run(first + n, end - n)
+                n = end
+            return found
 
         return Lineage(
             shas=self.shas,

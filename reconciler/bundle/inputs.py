@@ -61,8 +61,10 @@ class InputRenders:
     ) -> None:
         self.repo = repo
         #: Every revision's files (:mod:`.listing`), by the revision's place in the walk.
-        self._at = {sha: n for n, sha in enumerate(walked.shas[: walked.chain])} if walked else {}
-        self._cursor: Cursor | None = walked.cursor() if walked is not None else None
+        self._at: dict[str, int] = {}
+        self._cursor: Cursor | None = None
+        if walked is not None:
+            self.follow(walked)
         self.store = store if store is not None else Memory()
         self.bundle = bundle
         self.folder = f"{bundle_dir(bundle)}/"
@@ -77,6 +79,12 @@ class InputRenders:
         self.parts = Parts(repo, self.store)
         self.renders = 0
         self.assembled = 0  #: of ``renders``, those assembled without a render
+
+    def follow(self, walked: Walk) -> None:
+        """Read each revision's files from ``walked`` from now on (renders before it read
+        them through trees)."""
+        self._at = {sha: n for n, sha in enumerate(walked.shas[: walked.chain])}
+        self._cursor = walked.cursor()
 
     def is_listed(self, sha: str) -> bool:
         """Whether one pass listed the files of the bundle folder at ``sha``."""
@@ -153,10 +161,20 @@ class InputRenders:
         return False, None
 
     def assembled_once(self, key: Inputs, digests: dict[str, str] | None) -> None:
-        """Count an input set assembled from its parts by the caller (:mod:`.deltas`)."""
+        """Count an input set assembled from its parts by the caller (:mod:`.deltas`), unless
+        it was computed before (a copy of ``digests`` is kept)."""
+        assembled = self._assembled
+        before = len(assembled)
+        assembled.setdefault(key, digests)
+        if len(assembled) == before:
+            return
+        if self._done and key in self._done:
+            del assembled[key]  # rendered before: counted then
+            return
+        if digests is not None:
+            assembled[key] = dict(digests)
         self.renders += 1
         self.assembled += 1
-        self._assembled[key] = digests
 
     def reads(self, base: Base, target: str | None) -> tuple[str, ...] | None:
         """The paths a render with these bundle.yaml and overlay ids reads, when one did."""

@@ -14,11 +14,13 @@ nothing else before it reads blobs (a folder's tree id only where a render is ke
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..errors import ReconcilerError
 from .gitrepo import GitRepo
+from .gitrepo.process import Feed
 
 #: A folder's files at one revision: path -> ``"<mode> <blob id>"``, as ``entry_id`` spells it.
 Files = dict[str, str]
@@ -87,33 +89,57 @@ ASK_EVERY = 256
 #: One commit of the pass: its id, its parents, its raw diff and its file changes undone (both
 #: None when a line surprises).
 Commit = tuple[str, list[str], list[Line] | None, tuple[Change, ...] | None]
-#: Blobs read ahead while git still lists commits, the newest first (past this, each batch of a
-#: lineage reads its own): about the first 250 revisions' worth, what a target a few commits
-#: behind reads; not all of history, which a fleet in sync never reads and the object cache of a
+#: Blobs read ahead while git still lists commits, the newest first, up to this many bytes
+#: (past them, each batch of a lineage reads its own): a few thousand revisions of prompts, not
+#: a history of large files, which a fleet in sync never reads and the object cache of a
 #: long-lived process would keep.
-READ_AHEAD = 256
+READ_AHEAD = 8 << 20
+#: The first blobs are asked this soon (git reads them while the log goes on).
+ASK_FIRST = 32
 _BLOBS = ("100644", "100755")
 
 
+class Ahead(Protocol):
+    """Work a cold walk does while git writes its log (:class:`~.meanwhile.Meanwhile`)."""
+
+    def start(self) -> None:
+        """Once git has started, before the log is read (the object reader is free)."""
+
+    def lines(self, lines: list[Line]) -> None:
+        """Each commit's changes inside the folder, newest commit first."""
+
+    def __call__(self) -> bool:
+        """One small piece of work; False when none is ready (the rest waits for the next
+        chunk of the log)."""
+
+
 def walk(
-    repo: GitRepo, rev: str, folder: str, since: tuple[str, Walk] | None = None
+    repo: GitRepo,
+    rev: str,
+    folder: str,
+    since: tuple[str, Walk] | None = None,
+    ahead: Ahead | None = None,
 ) -> Walk | None:
     """The commits touching ``folder`` from ``rev``, with the files of those a plain chain
     reaches; None when git fails or its listing of ``rev`` surprises (the caller asks
     ``git rev-list`` and the tree walk instead).
 
     The log is read as git writes it, and every blob it names is asked of the long-lived
-    ``git cat-file`` at once (the first :data:`READ_AHEAD`), read by another thread while git works:
-    a lineage's first batch finds its blobs read.
+    ``git cat-file`` (up to :data:`READ_AHEAD` bytes), read by another thread while git works:
+    a lineage's batches find their blobs read.
 
     ``since``: an earlier revision and its walk (an earlier desired revision's, from the
     index): when it is an ancestor of ``rev``, only the commits after it are asked of git.
+    ``ahead``: what to work out meanwhile, between chunks of the log.
     """
     try:
         if since is not None:
-            return _extended(repo, rev, folder, *since)
+            return _extended(repo, rev, folder, *since, ahead)
+        chunks = repo.folder_log(rev, folder)
+        if ahead is not None:
+            ahead.start()
         with repo.feeding() as feed:
-            commits, newest = _commits(repo.folder_log(rev, folder), folder, feed.ask)
+            commits, newest = _commits(chunks, folder, feed, ahead)
         first = newest if _plain(commits) else None
         if first is None:  # the chain ends early: the listing of ``rev`` says what it holds
             first = _listing(repo.folder_listing(rev, folder), folder)
@@ -124,14 +150,19 @@ def walk(
     return _Pass(folder, first).read(commits)
 
 
-def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> Walk | None:
+def _extended(
+    repo: GitRepo, rev: str, folder: str, base: str, since: Walk, ahead: Ahead | None
+) -> Walk | None:
     """``since``, the walk of ``base``, with the commits from it to ``rev`` before it; None
     unless both are one plain chain and ``rev`` descends from ``base``."""
     older = since.shas[0]
     if since.chain != len(since.shas) or not repo.is_ancestor(base, rev):
         return None  # merges: git's simplified history is not the sum of two
+    chunks = repo.folder_log(rev, folder, since=base)
+    if ahead is not None:
+        ahead.start()
     with repo.feeding() as feed:
-        commits, _ = _commits(repo.folder_log(rev, folder, since=base), folder, feed.ask)
+        commits, _ = _commits(chunks, folder, feed, ahead)
     if not commits:
         return since  # nothing touched the folder since
     sha, parents, lines, undo = commits[-1]
@@ -158,7 +189,7 @@ def _extended(repo: GitRepo, rev: str, folder: str, base: str, since: Walk) -> W
 
 
 def _commits(
-    chunks: Iterator[bytes], folder: str, ask: Callable[[list[str]], None]
+    chunks: Iterator[bytes], folder: str, feed: Feed, ahead: Ahead | None
 ) -> tuple[list[Commit], Files]:
     """The commits of ``git log --raw`` output as it comes, asking for each new blob; and the
     files at the newest one as far as the diffs tell (all of them when :func:`_plain`). What
@@ -195,13 +226,17 @@ def _commits(
                     if new_mode != _ABSENT:
                         newest[path] = f"{new_mode} {new_id}"
             commits.append((sha, parents, parsed, tuple(undo)))
-            if len(asked) < READ_AHEAD:
+            if ahead is not None:
+                ahead.lines(parsed)
+            if feed.received < READ_AHEAD:
                 fresh = {line[3] for line in parsed if line[1] in _BLOBS} - asked
                 asked |= fresh
                 wanted += fresh
-        if len(wanted) >= ASK_EVERY or not chunk:
-            ask(wanted)  # a write to git per many ids, not per chunk
+        if len(wanted) >= (ASK_EVERY if len(asked) > ASK_FIRST else ASK_FIRST) or not chunk:
+            feed.ask(wanted)  # a write to git per many ids, not per chunk
             wanted = []
+        while ahead is not None and ahead():
+            pass
     return commits, newest
 
 

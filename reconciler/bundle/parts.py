@@ -7,6 +7,7 @@ revision that changed only files costs a lookup per file, not a parse and a vali
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -162,6 +163,8 @@ class Parts:
         self.repo = repo
         self.store = store
         self._parts: dict[tuple[str, str], Part] = {}
+        #: Parts digested before a lineage asked (:meth:`ahead`): in the index once one does.
+        self._ahead: dict[tuple[str, str], Part] = {}
 
     def assemble(
         self, shape: Shape, ids: dict[str, str | None], sha: str
@@ -200,11 +203,29 @@ class Parts:
         at = (key.partition("/")[0], ident[7:])  # (kind, blob id): FILES modes are 7 wide
         part = self._parts.get(at, _UNKNOWN)
         if part is _UNKNOWN:
+            part = self._ahead.pop(at, _UNKNOWN)
+            if part is not _UNKNOWN:
+                self._parts[at] = part
+                self._keep(*at, part)
+                return part
             try:
                 part = self._parts[at] = self._part(*at, path, sha)
             except (TypeError, ValueError, KeyError):
                 return _UNKNOWN
         return part
+
+    def ahead(self, kind: str, blob: str, path: str) -> bool:
+        """Digest the part of a blob already read, before any lineage asks for it (while git
+        writes the log); whether it was read. Kept in memory: the index only gets the parts a
+        lineage reads."""
+        data = self.repo.loaded(blob)
+        if data is None:
+            return False
+        at = (kind, blob)
+        if at not in self._parts and at not in self._ahead:
+            with contextlib.suppress(TypeError, ValueError, KeyError):  # the lineage says
+                self._ahead[at] = self._digest(kind, data, path)
+        return True
 
     def learn(self, shape: Shape, done: Rendered, ids: dict[str, str | None]) -> None:
         """Keep the parts of a render of ``shape`` whose files had these ``ids``."""
@@ -230,20 +251,30 @@ class Parts:
         return [
             blob
             for kind, blob in wanted
-            if (kind, blob) not in self._parts and not self.store.get(f"part:{kind}:{blob}")[0]
+            if (kind, blob) not in self._parts
+            and (kind, blob) not in self._ahead
+            and not self.store.get(f"part:{kind}:{blob}")[0]
         ]
 
     def _part(self, kind: str, blob: str, path: str, sha: str) -> Part:
         """From the index, else read once (TypeError for what cannot be measured)."""
-        name = f"part:{kind}:{blob}"
-        hit, saved = self.store.get(name)
+        hit, saved = self.store.get(f"part:{kind}:{blob}")
         if hit:
             return None if saved is None else (saved["digest"], int(saved["size"]))
-        part: Part
-        try:
-            value = _loader()(kind, self.repo.blob(blob, path, sha), path)
-            part = _prompt(value) if kind == "prompt" else (digest(value), measure(value))
-        except (ConfigError, ReconcilerError):
-            part = None
-        self.store.put(name, None if part is None else {"digest": part[0], "size": str(part[1])})
+        part = self._digest(kind, self.repo.blob(blob, path, sha), path)
+        self._keep(kind, blob, part)
         return part
+
+    def _keep(self, kind: str, blob: str, part: Part) -> None:
+        saved = None if part is None else {"digest": part[0], "size": str(part[1])}
+        self.store.put(f"part:{kind}:{blob}", saved)
+
+    @staticmethod
+    def _digest(kind: str, data: bytes, path: str) -> Part:
+        """The part of a file of ``kind`` holding ``data`` (TypeError for what cannot be
+        measured)."""
+        try:
+            value = _loader()(kind, data, path)
+            return _prompt(value) if kind == "prompt" else (digest(value), measure(value))
+        except (ConfigError, ReconcilerError):
+            return None

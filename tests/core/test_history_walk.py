@@ -95,7 +95,7 @@ def test_the_log_pass_answers_as_rev_list_and_the_tree_walk(
     assert any(key[0] is None for key in keys)  # the folder gone: no key at that revision
     assert any(key[1] != key[0] for key in keys if key[0] is not None)  # an overlay keys apart
     calls: list[int] = []
-    monkeypatch.setattr(history, "walk", lambda *args: calls.append(1))  # no log pass
+    monkeypatch.setattr(history, "walk", lambda *args, **_: calls.append(1))  # no log pass
     assert _keys(tmp_path) == (shas, keys, overlaid)
     assert calls == [1]
 

@@ -36,6 +36,12 @@ __all__ = [
 ]
 
 
+#: :meth:`GitRepo.folder_log`'s command: whatever log.follow and log.showSignature say, the
+#: commits ``git rev-list`` gives, each with its raw diff.
+_FOLDER_LOG = ("log", "--raw", "--no-abbrev", "--no-renames", "--no-follow", "--no-show-signature")
+_FOLDER_LOG += ("--parents", "--format=%x01%H %P")
+
+
 class GitRepo:
     """A thin, cached view of one git repository."""
 
@@ -133,6 +139,10 @@ class GitRepo:
         if data is None:
             data = self._blobs[oid] = self._object(oid, path, sha)
         return data
+
+    def loaded(self, oid: str) -> bytes | None:
+        """Blob ``oid`` when it is read already (by a feed, a batch), else None."""
+        return self._blobs.get(oid)
 
     def entry_id(self, sha: str, path: str) -> str | None:
         """What file ``path`` is at ``sha``: its mode and object id (None when absent).
@@ -237,21 +247,7 @@ class GitRepo:
         first, with its raw diff (``git log --raw``: its files), as git writes it
         (ReconcilerError at the end when git fails)."""
         limit = [f"^{since}"] if since is not None else []
-        return stream(
-            self.path,
-            "log",
-            "--raw",
-            "--no-abbrev",
-            "--no-renames",
-            "--no-follow",  # whatever log.follow and log.showSignature say: rev-list's commits
-            "--no-show-signature",
-            "--parents",
-            "--format=%x01%H %P",
-            rev,
-            *limit,
-            "--",
-            folder,
-        )
+        return stream(self.path, *_FOLDER_LOG, rev, *limit, "--", folder)
 
     def is_ancestor(self, older: str, newer: str) -> bool:
         """Whether commit ``older`` is ``newer`` or one of its ancestors (False when git cannot

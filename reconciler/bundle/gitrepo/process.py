@@ -89,13 +89,18 @@ def git(
 
 def stream(path: Path, *args: str) -> Iterator[bytes]:
     """The output of one git command as it comes, chunk by chunk (so its reader works while git
-    still does); ReconcilerError at the end when git failed."""
+    still does); ReconcilerError at the end when git failed. Git starts at once, before the
+    first chunk is asked for (the caller may do other work meanwhile)."""
     try:
         proc = subprocess.Popen(
             ["git", "-C", str(path), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
     except FileNotFoundError:
         raise GitMissing("git is not installed (or not on PATH)") from None
+    return _chunks(proc, args)
+
+
+def _chunks(proc: subprocess.Popen[bytes], args: tuple[str, ...]) -> Iterator[bytes]:
     assert proc.stdout is not None and proc.stderr is not None
     with proc:
         while chunk := os.read(proc.stdout.fileno(), 1 << 16):
@@ -295,6 +300,7 @@ class Feed:
         self.stdin = stdin
         self.found = found
         self.failed = False
+        self.received = 0  #: bytes of the objects read so far
         self._reader = threading.Thread(target=self._read, args=(stdout,), daemon=True)
         self._reader.start()
 
@@ -316,6 +322,7 @@ class Feed:
                 if len(header) == 3:
                     size = int(header[2])
                     found[header[0].decode("ascii")] = stdout.read(size + 1)[:size]
+                    self.received += size
                 elif not header:  # git stopped
                     self.failed = True
                     return

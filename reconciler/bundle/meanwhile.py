@@ -1,0 +1,62 @@
+"""What a cold history works out while git writes its log (:func:`~.listing.walk`).
+
+``git log --raw`` over a long history keeps git busy for tens of milliseconds, most of which
+its reader spends waiting. Meanwhile: the desired revision is rendered (every audit needs it,
+and its shape says which component each file holds), and each file blob the log names, once
+the feed has read it, is digested into its part (:meth:`~.parts.Parts.ahead`). A lineage then
+finds its parts done; a fleet in sync only spent time git would have kept it waiting.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from .inputs import InputRenders
+from .listing import Line
+from .rendered import Rendered
+
+#: Modes of a regular file in a raw diff.
+_BLOBS = ("100644", "100755")
+
+
+class Meanwhile:
+    """:class:`~.listing.Ahead` for one bundle's history at its desired revision."""
+
+    def __init__(self, inputs: InputRenders, desired: str) -> None:
+        self.inputs = inputs
+        self.desired = desired
+        #: The desired render for a target without an overlay (None: it does not render, or
+        #: :meth:`start` was not called).
+        self.rendered: Rendered | None = None
+        self._started = False
+        self._kinds: dict[str, str] = {}  #: a file's path -> the kind of component it holds
+        self._queue: deque[tuple[str, str, str]] = deque()  #: (kind, blob id, path) to digest
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        inputs = self.inputs
+        self.rendered = inputs.render(self.desired, None)
+        shape = inputs.shape(inputs.base(self.desired, None, None), None)
+        if self.rendered is not None and shape is not None:
+            self._kinds = {path: key.partition("/")[0] for key, path in shape.files}
+
+    def lines(self, lines: list[Line]) -> None:
+        kinds = self._kinds
+        if not kinds:
+            return
+        for _, mode, _, blob, path in lines:
+            kind = kinds.get(path)
+            if kind is not None and mode in _BLOBS:
+                self._queue.append((kind, blob, path))
+
+    def __call__(self) -> bool:
+        queue = self._queue
+        if not queue:
+            return False
+        kind, blob, path = queue[0]
+        if not self.inputs.parts.ahead(kind, blob, path):
+            return False  # the feed has not read it yet
+        queue.popleft()
+        return True
