@@ -148,7 +148,7 @@ class BundleHistory:
                 self._overlays[sha] = frozenset()
                 continue
             if over[0] not in listing:
-                names = self.repo.names(over[0])
+                names = self.repo.entries(over[0])
                 listing[over[0]] = frozenset(
                     name.removesuffix(".yaml") for name in names if name.endswith(".yaml")
                 )

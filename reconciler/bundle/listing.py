@@ -14,7 +14,7 @@ nothing else before it reads blobs (a folder's tree id only where a render is ke
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -85,7 +85,7 @@ Line = tuple[str, str, str, str, str]
 #: A raw diff's line (``--no-renames``: no score); a path with a tab or a quote is quoted.
 _RAW = re.compile(r"^:(\d{6}) (\d{6}) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) [A-Z]\t([^\t\n]*)$", re.M)
 #: New blob ids asked of git at once while the log is read.
-ASK_EVERY = 256
+ASK_EVERY = 64
 #: One commit of the pass: its id, its parents, its raw diff and its file changes undone (both
 #: None when a line surprises).
 Commit = tuple[str, list[str], list[Line] | None, tuple[Change, ...] | None]
@@ -94,8 +94,6 @@ Commit = tuple[str, list[str], list[Line] | None, tuple[Change, ...] | None]
 #: a history of large files, which a fleet in sync never reads and the object cache of a
 #: long-lived process would keep.
 READ_AHEAD = 8 << 20
-#: The first blobs are asked this soon (git reads them while the log goes on).
-ASK_FIRST = 32
 _BLOBS = ("100644", "100755")
 
 
@@ -121,12 +119,12 @@ def walk(
     ahead: Ahead | None = None,
 ) -> Walk | None:
     """The commits touching ``folder`` from ``rev``, with the files of those a plain chain
-    reaches; None when git fails or its listing of ``rev`` surprises (the caller asks
-    ``git rev-list`` and the tree walk instead).
+    reaches; None when git fails (the caller asks ``git rev-list`` and the tree walk instead).
 
-    The log is read as git writes it, and every blob it names is asked of the long-lived
-    ``git cat-file`` (up to :data:`READ_AHEAD` bytes), read by another thread while git works:
-    a lineage's batches find their blobs read.
+    The folder at ``rev`` is listed from its trees, and each commit undone as git writes the
+    log; every blob the log names is asked of the long-lived ``git cat-file`` (up to
+    :data:`READ_AHEAD` bytes), read by another thread while git works: a lineage's batches find
+    their blobs read.
 
     ``since``: an earlier revision and its walk (an earlier desired revision's, from the
     index): when it is an ancestor of ``rev``, only the commits after it are asked of git.
@@ -138,16 +136,27 @@ def walk(
         chunks = repo.folder_log(rev, folder)
         if ahead is not None:
             ahead.start()
+        reading = _Pass(folder, _files(repo, rev, folder))  # the object reader is free yet
         with repo.feeding() as feed:
-            commits, newest = _commits(chunks, folder, feed, ahead)
-        first = newest if _plain(commits) else None
-        if first is None:  # the chain ends early: the listing of ``rev`` says what it holds
-            first = _listing(repo.folder_listing(rev, folder), folder)
+            _commits(chunks, folder, feed, ahead, reading.add)
     except ReconcilerError:
         return None
-    if first is None:
-        return None
-    return _Pass(folder, first).read(commits)
+    return reading.done()
+
+
+def _files(repo: GitRepo, rev: str, folder: str) -> Files:
+    """The files of ``folder`` at ``rev``, as ``git ls-tree -r`` lists them, from its trees."""
+    files: Files = {}
+    tree = repo.tree_id(rev, folder)
+    todo = [(folder, tree)] if tree is not None else []
+    while todo:
+        path, tree = todo.pop()
+        for name, (kind, mode, oid) in repo.entries(tree).items():
+            if kind == "tree":
+                todo.append((f"{path}/{name}", oid))
+            else:
+                files[f"{path}/{name}"] = f"{mode:o} {oid}"
+    return files
 
 
 def _extended(
@@ -161,8 +170,9 @@ def _extended(
     chunks = repo.folder_log(rev, folder, since=base)
     if ahead is not None:
         ahead.start()
+    commits: list[Commit] = []
     with repo.feeding() as feed:
-        commits, _ = _commits(chunks, folder, feed, ahead)
+        _commits(chunks, folder, feed, ahead, commits.append)
     if not commits:
         return since  # nothing touched the folder since
     sha, parents, lines, undo = commits[-1]
@@ -189,15 +199,16 @@ def _extended(
 
 
 def _commits(
-    chunks: Iterator[bytes], folder: str, feed: Feed, ahead: Ahead | None
-) -> tuple[list[Commit], Files]:
-    """The commits of ``git log --raw`` output as it comes, asking for each new blob; and the
-    files at the newest one as far as the diffs tell (all of them when :func:`_plain`). What
-    can be worked out per commit is, while git writes the next ones."""
+    chunks: Iterator[bytes],
+    folder: str,
+    feed: Feed,
+    ahead: Ahead | None,
+    found: Callable[[Commit], None],
+) -> None:
+    """The commits of ``git log --raw`` output as it comes, each given to ``found`` and its new
+    blobs asked of ``feed``: what can be worked out per commit is, while git writes the next
+    ones."""
     inside = f"{folder}/"
-    commits: list[Commit] = []
-    newest: Files = {}
-    seen: set[str] = set()
     asked: set[str] = set()
     wanted: list[str] = []
     pending = b""
@@ -212,62 +223,34 @@ def _commits(
             sha, *parents = head.split()
             lines = _RAW.findall(raw)
             if len(lines) != raw.count("\n:") + raw.startswith(":"):
-                commits.append((sha, parents, None, None))  # a line that surprised
+                found((sha, parents, None, None))  # a line that surprised
                 continue
             if any(line[4].startswith('"') for line in lines):
-                commits.append((sha, parents, None, None))  # a quoted name: the tree walk spells it
+                found((sha, parents, None, None))  # a quoted name: the tree walk spells it
                 continue
             parsed = [line for line in lines if line[4] == folder or line[4].startswith(inside)]
-            undo: list[Change] = []
-            for old_mode, new_mode, old_id, new_id, path in parsed:
-                undo.append((path, None if old_mode == _ABSENT else f"{old_mode} {old_id}"))
-                if path not in seen:  # its newest change: what it is at the newest commit
-                    seen.add(path)
-                    if new_mode != _ABSENT:
-                        newest[path] = f"{new_mode} {new_id}"
-            commits.append((sha, parents, parsed, tuple(undo)))
+            undo = tuple(
+                (path, None if old_mode == _ABSENT else f"{old_mode} {old_id}")
+                for old_mode, _, old_id, _, path in parsed
+            )
+            found((sha, parents, parsed, undo))
             if ahead is not None:
                 ahead.lines(parsed)
             if feed.received < READ_AHEAD:
                 fresh = {line[3] for line in parsed if line[1] in _BLOBS} - asked
                 asked |= fresh
                 wanted += fresh
-        if len(wanted) >= (ASK_EVERY if len(asked) > ASK_FIRST else ASK_FIRST) or not chunk:
+        if len(wanted) >= ASK_EVERY or not chunk:
             feed.ask(wanted)  # a write to git per many ids, not per chunk
             wanted = []
         while ahead is not None and ahead():
             pass
-    return commits, newest
 
 
 def _ended(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """The chunks, then the end of the last commit's block."""
     yield from chunks
     yield b"\x01"
-
-
-def _plain(commits: list[Commit]) -> bool:
-    """Whether one plain chain reaches the first commit that made the folder: then the diffs
-    alone tell the files at the newest commit (else ``git ls-tree`` does)."""
-    for n, (_, parents, lines, _) in enumerate(commits):
-        older = [commits[n + 1][0]] if n + 1 < len(commits) else []
-        if lines is None or parents != older:
-            return False
-    return True
-
-
-def _listing(listed: str, folder: str) -> Files | None:
-    """The files of ``git ls-tree -r -t`` (None for a quoted name: the tree walk spells it)."""
-    inside = f"{folder}/"
-    files: Files = {}
-    for line in listed.splitlines():
-        meta, _, path = line.partition("\t")
-        mode, kind, oid = [*meta.split(), "", "", ""][:3]
-        if path.startswith('"') or not oid:
-            return None
-        if kind != "tree" and (path == folder or path.startswith(inside)):
-            files[path] = f"{mode} {oid}"
-    return files
 
 
 class _Pass:
@@ -281,24 +264,41 @@ class _Pass:
         self.found = Walk([], dict(files))
         self.key: str | None = None  #: the overlays' key at the running revision
         self.stale = True  #: a commit undone touched the overlays: their key is to find again
+        self._last: Commit | None = None  #: the newest commit not undone yet
+        self._chained = True  #: a plain chain so far
 
     def read(self, commits: list[Commit], then: str | None = None) -> Walk:
         """The walk of ``commits`` (newest first), whose last one's parent is ``then`` when
         an older walk goes on from there."""
-        found = self.found
-        chained = True
-        for n, (sha, parents, _, undo) in enumerate(commits):
-            found.shas.append(sha)
-            if not chained:
-                continue
-            self._revision()
-            older = commits[n + 1][0] if n + 1 < len(commits) else then
-            if undo is None or older is None or parents != [older]:
-                chained = False
-                continue
-            self._undo(undo)
-            found.undo.append(undo)
-        return found
+        for commit in commits:
+            self.add(commit)
+        return self.done(then)
+
+    def add(self, commit: Commit) -> None:
+        """The next commit of the log, older than those before (undone once the next is
+        known: the chain is plain while each commit's one parent is the next)."""
+        if self._last is not None:
+            self._step(self._last, commit[0])
+        self._last = commit
+
+    def done(self, then: str | None = None) -> Walk:
+        """The walk, the last commit's parent being ``then`` (None: the log's end)."""
+        if self._last is not None:
+            self._step(self._last, then)
+            self._last = None
+        return self.found
+
+    def _step(self, commit: Commit, older: str | None) -> None:
+        sha, parents, _, undo = commit
+        self.found.shas.append(sha)
+        if not self._chained:
+            return
+        self._revision()
+        if undo is None or older is None or parents != [older]:
+            self._chained = False
+            return
+        self._undo(undo)
+        self.found.undo.append(undo)
 
     def _revision(self) -> None:
         """Record whether the folder is there at the running revision (git keeps no empty

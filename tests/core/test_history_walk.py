@@ -191,8 +191,9 @@ def test_one_merge_later_git_tells_only_the_commits_since(
 
 
 def test_a_quoted_name_leaves_the_revisions_to_the_tree_walk(tmp_path: Path) -> None:
-    """git quotes a name it cannot print plainly; the pass stops before it and the tree walk
-    (which reads names from tree objects) answers for those revisions, with the same keys."""
+    """git quotes a name it cannot print plainly; the pass stops at the commit that changed it
+    and the tree walk (which reads names from tree objects) answers for the older revisions,
+    with the same keys. The desired revision's files come from its trees, names spelt right."""
     run_git(tmp_path, "init", "-q", "-b", "main")
     _write(tmp_path, "bundle.yaml", "name: b\nmodel: {provider: openai, name: m}\n")
     _write(tmp_path, "overlays/eu.yaml", "model: {name: e}\n")
@@ -203,7 +204,8 @@ def test_a_quoted_name_leaves_the_revisions_to_the_tree_walk(tmp_path: Path) -> 
     commit_all(tmp_path, "after it")
     git = GitRepo(tmp_path)
     walked = history.walk(git, git.commit("HEAD").hexsha, FOLDER)
-    assert walked is None  # the desired revision holds the name: no pass at all
+    assert walked is not None and walked.chain == 2 < len(walked.shas)  # up to the name
+    assert f"{FOLDER}/prompts/ünïcode.md" in walked.first
     (tmp_path / FOLDER / "prompts" / "ünïcode.md").unlink()
     commit_all(tmp_path, "gone again")
     walked = history.walk(git, git.commit("HEAD").hexsha, FOLDER)

@@ -229,18 +229,14 @@ class GitRepo:
             entries = self._trees[tree] = tree_entries(self._object(tree, path, sha))
         return entries
 
-    def names(self, tree: str) -> list[str]:
-        """The names in tree object ``tree`` (a folder's listing, like ``git ls-tree``)."""
-        return list(self._entries(tree, tree[:SHORT], tree))
+    def entries(self, tree: str) -> dict[str, tuple[str, int, str]]:
+        """Tree object ``tree``'s listing, like ``git ls-tree``: name -> (kind, mode, id)."""
+        return self._entries(tree, tree[:SHORT], tree)
 
     def touching(self, rev: str, folder: str, *, all_refs: bool = False) -> list[str]:
         """Commits that changed ``folder``, newest first: ancestors of ``rev`` (or of all refs)."""
         args = ["--all"] if all_refs else [rev]
         return self._git("rev-list", *args, "--", folder).split()
-
-    def folder_listing(self, rev: str, folder: str) -> str:
-        """``folder`` at ``rev``, its subfolders and itself included (``git ls-tree -r -t``)."""
-        return self._git("ls-tree", "-r", "-t", "--full-tree", rev, "--", folder)
 
     def folder_log(self, rev: str, folder: str, since: str | None = None) -> Iterator[bytes]:
         """Every commit touching ``folder`` from ``rev`` (and not from ``since``), newest
