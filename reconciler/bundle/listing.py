@@ -225,21 +225,24 @@ def _commits(
             if len(lines) != raw.count("\n:") + raw.startswith(":"):
                 found((sha, parents, None, None))  # a line that surprised
                 continue
-            if any(line[4].startswith('"') for line in lines):
-                found((sha, parents, None, None))  # a quoted name: the tree walk spells it
+            parsed: list[Line] = []
+            undo: list[Change] = []
+            for line in lines:  # one loop: a thousand commits of a line or two each
+                old_mode, new_mode, old_id, new_id, path = line
+                if path.startswith('"'):
+                    break  # a quoted name: the tree walk spells it
+                if path == folder or path.startswith(inside):
+                    parsed.append(line)
+                    undo.append((path, None if old_mode == _ABSENT else f"{old_mode} {old_id}"))
+                    if new_mode in _BLOBS and new_id not in asked and feed.received < READ_AHEAD:
+                        asked.add(new_id)
+                        wanted.append(new_id)
+            else:
+                found((sha, parents, parsed, tuple(undo)))
+                if ahead is not None:
+                    ahead.lines(parsed)
                 continue
-            parsed = [line for line in lines if line[4] == folder or line[4].startswith(inside)]
-            undo = tuple(
-                (path, None if old_mode == _ABSENT else f"{old_mode} {old_id}")
-                for old_mode, _, old_id, _, path in parsed
-            )
-            found((sha, parents, parsed, undo))
-            if ahead is not None:
-                ahead.lines(parsed)
-            if feed.received < READ_AHEAD:
-                fresh = {line[3] for line in parsed if line[1] in _BLOBS} - asked
-                asked |= fresh
-                wanted += fresh
+            found((sha, parents, None, None))
         if len(wanted) >= ASK_EVERY or not chunk:
             feed.ask(wanted)  # a write to git per many ids, not per chunk
             wanted = []
@@ -316,10 +319,15 @@ class _Pass:
         found.overlays.append(self.key)
 
     def _undo(self, changes: tuple[Change, ...]) -> None:
-        """Undo one commit's file changes."""
-        undo(self.files, changes)
-        if any(path.startswith(self.over) for path, _ in changes):
-            self.stale = True
+        """Undo one commit's file changes (:func:`undo`, noting a touched overlay)."""
+        files, over = self.files, self.over
+        for path, old in changes:
+            if old is None:
+                files.pop(path, None)
+            else:
+                files[path] = old
+            if path.startswith(over):
+                self.stale = True
 
 
 def undo(files: Files, changes: tuple[Change, ...]) -> None:

@@ -1,10 +1,11 @@
 """What a cold history works out while git writes its log (:func:`~.listing.walk`).
 
-``git log --raw`` over a long history keeps git busy for tens of milliseconds, most of which
-its reader spends waiting. Meanwhile: the desired revision is rendered (every audit needs it,
-and its shape says which component each file holds), and each file blob the log names, once
-the feed has read it, is digested into its part (:meth:`~.parts.Parts.ahead`). A lineage then
-finds its parts done; a fleet in sync only spent time git would have kept it waiting.
+``git log --raw`` over a long history keeps git busy for tens of milliseconds on one core, while
+its reader, on the other, parses what it writes. Meanwhile: the desired revision is rendered
+(every audit needs it, and its shape says which component each file holds), and between chunks
+of the log each file blob the log names, once the feed has read it, is digested into its part
+(:meth:`~.parts.Parts.ahead`, kept in the index). A lineage then finds its parts done, and a
+later audit finds them in the index.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ..canonical import digest
 from ..errors import ConfigError, ReconcilerError
-from ..limits import MAX_DOCUMENT
+from ..limits import MAX_DOCUMENT, MAX_FILE
 from .gitrepo import GitRepo
 from .rendered import Rendered
 
@@ -128,14 +128,17 @@ def _prompt(value: Any) -> tuple[str, int]:
     """:func:`~reconciler.canonical.digest` and :func:`measure` of a prompt's component,
     ``{"text": <str>}``, without the encoders' set-up per call (a thousand revisions, a thousand
     prompts): the same bytes, as a test checks."""
-    import orjson
-
     text = value.get("text") if type(value) is dict and len(value) == 1 else None
     if type(text) is not str:
         return digest(value), measure(value)
-    canonical = '{"text":' + encode_basestring(text) + "}"
-    found = "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return found, len(orjson.dumps(text)) + _PROMPT_FRAME
+    return _prompt_text(text)
+
+
+def _prompt_text(text: str) -> tuple[str, int]:
+    """:func:`_prompt` of ``{"text": text}``: its canonical JSON is ``{"text":`` and ``}``
+    around the string's, which is also what the measure counts of it."""
+    canonical = ('{"text":' + encode_basestring(text) + "}").encode("utf-8")
+    return "sha256:" + hashlib.sha256(canonical).hexdigest(), len(canonical) - 9 + _PROMPT_FRAME
 
 
 def shape_of(done: Rendered, reads: list[str], leading: int) -> Shape | None:
@@ -163,8 +166,6 @@ class Parts:
         self.repo = repo
         self.store = store
         self._parts: dict[tuple[str, str], Part] = {}
-        #: Parts digested before a lineage asked (:meth:`ahead`): in the index once one does.
-        self._ahead: dict[tuple[str, str], Part] = {}
 
     def assemble(
         self, shape: Shape, ids: dict[str, str | None], sha: str
@@ -203,11 +204,6 @@ class Parts:
         at = (key.partition("/")[0], ident[7:])  # (kind, blob id): FILES modes are 7 wide
         part = self._parts.get(at, _UNKNOWN)
         if part is _UNKNOWN:
-            part = self._ahead.pop(at, _UNKNOWN)
-            if part is not _UNKNOWN:
-                self._parts[at] = part
-                self._keep(*at, part)
-                return part
             try:
                 part = self._parts[at] = self._part(*at, path, sha)
             except (TypeError, ValueError, KeyError):
@@ -216,15 +212,15 @@ class Parts:
 
     def ahead(self, kind: str, blob: str, path: str) -> bool:
         """Digest the part of a blob already read, before any lineage asks for it (while git
-        writes the log); whether it was read. Kept in memory: the index only gets the parts a
-        lineage reads."""
+        writes the log); whether it was read."""
         data = self.repo.loaded(blob)
         if data is None:
             return False
         at = (kind, blob)
-        if at not in self._parts and at not in self._ahead:
+        if at not in self._parts:
             with contextlib.suppress(TypeError, ValueError, KeyError):  # the lineage says
-                self._ahead[at] = self._digest(kind, data, path)
+                part = self._parts[at] = self._digest(kind, data, path)
+                self._keep(kind, blob, part)
         return True
 
     def learn(self, shape: Shape, done: Rendered, ids: dict[str, str | None]) -> None:
@@ -252,7 +248,6 @@ class Parts:
             blob
             for kind, blob in wanted
             if (kind, blob) not in self._parts
-            and (kind, blob) not in self._ahead
             and not self.store.get(f"part:{kind}:{blob}")[0]
         ]
 
@@ -274,7 +269,9 @@ class Parts:
         """The part of a file of ``kind`` holding ``data`` (TypeError for what cannot be
         measured)."""
         try:
+            if kind == "prompt":  # a prompt's component is its text: no parse, no copy kept
+                return _prompt_text(data.decode("utf-8")) if len(data) <= MAX_FILE else None
             value = _loader()(kind, data, path)
-            return _prompt(value) if kind == "prompt" else (digest(value), measure(value))
-        except (ConfigError, ReconcilerError):
+            return digest(value), measure(value)
+        except (ConfigError, ReconcilerError, UnicodeDecodeError):
             return None
