@@ -11,7 +11,7 @@ reads keeps the newer revision's subset. Each input set is still counted once, a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ..canonical import bundle_digest
 from .inputs import Base, InputRenders, Inputs
@@ -27,16 +27,21 @@ class _Assembly:
     """The running digests of one shape (one bundle.yaml and overlay): each file component's
     part, what each path it reads is at the revision, and the carried subset's digest."""
 
-    def __init__(self, base: Base, shape: Shape, paths: tuple[str, ...], keep: list[str]) -> None:
+    def __init__(
+        self,
+        base: Base,
+        shape: Shape,
+        paths: tuple[str, ...],
+        keep: list[str],
+        known: Mapping[tuple[str, str], Part],
+    ) -> None:
         self.base = base
         self.shape = shape
         self.paths = paths
+        self.known = known  #: the parts digested so far, by (kind, blob id)
         #: Each path the render reads and what it is at the revision: its input set.
         self.pairs: list[tuple[str, str | None]] = [(path, None) for path in paths]
         self.slot = {path: n for n, path in enumerate(paths)}
-        self.keys: dict[str, list[str]] = {}  #: a path -> the components it holds
-        for key, path in shape.files:
-            self.keys.setdefault(path, []).append(key)
         #: Paths whose change may change what a read path is: themselves, folders on the way.
         self.watch = {
             "/".join(parts[:end])
@@ -50,7 +55,11 @@ class _Assembly:
         self.unknown: set[str] = set()  #: components only a render can tell
         #: The carried components' lines of :func:`~reconciler.canonical.bundle_digest`, sorted.
         self.lines = [f"{key} {self.found[key]}\n" for key in keep]
-        self.line = {key: n for n, key in enumerate(keep)}
+        line = {key: n for n, key in enumerate(keep)}
+        #: A path -> the components it holds: each one's key, kind and line (None: not carried).
+        self.holds: dict[str, list[tuple[str, str, int | None]]] = {}
+        for key, path in shape.files:
+            self.holds.setdefault(path, []).append((key, key.partition("/")[0], line.get(key)))
         self.last: str | None = None  #: the subset digest at the revision last computed
 
     def fill(self, files: Files, sha: str, read: Read) -> None:
@@ -78,22 +87,31 @@ class _Assembly:
     def _set(self, path: str, files: Files, sha: str, read: Read) -> None:
         ident = files.get(path) or entry(files, path)
         self.pairs[self.slot[path]] = (path, ident)
-        for key in self.keys.get(path, ()):
-            part = read(key, ident, path, sha)
-            self.size -= self.sizes.pop(key, 0)
-            self.broken.discard(key)
-            self.unknown.discard(key)
+        holds = self.holds.get(path)
+        if holds is None:
+            return
+        blob = ident[7:] if ident is not None and ident.startswith(FILES) else None
+        broken, unknown = self.broken, self.unknown
+        for key, kind, line in holds:  # a thousand revisions: the known part looked up here
+            part = self.known.get((kind, blob), UNKNOWN) if blob is not None else UNKNOWN
             if part is UNKNOWN:
-                self.unknown.add(key)
+                part = read(key, ident, path, sha)
+            self.size -= self.sizes.pop(key, 0)
+            if broken:
+                broken.discard(key)
+            if unknown:
+                unknown.discard(key)
+            if part is UNKNOWN:
+                unknown.add(key)
             elif part is None:
-                self.broken.add(key)
+                broken.add(key)
             else:
-                self.found[key], size = part
+                found, size = part
+                self.found[key] = found
                 self.sizes[key] = size
                 self.size += size
-                at = self.line.get(key)
-                if at is not None:
-                    self.lines[at] = f"{key} {part[0]}\n"
+                if line is not None:
+                    self.lines[line] = f"{key} {found}\n"
 
     def key(self) -> Inputs:
         return tuple(self.pairs)
@@ -224,11 +242,15 @@ class Steps:
             changes = undone[self.at]
             watch, slot = state.watch, state.slot
             dirty: list[str] = []
+            common = True
             for path, _ in changes:
                 if path in watch:
+                    if path in bases or path not in slot:
+                        common = False  # bundle.yaml, the overlay, a folder on the way
+                        break
                     dirty.append(path)
-            if any(path in bases or path not in slot for path in dirty):
-                found.append(self.subset(at))  # bundle.yaml, the overlay, a folder on the way
+            if not common:
+                found.append(self.subset(at))
                 continue
             undo(files, changes)
             cursor.at = self.at = at
@@ -264,7 +286,7 @@ class Steps:
         keep = self._keep.get(shape.order)
         if keep is None:
             keep = self._keep[shape.order] = sorted(k for k in shape.order if self.carried(k))
-        return _Assembly(base, shape, paths, keep)
+        return _Assembly(base, shape, paths, keep, self.inputs.parts.known)
 
     def _of(self, digests: dict[str, str] | None) -> str | None:
         if digests is None:

@@ -11,7 +11,7 @@ import contextlib
 import functools
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any, Protocol
@@ -167,6 +167,11 @@ class Parts:
         self.store = store
         self._parts: dict[tuple[str, str], Part] = {}
 
+    @property
+    def known(self) -> Mapping[tuple[str, str], Part]:
+        """The parts digested so far, by (kind, blob id) (read it, never change it)."""
+        return self._parts
+
     def assemble(
         self, shape: Shape, ids: dict[str, str | None], sha: str
     ) -> tuple[bool, dict[str, str] | None]:
@@ -247,8 +252,7 @@ class Parts:
         return [
             blob
             for kind, blob in wanted
-            if (kind, blob) not in self._parts
-            and not self.store.get(f"part:{kind}:{blob}")[0]
+            if (kind, blob) not in self._parts and not self.store.get(f"part:{kind}:{blob}")[0]
         ]
 
     def _part(self, kind: str, blob: str, path: str, sha: str) -> Part:
