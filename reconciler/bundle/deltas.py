@@ -232,10 +232,10 @@ class Steps:
         drifted target walks a thousand); anything else goes through :meth:`subset`."""
         found: list[str | None] = []
         cursor, walked, bases = self.cursor, self.walked, self._bases
-        undone, present, shas, files = walked.undo, walked.present, walked.shas, cursor.files
+        undone, present, shas = walked.undo, walked.present, walked.shas
         read = self.inputs.parts.part
         for at in range(first, first + count):
-            state = self.state
+            state, files = self.state, cursor.files  # the cursor's files: new when it went back
             if state is None or at - 1 != self.at or cursor.at != self.at or not present[at]:
                 found.append(self.subset(at))
                 continue
