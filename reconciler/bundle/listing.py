@@ -13,7 +13,6 @@ nothing else before it reads blobs (a folder's tree id only where a render is ke
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -82,8 +81,6 @@ class Cursor:
 
 #: One line of a raw diff inside the folder: old mode, new mode, old id, new id, path.
 Line = tuple[str, str, str, str, str]
-#: A raw diff's line (``--no-renames``: no score); a path with a tab or a quote is quoted.
-_RAW = re.compile(r"^:(\d{6}) (\d{6}) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) [A-Z]\t([^\t\n]*)$", re.M)
 #: New blob ids asked of git at once while the log is read.
 ASK_EVERY = 64
 #: One commit of the pass: its id, its parents, its raw diff and its file changes undone (both
@@ -205,55 +202,71 @@ def _commits(
     ahead: Ahead | None,
     found: Callable[[Commit], None],
 ) -> None:
-    """The commits of ``git log --raw`` output as it comes, each given to ``found`` and its new
-    blobs asked of ``feed``: what can be worked out per commit is, while git writes the next
-    ones."""
+    """The commits of ``git log --raw -z`` output as it comes, each given to ``found`` and its
+    new blobs asked of ``feed``: what can be worked out per commit is, while git writes the next
+    ones. With ``-z`` every field ends in a NUL and no name is quoted: a path is its bytes, as a
+    tree spells it."""
     inside = f"{folder}/"
     asked: set[str] = set()
     wanted: list[str] = []
     pending = b""
-    for chunk in _ended(chunks):
-        blocks = (pending + chunk).split(b"\x01")
-        pending = blocks.pop()
-        for block in blocks:
-            text = block.decode("utf-8", "replace").strip("\n")
-            if not text:
-                continue
-            head, _, raw = text.partition("\n")
-            sha, *parents = head.split()
-            lines = _RAW.findall(raw)
-            if len(lines) != raw.count("\n:") + raw.startswith(":"):
-                found((sha, parents, None, None))  # a line that surprised
-                continue
-            parsed: list[Line] = []
-            undo: list[Change] = []
-            for line in lines:  # one loop: a thousand commits of a line or two each
-                old_mode, new_mode, old_id, new_id, path = line
-                if path.startswith('"'):
-                    break  # a quoted name: the tree walk spells it
+    commit: tuple[str, list[str]] | None = None
+    parsed: list[Line] = []
+    undo: list[Change] = []
+    fields: list[str] | None = None  #: a raw line's fields, whose path is the next field
+    surprised = False  #: the commit has a line that surprised
+    for chunk in chunks:
+        tokens = (pending + chunk).split(b"\0")
+        pending = tokens.pop()
+        for token in tokens:  # a thousand commits of a line or two each: kept lean
+            if fields is not None:
+                path = token.decode("utf-8", "surrogateescape")
                 if path == folder or path.startswith(inside):
-                    parsed.append(line)
+                    old_mode, new_mode, old_id, new_id, _ = fields
+                    parsed.append((old_mode, new_mode, old_id, new_id, path))
                     undo.append((path, None if old_mode == _ABSENT else f"{old_mode} {old_id}"))
                     if new_mode in _BLOBS and new_id not in asked and feed.received < READ_AHEAD:
                         asked.add(new_id)
                         wanted.append(new_id)
-            else:
-                found((sha, parents, parsed, tuple(undo)))
-                if ahead is not None:
-                    ahead.lines(parsed)
+                fields = None
                 continue
-            found((sha, parents, None, None))
-        if len(wanted) >= ASK_EVERY or not chunk:
+            token = token.removeprefix(b"\n")
+            if token.startswith(b":"):  # ":<old mode> <new mode> <old id> <new id> <status>"
+                fields = token[1:].decode("ascii", "replace").split(" ")
+                if len(fields) != 5:
+                    surprised, fields = True, ["", "", "", "", ""]
+            elif token.startswith(b"\x01"):
+                if commit is not None:
+                    _found(found, ahead, commit, None if surprised else (parsed, undo))
+                sha, *parents = token[1:].decode("ascii", "replace").split()
+                commit, parsed, undo, surprised = (sha, parents), [], [], False
+            elif token:
+                surprised = True
+        if len(wanted) >= ASK_EVERY:
             feed.ask(wanted)  # a write to git per many ids, not per chunk
             wanted = []
         while ahead is not None and ahead():
             pass
+    feed.ask(wanted)
+    if commit is not None:
+        surprised = surprised or fields is not None or bool(pending.strip(b"\n"))
+        _found(found, ahead, commit, None if surprised else (parsed, undo))
 
 
-def _ended(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """The chunks, then the end of the last commit's block."""
-    yield from chunks
-    yield b"\x01"
+def _found(
+    found: Callable[[Commit], None],
+    ahead: Ahead | None,
+    commit: tuple[str, list[str]],
+    lines: tuple[list[Line], list[Change]] | None,
+) -> None:
+    """Hand on one commit of the log (its lines None when one surprised)."""
+    sha, parents = commit
+    if lines is None:
+        found((sha, parents, None, None))
+        return
+    found((sha, parents, lines[0], tuple(lines[1])))
+    if ahead is not None:
+        ahead.lines(lines[0])
 
 
 class _Pass:

@@ -190,27 +190,27 @@ def test_one_merge_later_git_tells_only_the_commits_since(
     git.close()
 
 
-def test_a_quoted_name_leaves_the_revisions_to_the_tree_walk(tmp_path: Path) -> None:
-    """git quotes a name it cannot print plainly; the pass stops at the commit that changed it
-    and the tree walk (which reads names from tree objects) answers for the older revisions,
-    with the same keys. The desired revision's files come from its trees, names spelt right."""
+def test_a_name_git_would_quote_is_read_as_its_tree_spells_it(tmp_path: Path) -> None:
+    """git quotes a name it cannot print plainly, except with ``-z``: the pass reads the log's
+    names raw, as tree objects spell them, and undoes every commit; each revision keys as the
+    tree walk keys it, and the revisions with the name render with it."""
     run_git(tmp_path, "init", "-q", "-b", "main")
     _write(tmp_path, "bundle.yaml", "name: b\nmodel: {provider: openai, name: m}\n")
     _write(tmp_path, "overlays/eu.yaml", "model: {name: e}\n")
     commit_all(tmp_path, "start")
-    _write(tmp_path, "prompts/ünïcode.md", "quoted by git\n")
+    _write(tmp_path, "prompts/ünïcode\tname.md", "quoted by git\n")
     commit_all(tmp_path, "a quoted name")
     _write(tmp_path, "overlays/us.yaml", "model: {name: u}\n")
     commit_all(tmp_path, "after it")
+    (tmp_path / FOLDER / "prompts" / "ünïcode\tname.md").unlink()
+    commit_all(tmp_path, "gone again")
     git = GitRepo(tmp_path)
     walked = history.walk(git, git.commit("HEAD").hexsha, FOLDER)
-    assert walked is not None and walked.chain == 2 < len(walked.shas)  # up to the name
-    assert f"{FOLDER}/prompts/ünïcode.md" in walked.first
-    (tmp_path / FOLDER / "prompts" / "ünïcode.md").unlink()
-    commit_all(tmp_path, "gone again")
-    walked = history.walk(git, git.commit("HEAD").hexsha, FOLDER)
+    assert walked is not None and walked.chain == len(walked.shas) == 4  # no commit surprised
+    cursor = walked.cursor()
+    held = [f"{FOLDER}/prompts/ünïcode\tname.md" in cursor.to(n) for n in range(4)]
+    assert held == [False, True, True, False]
     git.close()
-    assert walked is not None and 0 < walked.chain < len(walked.shas)  # up to the name
     shas, keys, overlaid = _keys(tmp_path)
     assert shas == run_git(tmp_path, "rev-list", "HEAD", "--", FOLDER).split()
     assert overlaid == [True, True, False, False]

@@ -38,7 +38,7 @@ __all__ = [
 
 #: :meth:`GitRepo.folder_log`'s command: whatever log.follow and log.showSignature say, the
 #: commits ``git rev-list`` gives, each with its raw diff.
-_FOLDER_LOG: tuple[str, ...] = ("log", "--raw", "--no-abbrev", "--no-renames", "--no-follow")
+_FOLDER_LOG: tuple[str, ...] = ("log", "--raw", "-z", "--no-abbrev", "--no-renames", "--no-follow")
 _FOLDER_LOG += ("--no-show-signature", "--parents", "--format=%x01%H %P")
 
 
