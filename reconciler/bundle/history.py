@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..canonical import bundle_digest, component_digests
+from ..collector import gc_paused
 from ..diff.classify import Lineage
 from ..errors import ConfigError, ReconcilerError
 from ..revisions import revision_label
@@ -58,7 +59,8 @@ class BundleHistory:
         self.renders = renders or RenderStore(None)
         self.inputs = InputRenders(repo, bundle, cache.index)
         self._early: Rendered | None = None  #: the desired render a log pass made meanwhile
-        walked = self._walk(repo, desired, cache)
+        with gc_paused():  # a thousand commits' tuples, kept and acyclic: no collector passes
+            walked = self._walk(repo, desired, cache)
         self.shas = walked.shas if walked is not None else repo.touching(desired, self.folder)
         if not self.shas:
             raise ConfigError(f"bundle {bundle!r} not found at revision {revision_label(desired)}")
@@ -258,6 +260,7 @@ class BundleHistory:
         steps = Steps(self.inputs, walked, target, carried) if walked is not None else None
         chain = walked.chain if walked is not None else 0
 
+        @gc_paused()
         def subsets(shas: list[str]) -> list[str | None]:
             if self._place is None:
                 self._place = {sha: n for n, sha in enumerate(self.shas)}

@@ -3,7 +3,7 @@ looks at the newest revisions first and stops at the first match)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
 
@@ -30,6 +30,15 @@ class Subsets(Sequence[str | None]):
 
     def __len__(self) -> int:
         return len(self._shas)
+
+    def __iter__(self) -> Iterator[str | None]:
+        """Every subset, newest first, a batch computed at a time (the whole walk when run to
+        the end: a drifted target's)."""
+        at = 0
+        while at < len(self._shas):
+            self._fill(at)
+            yield from self._done[at:]
+            at = len(self._done)
 
     @overload
     def __getitem__(self, index: int) -> str | None: ...
