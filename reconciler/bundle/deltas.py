@@ -54,7 +54,7 @@ class _Assembly:
         self.broken: set[str] = set()  #: components whose file does not render
         self.unknown: set[str] = set()  #: components only a render can tell
         #: The carried components' lines of :func:`~reconciler.canonical.bundle_digest`, sorted.
-        self.lines = [f"{key} {self.found[key]}\n" for key in keep]
+        self.lines = [f"{key} {self.found[key]}\n".encode() for key in keep]
         line = {key: n for n, key in enumerate(keep)}
         #: A path -> the components it holds: each one's key, kind and line (None: not carried).
         self.holds: dict[str, list[tuple[str, str, int | None]]] = {}
@@ -111,7 +111,7 @@ class _Assembly:
                 self.sizes[key] = size
                 self.size += size
                 if line is not None:
-                    self.lines[line] = f"{key} {found}\n"
+                    self.lines[line] = f"{key} {found}\n".encode()
 
     def key(self) -> Inputs:
         return tuple(self.pairs)
@@ -125,8 +125,7 @@ class _Assembly:
     def subset(self) -> str | None:
         if self.broken:
             return None
-        text = "".join(self.lines)
-        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return "sha256:" + hashlib.sha256(b"".join(self.lines)).hexdigest()
 
 
 class Steps:
