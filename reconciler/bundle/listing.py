@@ -13,6 +13,7 @@ nothing else before it reads blobs (a folder's tree id only where a render is ke
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -130,12 +131,12 @@ def walk(
     try:
         if since is not None:
             return _extended(repo, rev, folder, *since, ahead)
-        chunks = repo.folder_log(rev, folder)
-        if ahead is not None:
-            ahead.start()
-        reading = _Pass(folder, _files(repo, rev, folder))  # the object reader is free yet
-        with repo.feeding() as feed:
-            _commits(chunks, folder, feed, ahead, reading.add)
+        with contextlib.closing(repo.folder_log(rev, folder)) as chunks:
+            if ahead is not None:
+                ahead.start()
+            reading = _Pass(folder, _files(repo, rev, folder))  # the object reader is free yet
+            with repo.feeding() as feed:
+                _commits(chunks, folder, feed, ahead, reading.add)
     except ReconcilerError:
         return None
     return reading.done()
@@ -164,12 +165,12 @@ def _extended(
     older = since.shas[0]
     if since.chain != len(since.shas) or not repo.is_ancestor(base, rev):
         return None  # merges: git's simplified history is not the sum of two
-    chunks = repo.folder_log(rev, folder, since=base)
-    if ahead is not None:
-        ahead.start()
     commits: list[Commit] = []
-    with repo.feeding() as feed:
-        _commits(chunks, folder, feed, ahead, commits.append)
+    with contextlib.closing(repo.folder_log(rev, folder, since=base)) as chunks:
+        if ahead is not None:
+            ahead.start()
+        with repo.feeding() as feed:
+            _commits(chunks, folder, feed, ahead, commits.append)
     if not commits:
         return since  # nothing touched the folder since
     sha, parents, lines, undo = commits[-1]

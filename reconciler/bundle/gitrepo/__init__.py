@@ -21,7 +21,17 @@ from pathlib import Path
 from ...errors import ConfigError, ReconcilerError, RevisionError
 from ...revisions import SHORT
 from .objects import SYMLINK_MODE, Commit, parse_commit, tree_entries
-from .process import SHA, Feed, GitMissing, Objects, batch_check_specs, cat_batch, git, stream
+from .process import (
+    SHA,
+    Feed,
+    GitMissing,
+    Objects,
+    Output,
+    batch_check_specs,
+    cat_batch,
+    git,
+    stream,
+)
 
 __all__ = [
     "SYMLINK_MODE",
@@ -36,8 +46,7 @@ __all__ = [
 ]
 
 
-#: :meth:`GitRepo.folder_log`'s command: whatever log.follow and log.showSignature say, the
-#: commits ``git rev-list`` gives, each with its raw diff.
+#: The folder log: ``git rev-list``'s commits whatever log.* says, each with its raw diff.
 _FOLDER_LOG: tuple[str, ...] = ("log", "--raw", "-z", "--no-abbrev", "--no-renames", "--no-follow")
 _FOLDER_LOG += ("--no-show-signature", "--parents", "--format=%x01%H %P")
 
@@ -238,9 +247,9 @@ class GitRepo:
         args = ["--all"] if all_refs else [rev]
         return self._git("rev-list", *args, "--", folder).split()
 
-    def folder_log(self, rev: str, folder: str, since: str | None = None) -> Iterator[bytes]:
+    def folder_log(self, rev: str, folder: str, since: str | None = None) -> Output:
         """Every commit touching ``folder`` from ``rev`` (and not from ``since``), newest
-        first, with its raw diff (``git log --raw``: its files), as git writes it
+        first, with its raw diff (``git log --raw -z``: its files), as git writes it
         (ReconcilerError at the end when git fails)."""
         limit = [f"^{since}"] if since is not None else []
         return stream(self.path, *_FOLDER_LOG, rev, *limit, "--", folder)

@@ -87,27 +87,46 @@ def git(
         raise GitMissing("git is not installed (or not on PATH)") from None
 
 
-def stream(path: Path, *args: str) -> Iterator[bytes]:
+def stream(path: Path, *args: str) -> Output:
     """The output of one git command as it comes, chunk by chunk (so its reader works while git
     still does); ReconcilerError at the end when git failed. Git starts at once, before the
-    first chunk is asked for (the caller may do other work meanwhile)."""
+    first chunk is asked for (the caller may do other work meanwhile): close what is not read
+    to the end (``contextlib.closing``)."""
     try:
         proc = subprocess.Popen(
             ["git", "-C", str(path), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
     except FileNotFoundError:
         raise GitMissing("git is not installed (or not on PATH)") from None
-    return _chunks(proc, args)
+    return Output(proc, args[0] if args else "")
 
 
-def _chunks(proc: subprocess.Popen[bytes], args: tuple[str, ...]) -> Iterator[bytes]:
-    assert proc.stdout is not None and proc.stderr is not None
-    with proc:
-        while chunk := os.read(proc.stdout.fileno(), 1 << 16):
-            yield chunk
-        said = proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
-        if proc.wait() != 0:
-            raise ReconcilerError(f"git {args[0]} failed: {said[-1] if said else proc.returncode}")
+class Output(Iterator[bytes]):
+    """A running git command's output (:func:`stream`)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], command: str) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self.proc = proc
+        self.command = command
+        self._out = proc.stdout.fileno()
+
+    def __next__(self) -> bytes:
+        chunk = os.read(self._out, 1 << 16)
+        if chunk:
+            return chunk
+        assert self.proc.stderr is not None
+        said = self.proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        code = self.proc.wait()
+        self.close()
+        if code != 0:
+            raise ReconcilerError(f"git {self.command} failed: {said[-1] if said else code}")
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop git if it still runs, and let its pipes go."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.__exit__(None, None, None)  # closes the pipes, waits for the process
 
 
 def cat_batch(path: Path, ids: Sequence[str]) -> dict[str, bytes]:
