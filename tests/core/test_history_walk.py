@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.bundle import history
+from reconciler.bundle import history, listing
 from reconciler.bundle.gitrepo import GitFiles, GitRepo
+from reconciler.bundle.gitrepo.process import Output
 from reconciler.bundle.history import BundleHistory, DigestCache
 from reconciler.bundle.render import render
 from reconciler.errors import ConfigError, ReconcilerError
@@ -273,3 +274,28 @@ def test_a_walk_kept_at_a_commit_outside_the_folder_goes_on_from_it(
     subsets = list(later.lineage(None, lambda _key: True).subsets)
     assert len(subsets) == len(later.shas)
     git.close()
+
+
+def test_a_walk_that_fails_before_it_reads_the_log_stops_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git starts before its log is read (the desired render and the folder's listing go on
+    meanwhile): when those fail, the walk gives up and the log's git is stopped and reaped."""
+    _repo(tmp_path, merge=False)
+    git = GitRepo(tmp_path)
+    logs: list[Output] = []
+    real = GitRepo.folder_log
+
+    def folder_log(self: GitRepo, rev: str, folder: str, since: str | None = None) -> Output:
+        logs.append(real(self, rev, folder, since))
+        return logs[-1]
+
+    def damaged(*_: object) -> None:
+        raise ReconcilerError("a tree object is missing")
+
+    monkeypatch.setattr(GitRepo, "folder_log", folder_log)
+    monkeypatch.setattr(listing, "_files", damaged)
+    assert history.walk(git, git.commit("HEAD").hexsha, FOLDER) is None
+    git.close()
+    assert len(logs) == 1 and logs[0].proc.returncode is not None  # stopped and waited for
+    assert logs[0].proc.stdout is not None and logs[0].proc.stdout.closed
