@@ -93,7 +93,7 @@ class BundleHistory:
             return walked
         kept = [key for key in index.entries if key.startswith(f"walk:{self.folder}:")]
         since = loaded(index.get(kept[-1])[1]) if kept else None
-        meanwhile = Meanwhile(self.inputs, desired)
+        meanwhile = Meanwhile(self.inputs, desired, self._stored_desired)
         if since is not None:  # one merge later: only the commits since are git's to tell
             base = kept[-1].rpartition(":")[2]
             walked = walk(repo, desired, self.folder, (base, since), meanwhile)
@@ -104,6 +104,12 @@ class BundleHistory:
             index.put(name, saved(walked))
             index.prune(f"walk:{self.folder}:", KEEP_WALKS)
         return walked
+
+    def _stored_desired(self) -> Rendered | None:
+        """The desired render without an overlay as an earlier audit stored it (a commit that
+        changed nothing in the folder keeps its tree, and so its render)."""
+        tree = self.repo.tree_id(self.desired, self.folder)
+        return self.renders.get(tree, self.desired) if tree is not None else None
 
     def _walked(self, walked: Walk) -> None:
         """The overlays of the revisions one log pass listed (the rest are :meth:`_index`'s);

@@ -11,6 +11,7 @@ later audit finds them in the index.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from .inputs import InputRenders
 from .listing import Line
@@ -23,9 +24,12 @@ _BLOBS = ("100644", "100755")
 class Meanwhile:
     """:class:`~.listing.Ahead` for one bundle's history at its desired revision."""
 
-    def __init__(self, inputs: InputRenders, desired: str) -> None:
+    def __init__(
+        self, inputs: InputRenders, desired: str, stored: Callable[[], Rendered | None]
+    ) -> None:
         self.inputs = inputs
         self.desired = desired
+        self.stored = stored  #: the desired render kept on disk by an earlier audit, if any
         #: The desired render for a target without an overlay (None: it does not render, or
         #: :meth:`start` was not called).
         self.rendered: Rendered | None = None
@@ -38,7 +42,7 @@ class Meanwhile:
             return
         self._started = True
         inputs = self.inputs
-        self.rendered = inputs.render(self.desired, None)
+        self.rendered = self.stored() or inputs.render(self.desired, None)  # kept: no parse
         shape = inputs.shape(inputs.base(self.desired, None, None), None)
         if self.rendered is not None and shape is not None:
             self._kinds = {path: key.partition("/")[0] for key, path in shape.files}

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.bundle import render as render_module
 from reconciler.bundle.gitrepo import GitRepo, process
-from reconciler.bundle.history import BundleHistory, DigestCache
+from reconciler.bundle.history import BundleHistory, DigestCache, RenderStore
 from tests.support.longhistory import BUNDLE, build
 from tests.support.plaingit import run_git
 
@@ -72,13 +73,9 @@ def test_a_lineage_walked_after_a_cold_walk_asks_git_for_nothing(
     assert asked == []  # every blob read and every part digested during the log
 
 
-def test_the_desired_render_is_made_while_git_writes_the_log_and_once(
-    repo: tuple[Path, GitRepo], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _, git = repo
+def _renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The revision of every render made from now on."""
     made: list[str] = []
-    from reconciler.bundle import render as render_module
-
     real = render_module.render
 
     def counted(*args: object, **kwargs: object) -> object:
@@ -86,9 +83,41 @@ def test_the_desired_render_is_made_while_git_writes_the_log_and_once(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(render_module, "render", counted)
+    return made
+
+
+def test_the_desired_render_is_made_while_git_writes_the_log_and_once(
+    repo: tuple[Path, GitRepo], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, git = repo
+    made = _renders(monkeypatch)
     desired = git.commit("HEAD").hexsha
     history = BundleHistory(git, "support-agent", desired, DigestCache(None))
     assert made == [desired]  # rendered during the walk
     done = history.desired_render(None)
     assert made == [desired] and done.revision == desired  # not rendered again
     assert history.inputs.renders == 1  # one input set: the desired revision's
+
+
+def test_a_commit_outside_the_folder_reads_the_desired_render_back_and_renders_nothing(
+    repo: tuple[Path, GitRepo], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An inventory-only commit keeps the bundle folder's tree: the next audit's walk asks git
+    only for the commits since, and the desired render comes back from disk (no parse, no
+    validation), as before the render was moved into the walk."""
+    root, git = repo
+    cache, kept = tmp_path / "history.json", RenderStore(tmp_path / "renders")
+    first = BundleHistory(git, "support-agent", git.commit("HEAD").hexsha, DigestCache(cache), kept)
+    first.desired_render(None)
+    first.cache.save()
+    (root / "targets").mkdir()
+    (root / "targets" / "production.yaml").write_text("environment: production\n")
+    run_git(root, "add", "-A")
+    run_git(root, "commit", "-q", "-m", "inventory only")
+    made = _renders(monkeypatch)
+    later = GitRepo(root)
+    desired = later.commit("HEAD").hexsha
+    history = BundleHistory(later, "support-agent", desired, DigestCache(cache), kept)
+    assert history.desired_render(None).revision == desired
+    later.close()
+    assert made == []
