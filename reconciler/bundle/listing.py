@@ -1,14 +1,15 @@
-"""Every revision of a bundle folder, as deltas, from one ``git log --raw`` (and, when its chain
-ends early, one ``git ls-tree``).
+"""Every revision of a bundle folder, as deltas, from one ``git log --raw -z`` and the desired
+revision's trees.
 
-The folder's listing at the desired revision, then for each commit, newest first, only what it
-changed: each path's mode and blob id before it. What each file was at any revision is the
-listing with the commits before it undone (:class:`Cursor`), with no tree read per commit and
-no copy of the folder per revision. Only a plain chain is undone this way (each commit's one
-parent is the next commit listed); from a merge on, the revisions are left to the tree walk
-(:meth:`GitRepo.entry_id`). The pass also lists the commits themselves, and from the files
-alone whether each revision has the folder and which overlays: the history index asks git
-nothing else before it reads blobs (a folder's tree id only where a render is keyed by it).
+The folder's listing at the desired revision (from its trees, read while git starts), then for
+each commit, newest first, only what it changed: each path's mode and blob id before it. What
+each file was at any revision is the listing with the commits before it undone
+(:class:`Cursor`), with no tree read per commit and no copy of the folder per revision. Only a
+plain chain is undone this way (each commit's one parent is the next commit listed); from a
+merge on, the revisions are left to the tree walk (:meth:`GitRepo.entry_id`). The pass also
+lists the commits themselves, and from the files alone whether each revision has the folder
+and which overlays: the history index asks git nothing else before it reads blobs (a folder's
+tree id only where a render is keyed by it).
 """
 
 from __future__ import annotations

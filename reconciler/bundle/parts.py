@@ -124,19 +124,11 @@ def measure(value: Any) -> int:
     return len(text) + 4 * text.count(b"\n")
 
 
-def _prompt(value: Any) -> tuple[str, int]:
-    """:func:`~reconciler.canonical.digest` and :func:`measure` of a prompt's component,
-    ``{"text": <str>}``, without the encoders' set-up per call (a thousand revisions, a thousand
-    prompts): the same bytes, as a test checks."""
-    text = value.get("text") if type(value) is dict and len(value) == 1 else None
-    if type(text) is not str:
-        return digest(value), measure(value)
-    return _prompt_text(text)
-
-
 def _prompt_text(text: str) -> tuple[str, int]:
-    """:func:`_prompt` of ``{"text": text}``: its canonical JSON is ``{"text":`` and ``}``
-    around the string's, which is also what the measure counts of it."""
+    """:func:`~reconciler.canonical.digest` and :func:`measure` of a prompt's component,
+    ``{"text": text}``, without the encoders' set-up per call (a thousand revisions, a thousand
+    prompts): its canonical JSON is ``{"text":`` and ``}`` around the string's, which is also
+    what the measure counts of it; the same figures, as a test checks."""
     canonical = ('{"text":' + encode_basestring(text) + "}").encode("utf-8")
     return "sha256:" + hashlib.sha256(canonical).hexdigest(), len(canonical) - 9 + _PROMPT_FRAME
 
